@@ -1,0 +1,1 @@
+"""Shared utilities: errors, metrics, velocity analysis, visualisation, checkpoints, distributed helpers."""
