@@ -202,9 +202,7 @@ def validate_slice(s: SliceData, where: str, check_values: bool = True) -> None:
     if not np.isfinite(s.rr_interval_ms) or s.rr_interval_ms <= 0:
         raise _fail(where, f"attribute 'rr_interval_ms' must be positive, got {s.rr_interval_ms}")
     if s.slice_position not in SLICE_POSITIONS:
-        raise _fail(
-            where, f"attribute 'slice_position' is {s.slice_position!r}; expected one of {SLICE_POSITIONS}"
-        )
+        raise _fail(where, f"attribute 'slice_position' is {s.slice_position!r}; expected one of {SLICE_POSITIONS}")
     if s.z_towards_apex not in (1, -1):
         raise _fail(where, f"attribute 'z_towards_apex' must be +1 or -1, got {s.z_towards_apex}")
     if s.frame_index is not None:
@@ -215,9 +213,7 @@ def validate_slice(s: SliceData, where: str, check_values: bool = True) -> None:
         if n is None or n < MIN_FRAMES:
             raise _fail(where, f"attribute 'n_frames' must be >= {MIN_FRAMES} when 'frame_index' is present")
         if t < 1 or np.any(np.diff(idx) <= 0) or idx[0] < 0 or idx[-1] >= n:
-            raise _fail(
-                where, f"field 'frame_index' must increase strictly within [0, {n}), got {idx.tolist()}"
-            )
+            raise _fail(where, f"field 'frame_index' must increase strictly within [0, {n}), got {idx.tolist()}")
     if not check_values:
         return
     for name in ("magnitude", *VELOCITY_FIELDS):

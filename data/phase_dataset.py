@@ -1,0 +1,64 @@
+"""Stage-2 samples: magnitude frames t-1, t, t+1 (cyclic) and the velocity of frame t.
+
+Velocity is returned divided by the slice's VENC per direction, so it lies in [-1, 1]. The tissue
+foreground comes from the magnitude through ``util.tissue.tissue_mask_from_magnitude``, the same
+function the synthesis uses at inference, so the generator is trained on the foreground it will be
+given. On the phantom, the noise-free ``velocity_true`` comes along for the noise-floor baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+from util.tissue import tissue_mask_from_magnitude
+
+from data.slice_dataset import SliceDataset
+from data.transforms import dihedral, dihedral_velocity, to_network_range, to_unit_range
+
+
+class PhaseDataset(SliceDataset):
+    """Samples for the velocity-synthesis stage: one per frame of every slice."""
+
+    @staticmethod
+    def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
+        return SliceDataset.modify_commandline_options(parser, is_train)
+
+    def __init__(self, opt: argparse.Namespace, split: str) -> None:
+        super().__init__(opt, split)
+        self.items = [(i, t) for i, e in enumerate(self.slices) for t in range(e.num_frames)]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor | int]:
+        i, t = self.items[index]
+        entry = self.slices[i]
+        n = entry.num_frames
+        mag = to_unit_range(self.read_frames(entry, "magnitude", [(t - 1) % n, t, (t + 1) % n]), entry.mag_scale)
+        velocity = self.read_frames(entry, "velocity", [t])[0] / entry.venc_cm_s[:, None, None]
+        if entry.has_velocity_true:
+            velocity_true = self.read_frames(entry, "velocity_true", [t])[0] / entry.venc_cm_s[:, None, None]
+        else:
+            velocity_true = np.zeros_like(velocity)
+        myo = self.read_frames(entry, "myocardium", [t]).astype(np.float32)
+        tissue = tissue_mask_from_magnitude(mag[1])[None].astype(np.float32)
+        if self.augment:
+            rng = self.rng(index)
+            k_rot = int(rng.integers(4)) if mag.shape[-1] == mag.shape[-2] else 2 * int(rng.integers(2))
+            flip = bool(rng.integers(2))
+            mag, myo, tissue = (dihedral(a, k_rot, flip) for a in (mag, myo, tissue))
+            velocity = dihedral_velocity(velocity, k_rot, flip)
+            velocity_true = dihedral_velocity(velocity_true, k_rot, flip)
+        return {
+            "magnitude": self.as_tensor(to_network_range(mag)),
+            "velocity": self.as_tensor(velocity),
+            "velocity_true": self.as_tensor(velocity_true),
+            "has_velocity_true": torch.tensor(entry.has_velocity_true),
+            "tissue": self.as_tensor(tissue),
+            "myocardium": self.as_tensor(myo),
+            "venc": torch.from_numpy(entry.venc_cm_s.copy()),
+            "slice_index": i,
+            "frame": t,
+        }

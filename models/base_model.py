@@ -1,0 +1,166 @@
+"""The model contract shared by both stages.
+
+A model owns its networks and losses; the trainer (util/trainer.py) owns optimisers, gradient scaling,
+schedules and checkpoints. The contract is deliberately thin:
+
+    set_input(batch)            move a batch to the device and unpack it
+    forward()                   compute the outputs from the current input
+    optimize_parameters(step)   forward, then for each optimiser group compute its losses and call
+                                ``step(group, loss)``, which the trainer implements (backward + update)
+    current_losses()            the last losses, as detached tensors (no host sync)
+    current_visuals()           image tensors [B, 1, H, W] in [-1, 1] for the logs
+    validation_step(batch)      per-batch metric sums for the validation loop
+
+Networks are plain ``nn.Module`` attributes named in ``network_names``; the trainer may replace each
+with a compiled and/or DDP-wrapped version through ``wrap_networks``. ``network(name)`` always returns
+the bare module, which is what checkpoints store.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+import torch
+from torch import nn
+
+StepFn = Callable[[str, torch.Tensor], None]
+
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class BaseModel:
+    """Base class of the trainable stages. Subclasses fill in the networks, losses and metrics."""
+
+    #: dataset used when --dataset_mode is not given
+    default_dataset: str | None = None
+    #: default Adam learning rate and beta1 when --lr / --beta1 are not given
+    default_lr: float = 1e-3
+    default_beta1: float = 0.9
+    #: optimiser groups in update order, e.g. ("D", "G") for a GAN
+    optimizer_order: tuple[str, ...] = ("G",)
+    #: validation metric that selects the ``best`` checkpoint, and whether higher is better
+    val_metric: str = "loss"
+    val_metric_higher_is_better: bool = False
+    trainable: bool = True
+
+    @staticmethod
+    def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
+        return parser
+
+    def __init__(self, opt: argparse.Namespace, device: torch.device | None = None) -> None:
+        self.opt = opt
+        self.device = device if device is not None else torch.device("cpu")
+        self.network_names: list[str] = []
+        self._bare: dict[str, nn.Module] = {}
+        self._local: dict[str, nn.Module] = {}
+        self._losses: dict[str, torch.Tensor] = {}
+        self.precision = getattr(opt, "precision", "fp32")
+
+    # ------------------------------------------------------------------------------------- networks
+
+    def add_network(self, name: str, net: nn.Module) -> nn.Module:
+        """Register a network: moved to the device, channels_last if asked, kept under ``name``."""
+        net = net.to(self.device)
+        if getattr(self.opt, "channels_last", False):
+            net = net.to(memory_format=torch.channels_last)
+        self.network_names.append(name)
+        self._bare[name] = net
+        self._local[name] = net
+        setattr(self, name, net)
+        return net
+
+    def network(self, name: str) -> nn.Module:
+        """The bare network (not compiled, not DDP-wrapped): what checkpoints hold."""
+        return self._bare[name]
+
+    def local_network(self, name: str) -> nn.Module:
+        """The network as this process runs it (compiled if asked) but without DDP.
+
+        A GAN's generator loss goes through the discriminator while the discriminator is frozen; going
+        through its DDP wrapper there would make DDP wait for gradients that never come.
+        """
+        return self._local[name]
+
+    def wrap_networks(
+        self,
+        compile_fn: Callable[[nn.Module], nn.Module],
+        ddp_fn: Callable[[nn.Module], nn.Module],
+    ) -> None:
+        """Compile, then DDP-wrap every network (in that order); the bare modules stay for checkpoints."""
+        for name in self.network_names:
+            local = compile_fn(self._bare[name])
+            self._local[name] = local
+            setattr(self, name, ddp_fn(local))
+
+    def optimizer_parameters(self, group: str) -> Iterator[nn.Parameter]:
+        """Parameters updated by optimiser ``group``; by default the group's network ``net<group>``."""
+        return self._bare[f"net{group}"].parameters()
+
+    def train(self, mode: bool = True) -> None:
+        for name in self.network_names:
+            getattr(self, name).train(mode)
+
+    def eval(self) -> None:
+        self.train(False)
+
+    def autocast(self) -> AbstractContextManager:
+        """Mixed-precision context for forward passes and losses (``--precision``)."""
+        dtype = AUTOCAST_DTYPES.get(self.precision)
+        if dtype is None:
+            return nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=dtype)
+
+    def to_device(self, x: torch.Tensor) -> torch.Tensor:
+        """Move an image batch to the device (asynchronously from pinned memory), channels_last if 4-D."""
+        x = x.to(self.device, non_blocking=True)
+        if x.dim() == 4 and getattr(self.opt, "channels_last", False):
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    # ------------------------------------------------------------------------------------- contract
+
+    def set_input(self, batch: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def forward(self) -> None:
+        raise NotImplementedError
+
+    def compute_losses(self, group: str) -> dict[str, torch.Tensor]:
+        """Loss terms of optimiser ``group``; the key ``total`` is what is back-propagated."""
+        raise NotImplementedError
+
+    def optimize_parameters(self, step: StepFn) -> None:
+        """One training iteration: forward, then each group's losses and update, in ``optimizer_order``."""
+        with self.autocast():
+            self.forward()
+        for group in self.optimizer_order:
+            with self.autocast():
+                losses = self.compute_losses(group)
+            step(group, losses["total"])
+            self._losses.update({f"{group}_{k}": v.detach() for k, v in losses.items()})
+
+    def current_losses(self) -> dict[str, torch.Tensor]:
+        return dict(self._losses)
+
+    def current_visuals(self) -> dict[str, torch.Tensor]:
+        return {}
+
+    @torch.no_grad()
+    def validation_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Per-batch *sums* of validation metrics plus ``count``, so they can be all-reduced then divided."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------------------ extra state
+
+    def extra_state(self) -> dict[str, Any]:
+        """State beyond network weights that a checkpoint must keep (e.g. the background noise model)."""
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        """Restore what ``extra_state`` returned."""
+
+    def prepare_training(self, train_dataset: Any) -> None:
+        """Hook run once before training, on every rank (e.g. estimate statistics from the train set)."""

@@ -1,0 +1,72 @@
+"""Load a trained stage for inference from its run folder.
+
+The run's own saved options rebuild the networks exactly as they were trained, so test.py and user code
+need only the run folder and which checkpoint to take (``best``, ``latest``, an epoch number, or
+``weights`` for the weights-only export).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from util import checkpoint as ckpt
+from util.errors import CheckpointError
+
+
+def checkpoint_path(run_dir: str | os.PathLike, which: str | int = "best") -> Path:
+    """The file for ``which`` in ``run_dir``; ``best`` falls back to ``weights`` (the export) if absent."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CheckpointError(f"{run_dir}: run folder not found (train it first, or check --checkpoints_dir/--name)")
+    manager = ckpt.CheckpointManager(run_dir)
+    path = run_dir / "weights.pt" if which == "weights" else manager.path(which)
+    if not path.exists() and which == "best" and (run_dir / "weights.pt").exists():
+        path = run_dir / "weights.pt"
+    if not path.exists():
+        found = sorted(p.name for p in run_dir.glob("*.pt"))
+        raise CheckpointError(f"{path}: checkpoint not found; the run has {found or 'no checkpoints'}")
+    return path
+
+
+def load_trained_model(
+    run_dir: str | os.PathLike,
+    which: str | int = "best",
+    device: torch.device | str = "cpu",
+    overrides: dict[str, Any] | None = None,
+):
+    """Rebuild the model a run trained and load its weights and extra state (eval mode).
+
+    Args:
+        run_dir: ``<checkpoints_dir>/<name>``.
+        which: ``best``, ``latest``, an epoch number or ``weights``.
+        device: where to put the networks.
+        overrides: option values to change for inference (e.g. ``{"precision": "bf16"}``).
+    """
+    from models import get_model_class
+
+    path = checkpoint_path(run_dir, which)
+    # The weights export loads without unpickling arbitrary objects; full checkpoints hold RNG states.
+    state = ckpt.load(path, weights_only=path.name == "weights.pt")
+    saved = dict(state.get("options") or {})
+    if "model" not in saved:
+        raise CheckpointError(f"{path}: holds no options; it was not written by train.py")
+    saved.update({"is_train": False, "compile": False, **(overrides or {})})
+    opt = argparse.Namespace(**saved)
+    model = get_model_class(opt.model)(opt, torch.device(device))
+    networks = state.get("networks", {})
+    for name in model.network_names:
+        if name not in networks:
+            raise CheckpointError(f"{path}: has no weights for network {name!r}")
+        try:
+            model.network(name).load_state_dict(networks[name])
+        except RuntimeError as exc:
+            raise CheckpointError(f"{path}: weights of {name!r} do not fit the network: {exc}") from exc
+    model.load_extra_state(state.get("extra_state", {}))
+    model.eval()
+    model.checkpoint_path = path
+    return model

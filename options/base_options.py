@@ -1,0 +1,143 @@
+"""Options shared by train.py and test.py, and the two-pass parse that lets models and datasets add theirs.
+
+The parse works like this: the base options are parsed leniently to learn ``--model`` and
+``--dataset_mode``; the chosen model and dataset then add their own options to the parser; the final parse
+is strict, so ``--help`` shows everything that applies to the chosen model and a typo is an error.
+The resolved options are saved as JSON with the run, so a run can always be reproduced and resumed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from util.errors import OptionError
+
+DEFAULT_DATAROOT = "datasets/phantom"
+
+
+class BaseOptions:
+    """Options common to training and testing. Subclasses set ``is_train`` and add their own."""
+
+    is_train = False
+
+    def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        g = parser.add_argument_group("experiment")
+        g.add_argument("--name", default="experiment", help="run name: files go to <checkpoints_dir>/<name>")
+        g.add_argument("--model", default="interp", help="interp (stage 1), phase (stage 2) or hdl (chain)")
+        g.add_argument("--checkpoints_dir", default="checkpoints", help="where runs keep their state")
+        g.add_argument("--seed", type=int, default=0, help="seed of every random generator")
+        g.add_argument(
+            "--gpu",
+            type=int,
+            default=None,
+            help="CUDA device index; -1 forces CPU. Default: LOCAL_RANK under torchrun, else 0 when CUDA "
+            "is available (restrict devices with CUDA_VISIBLE_DEVICES)",
+        )
+        g.add_argument("--verbose", action="store_true", help="print the network architectures")
+
+        d = parser.add_argument_group("data")
+        d.add_argument("--dataroot", default=DEFAULT_DATAROOT, help="folder of <subject>.h5 files")
+        d.add_argument("--dataset_mode", default=None, help="dataset type (default: the model's own)")
+        d.add_argument("--batch_size", type=int, default=8, help="samples per batch (per process under DDP)")
+        d.add_argument("--num_workers", type=int, default=2, help="data-loading worker processes")
+        d.add_argument(
+            "--crop_size",
+            type=int,
+            default=0,
+            help="crop a square of this many pixels around the heart (0 = whole image); must be divisible by 2**depth",
+        )
+        d.add_argument("--max_subjects", type=int, default=0, help="use at most this many subjects per split")
+
+        p = parser.add_argument_group("performance")
+        p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32", help="autocast dtype")
+        p.add_argument("--compile", action="store_true", help="torch.compile the networks")
+        p.add_argument(
+            "--channels_last",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help="use the channels_last memory format (faster convolutions on GPU)",
+        )
+        return parser
+
+    # --------------------------------------------------------------------------------------- parsing
+
+    def build_parser(self, args: list[str] | None) -> argparse.ArgumentParser:
+        """Build the full parser: base options, then the chosen model's and dataset's."""
+        from data import get_dataset_class
+        from models import get_model_class
+
+        parser = self._new_parser()
+        known, _ = parser.parse_known_args(args)
+        model_cls = get_model_class(known.model)
+        model_cls.modify_commandline_options(parser, self.is_train)
+        known, _ = parser.parse_known_args(args)
+        dataset_mode = known.dataset_mode or model_cls.default_dataset
+        if dataset_mode is not None:
+            get_dataset_class(dataset_mode).modify_commandline_options(parser, self.is_train)
+        return parser
+
+    def _new_parser(self) -> argparse.ArgumentParser:
+        parser = argparse.ArgumentParser(
+            prog=Path(sys.argv[0]).name,
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+            description=self.description,
+        )
+        return self.initialize(parser)
+
+    description = ""
+
+    def parse(self, args: list[str] | None = None, save: bool = True) -> argparse.Namespace:
+        """Parse, validate and (on rank 0) save the options. ``args`` defaults to ``sys.argv[1:]``."""
+        parser = self.build_parser(args)
+        opt = parser.parse_args(args)
+        opt.is_train = self.is_train
+        from models import get_model_class
+
+        model_cls = get_model_class(opt.model)
+        if opt.dataset_mode is None:
+            opt.dataset_mode = model_cls.default_dataset
+        self.validate(opt)
+        if save and int(os.environ.get("RANK", "0")) == 0:
+            self.save(opt)
+        return opt
+
+    def validate(self, opt: argparse.Namespace) -> None:
+        """Reject values argparse cannot check on its own, with the option's name in the message."""
+        for name in ("batch_size",):
+            if getattr(opt, name) < 1:
+                raise OptionError(f"--{name} must be >= 1, got {getattr(opt, name)}")
+        if opt.num_workers < 0:
+            raise OptionError(f"--num_workers must be >= 0, got {opt.num_workers}")
+        if opt.crop_size < 0:
+            raise OptionError(f"--crop_size must be >= 0, got {opt.crop_size}")
+        if not opt.name or "/" in opt.name or opt.name in (".", ".."):
+            raise OptionError(f"--name must be a plain folder name, got {opt.name!r}")
+
+    def options_file(self, opt: argparse.Namespace) -> Path:
+        return Path(opt.checkpoints_dir) / opt.name / f"opt_{'train' if self.is_train else 'test'}.json"
+
+    def save(self, opt: argparse.Namespace) -> Path:
+        """Write the resolved options as JSON beside the run's checkpoints."""
+        from util.atomic import write_json
+
+        return write_json(self.options_file(opt), options_to_dict(opt))
+
+
+def options_to_dict(opt: argparse.Namespace) -> dict:
+    """The options as a plain, JSON-able dict (sorted keys make diffs between runs readable)."""
+    return {k: v for k, v in sorted(vars(opt).items()) if not k.startswith("_")}
+
+
+def load_options(path: str | os.PathLike) -> dict:
+    """Read options saved by ``BaseOptions.save``."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise OptionError(f"{path}: options file not found (was the run trained?)") from exc
+    except (OSError, ValueError) as exc:
+        raise OptionError(f"{path}: options file unreadable ({exc})") from exc

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The test suite: sets up the environment (with the test tools), checks style with ruff, runs pytest.
+#   bash scripts/run_tests.sh            # the default suite (a few minutes on 2 cores)
+#   bash scripts/run_tests.sh --slow     # also the long tests
+#   bash scripts/run_tests.sh -k phantom # extra arguments go to pytest
+set -euo pipefail
+HDL_DEV=1 source "$(dirname "${BASH_SOURCE[0]}")/setup_env.sh"
+
+args=()
+for a in "$@"; do
+  if [[ "$a" == "--slow" ]]; then args+=(-m "slow or not slow"); else args+=("$a"); fi
+done
+
+"$PY" -m ruff check .
+"$PY" -m pytest -p no:cacheprovider "${args[@]}"

@@ -1,0 +1,58 @@
+"""Train one HDL stage.
+
+    python train.py --model interp --dataroot datasets/phantom --name phantom_interp
+    python train.py --model phase  --dataroot datasets/phantom --name phantom_phase
+    torchrun --standalone --nproc_per_node 4 train.py --model phase ...
+
+Everything the run writes goes to ``<checkpoints_dir>/<name>/``: the options (opt_train.json), the loss
+log (loss_log.csv), tensorboard events and the checkpoints (latest, best, periodic, weights.pt).
+"""
+
+from __future__ import annotations
+
+from data import create_dataset
+from models import create_model, get_model_class
+from options.train_options import TrainOptions
+from util.cli import run_cli
+from util.distributed import cleanup, init_distributed
+from util.errors import OptionError
+from util.trainer import Trainer, configure_determinism, seed_everything
+
+
+def main(args: list[str] | None = None) -> dict:
+    opt = TrainOptions().parse(args)
+    ctx = init_distributed(opt)
+    try:
+        if not get_model_class(opt.model).trainable:
+            raise OptionError(f"--model {opt.model} is not trained on its own; train 'interp' and 'phase'")
+        configure_determinism(opt, ctx.device)
+        # Same seed on every rank for the initial weights (DDP also broadcasts rank 0's).
+        seed_everything(opt.seed)
+        train_set = create_dataset(opt, "train")
+        val_set = create_dataset(opt, "val") if opt.val_freq else None
+        model = create_model(opt, ctx.device)
+        model.prepare_training(train_set)
+        trainer = Trainer(opt, model, ctx, train_set, val_set)
+        if opt.continue_train:
+            trainer.resume()
+        else:
+            # Different noise draws per rank from here on (background noise, dropout...).
+            seed_everything(opt.seed + 1000 * ctx.rank)
+        trainer.wrap_model()
+        summary = trainer.fit()
+        if ctx.is_main:
+            best = summary["best_value"]
+            shown = "n/a" if best is None else f"{best:.4g}"
+            print(
+                f"done: {summary['epochs']} epochs, {summary['steps']} steps in {summary['seconds']:.0f} s; "
+                f"best {summary['best_metric']} {shown} (epoch {summary['best_epoch']}); "
+                f"checkpoints in {trainer.run_dir}",
+                flush=True,
+            )
+        return summary
+    finally:
+        cleanup(ctx)
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,338 @@
+"""The trainer: optimisers, gradient scaling, learning-rate schedules, the epoch loop, validation,
+checkpoints and logs. The model (models/base_model.py) only knows its networks and losses.
+
+One training iteration never waits for the GPU: losses stay on the device and are read (all-reduced
+over ranks) only every ``--print_freq`` steps; a non-finite loss is remembered on the device with the
+step it happened at and reported at the next read, before any checkpoint is written, so the last good
+checkpoint is never overwritten by a diverged model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+
+from options.base_options import options_to_dict
+from util import checkpoint as ckpt
+from util.distributed import DistContext, all_reduce_max, all_reduce_mean, all_reduce_sum, barrier
+from util.errors import CheckpointError, TrainingError
+from util.iteration_counter import IterationCounter
+from util.train_logger import TrainLogger
+
+
+def lr_lambda(opt: argparse.Namespace):
+    """Learning-rate factor as a function of completed epochs, for ``--lr_policy``."""
+    total = opt.n_epochs + opt.n_epochs_decay
+    if opt.lr_policy == "linear":
+        # Constant for n_epochs, then down to (almost) zero over n_epochs_decay.
+        return lambda e: 1.0 - max(0, e + 1 - opt.n_epochs) / float(opt.n_epochs_decay + 1)
+    if opt.lr_policy == "cosine":
+        return lambda e: 0.5 * (1.0 + math.cos(math.pi * min(e, total) / total))
+    return lambda e: 1.0
+
+
+def make_optimizer(params, lr: float, betas: tuple[float, float], weight_decay: float, device: torch.device):
+    """Adam(W) with the fused CUDA kernel on GPU (one launch for all tensors) and foreach on CPU."""
+    kwargs: dict[str, Any] = {"lr": lr, "betas": betas, "weight_decay": weight_decay}
+    if device.type == "cuda":
+        kwargs["fused"] = True
+    else:
+        kwargs["foreach"] = True
+    cls = torch.optim.AdamW if weight_decay > 0 else torch.optim.Adam
+    return cls(params, **kwargs)
+
+
+def seed_everything(seed: int) -> None:
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def configure_determinism(opt: argparse.Namespace, device: torch.device) -> None:
+    if getattr(opt, "deterministic", False):
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+    elif device.type == "cuda":
+        # Input sizes are fixed during training, so cuDNN's autotuner pays for itself after one step.
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+
+class Trainer:
+    def __init__(
+        self,
+        opt: argparse.Namespace,
+        model: Any,
+        ctx: DistContext,
+        train_set: Any,
+        val_set: Any | None = None,
+    ) -> None:
+        self.opt = opt
+        self.model = model
+        self.ctx = ctx
+        self.device = ctx.device
+        self.run_dir = Path(opt.checkpoints_dir) / opt.name
+        self.train_set, self.val_set = train_set, val_set
+        self.train_loader = self._loader(train_set, shuffle=True)
+        self.val_loader = self._loader(val_set, shuffle=False) if val_set is not None else None
+        steps = len(self.train_loader)
+        if opt.steps_per_epoch:
+            steps = min(steps, opt.steps_per_epoch)
+        if steps == 0:
+            raise TrainingError(
+                f"the training split has {len(train_set)} samples, fewer than one batch of "
+                f"{opt.batch_size} x {ctx.world_size} process(es); lower --batch_size"
+            )
+        self.steps_per_epoch = steps
+        self.counter = IterationCounter(opt, steps)
+
+        lr = opt.lr if opt.lr is not None else model.default_lr
+        beta1 = opt.beta1 if opt.beta1 is not None else model.default_beta1
+        self.optimizers = {
+            g: make_optimizer(model.optimizer_parameters(g), lr, (beta1, opt.beta2), opt.weight_decay, self.device)
+            for g in model.optimizer_order
+        }
+        self.schedulers = {g: torch.optim.lr_scheduler.LambdaLR(o, lr_lambda(opt)) for g, o in self.optimizers.items()}
+        # One scaler for every optimiser: step() per optimiser, one update() per iteration.
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=opt.precision == "fp16")
+        self.best_value: float | None = None
+        self.best_epoch = 0
+        self._bad_step = torch.full((), -1, dtype=torch.long, device=self.device)
+        self._bad_group = ""
+        self.checkpoints = ckpt.CheckpointManager(self.run_dir, keep_last=opt.keep_last)
+        self.logger = TrainLogger(self.run_dir, enabled=ctx.is_main, tensorboard=not opt.no_tensorboard)
+
+    # ------------------------------------------------------------------------------------ set-up
+
+    def _loader(self, dataset: Any, shuffle: bool) -> DataLoader:
+        # A DistributedSampler also for one process: its order depends only on (seed, epoch), which is
+        # what makes a resumed run see the same batches as an uninterrupted one.
+        sampler = DistributedSampler(
+            dataset,
+            num_replicas=self.ctx.world_size,
+            rank=self.ctx.rank,
+            shuffle=shuffle,
+            seed=self.opt.seed,
+            drop_last=shuffle,
+        )
+        workers = self.opt.num_workers
+        return DataLoader(
+            dataset,
+            batch_size=self.opt.batch_size,
+            sampler=sampler,
+            num_workers=workers,
+            pin_memory=self.device.type == "cuda",
+            drop_last=shuffle,
+            persistent_workers=False,
+            prefetch_factor=4 if workers > 0 else None,
+        )
+
+    def wrap_model(self) -> None:
+        """torch.compile (optional), then DDP when distributed; checkpoints keep the bare networks."""
+        opt, ctx = self.opt, self.ctx
+
+        def compile_fn(net: nn.Module) -> nn.Module:
+            return torch.compile(net) if opt.compile else net
+
+        def ddp_fn(net: nn.Module) -> nn.Module:
+            if not ctx.distributed:
+                return net
+            ids = [ctx.device.index] if ctx.device.type == "cuda" else None
+            return DistributedDataParallel(net, device_ids=ids, broadcast_buffers=False)
+
+        self.model.wrap_networks(compile_fn, ddp_fn)
+
+    # ----------------------------------------------------------------------------------- one step
+
+    def step(self, group: str, loss: torch.Tensor) -> None:
+        """Back-propagate ``loss`` and update optimiser ``group`` (the model calls this)."""
+        optimizer = self.optimizers[group]
+        optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(optimizer)
+        # Remember the first step with a non-finite loss, on the device: no host sync here.
+        bad = ~torch.isfinite(loss.detach()) & (self._bad_step < 0)
+        self._bad_step = torch.where(bad, self.counter.global_step + 1, self._bad_step)
+
+    def train_step(self, batch: dict[str, Any]) -> None:
+        self.model.set_input(batch)
+        self.model.optimize_parameters(self.step)
+        self.scaler.update()
+        self.counter.record_step()
+
+    def check_finite(self) -> None:
+        """Raise ``TrainingError`` naming the step if any rank saw a non-finite loss."""
+        bad = all_reduce_max(self._bad_step, self.ctx) if self.ctx.distributed else self._bad_step
+        step = int(bad.item())
+        if step >= 0:
+            losses = {k: float(v) for k, v in self.model.current_losses().items()}
+            shown = ", ".join(f"{k}={v:.4g}" for k, v in losses.items())
+            raise TrainingError(
+                f"non-finite loss at step {step} (epoch {self.counter.epoch + 1}): {shown}. "
+                f"Training stopped; the last good checkpoint is kept in {self.run_dir}"
+            )
+
+    # -------------------------------------------------------------------------------- the loop
+
+    def fit(self) -> dict[str, Any]:
+        """Train for the remaining epochs; return a summary (best metric, epochs, time)."""
+        opt, ctx = self.opt, self.ctx
+        from tqdm import tqdm
+
+        start = time.perf_counter()
+        show = ctx.is_main and not opt.no_progress
+        for epoch in self.counter.epochs():
+            self.train_loader.sampler.set_epoch(epoch)
+            self.train_set.set_epoch(epoch)
+            self.model.train()
+            bar = tqdm(
+                total=self.steps_per_epoch,
+                desc=f"epoch {epoch}/{self.counter.total_epochs}",
+                disable=not show,
+                dynamic_ncols=True,
+                leave=False,
+            )
+            for i, batch in enumerate(self.train_loader):
+                if i >= self.steps_per_epoch:
+                    break
+                self.train_step(batch)
+                bar.update(1)
+                if self.counter.needs_printing():
+                    self.check_finite()
+                    losses = {k: float(v) for k, v in all_reduce_mean(self.model.current_losses(), ctx).items()}
+                    losses["lr"] = self.optimizers[self.model.optimizer_order[0]].param_groups[0]["lr"]
+                    self.logger.scalars("train", losses, self.counter.global_step, epoch)
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items() if not k.endswith("_total")})
+                if self.counter.needs_display():
+                    self.logger.images(self.model.current_visuals(), self.counter.global_step)
+            bar.close()
+            self.check_finite()
+            for s in self.schedulers.values():
+                s.step()
+            self.counter.record_epoch_end(epoch)
+            metrics = self.validate() if self.counter.needs_validation(epoch) else {}
+            if metrics:
+                self.logger.scalars("val", metrics, self.counter.global_step, epoch)
+                if ctx.is_main:
+                    shown = "  ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+                    print(f"epoch {epoch}: validation {shown}", flush=True)
+            self.save(epoch, metrics)
+        self.logger.close()
+        return {
+            "epochs": self.counter.epoch,
+            "steps": self.counter.global_step,
+            "best_metric": self.model.val_metric,
+            "best_value": self.best_value,
+            "best_epoch": self.best_epoch,
+            "seconds": time.perf_counter() - start,
+        }
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """Stage metrics on the validation split, summed over ranks then averaged per sample."""
+        if self.val_loader is None:
+            return {}
+        self.model.eval()
+        sums: dict[str, torch.Tensor] = {}
+        for i, batch in enumerate(self.val_loader):
+            if self.opt.val_max_batches and i >= self.opt.val_max_batches:
+                break
+            for k, v in self.model.validation_step(batch).items():
+                sums[k] = sums.get(k, 0) + v.detach().float()
+        self.model.train()
+        sums = all_reduce_sum(sums, self.ctx)
+        count = float(sums.pop("count", torch.tensor(1.0)))
+        return {k: float(v) / max(count, 1.0) for k, v in sums.items()}
+
+    # ------------------------------------------------------------------------------ checkpoints
+
+    def state_dict(self) -> dict[str, Any]:
+        rng = ckpt.rng_state()
+        if self.ctx.distributed:
+            gathered: list[Any] = [None] * self.ctx.world_size
+            dist.all_gather_object(gathered, rng)
+            rng = {"per_rank": gathered}
+        return {
+            "networks": {n: self.model.network(n).state_dict() for n in self.model.network_names},
+            "optimizers": {g: o.state_dict() for g, o in self.optimizers.items()},
+            "schedulers": {g: s.state_dict() for g, s in self.schedulers.items()},
+            "scaler": self.scaler.state_dict(),
+            "counter": self.counter.state_dict(),
+            "rng": rng,
+            "options": options_to_dict(self.opt),
+            "extra_state": self.model.extra_state(),
+            "best": {"metric": self.model.val_metric, "value": self.best_value, "epoch": self.best_epoch},
+            "world_size": self.ctx.world_size,
+        }
+
+    def _is_better(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        if self.best_value is None:
+            return True
+        if self.model.val_metric_higher_is_better:
+            return value > self.best_value
+        return value < self.best_value
+
+    def save(self, epoch: int, metrics: dict[str, float]) -> None:
+        value = metrics.get(self.model.val_metric)
+        is_best = value is not None and self._is_better(value)
+        if is_best:
+            self.best_value, self.best_epoch = value, epoch
+        state = self.state_dict()  # every rank: the RNG gather is a collective
+        if self.ctx.is_main:
+            self.checkpoints.save_latest(state)
+            if is_best or (self.val_loader is None and self.counter.is_last_epoch(epoch)):
+                self.checkpoints.save_best(state)
+            if self.counter.needs_periodic_save(epoch):
+                self.checkpoints.save_periodic(state, epoch)
+            self.checkpoints.save_weights(state)
+        barrier(self.ctx)
+
+    def resume(self) -> None:
+        """Restore everything from ``latest.pt`` (``--continue_train``)."""
+        state = self.checkpoints.load("latest")
+        try:
+            for name in self.model.network_names:
+                self.model.network(name).load_state_dict(state["networks"][name])
+            for g, o in self.optimizers.items():
+                o.load_state_dict(state["optimizers"][g])
+            for g, s in self.schedulers.items():
+                s.load_state_dict(state["schedulers"][g])
+        except (KeyError, RuntimeError, ValueError) as exc:
+            raise CheckpointError(
+                f"{self.checkpoints.path('latest')}: does not match this model ({exc}); "
+                "resume with the options the run was started with"
+            ) from exc
+        self.scaler.load_state_dict(state["scaler"])
+        self.counter.load_state_dict(state["counter"])
+        self.model.load_extra_state(state.get("extra_state", {}))
+        best = state.get("best", {})
+        self.best_value, self.best_epoch = best.get("value"), best.get("epoch", 0)
+        rng = state["rng"]
+        if "per_rank" in rng:
+            ranks = rng["per_rank"]
+            rng = ranks[self.ctx.rank] if self.ctx.rank < len(ranks) else ranks[0]
+        ckpt.set_rng_state(rng)
+        if self.ctx.is_main:
+            print(
+                f"resumed {self.run_dir} at epoch {self.counter.epoch}, step {self.counter.global_step}",
+                flush=True,
+            )
