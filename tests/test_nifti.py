@@ -1,0 +1,204 @@
+"""NIfTI import and export: axis convention, phase units, round trip, error cases, CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from data.export_nifti import export_nifti
+from data.import_nifti import import_nifti, phase_to_velocity
+from data.mvm_io import SliceData, Subject, read_subject
+from util.errors import DataError, OptionError
+
+ROOT = Path(__file__).resolve().parents[1]
+QUIET = {"log": lambda m: None}
+
+
+def save(path: Path, data: np.ndarray, zooms=(1.25, 1.5, 8.0, 20.0), units=("mm", "msec")) -> Path:
+    spatial = (*zooms[:3], 1.0, 1.0)[:3]
+    img = nib.Nifti1Image(np.asarray(data), affine=np.diag([*spatial, 1.0]))
+    img.header.set_zooms(zooms[: data.ndim])
+    img.header.set_xyzt_units(*units)
+    nib.save(img, str(path))
+    return path
+
+
+def volumes(tmp_path: Path, shape=(10, 8, 3, 5), venc=(20.0, 20.0, 30.0), seed=0) -> dict:
+    """Magnitude, three cm/s phase volumes and a myocardium mask, shape (x, y, slice, time)."""
+    rng = np.random.default_rng(seed)
+    out = {"magnitude": save(tmp_path / "mag.nii.gz", rng.random(shape).astype(np.float32) * 100)}
+    out["phase"] = [
+        save(tmp_path / f"v{a}.nii.gz", ((rng.random(shape) * 2 - 1) * venc[k]).astype(np.float32))
+        for k, a in enumerate("xyz")
+    ]
+    out["myocardium"] = save(tmp_path / "myo.nii.gz", (rng.random(shape) > 0.7).astype(np.uint8))
+    return out
+
+
+def test_axis_convention_rows_are_y_and_columns_are_x(tmp_path: Path) -> None:
+    v = volumes(tmp_path)
+    vol = np.asarray(nib.load(v["magnitude"]).dataobj)
+    vx = np.asarray(nib.load(v["phase"][0]).dataobj)
+    myo = np.asarray(nib.load(v["myocardium"]).dataobj)
+    subject = import_nifti(v["magnitude"], v["phase"], (20, 20, 30), myocardium=v["myocardium"], **QUIET)
+    assert list(subject.slices) == ["basal", "mid", "apical"]
+    for s, sl in enumerate(subject.slices.values()):
+        assert sl.magnitude.shape == (5, 8, 10)  # [T, H = y, W = x]
+        for t in (0, 4):
+            np.testing.assert_array_equal(sl.magnitude[t], vol[:, :, s, t].T)
+            np.testing.assert_array_equal(sl.velocity[t, 0], vx[:, :, s, t].T)
+            np.testing.assert_array_equal(sl.myocardium[t], myo[:, :, s, t].T)
+        assert sl.pixel_spacing_mm == (1.5, 1.25)  # (row = y size, column = x size)
+        assert sl.rr_interval_ms == pytest.approx(5 * 20.0)
+        assert sl.attrs["mask_source"] == "nifti" and sl.venc_cm_s.tolist() == [20, 20, 30]
+    reverse = import_nifti(v["magnitude"], v["phase"], (20, 20, 30), order="apex_first", **QUIET)
+    assert [s.slice_position for s in reverse.slices.values()] == ["apical", "mid", "basal"]
+    np.testing.assert_array_equal(reverse.slices["apical"].magnitude[0], vol[:, :, 0, 0].T)
+
+
+def test_phase_units() -> None:
+    raw = np.array([0.0, 2048.0, 4095.0])
+    np.testing.assert_allclose(phase_to_velocity(raw, 20.0, "raw12", "f", **QUIET), [-20.0, 0.0, 20.0 - 40 / 4096])
+    rescaled = np.array([-4096.0, 0.0, 4094.0])  # what a converter applying slope 2 / intercept -4096 writes
+    expected = [-20.0, 0.0, 20.0 * 4094 / 4096]
+    np.testing.assert_allclose(phase_to_velocity(rescaled, 20.0, "raw12", "f", **QUIET), expected)
+    np.testing.assert_allclose(
+        phase_to_velocity(np.array([-np.pi, np.pi / 2]), 30.0, "radians", "f", **QUIET), [-30.0, 15.0]
+    )
+    with pytest.raises(DataError, match=r"outside \[-pi, pi\]"):
+        phase_to_velocity(np.array([4.0]), 30.0, "radians", "f")
+    with pytest.raises(DataError, match="not 12-bit phase"):
+        phase_to_velocity(np.array([5000.0]), 30.0, "raw12", "f")
+    warned: list[str] = []
+    phase_to_velocity(np.array([2000.0]), 30.0, "cm_s", "f.nii", log=warned.append)
+    assert len(warned) == 1 and "exceed VENC" in warned[0]
+
+
+def make_subject() -> Subject:
+    rng = np.random.default_rng(3)
+    t, h, w = 6, 9, 11
+    slices = {}
+    for name in ("basal", "apical"):
+        myo = (rng.random((t, h, w)) > 0.6).astype(np.uint8)
+        slices[name] = SliceData(
+            name=name,
+            magnitude=rng.random((t, h, w), dtype=np.float32) * 50,
+            myocardium=myo,
+            lv_blood=1 - myo,
+            velocity=(rng.standard_normal((t, 3, h, w)) * 5).astype(np.float32),
+            venc_cm_s=np.array([18.0, 18.0, 26.0]),
+            pixel_spacing_mm=(1.7, 1.3),
+            rr_interval_ms=930.0,
+            slice_position=name,
+            z_towards_apex=-1,
+        )
+    return Subject("nx01", slices)
+
+
+def test_export_import_round_trip(tmp_path: Path) -> None:
+    subject = make_subject()
+    paths = export_nifti(subject, tmp_path / "nii", **QUIET)
+    names = sorted(p.name for p in paths)
+    assert names[:6] == [
+        "nx01_apical_lv_blood.nii.gz",
+        "nx01_apical_magnitude.nii.gz",
+        "nx01_apical_myocardium.nii.gz",
+        "nx01_apical_vx.nii.gz",
+        "nx01_apical_vy.nii.gz",
+        "nx01_apical_vz.nii.gz",
+    ]
+    assert len(names) == 12 and not list((tmp_path / "nii").glob(".*"))  # no temporary files left
+    img = nib.load(tmp_path / "nii" / "nx01_basal_vz.nii.gz")
+    assert img.shape == (11, 9, 1, 6) and img.header.get_xyzt_units() == ("mm", "msec")
+    for name, s in subject.slices.items():
+        f = {
+            k: tmp_path / "nii" / f"nx01_{name}_{k}.nii.gz"
+            for k in ("magnitude", "vx", "vy", "vz", "myocardium", "lv_blood")
+        }
+        back = import_nifti(
+            f["magnitude"],
+            [f["vx"], f["vy"], f["vz"]],
+            s.venc_cm_s,
+            myocardium=f["myocardium"],
+            lv_blood=f["lv_blood"],
+            slice_positions=[name],
+            z_towards_apex=-1,
+            subject_id="nx01",
+            **QUIET,
+        )
+        r = back.slices[name]
+        np.testing.assert_array_equal(r.magnitude, s.magnitude)
+        np.testing.assert_array_equal(r.velocity, s.velocity)
+        np.testing.assert_array_equal(r.myocardium, s.myocardium)
+        np.testing.assert_array_equal(r.lv_blood, s.lv_blood)
+        assert r.pixel_spacing_mm == pytest.approx(s.pixel_spacing_mm)
+        assert r.rr_interval_ms == pytest.approx(s.rr_interval_ms, rel=1e-5) and r.z_towards_apex == -1
+
+
+def test_three_d_single_slice_needs_rr(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    mag = save(tmp_path / "m.nii", rng.random((10, 8, 4)).astype(np.float32), zooms=(1.0, 1.2, 1.0))
+    ph = [save(tmp_path / f"p{k}.nii", np.full((10, 8, 4), 2048.0), zooms=(1.0, 1.2, 1.0)) for k in range(3)]
+    with pytest.raises(DataError, match="pass --rr"):
+        import_nifti(mag, ph, (20, 20, 20), phase_units="raw12", **QUIET)
+    subject = import_nifti(mag, ph, (20, 20, 20), phase_units="raw12", rr=800, **QUIET)
+    sl = subject.slices["mid"]
+    assert subject.subject_id == "m" and sl.magnitude.shape == (4, 8, 10) and sl.rr_interval_ms == 800
+    assert np.all(sl.velocity == 0.0) and sl.attrs["mask_source"] == "none" and not sl.myocardium.any()
+
+
+def test_error_cases(tmp_path: Path) -> None:
+    v = volumes(tmp_path)
+    small = save(tmp_path / "small.nii.gz", np.zeros((10, 8, 3, 4), np.float32))
+    with pytest.raises(
+        DataError, match=r"small.nii.gz: phase y has 3 slice\(s\) of 4 frames .* the magnitude has 3 slice\(s\) of 5"
+    ):
+        import_nifti(v["magnitude"], [v["phase"][0], small, v["phase"][2]], (20, 20, 30), **QUIET)
+    bad_mask = save(tmp_path / "bad.nii.gz", np.full((10, 8, 3, 5), 2, np.uint8))
+    with pytest.raises(DataError, match="not a binary mask"):
+        import_nifti(v["magnitude"], v["phase"], (20, 20, 30), myocardium=bad_mask, **QUIET)
+    with pytest.raises(DataError, match="magnitude file not found"):
+        import_nifti(tmp_path / "none.nii.gz", v["phase"], (20, 20, 30), **QUIET)
+    (tmp_path / "fake.nii.gz").write_text("not an image")
+    with pytest.raises(DataError, match="not a readable NIfTI phase x image"):
+        import_nifti(v["magnitude"], [tmp_path / "fake.nii.gz", *v["phase"][1:]], (20, 20, 30), **QUIET)
+    flat = save(tmp_path / "flat.nii.gz", np.zeros((10, 8), np.float32), zooms=(1.0, 1.0))
+    with pytest.raises(DataError, match=r"expected \(x, y, slice, time\)"):
+        import_nifti(flat, v["phase"], (20, 20, 30), **QUIET)
+    with pytest.raises(OptionError, match="3 positive numbers"):
+        import_nifti(v["magnitude"], v["phase"], (20, 0, 30))
+    with pytest.raises(OptionError, match="--slice_positions needs 3"):
+        import_nifti(v["magnitude"], v["phase"], (20, 20, 30), slice_positions=["mid"], **QUIET)
+    with pytest.raises(DataError, match="exists and is not a folder"):
+        export_nifti(make_subject(), v["magnitude"], **QUIET)
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_cli(tmp_path: Path) -> None:
+    v = volumes(tmp_path)
+    args = ["data.import_nifti", str(tmp_path / "s.h5"), "--magnitude", str(v["magnitude"]), "--phase"]
+    args += [str(p) for p in v["phase"]] + ["--venc", "20", "20", "30", "--myocardium", str(v["myocardium"])]
+    done = run_cli(*args, "--rr", "900", "--subject", "cli")
+    assert done.returncode == 0, done.stderr
+    subject = read_subject(tmp_path / "s.h5")
+    assert subject.subject_id == "cli" and subject.slices["mid"].rr_interval_ms == 900.0
+    done = run_cli("data.export_nifti", str(tmp_path / "s.h5"), str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    assert len(list((tmp_path / "out").glob("*.nii.gz"))) == 3 * 5
+    bad = args.copy()
+    bad[bad.index("--myocardium") + 1] = str(v["phase"][0])  # not a binary mask
+    done = run_cli(*[a.replace("s.h5", "t.h5") for a in bad])
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ") and "binary" in lines[0]
+    assert not (tmp_path / "t.h5").exists()
+    done = run_cli("data.import_nifti", str(tmp_path / "t.h5"), "--magnitude", str(v["magnitude"]))
+    assert done.returncode == 2 and done.stderr.startswith("error: ") and "--phase" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
