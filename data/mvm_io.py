@@ -28,7 +28,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from util.atomic import atomic_path, write_json
+from util.atomic import atomic_path, json_default, write_json
 from util.errors import DataError, HDLError
 
 SLICE_POSITIONS = ("basal", "mid", "apical")
@@ -101,7 +101,7 @@ def _attr_value(value: Any) -> Any:
         return value
     if isinstance(value, (list, tuple)) and all(isinstance(v, (int, float, np.number)) for v in value):
         return np.asarray(value)
-    return "json:" + json.dumps(value)
+    return "json:" + json.dumps(value, default=json_default)
 
 
 def _read_attr(value: Any) -> Any:
@@ -156,7 +156,7 @@ def write_subject(path: str | os.PathLike, subject: Subject, compression: str | 
     for s in subject.slices.values():
         validate_slice(s, f"{path}: slice {s.name!r}")
     try:
-        with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        with atomic_path(path) as tmp, h5py.File(tmp, "w", track_order=True) as f:
             f.attrs["subject_id"] = subject.subject_id
             f.attrs["format"] = FORMAT_VERSION
             for key, value in subject.attrs.items():

@@ -70,21 +70,26 @@ class BaseOptions:
         from data import get_dataset_class
         from models import get_model_class
 
-        parser = self._new_parser()
-        known, _ = parser.parse_known_args(args)
+        # The lenient passes must not act on --help: it would print before the model's options exist.
+        lenient = self._new_parser(add_help=False)
+        known, _ = lenient.parse_known_args(args)
         model_cls = get_model_class(known.model)
-        model_cls.modify_commandline_options(parser, self.is_train)
-        known, _ = parser.parse_known_args(args)
+        model_cls.modify_commandline_options(lenient, self.is_train)
+        known, _ = lenient.parse_known_args(args)
         dataset_mode = known.dataset_mode or model_cls.default_dataset
+
+        parser = self._new_parser(add_help=True)
+        model_cls.modify_commandline_options(parser, self.is_train)
         if dataset_mode is not None:
             get_dataset_class(dataset_mode).modify_commandline_options(parser, self.is_train)
         return parser
 
-    def _new_parser(self) -> argparse.ArgumentParser:
+    def _new_parser(self, add_help: bool) -> argparse.ArgumentParser:
         parser = argparse.ArgumentParser(
             prog=Path(sys.argv[0]).name,
             formatter_class=argparse.ArgumentDefaultsHelpFormatter,
             description=self.description,
+            add_help=add_help,
         )
         return self.initialize(parser)
 

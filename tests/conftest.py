@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-# Two cores are shared by the data loaders and the maths; more threads only add contention.
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# One thread: the suite also runs subprocesses and data loaders on the same two cores, and torch's
+# thread pool slows down by orders of magnitude when its threads have to wait for a busy core.
+torch.set_num_threads(int(os.environ.get("HDL_TEST_THREADS", "1")))
 
 
 @pytest.fixture(scope="session")

@@ -204,3 +204,12 @@ def test_empty_or_missing_folder(tmp_path: Path) -> None:
         list_subjects(tmp_path)
     with pytest.raises(DataError, match="dataset folder not found"):
         list_subjects(tmp_path / "nope")
+
+
+def test_slice_order_and_numpy_attributes_survive(tmp_path: Path) -> None:
+    slices = {n: make_slice(n) for n in ("basal", "mid", "apical")}
+    slices["mid"].attrs = {"params": {"snr": np.float32(21.5), "radii": np.array([20.0, 28.0])}}
+    path = write_subject(tmp_path / "o.h5", Subject("o", slices))
+    back = read_subject(path)
+    assert list(back.slices) == ["basal", "mid", "apical"]
+    assert back.slices["mid"].attrs["params"] == {"snr": 21.5, "radii": [20.0, 28.0]}

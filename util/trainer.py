@@ -235,7 +235,9 @@ class Trainer:
                     print(f"epoch {epoch}: validation {shown}", flush=True)
             self.save(epoch, metrics)
         self.logger.close()
+        checksums = self.verify_replicas()
         return {
+            "replica_checksums": checksums,
             "epochs": self.counter.epoch,
             "steps": self.counter.global_step,
             "best_metric": self.model.val_metric,
@@ -243,6 +245,28 @@ class Trainer:
             "best_epoch": self.best_epoch,
             "seconds": time.perf_counter() - start,
         }
+
+    @torch.no_grad()
+    def verify_replicas(self) -> list[float]:
+        """Per-rank checksums of every network's weights; DDP replicas that drifted apart are an error.
+
+        DDP keeps replicas identical by construction, but a buffer updated outside autograd or a
+        rank-dependent code path can break that silently; checking once at the end costs nothing.
+        """
+        total = torch.zeros((), dtype=torch.float64, device=self.device)
+        for name in self.model.network_names:
+            for i, p in enumerate(self.model.network(name).state_dict().values()):
+                if p.is_floating_point():
+                    total += (p.double() * (1.0 + 1e-3 * i)).sum()
+        sums = [total.clone() for _ in range(self.ctx.world_size)]
+        if self.ctx.distributed:
+            dist.all_gather(sums, total)
+        values = [float(v) for v in sums]
+        if any(abs(v - values[0]) > 1e-9 * max(1.0, abs(values[0])) for v in values):
+            raise TrainingError(f"DDP replicas hold different weights after training: checksums {values}")
+        if self.ctx.distributed and self.ctx.is_main:
+            print(f"replicas identical on {self.ctx.world_size} ranks: checksums {values}", flush=True)
+        return values
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:

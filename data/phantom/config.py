@@ -1,0 +1,139 @@
+"""Configuration of the digital-twin phantom: image grid, acquisition ranges and pathology.
+
+Every range is sampled uniformly per subject by the subject's own random generator. The defaults are
+the numbers of the design brief (tissue phase mapping literature): myocardial SNR 15-30, VENC 15-30
+cm/s in-plane and 20-30 cm/s through-plane, RR 700-1200 ms, 50 frames per cycle.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from data.phantom.segments import slice_of_segment
+from util.errors import OptionError
+
+Range = tuple[float, float]
+
+
+@dataclass
+class PhantomConfig:
+    """How a phantom cohort is drawn.
+
+    Attributes:
+        frames: frames per cardiac cycle (frame ``t`` lies at phase ``t / frames`` of the RR interval).
+        size: image height and width in pixels.
+        pixel_spacing_mm: square pixel size. ``None`` (default) draws a field of view per subject from
+            ``fov_mm`` (180-200 mm: the heart, both ventricles, the anterior chest wall, parts of both
+            lungs and of the liver) and sets the spacing to FOV / size, e.g. ~1.5 mm at 128 pixels.
+        fov_mm: field-of-view range used when ``pixel_spacing_mm`` is None.
+        snr: range of the myocardial magnitude SNR (noise-free myocardial signal / noise std); the
+            same number sets the phase noise, sigma_v = sqrt(2) VENC / (pi SNR).
+        venc_inplane: range of the in-plane VENC (cm/s), shared by x and y.
+        venc_through: range of the through-plane VENC (cm/s).
+        rr_ms: range of the RR interval (ms).
+        eddy_cm_s: largest eddy-current velocity offset (cm/s) at the edge of the field of view. The
+            offset is a linear spatial ramp per direction, constant over the cycle, added to the
+            measured phase only (``velocity_true`` never has it). 0 (default) switches it off, so the
+            phase noise statistics are exactly those of the noise model.
+        bulk_motion_mm: largest amplitude of the smooth in-plane translation of the whole heart over the
+            cycle (0 disables it). The velocity analysis removes it as bulk motion.
+        delay_segments: AHA segments (1-16) whose motion is delayed (dyssynchrony).
+        delay_fraction: the delay as a fraction of the RR interval (0-0.3).
+        delay_ms: the delay in ms instead (converted per subject with its RR; overrides delay_fraction).
+        hypokinetic_segments: AHA segments (1-16) whose radial and longitudinal motion is scaled down.
+        hypokinetic_scale: the motion scale of those segments (1 normal, 0 akinetic).
+        pathology_fraction: fraction of subjects (chosen by their own generator) that get the pathology
+            above; the rest are normal. 1 (default) gives every subject the pathology.
+    """
+
+    frames: int = 50
+    size: int = 128
+    pixel_spacing_mm: float | None = None
+    fov_mm: Range = (180.0, 200.0)
+    snr: Range = (15.0, 30.0)
+    venc_inplane: Range = (15.0, 30.0)
+    venc_through: Range = (20.0, 30.0)
+    rr_ms: Range = (700.0, 1200.0)
+    eddy_cm_s: float = 0.0
+    bulk_motion_mm: float = 1.5
+    delay_segments: tuple[int, ...] = field(default_factory=tuple)
+    delay_fraction: float = 0.0
+    delay_ms: float | None = None
+    hypokinetic_segments: tuple[int, ...] = field(default_factory=tuple)
+    hypokinetic_scale: float = 1.0
+    pathology_fraction: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.delay_segments = tuple(int(s) for s in self.delay_segments)
+        self.hypokinetic_segments = tuple(int(s) for s in self.hypokinetic_segments)
+        for name in ("fov_mm", "snr", "venc_inplane", "venc_through", "rr_ms"):
+            setattr(self, name, tuple(float(v) for v in getattr(self, name)))
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``OptionError`` with a one-line message for any invalid value."""
+        if not isinstance(self.frames, int) or self.frames < 8:
+            raise OptionError(f"phantom frames must be an integer >= 8, got {self.frames}")
+        if not isinstance(self.size, int) or self.size < 32:
+            raise OptionError(f"phantom image size must be an integer >= 32, got {self.size}")
+        if self.pixel_spacing_mm is not None:
+            fov = self.pixel_spacing_mm * self.size
+            if not math.isfinite(self.pixel_spacing_mm) or not 120.0 <= fov <= 400.0:
+                raise OptionError(
+                    f"pixel spacing {self.pixel_spacing_mm} mm gives a {fov:.0f} mm field of view at size "
+                    f"{self.size}; it must be 120-400 mm for the heart and its surroundings to fit"
+                )
+        _check_range("fov_mm", self.fov_mm, 120.0, 400.0)
+        _check_range("snr", self.snr, 2.0, 1000.0)
+        _check_range("venc_inplane", self.venc_inplane, 1.0, 500.0)
+        _check_range("venc_through", self.venc_through, 1.0, 500.0)
+        _check_range("rr_ms", self.rr_ms, 300.0, 2000.0)
+        if not (math.isfinite(self.eddy_cm_s) and 0.0 <= self.eddy_cm_s <= 10.0):
+            raise OptionError(f"eddy-current offset must be within 0-10 cm/s, got {self.eddy_cm_s}")
+        if not (math.isfinite(self.bulk_motion_mm) and 0.0 <= self.bulk_motion_mm <= 10.0):
+            raise OptionError(f"bulk motion amplitude must be within 0-10 mm, got {self.bulk_motion_mm}")
+        for name in ("delay_segments", "hypokinetic_segments"):
+            for seg in getattr(self, name):
+                try:
+                    slice_of_segment(seg)
+                except ValueError as exc:
+                    raise OptionError(f"{name}: {exc}") from exc
+        if not (math.isfinite(self.delay_fraction) and 0.0 <= self.delay_fraction <= 0.3):
+            raise OptionError(f"delay must be a fraction of the RR interval within 0-0.3, got {self.delay_fraction}")
+        if self.delay_ms is not None and not (math.isfinite(self.delay_ms) and 0.0 <= self.delay_ms <= 300.0):
+            raise OptionError(f"delay in ms must be within 0-300, got {self.delay_ms}")
+        has_delay = self.delay_fraction > 0 or (self.delay_ms or 0) > 0
+        if has_delay and not self.delay_segments:
+            raise OptionError("a delay was given without --delay_segments to apply it to")
+        if not (math.isfinite(self.hypokinetic_scale) and 0.0 <= self.hypokinetic_scale <= 1.0):
+            raise OptionError(f"hypokinetic scale must be within 0-1, got {self.hypokinetic_scale}")
+        if self.hypokinetic_segments and self.hypokinetic_scale == 1.0:
+            raise OptionError("hypokinetic segments were given with scale 1 (normal motion); set a scale < 1")
+        if not (math.isfinite(self.pathology_fraction) and 0.0 <= self.pathology_fraction <= 1.0):
+            raise OptionError(f"pathology fraction must be within 0-1, got {self.pathology_fraction}")
+
+    @property
+    def has_pathology(self) -> bool:
+        return bool(self.delay_segments or self.hypokinetic_segments)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable dict (stored in every subject file)."""
+        out = asdict(self)
+        for key, value in out.items():
+            if isinstance(value, tuple):
+                out[key] = list(value)
+        return out
+
+
+def _check_range(name: str, value: Range, low: float, high: float) -> None:
+    if len(value) != 2:
+        raise OptionError(f"{name} must be two numbers MIN MAX, got {list(value)}")
+    lo, hi = value
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise OptionError(f"{name} must be finite, got {list(value)}")
+    if lo > hi:
+        raise OptionError(f"{name} range is reversed: MIN {lo} > MAX {hi}")
+    if lo < low or hi > high:
+        raise OptionError(f"{name} must lie within {low:g}-{high:g}, got {lo:g}-{hi:g}")

@@ -1,0 +1,145 @@
+"""Generating phantom subjects and cohorts, and writing them in the canonical file format.
+
+Reproducibility: a subject is a pure function of ``(seed, config)``. Its ``SeedSequence`` is split into
+one stream for the anatomy/motion parameters and one noise stream per slice, so the parameters do not
+depend on the image size or frame count and a slice's noise does not depend on the other slices. In a
+cohort, subject ``i`` gets the seed derived from ``SeedSequence(cohort_seed, spawn_key=(i,))``, the same
+whatever the cohort size, and that seed is stored in the file (``attrs["phantom"]["seed"]``) so any
+subject can be regenerated alone.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from data.mvm_io import SUBJECT_SUFFIX, SliceData, Subject, default_splits, write_splits, write_subject
+from data.phantom.acquisition import acquire, eddy_offsets
+from data.phantom.anatomy import render_slice
+from data.phantom.config import PhantomConfig
+from data.phantom.sampling import SLICES, draw_subject
+from util.errors import OptionError
+
+#: Noise-free myocardial signal level in the stored magnitude (arbitrary units, scanner-like range).
+SIGNAL_SCALE = 1000.0
+
+
+def subject_seed(cohort_seed: int, index: int) -> int:
+    """Seed of subject ``index`` of a cohort: independent of how many subjects are generated."""
+    state = np.random.SeedSequence(cohort_seed, spawn_key=(index,)).generate_state(2, dtype=np.uint32)
+    return int(state[0]) << 32 | int(state[1])
+
+
+def generate_subject(subject_id: str, seed: int, config: PhantomConfig | None = None) -> Subject:
+    """Draw and render one subject with slices "basal", "mid" and "apical".
+
+    Each slice holds the noisy magnitude, the measured (noisy, wrapped) velocity, the noise-free
+    ``velocity_true``, the masks ``myocardium``, ``lv_blood``, ``rv_blood`` and ``tissue``, and the
+    attributes of the format; its ``attrs["phantom"]`` holds every drawn slice parameter (enough for
+    ``analytic_global_curves``), ``attrs["snr"]`` its myocardial SNR and ``attrs["noise_sigma"]`` the
+    complex noise std in magnitude units. The subject's ``attrs["phantom"]`` holds the seed, the config
+    and the subject-level draws.
+    """
+    config = config or PhantomConfig()
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise OptionError(f"phantom seed must be a non-negative integer, got {seed!r}")
+    root = np.random.SeedSequence(int(seed))
+    param_seq, *slice_seqs = root.spawn(1 + len(SLICES))
+    drawn, params = draw_subject(np.random.default_rng(param_seq), config)
+    venc = np.asarray(drawn["venc_cm_s"], dtype=np.float64)
+    spacing = float(drawn["pixel_spacing_mm"])
+    slices: dict[str, SliceData] = {}
+    for position, seq in zip(SLICES, slice_seqs, strict=True):
+        rng = np.random.default_rng(seq)
+        p = params[position]
+        render = render_slice(p, config.frames, config.size, spacing)
+        sigma = 1.0 / drawn["snr"]
+        eddy = eddy_offsets(rng, config.eddy_cm_s, config.size)
+        magnitude, velocity = acquire(rng, render.signal, render.velocity, venc, sigma, eddy)
+        velocity_true = np.where(render.tissue[:, None], render.velocity, np.float32(0.0))
+        slices[position] = SliceData(
+            name=position,
+            magnitude=magnitude * np.float32(SIGNAL_SCALE),
+            myocardium=render.myocardium.astype(np.uint8),
+            velocity=velocity,
+            velocity_true=velocity_true.astype(np.float32),
+            venc_cm_s=venc,
+            pixel_spacing_mm=(spacing, spacing),
+            rr_interval_ms=float(drawn["rr_interval_ms"]),
+            slice_position=position,
+            rv_insertion_deg=float(np.mod(p.septum_deg, 360.0)),
+            z_towards_apex=1,
+            lv_blood=render.lv_blood.astype(np.uint8),
+            rv_blood=render.rv_blood.astype(np.uint8),
+            tissue=render.tissue.astype(np.uint8),
+            attrs={
+                "phantom": p.to_dict(),
+                "snr": float(drawn["snr"]),
+                "noise_sigma": float(sigma * SIGNAL_SCALE),
+                "eddy_cm_s": float(config.eddy_cm_s),
+            },
+        )
+    attrs = {"phantom": {"seed": int(seed), "config": config.to_dict(), **drawn}}
+    return Subject(subject_id=subject_id, slices=slices, attrs=attrs)
+
+
+def _generate_and_write(job: tuple[str, int, PhantomConfig, str, str | None]) -> str:
+    subject_id, seed, config, path, compression = job
+    write_subject(path, generate_subject(subject_id, seed, config), compression=compression)
+    return path
+
+
+def generate_cohort(
+    out_dir: str | os.PathLike,
+    n_subjects: int,
+    seed: int,
+    config: PhantomConfig | None = None,
+    workers: int = 2,
+    compression: str | None = "lzf",
+) -> list[Path]:
+    """Write ``subject_000.h5`` ... and ``splits.json`` (split by subject) into ``out_dir``.
+
+    Args:
+        out_dir: destination folder (created if needed; existing subject files are overwritten).
+        n_subjects: number of subjects (>= 1).
+        seed: cohort seed; subject ``i`` is reproducible on its own (see ``subject_seed``).
+        config: phantom configuration (default ``PhantomConfig()``).
+        workers: processes (1 generates in this process).
+        compression: HDF5 compression of the datasets ("gzip", "lzf" or None).
+
+    Returns:
+        The subject file paths, in subject order.
+    """
+    config = config or PhantomConfig()
+    if not isinstance(n_subjects, (int, np.integer)) or n_subjects < 1:
+        raise OptionError(f"number of subjects must be a positive integer, got {n_subjects!r}")
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise OptionError(f"seed must be a non-negative integer, got {seed!r}")
+    if not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise OptionError(f"workers must be a positive integer, got {workers!r}")
+    if compression not in (None, "gzip", "lzf"):
+        raise OptionError(f"compression must be gzip, lzf or none, got {compression!r}")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise OptionError(f"{out}: output exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    width = max(3, len(str(n_subjects - 1)))
+    names = [f"subject_{i:0{width}d}" for i in range(n_subjects)]
+    jobs = [
+        (name, subject_seed(int(seed), i), config, str(out / f"{name}{SUBJECT_SUFFIX}"), compression)
+        for i, name in enumerate(names)
+    ]
+    workers = min(int(workers), n_subjects)
+    if workers == 1:
+        paths = [_generate_and_write(job) for job in jobs]
+    else:
+        # Spawned workers do not inherit the parent's threads or open files (fork is unsafe with them).
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            paths = list(pool.map(_generate_and_write, jobs))
+    write_splits(out, default_splits(names))
+    return [Path(p) for p in paths]

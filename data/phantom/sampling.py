@@ -1,0 +1,249 @@
+"""Drawing the parameters of a phantom subject from its random generator.
+
+Ranges are those of the design brief (tissue phase mapping literature). Where several brief numbers
+constrain the same quantity, the *velocities* are the target and the motion amplitude is solved for:
+
+* timing: contraction onset 0.05-0.15 RR, end-systole 0.30-0.40 RR (later in the cycle at short RR,
+  as systole shortens less than diastole), E' peak 0.45-0.50, A' peak 0.85-0.90;
+* longitudinal: systolic peak base 7-9 cm/s, mid 55-70 % and apex 30-42 % of the base (~5 and ~3);
+  E' at the base 10-15 cm/s, A'/E' 0.35-0.7, and the E' decay width is solved so that the longitudinal
+  excursion returns to zero over the beat (the velocity integrates to a periodic motion);
+* radial: the end-systolic radius fraction (0.6-0.8) is solved so that the myocardium-averaged
+  systolic radial velocity is 3-4 cm/s, and the share of recoil in E' so that the early-diastolic
+  peak is -5 to -7 cm/s (clipped to their physiological ranges when the target cannot be reached);
+* rotation: base clockwise 4-7 degrees seen from the apex, apex counter-clockwise 6-12, mid small.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from data.phantom.config import PhantomConfig
+from data.phantom.motion import contraction_waveform
+from data.phantom.params import Scene, SliceParams, Timing
+
+SLICES = ("basal", "mid", "apical")
+
+
+def _u(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(rng.uniform(lo, hi))
+
+
+def _u_whole(rng: np.random.Generator, lo: float, hi: float) -> float:
+    """Uniform draw rounded to a whole number when that stays in range: scanners set VENC in whole
+    cm/s and report the RR interval in whole ms."""
+    value = _u(rng, lo, hi)
+    whole = float(round(value))
+    return whole if lo <= whole <= hi else value
+
+
+def draw_timing(rng: np.random.Generator, rr_ms: float) -> tuple[Timing, dict[str, float]]:
+    """Event times (fractions of RR) and the longitudinal shape parameters that close the cycle."""
+    onset = float(np.clip(_u(rng, 50.0, 100.0) / rr_ms, 0.05, 0.15))
+    # End-systole ~ QT-like scaling with heart rate, then clipped to the brief's 0.30-0.40 RR.
+    es = float(np.clip((370.0 * np.sqrt(rr_ms / 1000.0) + _u(rng, -25.0, 25.0)) / rr_ms, 0.30, 0.40))
+    sys_peak = onset + (es - onset) * _u(rng, 0.30, 0.45)
+    e_peak = max(_u(rng, 0.45, 0.50), min(es + 0.07, 0.50))
+    gap = e_peak - es  # isovolumic relaxation + E' acceleration time (40-70 ms)
+    e_start = e_peak - float(np.clip(_u(rng, 40.0, 70.0) / rr_ms, 0.3 * gap, 0.65 * gap))
+    a_peak = _u(rng, 0.85, 0.90)
+    a_start = a_peak - _u(rng, 0.04, 0.07)
+    a_end = a_peak + _u(rng, 0.04, 0.07)
+    # Longitudinal amplitudes (base); E' fall width from the closure S' area = E' area + A' area.
+    s_base = _u(rng, 7.0, 9.0)
+    e_base = _u(rng, 10.0, 15.0)
+    ratio_a = _u(rng, 0.35, 0.70)
+    sys_area = s_base * 0.5 * (es - onset)
+    a_area = ratio_a * e_base * 0.5 * (a_end - a_start)
+    e_rise = e_peak - e_start
+    e_fall = 2.0 * (sys_area - a_area) / e_base - e_rise
+    e_fall = float(np.clip(e_fall, e_rise, a_start - 0.02 - e_peak))
+    e_area = e_base * 0.5 * (e_rise + e_fall)
+    ratio_a = (sys_area - e_area) / (e_base * 0.5 * (a_end - a_start))
+    if not 0.25 <= ratio_a <= 1.0:  # rare: rescale E' (and A') to close the cycle
+        ratio_a = float(np.clip(ratio_a, 0.25, 1.0))
+        e_base = sys_area / (0.5 * (e_rise + e_fall) + ratio_a * 0.5 * (a_end - a_start))
+    untwist_end = e_peak + 0.5 * e_fall
+    timing = Timing(
+        onset=onset,
+        systolic_peak=sys_peak,
+        end_systole=es,
+        e_start=e_start,
+        e_peak=e_peak,
+        e_end=e_peak + e_fall,
+        a_start=a_start,
+        a_peak=a_peak,
+        a_end=a_end,
+        untwist_end=untwist_end,
+    )
+    return timing, {"s_base": s_base, "e_base": e_base, "a_base": ratio_a * e_base}
+
+
+def mean_radial_velocity_circular(
+    phi: np.ndarray, timing: Timing, rr_ms: float, endo: float, wall: float, es_fraction: float, e_frac: float
+) -> np.ndarray:
+    """Myocardium-averaged radial velocity (cm/s, inward positive) of a circular, uniform LV ring.
+
+    Averaging ``v_r = R dR/dt / r`` over the annulus gives ``2 R (-dR/dt) / (R + R_epi)``.
+    """
+    wave = contraction_waveform(timing, e_frac)
+    d_r = endo * (1.0 - es_fraction)
+    radius = endo - d_r * wave.displacement(phi)
+    rate = -d_r * wave.velocity(phi) / (rr_ms / 1000.0)
+    epi = np.sqrt((endo + wall) ** 2 - endo**2 + radius**2)
+    return -2.0 * radius * rate / (radius + epi) / 10.0
+
+
+def solve_radial(
+    timing: Timing, rr_ms: float, endo: float, wall: float, systolic_target: float, early_target: float
+) -> tuple[float, float]:
+    """End-systolic radius fraction and E' recoil share that give the target radial peaks (bisection)."""
+    phi = np.linspace(0.0, 1.0, 2001)
+    sys = (phi > timing.onset) & (phi < timing.end_systole)
+    early = (phi > timing.e_start) & (phi < timing.e_end)
+
+    def bisect(fn, lo: float, hi: float, target: float, increasing: bool) -> float:
+        f_lo, f_hi = fn(lo), fn(hi)
+        if (target - f_lo) * (target - f_hi) > 0:  # out of reach: the nearest end
+            return lo if abs(target - f_lo) < abs(target - f_hi) else hi
+        for _ in range(40):
+            mid = 0.5 * (lo + hi)
+            if (fn(mid) < target) == increasing:
+                lo = mid
+            else:
+                hi = mid
+        return 0.5 * (lo + hi)
+
+    def sys_peak(frac: float) -> float:
+        return float(mean_radial_velocity_circular(phi, timing, rr_ms, endo, wall, frac, 0.7)[sys].max())
+
+    es_fraction = bisect(sys_peak, 0.6, 0.8, systolic_target, increasing=False)
+
+    def early_peak(e_frac: float) -> float:
+        v = mean_radial_velocity_circular(phi, timing, rr_ms, endo, wall, es_fraction, e_frac)
+        return float(-v[early].min())
+
+    e_fraction = bisect(early_peak, 0.5, 0.95, early_target, increasing=True)
+    return es_fraction, e_fraction
+
+
+def draw_scene(rng: np.random.Generator, position: str, angle_deg: float) -> Scene:
+    """Surroundings: anterior chest wall and air above, lungs left and right, liver below, aorta."""
+    liver_shift = {"basal": -10.0, "mid": 0.0, "apical": 10.0}[position]
+
+    def blob(cx: float, cy: float, ax: float, ay: float) -> list[float]:
+        return [
+            cx + _u(rng, -8, 8),
+            cy + _u(rng, -8, 8),
+            ax * _u(rng, 0.9, 1.1),
+            ay * _u(rng, 0.9, 1.1),
+            _u(rng, -15, 15),
+            _u(rng, 0.0, 0.06),
+            _u(rng, 0, 2 * np.pi),
+            _u(rng, 0.0, 0.04),
+            _u(rng, 0, 2 * np.pi),
+        ]
+
+    return Scene(
+        angle_deg=angle_deg,
+        skin_distance_mm=_u(rng, 68.0, 85.0),
+        skin_curvature_mm=_u(rng, 150.0, 260.0),
+        chest_wall_mm=_u(rng, 14.0, 24.0),
+        fat_mm=_u(rng, 4.0, 9.0),
+        lung_left=blob(82.0, 5.0, 45.0, 75.0),
+        lung_right=blob(-105.0, 12.0, 45.0, 70.0),
+        liver=blob(-45.0, -88.0 + liver_shift, 85.0, 45.0),
+        aorta=[_u(rng, 15.0, 30.0), _u(rng, -68.0, -58.0), _u(rng, 9.0, 12.0)],
+        intensity_chest_wall=_u(rng, 0.45, 0.6),
+        intensity_fat=_u(rng, 0.7, 0.85),
+        intensity_liver=_u(rng, 0.42, 0.55),
+        intensity_soft=_u(rng, 0.3, 0.42),
+        intensity_rv_wall=_u(rng, 0.8, 0.95),
+        bias=[_u(rng, -0.2, 0.2), _u(rng, -0.2, 0.2), _u(rng, -0.15, 0.05), _u(rng, -0.1, 0.1)],
+    )
+
+
+def draw_subject(rng: np.random.Generator, config: PhantomConfig) -> tuple[dict, dict[str, SliceParams]]:
+    """Subject-level acquisition parameters and one ``SliceParams`` per slice position."""
+    rr = _u_whole(rng, *config.rr_ms)
+    venc_in = _u_whole(rng, *config.venc_inplane)
+    venc_through = _u_whole(rng, *config.venc_through)
+    snr = _u(rng, *config.snr)
+    fov = _u(rng, *config.fov_mm)
+    spacing = config.pixel_spacing_mm if config.pixel_spacing_mm is not None else fov / config.size
+    timing, long_base = draw_timing(rng, rr)
+    diseased = config.has_pathology and rng.random() < config.pathology_fraction
+    delay = 0.0
+    if diseased:
+        delay = config.delay_ms / rr if config.delay_ms is not None else config.delay_fraction
+    scene_angle = _u(rng, -15.0, 15.0)
+    septum = 180.0 + scene_angle + _u(rng, -10.0, 10.0)
+    r_mid = _u(rng, 20.0, 26.0)
+    wall_mid = _u(rng, 8.0, 12.0)
+    ellipse_angle = _u(rng, 0.0, 180.0)
+    centre = [_u(rng, -8.0, 8.0), _u(rng, -8.0, 8.0)]
+    bulk_amp = _u(rng, 0.0, config.bulk_motion_mm)
+    bulk_dir = _u(rng, 0.0, 2 * np.pi)
+    w2 = _u(rng, 0.0, 0.5)
+    bulk = []
+    for proj in (np.cos(bulk_dir), np.sin(bulk_dir)):
+        bulk += [bulk_amp * proj, _u(rng, 0, 2 * np.pi), bulk_amp * w2 * proj, _u(rng, 0, 2 * np.pi)]
+    lateral_gain = _u(rng, 0.0, 0.15)
+    untwist = _u(rng, 0.7, 0.9)
+    rv = {
+        "offset": _u(rng, 0.9, 1.0),
+        "along": _u(rng, 0.6, 0.72),
+        "across": _u(rng, 1.2, 1.4),
+        "wall": _u(rng, 3.0, 5.0),
+        "shrink": _u(rng, 0.08, 0.15),
+        "long": _u(rng, 1.0, 1.3),
+    }
+    long_ratio = {"basal": 1.0, "mid": _u(rng, 0.55, 0.70), "apical": _u(rng, 0.30, 0.42)}
+    radius = {"basal": min(r_mid * _u(rng, 1.03, 1.08), 28.0), "mid": r_mid, "apical": r_mid * _u(rng, 0.65, 0.8)}
+    wall = {"basal": wall_mid * _u(rng, 0.95, 1.0), "mid": wall_mid, "apical": wall_mid * _u(rng, 0.8, 0.9)}
+    rotation = {"basal": _u(rng, -7.0, -4.0), "mid": _u(rng, -1.0, 3.0), "apical": _u(rng, 6.0, 12.0)}
+    slices = {}
+    for position in SLICES:
+        es_fraction, e_fraction = solve_radial(
+            timing, rr, radius[position], wall[position], _u(rng, 3.0, 4.0), _u(rng, 5.0, 7.0)
+        )
+        k = long_ratio[position]
+        slices[position] = SliceParams(
+            slice_position=position,
+            rr_ms=rr,
+            timing=timing,
+            centre_mm=[centre[0] + _u(rng, -3, 3), centre[1] + _u(rng, -3, 3)],
+            endo_radius_mm=radius[position],
+            wall_mm=wall[position],
+            es_fraction=es_fraction,
+            ellipticity=_u(rng, 0.0, 0.06),
+            ellipse_angle_deg=ellipse_angle + _u(rng, -10, 10),
+            septum_deg=septum + _u(rng, -4, 4),
+            radial_e_fraction=e_fraction,
+            long_systolic_cm_s=long_base["s_base"] * k,
+            long_e_cm_s=long_base["e_base"] * k,
+            long_a_cm_s=long_base["a_base"] * k,
+            long_lateral_gain=lateral_gain,
+            rotation_deg=rotation[position],
+            untwist_e_fraction=untwist,
+            bulk_mm=bulk,
+            rv_offset_mm=rv["offset"] * (radius[position] + wall[position]),
+            rv_axis_along_mm=rv["along"] * (radius[position] + wall[position]),
+            rv_axis_across_mm=rv["across"] * (radius[position] + wall[position]),
+            rv_wall_mm=rv["wall"],
+            rv_shrink=rv["shrink"],
+            rv_long_gain=rv["long"],
+            scene=draw_scene(rng, position, scene_angle),
+            delay_segments=list(config.delay_segments) if diseased else [],
+            delay_fraction=delay,
+            hypokinetic_segments=list(config.hypokinetic_segments) if diseased else [],
+            hypokinetic_scale=config.hypokinetic_scale if diseased else 1.0,
+        )
+    subject = {
+        "rr_interval_ms": rr,
+        "venc_cm_s": [venc_in, venc_in, venc_through],
+        "snr": snr,
+        "pixel_spacing_mm": spacing,
+        "pathology": bool(diseased),
+    }
+    return subject, slices

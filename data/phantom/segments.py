@@ -1,0 +1,78 @@
+"""AHA segments as angular sectors, and smooth regional weights for pathology.
+
+Angles follow docs/CONVENTIONS.md: degrees, counter-clockwise as displayed (seen from the apex), from
+the +column axis; segments start at the septum centre ``S`` and go counter-clockwise. A pathological
+segment is applied through a *smooth* angular weight (a raised-cosine step a few degrees wide at each
+border) rather than a hard sector: a hard border would make neighbouring material points move
+differently by a finite amount, tearing the simulated tissue, and would put an unphysical velocity jump
+into the images.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# (first segment number, number of sectors, sector width, offset of segment 1's start from S), per slice.
+_LAYOUT = {
+    "basal": (1, 6, 60.0, -120.0),
+    "mid": (7, 6, 60.0, -120.0),
+    "apical": (13, 4, 90.0, -135.0),
+}
+
+#: Half-width (degrees) of the smooth transition at a segment border.
+BORDER_HALF_WIDTH_DEG = 10.0
+
+
+def slice_of_segment(segment: int) -> str:
+    """The slice position holding AHA segment ``segment`` (1-16; the apical cap 17 has no slice)."""
+    for name, (first, count, _, _) in _LAYOUT.items():
+        if first <= segment < first + count:
+            return name
+    raise ValueError(f"AHA segment {segment} is not in a basal, mid or apical slice (valid: 1-16)")
+
+
+def segment_numbers(slice_position: str) -> list[int]:
+    """AHA segment numbers of a slice position."""
+    first, count, _, _ = _LAYOUT[slice_position]
+    return list(range(first, first + count))
+
+
+def segment_interval(segment: int, septum_deg: float) -> tuple[float, float]:
+    """Start and end angle (degrees, end > start, counter-clockwise) of an AHA segment."""
+    first, _, width, offset = _LAYOUT[slice_of_segment(segment)]
+    start = septum_deg + offset + (segment - first) * width
+    return start, start + width
+
+
+def segment_of_angle(angle_deg: np.ndarray, septum_deg: float, slice_position: str) -> np.ndarray:
+    """AHA segment number of every angle (same shape), for a slice position and septum angle."""
+    first, count, width, offset = _LAYOUT[slice_position]
+    rel = np.mod(np.asarray(angle_deg, dtype=np.float64) - (septum_deg + offset), 360.0)
+    return first + np.minimum((rel // width).astype(np.int64), count - 1)
+
+
+def _smooth_step(x: np.ndarray, half_width: float) -> np.ndarray:
+    """0 for x < -h, 1 for x > h, raised cosine in between (value 0.5 at x = 0)."""
+    t = np.clip((x + half_width) / (2 * half_width), 0.0, 1.0)
+    return 0.5 - 0.5 * np.cos(np.pi * t)
+
+
+def segment_weight(
+    angle_deg: np.ndarray, segments: tuple[int, ...], septum_deg: float, slice_position: str
+) -> np.ndarray:
+    """Smooth membership in [0, 1] of each angle in the union of ``segments`` that lie in this slice.
+
+    Inside a segment the weight is 1, outside 0, with a raised-cosine border of +-10 degrees centred on
+    the AHA border. Two adjacent listed segments join seamlessly (the two borders sum to 1).
+    """
+    angle = np.asarray(angle_deg, dtype=np.float64)
+    total = np.zeros(angle.shape)
+    for seg in segments:
+        if slice_of_segment(seg) != slice_position:
+            continue
+        start, end = segment_interval(seg, septum_deg)
+        centre, half = 0.5 * (start + end), 0.5 * (end - start)
+        # Signed angular distance from the sector centre, wrapped into [-180, 180).
+        d = np.abs(np.mod(angle - centre + 180.0, 360.0) - 180.0)
+        total = total + _smooth_step(half - d, BORDER_HALF_WIDTH_DEG)
+    return np.minimum(total, 1.0)

@@ -1,0 +1,139 @@
+"""The training engine: torchrun DDP on CPU (gloo), exact resume after SIGKILL, stop on a NaN loss."""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import train
+from util.errors import TrainingError
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--base_channels", "8", "--depth", "2", "--num_workers", "0", "--gpu", "-1", "--no_progress"]
+
+
+def loss_rows(run_dir: Path) -> dict[tuple[str, str, str], str]:
+    """(epoch, step, name) -> value of the training rows; later rows win (a resumed run rewrites)."""
+    with (run_dir / "loss_log.csv").open(newline="") as fh:
+        return {(r["epoch"], r["step"], r["name"]): r["value"] for r in csv.DictReader(fh) if r["kind"] == "train"}
+
+
+def networks(path: Path) -> dict[str, dict[str, torch.Tensor]]:
+    return torch.load(path, weights_only=True)["networks"]
+
+
+@pytest.mark.parametrize("model", ["interp", "phase"])
+def test_torchrun_ddp_two_processes_on_cpu(tiny_cohort: Path, tmp_path: Path, model: str) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+        str(ROOT / "train.py"), "--model", model, "--dataroot", str(tiny_cohort), "--name", "ddp",
+        "--checkpoints_dir", str(tmp_path), "--n_epochs", "1", "--steps_per_epoch", "3", "--batch_size", "2",
+        "--seed", "1", "--print_freq", "1", "--val_max_batches", "2", *TINY,
+    ]  # fmt: skip
+    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    match = re.search(r"replicas identical on 2 ranks: checksums \[([^\]]+)\]", result.stdout)
+    assert match, result.stdout
+    checksums = [float(v) for v in match.group(1).split(",")]
+    assert len(checksums) == 2 and checksums[0] == checksums[1]
+
+    run = tmp_path / "ddp"
+    # Rank 0 alone writes: one tensorboard stream, one row per (step, loss), one set of checkpoints.
+    assert len(list((run / "tensorboard").glob("events.out.tfevents.*"))) == 1
+    with (run / "loss_log.csv").open(newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["kind"] == "train"]
+    keys = [(r["step"], r["name"]) for r in rows]
+    assert len(keys) == len(set(keys)) and {r["step"] for r in rows} == {"1", "2", "3"}
+    assert sorted(p.name for p in run.glob("*.pt")) == ["best.pt", "latest.pt", "weights.pt"]
+    state = torch.load(run / "latest.pt", weights_only=False)
+    assert state["counter"] == {"epoch": 1, "global_step": 3} and state["world_size"] == 2
+    assert len(state["rng"]["per_rank"]) == 2
+
+
+def _train_cmd(model: str, data: Path, ckpt: Path, epochs: int) -> list[str]:
+    return [
+        sys.executable, str(ROOT / "train.py"), "--model", model, "--dataroot", str(data), "--name", "run",
+        "--checkpoints_dir", str(ckpt), "--n_epochs", str(epochs), "--steps_per_epoch", "3", "--batch_size", "2",
+        "--seed", "3", "--deterministic", "--print_freq", "1", "--val_max_batches", "1", "--save_epoch_freq", "1",
+        "--no_tensorboard", *TINY,
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("model", ["interp", "phase"])
+def test_resume_after_sigkill_matches_uninterrupted_run(tiny_cohort: Path, tmp_path: Path, model: str) -> None:
+    epochs = 5
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    straight = subprocess.run(
+        _train_cmd(model, tiny_cohort, tmp_path / "a", epochs), cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert straight.returncode == 0, straight.stderr[-3000:]
+
+    proc = subprocess.Popen(
+        _train_cmd(model, tiny_cohort, tmp_path / "b", epochs), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    marker = tmp_path / "b" / "run" / "epoch_0002.pt"
+    deadline = time.monotonic() + 240
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert marker.exists(), proc.stderr.read() if proc.poll() is not None else "timed out"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = torch.load(tmp_path / "b" / "run" / "latest.pt", weights_only=False)["counter"]["epoch"]
+    assert killed_at < epochs, "the run finished before it could be killed"
+
+    resumed = subprocess.run(
+        [*_train_cmd(model, tiny_cohort, tmp_path / "b", epochs), "--continue_train"],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resumed {tmp_path / 'b' / 'run'} at epoch {killed_at}" in resumed.stdout
+
+    a, b = networks(tmp_path / "a" / "run" / "weights.pt"), networks(tmp_path / "b" / "run" / "weights.pt")
+    assert a.keys() == b.keys()
+    for name in a:
+        for key in a[name]:
+            torch.testing.assert_close(b[name][key], a[name][key], rtol=0, atol=0, msg=f"{name}.{key}")
+    losses_a, losses_b = loss_rows(tmp_path / "a" / "run"), loss_rows(tmp_path / "b" / "run")
+    assert losses_a == losses_b
+    assert len(losses_a) >= epochs * 3
+
+
+def test_nan_loss_stops_training_and_keeps_last_good_checkpoint(
+    tiny_cohort: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from models.interp_model import InterpModel
+
+    original = InterpModel.compute_losses
+    calls = {"n": 0}
+
+    def poisoned(self, group):
+        losses = original(self, group)
+        calls["n"] += 1
+        # Calls 1-3: the steps of epoch 1; call 4: its validation batch; call 5: step 4, in epoch 2.
+        if calls["n"] >= 5:
+            losses["total"] = losses["total"] * float("nan")
+        return losses
+
+    monkeypatch.setattr(InterpModel, "compute_losses", poisoned)
+    args = [
+        "--model", "interp", "--dataroot", str(tiny_cohort), "--name", "nan", "--checkpoints_dir", str(tmp_path),
+        "--n_epochs", "3", "--steps_per_epoch", "3", "--batch_size", "2", "--print_freq", "100",
+        "--no_tensorboard", "--val_max_batches", "1", *TINY,
+    ]  # fmt: skip
+    with pytest.raises(TrainingError, match=r"non-finite loss at step 4 \(epoch 2\)"):
+        train.main(args)
+    latest = torch.load(tmp_path / "nan" / "latest.pt", weights_only=False)
+    assert latest["counter"] == {"epoch": 1, "global_step": 3}
+    for tensor in latest["networks"]["netG"].values():
+        assert torch.isfinite(tensor.float()).all()
