@@ -86,6 +86,12 @@ class SliceDataset(Dataset):
             subject = read_subject(path, require_velocity=self.require_velocity)
             for name, s in subject.slices.items():
                 where = f"{path}: slice {name!r}"
+                if s.attrs.get("mask_source") == "none":
+                    # Importers write empty masks for scanner data; training on them would teach nothing.
+                    raise DataError(
+                        f"{where}: has no myocardium masks (mask_source 'none', e.g. imported from DICOM); "
+                        "add segmentations before training on it"
+                    )
                 h, w = s.shape
                 if crop:
                     r0, c0 = crop_box(s.myocardium, crop, where)

@@ -1,0 +1,193 @@
+"""``--model hdl``: the chained HDL pipeline for test.py (it is not trained; train ``interp`` and ``phase``).
+
+    python test.py --model hdl --name phantom --interp_name phantom_interp --phase_name phantom_phase \
+        --baseline_phase_name phantom_phase_l1 --factor 6
+
+For every subject of the chosen split, the magnitude cine is down-sampled by ``--factor`` (or read as
+key frames only), the two trained stages rebuild every frame and synthesise the velocity maps, and the
+same is done by the baseline chain (linear interpolation + the L1-only phase run given by
+``--baseline_phase_name``, else + the HDL phase run, which then isolates stage 1). Outputs, in
+``<results_dir>/<name>/hdl/``:
+
+    subjects/<method>/<subject>.h5   the synthesised data sets, in the dataset format
+    nifti/<method>/...               the same as NIfTI (--export_nifti)
+    metrics.csv, metrics_per_slice.csv, velocity_curves.csv, velocity_peaks.csv
+    figures/                         curve plots, bull's-eyes, cine GIFs
+    index.html                       the report (opens from disk)
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from data.mvm_io import Subject, read_subject, write_subject
+from models.hdl_keyframes import key_frames_of
+from models.hdl_predictor import HDLPredictor
+from util.errors import OptionError
+
+METHODS = ("hdl", "baseline")
+
+
+class HDLModel:
+    """Registry entry of the chain: options and ``run_test``; no networks of its own."""
+
+    trainable = False
+    default_dataset: str | None = None
+
+    @staticmethod
+    def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
+        g = parser.add_argument_group("chained synthesis (hdl)")
+        g.add_argument("--interp_name", default=None, help="run name of the stage-1 (interp) model")
+        g.add_argument("--phase_name", default=None, help="run name of the stage-2 (phase) model")
+        g.add_argument(
+            "--baseline_phase_name",
+            default=None,
+            help="run name of an L1-only phase model (train.py --model phase --l1_only) for the baseline chain; "
+            "default: the baseline uses --phase_name, so only stage 1 differs",
+        )
+        g.add_argument("--factor", type=int, default=6, help="temporal down-sampling factor k (key frame every k)")
+        g.add_argument("--export_nifti", action="store_true", help="also write the synthesised subjects as NIfTI")
+        g.add_argument(
+            "--input_keyframes_only",
+            action="store_true",
+            help="the input files hold key frames only: consecutive frames --factor apart (files with "
+            "frame_index/n_frames are recognised without this flag)",
+        )
+        g.add_argument(
+            "--fid",
+            action="store_true",
+            help="compute FID (needs pytorch-fid and its Inception weights on disk; else reported as unavailable)",
+        )
+        # None = automatic: bf16 autocast on GPU, fp32 on CPU.
+        parser.set_defaults(precision=None)
+        return parser
+
+    @classmethod
+    def run_test(cls, opt: argparse.Namespace) -> dict[str, dict[str, Any]]:
+        """Synthesise the split's subjects with both chains and write the report; returns metrics.csv's rows."""
+        return run_hdl_test(opt)
+
+
+def _run_dir(opt: argparse.Namespace, option: str) -> Path:
+    name = getattr(opt, option)
+    if not name:
+        raise OptionError(f"--{option} is required with --model hdl (a run name under --checkpoints_dir)")
+    return Path(opt.checkpoints_dir) / name
+
+
+def build_predictors(opt: argparse.Namespace) -> dict[str, HDLPredictor]:
+    """The HDL chain and the baseline chain, on the device and precision the options ask for."""
+    from models.loading import load_trained_model
+    from util.distributed import select_device
+
+    device = select_device(opt)
+    common = {"device": device, "precision": opt.precision, "batch_size": opt.batch_size, "seed": opt.seed}
+    hdl = HDLPredictor.from_runs(_run_dir(opt, "interp_name"), _run_dir(opt, "phase_name"), opt.which_epoch, **common)
+    if opt.baseline_phase_name:
+        overrides = {"precision": hdl.precision, "channels_last": device.type == "cuda"}
+        phase = load_trained_model(_run_dir(opt, "baseline_phase_name"), opt.which_epoch, device, overrides)
+    else:
+        phase = hdl.phase_model
+    baseline = HDLPredictor(None, phase, interpolation="linear", name="baseline", **common)
+    return {"hdl": hdl, "baseline": baseline}
+
+
+def _descriptions(opt: argparse.Namespace) -> dict[str, str]:
+    if opt.baseline_phase_name:
+        baseline = f"linear interpolation + L1-only phase generator ({opt.baseline_phase_name})"
+    else:
+        baseline = f"linear interpolation + the HDL phase model ({opt.phase_name}; no L1-only run given)"
+    return {
+        "hdl": f"hybrid UNet interpolation ({opt.interp_name}) + foreground-background GAN ({opt.phase_name})",
+        "baseline": baseline,
+    }
+
+
+def _crop(subject: Subject, opt: argparse.Namespace) -> Subject:
+    """Crop every slice around its key frames' myocardium when --crop_size is set (as the stages trained)."""
+    size = int(getattr(opt, "crop_size", 0) or 0)
+    if not size:
+        return subject
+    from models.interp_evaluation import crop_slice
+
+    slices = {}
+    for name, s in subject.slices.items():
+        keys = key_frames_of(s, opt.factor, opt.input_keyframes_only)
+        slices[name], _ = crop_slice(s, list(keys.stored), size, f"{subject.subject_id}: slice {name!r}")
+    return replace(subject, slices=slices)
+
+
+def _export_nifti(subject: Subject, out_dir: Path) -> None:
+    try:
+        from data.export_nifti import export_nifti
+    except ImportError:
+        from data.import_nifti import export_nifti
+    export_nifti(subject, out_dir, log=lambda _msg: None)
+
+
+def run_hdl_test(opt: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """test.py --model hdl: synthesise, write the subjects and the report, print where everything is."""
+    from models.interp_evaluation import subject_paths
+    from util.report.builder import ReportBuilder
+
+    if opt.factor < 2:
+        raise OptionError(f"--factor must be >= 2, got {opt.factor}")
+    start = time.perf_counter()
+    predictors = build_predictors(opt)
+    out_dir = Path(opt.results_dir) / opt.name / "hdl"
+    paths = subject_paths(opt)
+    hdl = predictors["hdl"]
+    info = {
+        "data": f"{opt.dataroot} ({opt.split} split, {len(paths)} subject(s))",
+        "input": "key frames only" if opt.input_keyframes_only else f"full cines, key frame every {opt.factor}",
+        "factor": opt.factor,
+        "stage 1": f"{Path(opt.checkpoints_dir) / opt.interp_name} ({opt.which_epoch})",
+        "stage 2": f"{Path(opt.checkpoints_dir) / opt.phase_name} ({opt.which_epoch})",
+        "device": f"{hdl.device} ({hdl.precision})",
+        "seed": opt.seed,
+    }
+    builder = ReportBuilder(
+        out_dir,
+        _descriptions(opt),
+        opt.factor,
+        keyframes_only=opt.input_keyframes_only,
+        fid=opt.fid,
+        device=str(hdl.device),
+        title=f"HDL digital twins: {opt.name}",
+        info=info,
+    )
+    files: list[tuple[str, str]] = []
+    for path in tqdm(paths, desc="hdl subjects", disable=opt.no_progress, dynamic_ncols=True):
+        subject = _crop(read_subject(path, require_velocity=False), opt)
+        twins = {}
+        for method, predictor in predictors.items():
+            twin = predictor.predict_subject(subject, opt.factor, opt.input_keyframes_only)
+            rel = Path("subjects") / method / f"{path.stem}.h5"
+            write_subject(out_dir / rel, twin)
+            files.append((rel.as_posix(), f"{method} twin of {subject.subject_id} (dataset format)"))
+            if opt.export_nifti:
+                _export_nifti(twin, out_dir / "nifti" / method)
+            twins[method] = twin
+        builder.add_subject(subject, twins)
+    result = builder.finish(files)
+
+    rows = {str(r["method"]): r for r in result.summary}
+    print(f"hdl: {len(paths)} subject(s), factor {opt.factor}, {time.perf_counter() - start:.0f} s")
+    for method, r in rows.items():
+        fid = r["fid"]
+        print(
+            f"  {method:<9} magnitude PSNR {r['mag_psnr_nonkey']:.2f} dB, Dice {r['myo_dice_nonkey']:.3f}, "
+            f"velocity MAE {r['vel_mae_myo_cm_s']:.2f} cm/s, FID {f'{fid:.2f}' if isinstance(fid, float) else fid}"
+        )
+    print(f"synthesised subjects: {out_dir / 'subjects'}")
+    if opt.export_nifti:
+        print(f"NIfTI: {out_dir / 'nifti'}")
+    print(f"metrics: {result.metrics_csv}")
+    print(f"report: {result.index_html}")
+    return rows

@@ -1,0 +1,248 @@
+"""test.py --model interp: rebuild every test cine from its key frames and score it against the frames
+that were left out, next to the linear-interpolation baseline.
+
+For every slice of the chosen subjects the cine is down-sampled by ``--factor`` (key frames
+``0, k, 2k, ...``), every other frame is predicted, and both methods are scored on exactly the same
+frames, the non-key ones:
+
+* magnitude PSNR and SSIM on the [0, 1] scale (data range 1), the real frame scaled with the same
+  key-frame scale as the prediction; over the whole image and over the tissue foreground. The
+  foreground is ``util.tissue.tissue_mask_from_magnitude`` of the *real* frame: the definition the
+  training losses use, and one that also exists for acquired data (which has no ``tissue`` field);
+* Dice of the myocardium mask (prediction thresholded at 0.5; the baseline takes the nearer key frame's
+  mask).
+
+Frame scores are averaged over all scored frames (every frame counts equally). Outputs, in
+``<results_dir>/<name>/interp/``: ``metrics.csv`` (one row per method), ``metrics_per_slice.csv`` and
+``subjects/<subject>.h5``: each subject in the dataset format with all T frames, the key frames copied
+and the others interpolated (magnitude in the file's intensity units, myocardium predicted). Fields that
+stage 1 does not predict (velocity, other masks) are copied from the input when present, so the file
+stays a complete data set; the slice attributes ``synthesised_fields`` and ``key_frames`` say what was
+predicted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from data.interp_dataset import key_frame_grid
+from data.mvm_io import SliceData, Subject, list_subjects, load_splits, read_subject, write_subject
+from data.transforms import crop_box, to_unit_range
+from models.interp_inference import CineReconstruction, interpolate_cine, linear_cine
+from models.loading import load_trained_model
+from util import metrics
+from util.atomic import write_text
+from util.distributed import select_device
+from util.errors import DataError, OptionError
+from util.tissue import tissue_mask_from_magnitude
+
+METHODS = ("hdl_interp", "linear")
+METRIC_COLUMNS = ("psnr", "psnr_fg", "ssim", "ssim_fg", "dice")
+MAGNITUDE_RANGE = 1.0  # metrics on the [0, 1] magnitude scale
+
+
+@dataclass
+class FrameScores:
+    """Per-frame scores of one method, collected then averaged."""
+
+    values: dict[str, list[float]] = field(default_factory=lambda: {c: [] for c in METRIC_COLUMNS})
+
+    def add(self, scores: dict[str, float]) -> None:
+        for name, value in scores.items():
+            self.values[name].append(value)
+
+    def extend(self, other: FrameScores) -> None:
+        for name, vals in other.values.items():
+            self.values[name].extend(vals)
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.values["psnr"])
+
+    def summary(self) -> dict[str, float]:
+        """Mean of each metric over the frames where it is defined (an empty foreground gives no value)."""
+        out = {}
+        for name, vals in self.values.items():
+            arr = np.asarray(vals, dtype=np.float64)
+            arr = arr[~np.isnan(arr)]
+            out[name] = float(arr.mean()) if arr.size else math.nan
+        out["n_frames"] = self.n_frames
+        return out
+
+
+def score_frame(
+    pred_unit: np.ndarray,
+    pred_mask: np.ndarray,
+    true_unit: np.ndarray,
+    true_mask: np.ndarray,
+    tissue: np.ndarray | None = None,
+) -> dict[str, float]:
+    """PSNR / SSIM (whole and foreground) and Dice of one predicted frame against the real one.
+
+    ``tissue`` is the foreground of the real frame (computed from ``true_unit`` when not given).
+    """
+    if tissue is None:
+        tissue = tissue_mask_from_magnitude(true_unit)
+    return {
+        "psnr": metrics.psnr(pred_unit, true_unit, MAGNITUDE_RANGE),
+        "psnr_fg": metrics.psnr(pred_unit, true_unit, MAGNITUDE_RANGE, tissue),
+        "ssim": metrics.ssim(pred_unit, true_unit, MAGNITUDE_RANGE),
+        "ssim_fg": metrics.ssim(pred_unit, true_unit, MAGNITUDE_RANGE, tissue),
+        "dice": metrics.dice(pred_mask, true_mask),
+    }
+
+
+def score_cine(rec: CineReconstruction, true_magnitude: np.ndarray, true_mask: np.ndarray) -> FrameScores:
+    """Scores of the predicted (non-key) frames of ``rec``, the real frames scaled like the prediction."""
+    frames = [target % rec.unit.shape[0] for target, _, _ in rec.targets]
+    true_unit = to_unit_range(true_magnitude[frames], rec.scale)
+    tissue = tissue_mask_from_magnitude(true_unit) if frames else true_unit.astype(bool)
+    scores = FrameScores()
+    for i, t in enumerate(frames):
+        scores.add(score_frame(rec.unit[t], rec.myocardium[t], true_unit[i], true_mask[t], tissue[i]))
+    return scores
+
+
+# ---------------------------------------------------------------------------------------- subjects
+
+
+def subject_paths(opt: argparse.Namespace) -> list[Path]:
+    """Subject files of ``--split`` (or all), restricted to ``--subjects`` and ``--max_subjects``."""
+    subjects = list_subjects(opt.dataroot)
+    names = list(subjects) if opt.split == "all" else load_splits(opt.dataroot)[opt.split]
+    wanted = getattr(opt, "subjects", None)
+    if wanted:
+        unknown = [n for n in wanted if n not in subjects]
+        if unknown:
+            raise DataError(f"{opt.dataroot}: --subjects names unknown subject(s) {unknown}")
+        outside = [n for n in wanted if n not in names]
+        if outside:
+            raise OptionError(
+                f"--subjects {outside} are not in the {opt.split!r} split of {opt.dataroot}; add --split all"
+            )
+        names = [n for n in names if n in wanted]
+    if getattr(opt, "max_subjects", 0):
+        names = names[: opt.max_subjects]
+    if not names:
+        raise DataError(f"{opt.dataroot}: the {opt.split!r} split has no subjects (see splits.json)")
+    return [subjects[n] for n in names]
+
+
+def crop_slice(s: SliceData, keys: list[int], size: int, where: str) -> tuple[SliceData, list[int] | None]:
+    """``s`` cropped to ``size`` x ``size`` around the myocardium of its key frames (``size`` 0: unchanged).
+
+    Only the key frames' masks are used to place the window: they are all that inference would know.
+    """
+    if not size:
+        return s, None
+    r0, c0 = crop_box(s.myocardium[keys], size, where)
+    window = (..., slice(r0, r0 + size), slice(c0, c0 + size))
+    arrays = {
+        name: getattr(s, name)[window]
+        for name in ("magnitude", "myocardium", "velocity", "velocity_true", "lv_blood", "rv_blood", "tissue")
+        if getattr(s, name) is not None
+    }
+    return replace(s, **arrays), [r0, c0, size, size]
+
+
+def check_full_cine(s: SliceData, factor: int, where: str) -> None:
+    if s.frame_index is not None:
+        raise DataError(
+            f"{where}: holds key frames only (frame_index); scoring needs the full cine. "
+            "Use test.py --model hdl to synthesise from key frames"
+        )
+    if s.num_frames <= factor:
+        raise DataError(f"{where}: {s.num_frames} frames are too few for --factor {factor}")
+
+
+# ----------------------------------------------------------------------------------------- outputs
+
+
+def format_table(rows: dict[str, dict[str, float]]) -> str:
+    """The metrics as an aligned text table (what test.py prints)."""
+    header = ["method", *METRIC_COLUMNS, "n_frames"]
+    lines = [f"{header[0]:<12}" + "".join(f"{h:>10}" for h in header[1:])]
+    for method, row in rows.items():
+        cells = "".join(f"{row[c]:>10.4f}" for c in METRIC_COLUMNS)
+        lines.append(f"{method:<12}{cells}{int(row['n_frames']):>10d}")
+    return "\n".join(lines)
+
+
+def metrics_csv(rows: list[dict[str, object]], columns: list[str]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in (row[c] for c in columns)])
+    return buf.getvalue()
+
+
+def output_slice(
+    s: SliceData, rec: CineReconstruction, factor: int, crop: list[int] | None, checkpoint: Path
+) -> SliceData:
+    attrs = {
+        **s.attrs,
+        "synthesised_fields": "magnitude,myocardium",
+        "key_frames": np.asarray(rec.key_frames, dtype=np.int64),
+        "interp_factor": int(factor),
+        "interp_checkpoint": str(checkpoint),
+    }
+    if crop is not None:
+        attrs["crop_box"] = np.asarray(crop, dtype=np.int64)
+    return replace(s, magnitude=rec.magnitude, myocardium=rec.myocardium, attrs=attrs)
+
+
+# -------------------------------------------------------------------------------------------- main
+
+
+def run_interp_test(opt: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Score a trained interpolation run on the chosen subjects; returns {method: {metric: value}}."""
+    from tqdm import tqdm
+
+    factor = int(opt.factor)
+    if factor < 2:
+        raise OptionError(f"--factor must be >= 2, got {factor}")
+    device = select_device(opt)
+    run_dir = Path(opt.checkpoints_dir) / opt.name
+    overrides = {"precision": opt.precision, "channels_last": opt.channels_last}
+    model = load_trained_model(run_dir, opt.which_epoch, device, overrides=overrides)
+    out_dir = Path(opt.results_dir) / opt.name / "interp"
+    paths = subject_paths(opt)
+    totals = {m: FrameScores() for m in METHODS}
+    per_slice: list[dict[str, object]] = []
+    bar = tqdm(paths, desc=f"interp k={factor}", disable=opt.no_progress, dynamic_ncols=True)
+    for path in bar:
+        subject = read_subject(path, require_velocity=False)
+        slices_out = {}
+        for name, s in subject.slices.items():
+            where = f"{path}: slice {name!r}"
+            check_full_cine(s, factor, where)
+            keys = key_frame_grid(s.num_frames, factor)
+            s, crop = crop_slice(s, keys, int(getattr(opt, "crop_size", 0) or 0), where)
+            key_mag, key_mask = s.magnitude[keys], s.myocardium[keys]
+            recs = {
+                "hdl_interp": interpolate_cine(model, key_mag, key_mask, keys, s.num_frames, opt.batch_size),
+                "linear": linear_cine(key_mag, key_mask, keys, s.num_frames),
+            }
+            for method, rec in recs.items():
+                scores = score_cine(rec, s.magnitude, s.myocardium)
+                totals[method].extend(scores)
+                per_slice.append({"subject": path.stem, "slice": name, "method": method, **scores.summary()})
+            slices_out[name] = output_slice(s, recs["hdl_interp"], factor, crop, model.checkpoint_path)
+        write_subject(out_dir / "subjects" / f"{path.stem}.h5", Subject(subject.subject_id, slices_out, subject.attrs))
+
+    rows = {m: totals[m].summary() for m in METHODS}
+    columns = ["method", *METRIC_COLUMNS, "n_frames"]
+    write_text(out_dir / "metrics.csv", metrics_csv([{"method": m, **r} for m, r in rows.items()], columns))
+    write_text(out_dir / "metrics_per_slice.csv", metrics_csv(per_slice, ["subject", "slice", *columns]))
+    print(f"stage 1, k = {factor}, {len(paths)} subject(s), {rows[METHODS[0]]['n_frames']} interpolated frames")
+    print(format_table(rows))
+    print(f"results in {out_dir}")
+    return rows

@@ -1,0 +1,230 @@
+"""test.py --model phase: synthesise the velocity maps of every frame of the chosen subjects and compare
+them with the measured maps, next to the baselines.
+
+Every frame t of every slice is synthesised from the measured magnitude frames t-1, t, t+1 (cyclic),
+scaled per slice as in training, and the file's myocardium mask. Whole images are used (the generator is
+fully convolutional; inference pads to its size multiple). Rows of ``metrics.csv`` (column ``method``):
+
+* the model (``fg_bg_gan``; ``gan_whole_image`` for a ``--no_fg_bg`` run, ``l1_only`` for an L1 run);
+* the L1-only baseline generator, when ``--baseline_name RUN`` names one;
+* ``measurement_floor`` (phantom only, where the noise-free ``velocity_true`` exists): the measured maps
+  scored against the truth. A model that predicted the true velocity exactly would score about this
+  against the measurement, so it is the floor of the fidelity columns;
+* ``real``: the realism statistics of the measured maps, the target of the model rows' statistics.
+
+Columns (blank where they do not apply):
+
+* ``psnr_v*``, ``ssim_v*``: per direction, whole image, velocity in units of VENC (data range 2), per frame
+  and averaged; ``psnr_fg_v*``, ``ssim_fg_v*``: the same over the tissue foreground. The foreground is
+  ``util.tissue.tissue_mask_from_magnitude`` of the measured magnitude, the region the composite fills
+  with the generator's output (and one that exists for acquired data, which has no ``tissue`` field).
+  Whole-image scores of a composite are low by design: its background is independent noise.
+* ``mae_myo_cm_s``: mean absolute velocity error inside the myocardium, cm/s, over the three directions;
+  ``mae_myo_true_cm_s``: the same against ``velocity_true`` (phantom only).
+* ``hp_std_tissue_cm_s``, ``bg_std_cm_s``: realism statistics (``util/realism.py``), cm/s, averaged over
+  the three directions: fine-scale texture in the tissue and the spread of the background.
+
+Slice scores are averaged over slices. Outputs in ``<results_dir>/<name>/phase/``: ``metrics.csv``,
+``metrics_per_slice.csv`` and ``subjects/<subject>.h5``: the subject in the dataset format with the
+magnitude and masks copied and the model's synthesised velocity (cm/s) in ``velocity``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from data.mvm_io import Subject, read_subject, write_subject
+from data.transforms import magnitude_scale, to_network_range, to_unit_range
+from models.interp_evaluation import metrics_csv, subject_paths
+from models.loading import load_trained_model
+from util import metrics
+from util.atomic import write_text
+from util.distributed import select_device
+from util.errors import DataError
+from util.realism import highpass_std, masked_std
+from util.tissue import tissue_mask_from_magnitude
+
+DIRECTIONS = ("vx", "vy", "vz")
+VELOCITY_RANGE = 2.0  # velocity / VENC spans [-1, 1]
+FIDELITY_COLUMNS = tuple(
+    f"{metric}{region}_{d}" for metric in ("psnr", "ssim") for region in ("", "_fg") for d in DIRECTIONS
+)
+REALISM_COLUMNS = ("hp_std_tissue_cm_s", "bg_std_cm_s")
+COLUMNS = ("method", "run", *FIDELITY_COLUMNS, "mae_myo_cm_s", "mae_myo_true_cm_s", *REALISM_COLUMNS, "n_slices")
+FLOOR, REAL = "measurement_floor", "real"
+
+
+# ------------------------------------------------------------------------------------------ synthesis
+
+
+def neighbour_stack(cine_net: np.ndarray) -> np.ndarray:
+    """[T, H, W] -> [T, 3, H, W]: frames t-1, t, t+1 of every frame t, cyclically."""
+    t = np.arange(cine_net.shape[0])
+    n = cine_net.shape[0]
+    return np.stack([cine_net[(t - 1) % n], cine_net, cine_net[(t + 1) % n]], axis=1)
+
+
+@torch.no_grad()
+def synthesise_slice(
+    model: Any, cine_net: np.ndarray, myocardium: np.ndarray, batch_size: int, generator: torch.Generator
+) -> np.ndarray:
+    """Velocity / VENC [T, 3, H, W] (float32) of every frame of a magnitude cine on the network scale."""
+    stack = neighbour_stack(cine_net.astype(np.float32))
+    out = np.empty((stack.shape[0], 3, *stack.shape[-2:]), dtype=np.float32)
+    for start in range(0, stack.shape[0], batch_size):
+        b = slice(start, start + batch_size)
+        mag = torch.from_numpy(stack[b])
+        myo = torch.from_numpy(myocardium[b, None].astype(np.float32))
+        out[b] = model.synthesise(mag, myo, generator=generator).cpu().numpy()
+    return out
+
+
+# -------------------------------------------------------------------------------------------- scoring
+
+
+def fidelity(pred: np.ndarray, ref: np.ndarray, tissue: np.ndarray, myo: np.ndarray, venc: np.ndarray) -> dict:
+    """PSNR / SSIM per direction (whole, foreground) and the myocardial MAE (cm/s) of [T, 3, H, W] maps in
+    VENC units against ``ref``; ``tissue`` and ``myo`` are [T, H, W]."""
+    out: dict[str, float] = {}
+    for c, d in enumerate(DIRECTIONS):
+        p, r = pred[:, c], ref[:, c]
+        out[f"psnr_{d}"] = metrics.psnr_frames(p, r, VELOCITY_RANGE)
+        out[f"psnr_fg_{d}"] = metrics.psnr_frames(p, r, VELOCITY_RANGE, tissue)
+        out[f"ssim_{d}"] = metrics.ssim_frames(p, r, VELOCITY_RANGE)
+        out[f"ssim_fg_{d}"] = metrics.ssim_frames(p, r, VELOCITY_RANGE, tissue)
+    scale = venc[None, :, None, None]
+    out["mae_myo_cm_s"] = metrics.mae(pred * scale, ref * scale, myo[:, None])
+    return out
+
+
+def realism(velocity: np.ndarray, tissue: np.ndarray, venc: np.ndarray) -> dict[str, float]:
+    """High-pass std in the tissue and background std, cm/s, averaged over the directions."""
+    cm_s = velocity * venc[None, :, None, None]
+    return {
+        "hp_std_tissue_cm_s": float(np.mean([highpass_std(cm_s[:, c], tissue) for c in range(3)])),
+        "bg_std_cm_s": float(np.mean([masked_std(cm_s[:, c], ~tissue) for c in range(3)])),
+    }
+
+
+def average_rows(per_slice: list[dict[str, Any]], methods: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """One row per method: the mean over its slices of each column (NaN values skipped)."""
+    rows = []
+    for method, run in methods:
+        mine = [r for r in per_slice if r["method"] == method]
+        if not mine:
+            continue
+        row: dict[str, Any] = {"method": method, "run": run, "n_slices": len(mine)}
+        for column in COLUMNS[2:-1]:
+            vals = np.asarray([r.get(column, math.nan) for r in mine], dtype=np.float64)
+            vals = vals[~np.isnan(vals)]
+            row[column] = float(vals.mean()) if vals.size else math.nan
+        rows.append(row)
+    return rows
+
+
+def _blank_nan(row: dict[str, Any]) -> dict[str, Any]:
+    return {c: ("" if isinstance(row.get(c), float) and math.isnan(row[c]) else row.get(c, "")) for c in COLUMNS}
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """Metrics as a text table, one column per method (the rows are too wide the other way round)."""
+    width = max(14, *(len(r["method"]) + 2 for r in rows))
+    lines = [f"{'':<20}" + "".join(f"{r['method']:>{width}}" for r in rows)]
+    for column in COLUMNS[2:]:
+        cells = []
+        for r in rows:
+            v = r.get(column, math.nan)
+            cells.append(f"{'-':>{width}}" if isinstance(v, float) and math.isnan(v) else f"{v:>{width}.4g}")
+        lines.append(f"{column:<20}" + "".join(cells))
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------- main
+
+
+def _load(opt: argparse.Namespace, name: str, device: torch.device) -> Any:
+    overrides = {"precision": opt.precision, "channels_last": opt.channels_last}
+    return load_trained_model(Path(opt.checkpoints_dir) / name, opt.which_epoch, device, overrides=overrides)
+
+
+def run_phase_test(opt: argparse.Namespace) -> dict[str, Any]:
+    """Evaluate a phase run (and the baseline) on the chosen subjects; returns the rows and output paths."""
+    from tqdm import tqdm
+
+    device = select_device(opt)
+    models = [(opt.name, _load(opt, opt.name, device))]
+    if getattr(opt, "baseline_name", None):
+        models.append((opt.baseline_name, _load(opt, opt.baseline_name, device)))
+    methods: list[tuple[str, str]] = []
+    for run, model in models:
+        label = model.method_name
+        if label in {m for m, _ in methods}:  # two runs of one kind: tell them apart by run name
+            label = f"{label}:{run}"
+        methods.append((label, run))
+    if models[0][1].fg_bg:
+        print(models[0][1].noise.describe())
+    out_dir = Path(opt.results_dir) / opt.name / "phase"
+    batch_size = max(1, int(opt.batch_size))
+    generators = [torch.Generator(device=device).manual_seed(int(opt.seed)) for _ in models]
+    paths = subject_paths(opt)
+    per_slice: list[dict[str, Any]] = []
+    written = []
+    bar = tqdm(paths, desc="phase synthesis", disable=opt.no_progress, dynamic_ncols=True)
+    for path in bar:
+        subject = read_subject(path, require_velocity=True)
+        slices_out = {}
+        for name, s in subject.slices.items():
+            if s.frame_index is not None:
+                raise DataError(f"{path}: slice {name!r} holds key frames only; stage 2 needs every frame")
+            venc = np.asarray(s.venc_cm_s, dtype=np.float64)
+            unit = to_unit_range(s.magnitude, magnitude_scale(s.magnitude))
+            tissue = np.asarray(tissue_mask_from_magnitude(unit), dtype=bool)
+            myo = np.asarray(s.myocardium) != 0
+            scale = venc[None, :, None, None]
+            ref = s.velocity / scale
+            key = {"subject": path.stem, "slice": name}
+            synthesised = None
+            for (method, run), (_, model), gen in zip(methods, models, generators, strict=True):
+                pred = synthesise_slice(model, to_network_range(unit), myo, batch_size, gen)
+                row = {**key, "method": method, "run": run, **fidelity(pred, ref, tissue, myo, venc)}
+                row.update(realism(pred, tissue, venc))
+                if s.velocity_true is not None:
+                    row["mae_myo_true_cm_s"] = metrics.mae(pred * scale, s.velocity_true, myo[:, None])
+                per_slice.append(row)
+                if synthesised is None:
+                    synthesised = pred
+            if s.velocity_true is not None:
+                truth = s.velocity_true / scale
+                floor = fidelity(ref, truth, tissue, myo, venc)
+                floor["mae_myo_true_cm_s"] = floor["mae_myo_cm_s"]
+                per_slice.append({**key, "method": FLOOR, "run": "", **floor})
+            per_slice.append({**key, "method": REAL, "run": "", **realism(ref, tissue, venc)})
+            slices_out[name] = replace(
+                s,
+                velocity=(synthesised * scale).astype(np.float32),
+                velocity_true=None,
+                attrs={**s.attrs, "synthesised_fields": "velocity", "synthesised_by": f"phase:{opt.name}"},
+            )
+        target = out_dir / "subjects" / f"{path.stem}.h5"
+        written.append(write_subject(target, Subject(subject.subject_id, slices_out, subject.attrs)))
+
+    all_methods = [*methods, (FLOOR, ""), (REAL, "")]
+    rows = average_rows(per_slice, all_methods)
+    write_text(out_dir / "metrics.csv", metrics_csv([_blank_nan(r) for r in rows], list(COLUMNS)))
+    slice_columns = ["subject", "slice", *COLUMNS[:-1]]
+    write_text(
+        out_dir / "metrics_per_slice.csv",
+        metrics_csv([{**_blank_nan(r), **{k: r[k] for k in ("subject", "slice")}} for r in per_slice], slice_columns),
+    )
+    n_slices = rows[0]["n_slices"] if rows else 0
+    print(f"stage 2: {len(paths)} subject(s), {n_slices} slice(s); velocity metrics in VENC units, errors in cm/s")
+    print(format_table(rows))
+    print(f"results in {out_dir}")
+    return {"rows": rows, "metrics_csv": out_dir / "metrics.csv", "subjects": written}

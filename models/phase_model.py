@@ -1,0 +1,435 @@
+"""Stage 2: the foreground-background GAN that synthesises the three velocity maps.
+
+From the magnitude frames t-1, t, t+1 (optionally with the myocardium mask of frame t) the generator
+``netG`` (R2U-Net by default) predicts vx, vy, vz of frame t in units of VENC. Only the tissue
+foreground carries velocity: the background (air, lung) holds phase noise, which no network can predict
+pixel by pixel. So the synthesised map is a composite
+
+    composite = G(x)             on the tissue foreground (util.tissue.tissue_mask_from_magnitude)
+              = noise-model draw on the background        (models/noise_model.py)
+
+and the PatchGAN ``netD`` judges the composite against the measured map, both next to the magnitude.
+The noise model is fixed (uniform over [-VENC, VENC)) or estimated from the training set, and it is
+saved with the checkpoint: nothing at inference depends on measured velocities.
+
+Generator loss (paper defaults)::
+
+    lambda_gan * GAN(D(magnitude, composite) -> real)
+  + lambda_tissue * L1 over the tissue foreground + lambda_myo * L1 over the myocardium
+
+The L1 terms are means over each region's pixels (not over the image), so the myocardium, a few percent
+of the image, is not drowned by its size and the weights do not depend on the crop.
+
+Variants: ``--no_fg_bg`` generates the whole image (the GAN must learn the background noise itself);
+``--l1_only`` is the baseline with neither GAN nor composite: L1 over the whole image, no ``netD``.
+
+Update order ("D", "G"): the generator's adversarial gradient comes from a discriminator that has
+already been updated on this batch, so it pushes against the critic's current opinion rather than one
+step behind it; one generator forward serves both updates (D sees it detached).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.base_model import BaseModel
+from models.interp_losses import masked_l1
+from models.networks import (
+    GAN_MODES,
+    INIT_KINDS,
+    NORM_KINDS,
+    UPSAMPLE_KINDS,
+    GANLoss,
+    PatchDiscriminator,
+    UNet,
+    init_weights,
+)
+from models.noise_model import NOISE_KINDS, BackgroundNoise, collect_background
+from util.errors import OptionError
+from util.metrics import psnr_torch
+from util.tissue import tissue_mask_from_magnitude
+
+GENERATORS = {"r2unet": "r2", "unet": "unet"}
+INIT_CHOICES = ("pytorch", *INIT_KINDS)
+DIRECTIONS = ("vx", "vy", "vz")
+#: velocity in units of VENC spans [-1, 1]
+VELOCITY_DATA_RANGE = 2.0
+
+#: option defaults, also used when a model is built from options saved by an older version
+DEFAULTS: dict[str, Any] = {
+    "netG": "r2unet",
+    "base_channels": 32,
+    "depth": 4,
+    "norm": "group",
+    "recurrence_steps": 2,
+    "upsample": "bilinear",
+    "use_mask_channel": False,
+    "init_type": "normal",
+    "init_gain": 0.02,
+    "ndf": 64,
+    "n_layers_D": 3,
+    "norm_D": "instance",
+    "gan_mode": "lsgan",
+    "lambda_gan": 1.0,
+    "lambda_tissue": 100.0,
+    "lambda_myo": 100.0,
+    "lambda_l1": 100.0,
+    "no_fg_bg": False,
+    "l1_only": False,
+    "noise_model": "uniform",
+}
+
+
+def composite(foreground: torch.Tensor, noise: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``foreground`` where ``mask`` is set, ``noise`` elsewhere: exactly, value for value.
+
+    ``mask`` [B, 1, H, W] (non-zero = foreground) broadcasts over the three directions. Gradients reach
+    the generator from the foreground pixels only. The result is float32.
+    """
+    return torch.where(mask != 0, foreground.float(), noise.float())
+
+
+def tissue_from_magnitude(magnitude: torch.Tensor) -> torch.Tensor:
+    """The tissue foreground [B, 1, H, W] (float 0/1) of the centre frame of ``magnitude`` [B, 3, H, W].
+
+    The magnitude is on the network scale [-1, 1]; the mask is computed on [0, 1] with the same function
+    the datasets use (``util.tissue.tissue_mask_from_magnitude``), so inference composites exactly the
+    foreground the generator was trained on.
+    """
+    unit = ((magnitude[:, 1].detach().float() + 1.0) / 2.0).clamp(0.0, 1.0).cpu().numpy()
+    masks = np.asarray(tissue_mask_from_magnitude(unit), dtype=np.float32)  # per frame, vectorised
+    return torch.from_numpy(masks)[:, None].to(magnitude.device)
+
+
+@contextmanager
+def frozen(net: nn.Module) -> Iterator[None]:
+    """No parameter gradients for ``net`` inside the block (the generator's pass through D).
+
+    Autograd decides at forward time which leaves need gradients, so the backward that runs later,
+    outside the block, does not compute the discriminator's.
+    """
+    params = [p for p in net.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
+@contextmanager
+def eval_mode(net: nn.Module) -> Iterator[None]:
+    """Evaluate ``net`` in eval mode and give it back in the mode it had."""
+    was_training = net.training
+    net.eval()
+    try:
+        yield
+    finally:
+        net.train(was_training)
+
+
+class PhaseModel(BaseModel):
+    """The foreground-background phase GAN (``netG``, ``netD`` when training) and its noise model."""
+
+    default_dataset = "phase"
+    default_lr = 2e-4
+    default_beta1 = 0.5
+    optimizer_order = ("D", "G")
+    val_metric = "mae_myo_cm_s"
+    val_metric_higher_is_better = False
+
+    @staticmethod
+    def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
+        if not is_train:
+            # The architecture and losses come from the run's saved options; only the comparison is chosen.
+            t = parser.add_argument_group("phase evaluation")
+            t.add_argument(
+                "--baseline_name",
+                default=None,
+                help="run name of an L1-only generator (trained with --l1_only) to evaluate beside the model",
+            )
+            return parser
+        d = DEFAULTS
+        g = parser.add_argument_group("phase generator")
+        g.add_argument("--netG", choices=tuple(GENERATORS), default=d["netG"], help="generator architecture")
+        g.add_argument(
+            "--base_channels",
+            "--ngf",
+            dest="base_channels",
+            type=int,
+            default=d["base_channels"],
+            help="generator feature maps at full resolution (widths base * 2**level)",
+        )
+        g.add_argument("--depth", type=int, default=d["depth"], help="down-sampling steps of the generator")
+        g.add_argument("--norm", choices=NORM_KINDS, default=d["norm"], help="generator normalisation")
+        g.add_argument("--recurrence_steps", type=int, default=d["recurrence_steps"], help="r2unet recurrence")
+        g.add_argument("--upsample", choices=UPSAMPLE_KINDS, default=d["upsample"], help="decoder up-sampling")
+        g.add_argument(
+            "--use_mask_channel",
+            action="store_true",
+            help="give the generator the myocardium mask of frame t as a fourth input channel",
+        )
+        g.add_argument("--init_type", choices=INIT_CHOICES, default=d["init_type"], help="weight initialisation")
+        g.add_argument("--init_gain", type=float, default=d["init_gain"], help="gain of normal/xavier/orthogonal")
+
+        s = parser.add_argument_group("foreground-background scheme")
+        s.add_argument(
+            "--noise_model",
+            choices=NOISE_KINDS,
+            default=d["noise_model"],
+            help="background noise: uniform over [-VENC, VENC), or empirical (per-direction distribution of "
+            "the training set's background, stored in the checkpoint)",
+        )
+        s.add_argument("--no_fg_bg", action="store_true", help="ablation: generate the whole image, no composite")
+        s.add_argument(
+            "--l1_only",
+            action="store_true",
+            help="baseline: no GAN, no foreground-background scheme, L1 over the whole image (no discriminator)",
+        )
+
+        n = parser.add_argument_group("phase discriminator and losses")
+        n.add_argument("--ndf", type=int, default=d["ndf"], help="discriminator feature maps of the first layer")
+        n.add_argument("--n_layers_D", type=int, default=d["n_layers_D"], help="strided layers (3: 70x70 patches)")
+        n.add_argument(
+            "--norm_D",
+            choices=NORM_KINDS,
+            default=d["norm_D"],
+            help="discriminator normalisation (real and fake go through D as one batch)",
+        )
+        n.add_argument("--gan_mode", choices=GAN_MODES, default=d["gan_mode"], help="adversarial loss")
+        n.add_argument("--lambda_gan", type=float, default=d["lambda_gan"], help="weight of the adversarial term")
+        n.add_argument("--lambda_tissue", type=float, default=d["lambda_tissue"], help="L1 over the tissue")
+        n.add_argument("--lambda_myo", type=float, default=d["lambda_myo"], help="L1 over the myocardium")
+        n.add_argument("--lambda_l1", type=float, default=d["lambda_l1"], help="whole-image L1 of --l1_only")
+        return parser
+
+    def __init__(self, opt: argparse.Namespace, device: torch.device | None = None) -> None:
+        super().__init__(opt, device)
+        self.settings = {k: getattr(opt, k, v) for k, v in DEFAULTS.items()}
+        s = self.settings
+        for name in ("base_channels", "depth", "ndf", "n_layers_D"):
+            if int(s[name]) < 1:
+                raise OptionError(f"--{name} must be >= 1, got {s[name]}")
+        for name in ("lambda_gan", "lambda_tissue", "lambda_myo", "lambda_l1"):
+            if float(s[name]) < 0:
+                raise OptionError(f"--{name} must be >= 0, got {s[name]}")
+        if s["netG"] not in GENERATORS:
+            raise OptionError(f"--netG {s['netG']!r} is not a generator; valid: {', '.join(GENERATORS)}")
+        self.l1_only = bool(s["l1_only"])
+        #: whether synthesised maps are composites (generator foreground + noise background)
+        self.fg_bg = not (self.l1_only or bool(s["no_fg_bg"]))
+        self.use_mask_channel = bool(s["use_mask_channel"])
+        self.noise = BackgroundNoise(s["noise_model"])
+        self._val_generator: torch.Generator | None = None
+
+        net_g = UNet(
+            in_channels=3 + int(self.use_mask_channel),
+            out_channels=3,
+            base_channels=int(s["base_channels"]),
+            depth=int(s["depth"]),
+            block=GENERATORS[s["netG"]],
+            norm=s["norm"],
+            out_activation="tanh",
+            recurrence_steps=int(s["recurrence_steps"]),
+            upsample=s["upsample"],
+        )
+        self._init(net_g)
+        self.add_network("netG", net_g)
+        self.has_discriminator = bool(getattr(opt, "is_train", False)) and not self.l1_only
+        if self.has_discriminator:
+            net_d = PatchDiscriminator(6, base_channels=int(s["ndf"]), n_layers=int(s["n_layers_D"]), norm=s["norm_D"])
+            self._init(net_d)
+            self.add_network("netD", net_d)
+            self.gan_loss = GANLoss(s["gan_mode"])
+        # The trainer builds one optimiser per group: no discriminator, no "D" group.
+        self.optimizer_order = ("D", "G") if self.has_discriminator else ("G",)
+        if getattr(opt, "verbose", False):
+            for name in self.network_names:
+                n_params = sum(p.numel() for p in self.network(name).parameters())
+                print(f"{name}: {n_params / 1e6:.2f} M parameters\n{self.network(name)}")
+
+    def _init(self, net: nn.Module) -> None:
+        if self.settings["init_type"] != "pytorch":
+            init_weights(net, self.settings["init_type"], float(self.settings["init_gain"]))
+
+    @property
+    def size_multiple(self) -> int:
+        """The generator needs H and W divisible by this; inference pads to it."""
+        return 2 ** int(self.settings["depth"])
+
+    @property
+    def method_name(self) -> str:
+        """What this run is, for result tables."""
+        if self.l1_only:
+            return "l1_only"
+        return "fg_bg_gan" if self.fg_bg else "gan_whole_image"
+
+    # ------------------------------------------------------------------------------------ training
+
+    def prepare_training(self, train_dataset: Any) -> None:
+        """Estimate the empirical background noise model from the training split (same on every rank)."""
+        if self.noise.kind == "empirical" and self.fg_bg:
+            self.noise.fit(collect_background(train_dataset, seed=int(getattr(self.opt, "seed", 0))))
+            if int(os.environ.get("RANK", "0")) == 0:
+                print(self.noise.describe(), flush=True)
+
+    def generator_input(self, magnitude: torch.Tensor, myocardium: torch.Tensor | None) -> torch.Tensor:
+        """The generator's input: magnitude [B, 3, H, W] (+ myocardium mapped to [-1, 1] if used)."""
+        if magnitude.dim() != 4 or magnitude.shape[1] != 3:
+            raise OptionError(f"magnitude must be [B, 3, H, W] (frames t-1, t, t+1), got {list(magnitude.shape)}")
+        if not self.use_mask_channel:
+            return magnitude
+        if myocardium is None:
+            raise OptionError("this generator was trained with --use_mask_channel: pass the myocardium mask")
+        return torch.cat([magnitude, myocardium.to(magnitude.dtype) * 2 - 1], dim=1)
+
+    def set_input(self, batch: dict[str, Any]) -> None:
+        self.magnitude = self.to_device(batch["magnitude"])
+        self.real = self.to_device(batch["velocity"])
+        self.tissue = self.to_device(batch["tissue"])
+        self.myocardium = self.to_device(batch["myocardium"])
+        self.venc = batch["venc"].to(self.device, non_blocking=True).float()
+
+    def forward(self, generator: torch.Generator | None = None) -> None:
+        self.foreground = self.netG(self.generator_input(self.magnitude, self.myocardium))
+        if self.fg_bg:
+            noise = self.noise.sample(self.foreground.shape, self.device, generator)
+            self.fake = composite(self.foreground, noise, self.tissue)
+        else:
+            self.fake = self.foreground.float()
+
+    @staticmethod
+    def _discriminate(net: nn.Module, magnitude: torch.Tensor, velocity: torch.Tensor) -> torch.Tensor:
+        """D's scores for velocity maps next to the magnitude frames they belong to."""
+        return net(torch.cat([magnitude, velocity.to(magnitude.dtype)], dim=1))
+
+    def compute_losses(self, group: str) -> dict[str, torch.Tensor]:
+        s = self.settings
+        if group == "D":
+            # Real and fake in one pass: a DDP-wrapped discriminator may be called only once per backward.
+            # The default instance norm is per sample, so this equals two separate passes.
+            magnitude = torch.cat([self.magnitude, self.magnitude], dim=0)
+            velocity = torch.cat([self.real, self.fake.detach()], dim=0)
+            pred_real, pred_fake = self._discriminate(self.netD, magnitude, velocity).chunk(2)
+            loss_real = self.gan_loss(pred_real, True)
+            loss_fake = self.gan_loss(pred_fake, False)
+            return {"real": loss_real, "fake": loss_fake, "total": 0.5 * (loss_real + loss_fake)}
+        if group != "G":
+            raise ValueError(f"unknown optimiser group {group!r}")
+        fake = self.fake.float()
+        if self.l1_only:
+            l1 = (fake - self.real).abs().mean()
+            return {"l1": l1, "total": float(s["lambda_l1"]) * l1}
+        l1_tissue = masked_l1(fake, self.real, self.tissue)
+        l1_myo = masked_l1(fake, self.real, self.myocardium)
+        # The generator's pass goes through the frozen, un-wrapped discriminator (see local_network).
+        net_d = self.local_network("netD")
+        with frozen(net_d):
+            gan = self.gan_loss(self._discriminate(net_d, self.magnitude, self.fake), True, for_discriminator=False)
+        total = float(s["lambda_gan"]) * gan + float(s["lambda_tissue"]) * l1_tissue + float(s["lambda_myo"]) * l1_myo
+        return {"gan": gan, "l1_tissue": l1_tissue, "l1_myo": l1_myo, "total": total}
+
+    def current_visuals(self) -> dict[str, torch.Tensor]:
+        if not hasattr(self, "fake"):
+            return {}
+        with torch.no_grad():
+            visuals = {"magnitude": self.magnitude[:, 1:2].detach().float(), "tissue": self.tissue * 2 - 1}
+            for c, d in enumerate(DIRECTIONS):
+                visuals[f"real_{d}"] = self.real[:, c : c + 1].detach()
+                visuals[f"fake_{d}"] = self.fake[:, c : c + 1].detach().float()
+            return visuals
+
+    @torch.no_grad()
+    def validation_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Sums over the batch of the per-sample myocardial MAE (cm/s) and foreground PSNR per direction."""
+        self.set_input(batch)
+        if self._val_generator is None:
+            # A private generator: validation draws never shift the training noise sequence.
+            self._val_generator = torch.Generator(device=self.device).manual_seed(int(getattr(self.opt, "seed", 0)))
+        with self.autocast():
+            self.forward(self._val_generator)
+        fake = self.fake.float()
+        err_cm_s = (fake - self.real).abs() * self.venc[:, :, None, None]
+        myo = self.myocardium.expand_as(err_cm_s)
+        mae = (err_cm_s * myo).flatten(1).sum(1) / myo.flatten(1).sum(1).clamp(min=1.0)
+        out = {"mae_myo_cm_s": mae.sum()}
+        for c, d in enumerate(DIRECTIONS):
+            psnr = psnr_torch(fake[:, c : c + 1], self.real[:, c : c + 1], VELOCITY_DATA_RANGE, self.tissue)
+            out[f"psnr_fg_{d}"] = torch.nan_to_num(psnr, nan=0.0, posinf=100.0).sum()
+        out["count"] = torch.tensor(float(fake.shape[0]), device=self.device)
+        return out
+
+    # ------------------------------------------------------------------------------------ state
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"noise_model": self.noise.state_dict()}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        if "noise_model" in state:
+            self.noise.load_state_dict(state["noise_model"])
+
+    # ----------------------------------------------------------------------------------- inference
+
+    def _prepare(self, x: torch.Tensor | None) -> torch.Tensor | None:
+        return None if x is None else x.to(self.device, dtype=torch.float32)
+
+    @torch.no_grad()
+    def foreground_velocity(self, magnitude: torch.Tensor, myocardium: torch.Tensor | None = None) -> torch.Tensor:
+        """The generator's raw output, velocity / VENC [B, 3, H, W] (float32, on the model's device).
+
+        Deterministic: no noise, and the generator runs in eval mode. ``magnitude`` [B, 3, H, W] holds
+        frames t-1, t, t+1 on the network scale [-1, 1]; ``myocardium`` [B, 1, H, W] {0, 1} is needed
+        only by a generator trained with ``--use_mask_channel``. Any H, W: the input is padded (edge
+        replication) to a multiple of ``size_multiple`` and the output cropped back.
+        """
+        magnitude = self._prepare(magnitude)
+        x = self.generator_input(magnitude, self._prepare(myocardium))
+        h, w = x.shape[-2:]
+        m = self.size_multiple
+        pad_h, pad_w = (-h) % m, (-w) % m
+        if pad_h or pad_w:
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        net = self.network("netG")
+        with eval_mode(net), self.autocast():
+            out = net(x)
+        return out[..., :h, :w].float().contiguous()
+
+    @torch.no_grad()
+    def synthesise(
+        self,
+        magnitude: torch.Tensor,
+        myocardium: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Synthesised velocity / VENC [B, 3, H, W] (float32, on the model's device).
+
+        The composite of the generator's foreground and noise-model draws on the background; the tissue
+        foreground is computed from the centre magnitude frame with ``util.tissue``. Without the
+        foreground-background scheme (``--no_fg_bg``, ``--l1_only`` runs) it is the generator's output.
+        ``generator`` (any device) makes the background draws reproducible.
+        """
+        foreground = self.foreground_velocity(magnitude, myocardium)
+        if not self.fg_bg:
+            return foreground
+        mask = tissue_from_magnitude(magnitude).to(foreground.device)
+        noise = self.noise.sample(foreground.shape, foreground.device, generator)
+        return composite(foreground, noise, mask)
+
+    @classmethod
+    def run_test(cls, opt: argparse.Namespace) -> dict[str, Any]:
+        """Synthesise the split's subjects and compare with the measured maps; see models/phase_evaluation.py."""
+        from models.phase_evaluation import run_phase_test
+
+        return run_phase_test(opt)

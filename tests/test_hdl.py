@@ -1,0 +1,241 @@
+"""The chained HDL pipeline: key-frame selection, the predictor (shapes, units, key frames, key-frame-only
+input, the linear baseline, determinism) and test.py --model hdl end to end, on two tiny trained runs."""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import test as test_entry
+import train as train_entry
+from data.mvm_io import SliceData, Subject, load_splits, read_subject, write_subject
+from data.transforms import magnitude_scale, to_unit_range
+from models.hdl_keyframes import key_frames_of
+from models.hdl_predictor import HDLPredictor
+from util.errors import DataError, OptionError
+
+FACTOR = 6
+FAST = ["--n_epochs", "1", "--steps_per_epoch", "2", "--batch_size", "4", "--num_workers", "0", "--gpu", "-1"]
+QUIET = ["--no_progress", "--no_tensorboard", "--val_max_batches", "1", "--seed", "0"]
+TINY_INTERP = ["--base_channels", "4", "--depth", "2", "--time_dim", "8", "--factor", str(FACTOR)]
+TINY_PHASE = ["--base_channels", "4", "--depth", "2", "--netG", "unet", "--ndf", "8", "--n_layers_D", "2"]
+
+
+@pytest.fixture(scope="module")
+def runs(tiny_cohort: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """checkpoints/ with hdl_interp, hdl_phase and hdl_phase_l1, each trained for two steps."""
+    ckpt = tmp_path_factory.mktemp("checkpoints")
+    common = ["--dataroot", str(tiny_cohort), "--checkpoints_dir", str(ckpt), *FAST, *QUIET]
+    train_entry.main(["--model", "interp", "--name", "hdl_interp", *common, *TINY_INTERP])
+    train_entry.main(["--model", "phase", "--name", "hdl_phase", *common, *TINY_PHASE])
+    train_entry.main(["--model", "phase", "--name", "hdl_phase_l1", *common, *TINY_PHASE, "--l1_only"])
+    return ckpt
+
+
+@pytest.fixture(scope="module")
+def predictor(runs: Path) -> HDLPredictor:
+    return HDLPredictor.from_runs(runs / "hdl_interp", runs / "hdl_phase", device="cpu", batch_size=7)
+
+
+@pytest.fixture(scope="module")
+def test_slice(tiny_cohort: Path) -> SliceData:
+    name = load_splits(tiny_cohort)["test"][0]
+    return read_subject(tiny_cohort / f"{name}.h5").slices["mid"]
+
+
+@pytest.fixture(scope="module")
+def full_twin(predictor: HDLPredictor, test_slice: SliceData) -> SliceData:
+    """The twin of the test slice from its full cine, down-sampled by FACTOR."""
+    return predictor.predict_slice(test_slice, FACTOR)
+
+
+def key_frame_slice(s: SliceData, keys: list[int]) -> SliceData:
+    """``s`` as a down-sampled acquisition: only the key frames and their masks, no velocity."""
+    return replace(
+        s,
+        magnitude=s.magnitude[keys],
+        myocardium=s.myocardium[keys],
+        velocity=None,
+        velocity_true=None,
+        tissue=None,
+        lv_blood=None,
+        rv_blood=None if s.rv_blood is None else s.rv_blood[keys],
+        frame_index=np.asarray(keys),
+        n_frames=s.num_frames,
+    )
+
+
+# ------------------------------------------------------------------------------------------ key frames
+
+
+def test_key_frames_of_full_cines_and_key_frame_only_slices(test_slice: SliceData) -> None:
+    keys = key_frames_of(test_slice, FACTOR)
+    assert keys.frames == keys.stored == (0, 6, 12, 18) and keys.n_frames == 24
+    assert keys.is_key().sum() == 4 and keys.is_key()[12]
+    indexed = key_frames_of(key_frame_slice(test_slice, [1, 5, 13]), None)
+    assert indexed.frames == (1, 5, 13) and indexed.stored == (0, 1, 2) and indexed.n_frames == 24
+    consecutive = key_frames_of(replace(test_slice, magnitude=test_slice.magnitude[:5]), 4, keyframes_only=True)
+    assert consecutive.frames == (0, 4, 8, 12, 16) and consecutive.n_frames == 20
+    with pytest.raises(DataError, match="too few for factor 30"):
+        key_frames_of(test_slice, 30)
+    with pytest.raises(DataError, match="factor >= 2"):
+        key_frames_of(test_slice, None)
+
+
+# ------------------------------------------------------------------------------------------- predictor
+
+
+def test_predict_slice_shapes_units_and_key_frames(full_twin: SliceData, test_slice: SliceData) -> None:
+    out = full_twin
+    t, h, w = test_slice.magnitude.shape
+    assert out.magnitude.shape == (t, h, w) and out.magnitude.dtype == test_slice.magnitude.dtype
+    assert out.myocardium.shape == (t, h, w) and out.myocardium.dtype == np.uint8
+    assert set(np.unique(out.myocardium)) <= {0, 1}
+    assert out.velocity.shape == (t, 3, h, w) and out.velocity.dtype == np.float32
+    assert out.frame_index is None and out.n_frames is None
+    keys = [0, 6, 12, 18]
+    # Key frames are the input, bit for bit.
+    np.testing.assert_array_equal(out.magnitude[keys], test_slice.magnitude[keys])
+    np.testing.assert_array_equal(out.myocardium[keys], test_slice.myocardium[keys])
+    # Synthesised magnitudes are in the input's units: within [0, key-frame scale].
+    scale = magnitude_scale(test_slice.magnitude[keys])
+    assert out.attrs["magnitude_scale"] == pytest.approx(scale)
+    others = np.setdiff1d(np.arange(t), keys)
+    assert out.magnitude[others].min() >= 0 and out.magnitude[others].max() <= scale * (1 + 1e-5)
+    # Velocity in cm/s: the tanh output and the background noise are within [-VENC, VENC] per direction.
+    assert np.all(np.isfinite(out.velocity))
+    venc = np.asarray(test_slice.venc_cm_s, dtype=np.float32)
+    assert np.all(np.abs(out.velocity) <= venc[None, :, None, None] * (1 + 1e-5))
+    assert np.abs(out.velocity).max(axis=(0, 2, 3)) == pytest.approx(venc, rel=0.05)  # noise reaches +-VENC
+    assert out.attrs["key_frames"].tolist() == keys and out.attrs["synthesised_by"] == "hdl"
+    # Acquisition attributes are carried over; the twin knows its septum.
+    assert out.rr_interval_ms == test_slice.rr_interval_ms and out.slice_position == test_slice.slice_position
+    assert out.rv_insertion_deg is not None
+
+
+def test_key_frame_only_input_gives_the_same_twin(
+    predictor: HDLPredictor, test_slice: SliceData, full_twin: SliceData, tmp_path: Path
+) -> None:
+    full = full_twin
+    keys = [0, 6, 12, 18]
+    path = write_subject(tmp_path / "keys.h5", Subject("keys", {"mid": key_frame_slice(test_slice, keys)}))
+    stored = read_subject(path, require_velocity=False).slices["mid"]
+    twin = predictor.predict_slice(stored, None)  # frame_index and n_frames say everything
+    # Same key frames, same seed, same slice name: the same twin, background noise included.
+    for name in ("magnitude", "myocardium", "velocity"):
+        np.testing.assert_array_equal(getattr(twin, name), getattr(full, name), err_msg=name)
+
+
+def test_linear_baseline_blends_key_frames(predictor: HDLPredictor, test_slice: SliceData) -> None:
+    baseline = HDLPredictor(None, predictor.phase_model, interpolation="linear")
+    assert baseline.name == "baseline"
+    out = baseline.predict_slice(test_slice, FACTOR)
+    keys = [0, 6, 12, 18]
+    scale = magnitude_scale(test_slice.magnitude[keys])
+    unit = to_unit_range(test_slice.magnitude, scale)
+    for target, k0, k1 in ((3, 0, 6), (8, 6, 12), (21, 18, 0)):
+        alpha = ((target - k0) % 24) / FACTOR
+        expected = ((1 - alpha) * unit[k0] + alpha * unit[k1]) * scale
+        np.testing.assert_allclose(out.magnitude[target], expected, rtol=1e-5, atol=1e-3 * scale)
+    # Masks: the nearer key frame's, the first one at the midpoint.
+    np.testing.assert_array_equal(out.myocardium[3], test_slice.myocardium[0])
+    np.testing.assert_array_equal(out.myocardium[4], test_slice.myocardium[6])
+    with pytest.raises(OptionError, match="needs a stage-1 model"):
+        HDLPredictor(None, predictor.phase_model)
+
+
+def test_the_noise_generator_depends_on_the_seed_and_slice_only(predictor: HDLPredictor) -> None:
+    def draws(p: HDLPredictor, name: str) -> torch.Tensor:
+        return torch.rand(1000, generator=p.generator(name))
+
+    same = HDLPredictor(predictor.interp_model, predictor.phase_model, device="cpu", seed=predictor.seed)
+    other = HDLPredictor(predictor.interp_model, predictor.phase_model, device="cpu", seed=predictor.seed + 1)
+    assert torch.equal(draws(predictor, "mid"), draws(same, "mid"))
+    assert not torch.equal(draws(predictor, "mid"), draws(other, "mid"))
+    assert not torch.equal(draws(predictor, "mid"), draws(predictor, "basal"))
+
+
+# ------------------------------------------------------------------------------------------- test.py
+
+
+def hdl_args(root: Path, runs: Path, results: Path, *extra: str) -> list[str]:
+    return [
+        "--model",
+        "hdl",
+        "--name",
+        "chain",
+        "--dataroot",
+        str(root),
+        "--checkpoints_dir",
+        str(runs),
+        "--results_dir",
+        str(results),
+        "--interp_name",
+        "hdl_interp",
+        "--phase_name",
+        "hdl_phase",
+        "--gpu",
+        "-1",
+        "--no_progress",
+        *extra,
+    ]
+
+
+def test_run_test_writes_twins_metrics_and_report(
+    tiny_cohort: Path, runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    extra = ["--baseline_phase_name", "hdl_phase_l1", "--export_nifti", "--factor", str(FACTOR)]
+    rows = test_entry.main(hdl_args(tiny_cohort, runs, tmp_path, *extra))
+    out = tmp_path / "chain" / "hdl"
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[-1] == f"report: {out / 'index.html'}"
+    assert set(rows) == {"hdl", "baseline"}
+    assert "L1-only phase generator (hdl_phase_l1)" in str(rows["baseline"]["description"])
+    name = load_splits(tiny_cohort)["test"][0]
+    subject = read_subject(tiny_cohort / f"{name}.h5")
+    for method in ("hdl", "baseline"):
+        twin = read_subject(out / "subjects" / method / f"{name}.h5")
+        assert list(twin.slices) == list(subject.slices) and twin.subject_id == subject.subject_id
+        assert twin.slices["mid"].velocity.shape[0] == 24
+        assert any((out / "nifti" / method).glob("*vx*.nii.gz"))
+    with open(out / "metrics.csv", newline="") as f:
+        table = list(csv.DictReader(f))
+    assert [r["method"] for r in table] == ["hdl", "baseline"]
+    for r in table:
+        assert r["fid"] == "unavailable: not requested (run with --fid)"
+        assert math.isfinite(float(r["mag_psnr_nonkey"])) and math.isfinite(float(r["curve_longitudinal_r"]))
+    assert (out / "index.html").is_file() and (out / "opt_test.json").is_file()
+
+
+def test_run_test_on_key_frames_without_velocity(
+    tiny_cohort: Path, runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Input files of consecutive key frames, no velocity: twins and curves, no scores."""
+    name = load_splits(tiny_cohort)["test"][0]
+    subject = read_subject(tiny_cohort / f"{name}.h5")
+    keys = list(range(0, 24, FACTOR))
+    slices = {n: replace(key_frame_slice(s, keys), frame_index=None, n_frames=None) for n, s in subject.slices.items()}
+    root = tmp_path / "keys"
+    write_subject(root / f"{name}.h5", Subject(subject.subject_id, slices))
+    rows = test_entry.main(hdl_args(root, runs, tmp_path / "res", "--split", "all", "--input_keyframes_only"))
+    out = tmp_path / "res" / "chain" / "hdl"
+    twin = read_subject(out / "subjects" / "hdl" / f"{name}.h5")
+    assert twin.slices["mid"].magnitude.shape[0] == len(keys) * FACTOR
+    assert math.isnan(float(rows["hdl"]["vel_mae_myo_cm_s"]))
+    with open(out / "velocity_curves.csv", newline="") as f:
+        assert {r["data"] for r in csv.DictReader(f)} == {"hdl", "baseline"}
+    assert "No acquired velocity" in (out / "index.html").read_text()
+    assert capsys.readouterr().out.strip().endswith("index.html")
+
+
+def test_run_test_needs_both_stage_runs(tiny_cohort: Path, runs: Path, tmp_path: Path) -> None:
+    args = hdl_args(tiny_cohort, runs, tmp_path)
+    i = args.index("--interp_name")
+    with pytest.raises(OptionError, match="--interp_name is required"):
+        test_entry.main(args[:i] + args[i + 2 :])

@@ -1,0 +1,274 @@
+"""Stage 2: the background noise model, the foreground-background composite, losses, checkpoints and
+the train -> test pipeline of the phase GAN (small networks on the tiny phantom cohort)."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+import test as test_entry
+import train as train_entry
+from data import create_dataset
+from data.mvm_io import list_subjects, load_splits, read_subject
+from models.loading import load_trained_model
+from models.noise_model import BackgroundNoise, collect_background
+from models.phase_evaluation import COLUMNS
+from models.phase_model import PhaseModel, composite, tissue_from_magnitude
+from options.train_options import TrainOptions
+from util.errors import OptionError
+
+SMALL = ["--netG", "unet", "--base_channels", "8", "--depth", "2", "--ndf", "8", "--n_layers_D", "2"]
+FAST = ["--batch_size", "2", "--num_workers", "0", "--no_progress", "--no_tensorboard", "--seed", "0"]
+
+
+def ks_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sample Kolmogorov-Smirnov statistic (largest gap between the empirical CDFs)."""
+    a, b = np.sort(np.ravel(a)), np.sort(np.ravel(b))
+    grid = np.concatenate([a, b])
+    return float(
+        np.max(np.abs(np.searchsorted(a, grid, "right") / a.size - np.searchsorted(b, grid, "right") / b.size))
+    )
+
+
+def make_opt(root: Path, tmp: Path, *extra: str):
+    args = ["--model", "phase", "--dataroot", str(root), "--checkpoints_dir", str(tmp), *SMALL, *FAST, *extra]
+    return TrainOptions().parse(args, save=False)
+
+
+def first_batch(opt, split: str = "train", size: int = 2) -> dict:
+    dataset = create_dataset(opt, split)
+    return next(iter(DataLoader(dataset, batch_size=size, shuffle=False)))
+
+
+# ------------------------------------------------------------------------------------------- noise model
+
+
+def test_uniform_noise_is_uniform_over_minus_one_one() -> None:
+    noise = BackgroundNoise("uniform")
+    x = noise.sample((16, 3, 64, 64), generator=torch.Generator().manual_seed(0))
+    assert x.shape == (16, 3, 64, 64) and x.dtype == torch.float32
+    assert float(x.min()) >= -1.0 and float(x.max()) < 1.0
+    for c in range(3):
+        v = x[:, c]
+        assert abs(float(v.mean())) < 0.01
+        assert float(v.std()) == pytest.approx(1 / math.sqrt(3), abs=0.005)
+        # Flat histogram: every tenth of [-1, 1) holds a tenth of the draws.
+        hist = torch.histc(v, bins=10, min=-1, max=1) / v.numel()
+        assert torch.allclose(hist, torch.full_like(hist, 0.1), atol=0.01)
+
+
+def test_empirical_noise_reproduces_a_non_uniform_distribution() -> None:
+    rng = np.random.default_rng(0)
+    n = 200_000
+    vx = np.clip(rng.normal(0.1, 0.2, n), -1, 1)  # bell-shaped with an offset
+    vy = rng.uniform(-0.5, 0.5, n)  # narrower than [-1, 1)
+    vz = np.where(rng.random(n) < 0.3, 0.0, rng.uniform(-1, 1, n))  # an atom at 0 (masked background)
+    data = np.stack([vx, vy, vz]).astype(np.float32)
+    noise = BackgroundNoise("empirical").fit(data)
+    draws = noise.sample((50, 3, 64, 64), generator=torch.Generator().manual_seed(1)).numpy()
+    for c in range(3):
+        d = draws[:, c]
+        assert ks_distance(d, data[c]) < 0.01
+        assert d.std() == pytest.approx(data[c].std(), rel=0.02)
+        assert d.min() >= data[c].min() and d.max() <= data[c].max()
+    assert np.mean(draws[:, 2] == 0.0) == pytest.approx(0.3, abs=0.01)
+
+
+def test_noise_state_loads_weights_only_and_reproduces_draws(tmp_path: Path) -> None:
+    fitted = BackgroundNoise("empirical").fit(np.random.default_rng(0).normal(0, 0.3, (3, 5000)))
+    torch.save({"noise_model": fitted.state_dict()}, tmp_path / "state.pt")
+    restored = BackgroundNoise("uniform")
+    restored.load_state_dict(torch.load(tmp_path / "state.pt", weights_only=True)["noise_model"])
+    assert restored.kind == "empirical"
+    a = fitted.sample((2, 3, 8, 8), generator=torch.Generator().manual_seed(5))
+    b = restored.sample((2, 3, 8, 8), generator=torch.Generator().manual_seed(5))
+    assert torch.equal(a, b)
+
+
+def test_unfitted_empirical_noise_refuses_to_sample() -> None:
+    with pytest.raises(RuntimeError, match="not been fitted"):
+        BackgroundNoise("empirical").sample((1, 3, 4, 4))
+    with pytest.raises(OptionError, match="uniform, empirical"):
+        BackgroundNoise("gaussian")
+
+
+# -------------------------------------------------------------------------------------------- the model
+
+
+def test_shapes_and_the_composite_is_exact(tiny_cohort: Path, tmp_path: Path) -> None:
+    opt = make_opt(tiny_cohort, tmp_path)
+    model = PhaseModel(opt)
+    assert model.network_names == ["netG", "netD"] and model.optimizer_order == ("D", "G")
+    batch = first_batch(opt)
+    model.set_input(batch)
+    model.forward()
+    assert model.foreground.shape == model.fake.shape == batch["velocity"].shape == (2, 3, 64, 64)
+    # The dataset's foreground is the one inference computes from the magnitude.
+    tissue = tissue_from_magnitude(batch["magnitude"])
+    assert torch.equal(tissue, batch["tissue"])
+    assert 0 < float(tissue.mean()) < 1
+
+    gen = torch.Generator().manual_seed(7)
+    out = model.synthesise(batch["magnitude"], batch["myocardium"], generator=gen)
+    fg = model.foreground_velocity(batch["magnitude"], batch["myocardium"])
+    noise = model.noise.sample(out.shape, generator=torch.Generator().manual_seed(7))
+    inside = tissue.expand_as(out) != 0
+    assert torch.equal(out[inside], fg[inside])
+    assert torch.equal(out[~inside], noise[~inside])
+    # Deterministic foreground; fresh noise on every call without a generator.
+    assert torch.equal(fg, model.foreground_velocity(batch["magnitude"], batch["myocardium"]))
+    assert not torch.equal(model.synthesise(batch["magnitude"])[~inside], out[~inside])
+    # Any image size: padded to the size multiple and cropped back.
+    assert model.synthesise(batch["magnitude"][..., :60, :62]).shape == (2, 3, 60, 62)
+
+
+def test_composite_passes_gradients_to_the_foreground_only() -> None:
+    fg = torch.zeros(1, 3, 4, 4, requires_grad=True)
+    mask = torch.zeros(1, 1, 4, 4)
+    mask[..., :2, :] = 1
+    composite(fg, torch.ones(1, 3, 4, 4), mask).sum().backward()
+    assert torch.equal(fg.grad[..., :2, :], torch.ones(1, 3, 2, 4))
+    assert torch.equal(fg.grad[..., 2:, :], torch.zeros(1, 3, 2, 4))
+
+
+def test_r2unet_with_mask_channel(tiny_cohort: Path, tmp_path: Path) -> None:
+    opt = make_opt(tiny_cohort, tmp_path, "--netG", "r2unet", "--use_mask_channel")
+    model = PhaseModel(opt)
+    assert model.network("netG").in_channels == 4
+    batch = first_batch(opt, "val")
+    assert model.synthesise(batch["magnitude"], batch["myocardium"]).shape == (2, 3, 64, 64)
+    with pytest.raises(OptionError, match="--use_mask_channel"):
+        model.synthesise(batch["magnitude"], None)
+
+
+def test_l1_only_has_no_discriminator_and_no_composite(tiny_cohort: Path, tmp_path: Path) -> None:
+    opt = make_opt(tiny_cohort, tmp_path, "--l1_only")
+    model = PhaseModel(opt)
+    assert model.network_names == ["netG"] and model.optimizer_order == ("G",)
+    assert not hasattr(model, "netD") and model.method_name == "l1_only"
+    batch = first_batch(opt)
+    out = model.synthesise(batch["magnitude"], generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out, model.foreground_velocity(batch["magnitude"]))
+    model.set_input(batch)
+    model.forward()
+    losses = model.compute_losses("G")
+    whole = (model.foreground.float() - batch["velocity"]).abs().mean()
+    assert torch.allclose(losses["l1"], whole) and torch.allclose(losses["total"], 100 * whole)
+
+
+def test_no_fg_bg_generates_the_whole_image(tiny_cohort: Path, tmp_path: Path) -> None:
+    model = PhaseModel(make_opt(tiny_cohort, tmp_path, "--no_fg_bg"))
+    assert "netD" in model.network_names and model.method_name == "gan_whole_image"
+    batch = first_batch(make_opt(tiny_cohort, tmp_path))
+    assert torch.equal(model.synthesise(batch["magnitude"]), model.foreground_velocity(batch["magnitude"]))
+
+
+def test_empirical_noise_matches_the_training_background(tiny_cohort: Path, tmp_path: Path) -> None:
+    opt = make_opt(tiny_cohort, tmp_path, "--noise_model", "empirical")
+    model = PhaseModel(opt)
+    train_set = create_dataset(opt, "train")
+    model.prepare_training(train_set)
+    background = collect_background(train_set)
+    draws = model.noise.sample((64, 3, 64, 64), generator=torch.Generator().manual_seed(0)).numpy()
+    for c in range(3):
+        assert ks_distance(draws[:, c], background[c]) < 0.02
+        assert draws[:, c].std() == pytest.approx(background[c].std(), rel=0.03)
+
+
+def test_overfits_one_batch_and_the_generator_step_leaves_d_alone(tiny_cohort: Path, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    opt = make_opt(tiny_cohort, tmp_path)
+    model = PhaseModel(opt)
+    batch = first_batch(opt)
+    # The measured phase noise cannot be fitted by any generator; its noise-free truth can.
+    batch["velocity"] = batch["velocity_true"]
+    optims = {g: torch.optim.Adam(model.optimizer_parameters(g), lr=2e-3, betas=(0.5, 0.999)) for g in ("D", "G")}
+    net_d = model.network("netD")
+
+    def step(group: str, loss: torch.Tensor) -> None:
+        optims[group].zero_grad(set_to_none=True)
+        d_grads = [None if p.grad is None else p.grad.clone() for p in net_d.parameters()]
+        loss.backward()
+        if group == "G":  # the generator's backward must not reach the discriminator
+            for before, p in zip(d_grads, net_d.parameters(), strict=True):
+                assert (before is None and p.grad is None) or torch.equal(before, p.grad)
+        optims[group].step()
+
+    def l1() -> float:
+        return float(model.current_losses()["G_l1_tissue"] + model.current_losses()["G_l1_myo"])
+
+    model.train()
+    model.set_input(batch)
+    model.optimize_parameters(step)
+    start = l1()
+    for _ in range(20):
+        model.optimize_parameters(step)
+    assert all(p.requires_grad for p in net_d.parameters())
+    assert l1() < 0.2 * start, (start, l1())
+
+
+# --------------------------------------------------------------------------------- train -> test, files
+
+
+@pytest.fixture(scope="module")
+def trained_runs(tiny_cohort: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A GAN run (empirical noise) and an L1-only baseline, two optimiser steps each."""
+    ckpt = tmp_path_factory.mktemp("phase_runs")
+    common = ["--model", "phase", "--dataroot", str(tiny_cohort), "--checkpoints_dir", str(ckpt), *SMALL, *FAST]
+    common += ["--n_epochs", "1", "--steps_per_epoch", "2", "--print_freq", "1", "--val_max_batches", "1"]
+    train_entry.main([*common, "--name", "gan", "--noise_model", "empirical"])
+    train_entry.main([*common, "--name", "l1", "--l1_only"])
+    return ckpt
+
+
+def test_checkpoint_round_trip_restores_the_noise_model(trained_runs: Path, tiny_cohort: Path) -> None:
+    model = load_trained_model(trained_runs / "gan", "best")
+    assert model.noise.kind == "empirical" and model.network_names == ["netG"]
+    export = torch.load(trained_runs / "gan" / "weights.pt", weights_only=True)
+    saved = export["extra_state"]["noise_model"]
+    assert saved["kind"] == "empirical" and torch.equal(saved["quantiles"], model.noise.quantiles)
+    from_weights = load_trained_model(trained_runs / "gan", "weights")
+    assert torch.equal(from_weights.noise.quantiles, model.noise.quantiles)
+    # It is the training background's distribution, estimated again the same way.
+    reference = BackgroundNoise("empirical").fit(collect_background(create_dataset(model.opt, "train")))
+    assert torch.allclose(model.noise.quantiles, reference.quantiles)
+
+
+def test_train_then_test_writes_metrics_and_subjects(trained_runs: Path, tiny_cohort: Path, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    args = ["--model", "phase", "--name", "gan", "--baseline_name", "l1", "--dataroot", str(tiny_cohort)]
+    args += ["--checkpoints_dir", str(trained_runs), "--results_dir", str(results), "--no_progress"]
+    out = test_entry.main(args)
+    out_dir = results / "gan" / "phase"
+    with (out_dir / "metrics.csv").open(newline="") as fh:
+        rows = {r["method"]: r for r in csv.DictReader(fh)}
+    assert list(next(iter(rows.values())).keys()) == list(COLUMNS)
+    assert set(rows) == {"fg_bg_gan", "l1_only", "measurement_floor", "real"}
+    fidelity = [c for c in COLUMNS if c.startswith(("psnr", "ssim", "mae"))]
+    for method in ("fg_bg_gan", "l1_only", "measurement_floor"):
+        assert all(math.isfinite(float(rows[method][c])) for c in fidelity), rows[method]
+    for method in ("fg_bg_gan", "l1_only", "real"):
+        assert all(math.isfinite(float(rows[method][c])) for c in ("hp_std_tissue_cm_s", "bg_std_cm_s"))
+    assert rows["real"]["psnr_vx"] == "" and rows["measurement_floor"]["bg_std_cm_s"] == ""
+    # The composite's background is noise like the real one; the L1 baseline's is smooth.
+    assert float(rows["fg_bg_gan"]["bg_std_cm_s"]) > 5 * float(rows["l1_only"]["bg_std_cm_s"])
+    assert float(rows["fg_bg_gan"]["bg_std_cm_s"]) == pytest.approx(float(rows["real"]["bg_std_cm_s"]), rel=0.1)
+    assert len(out["rows"]) == 4
+
+    test_subjects = load_splits(tiny_cohort)["test"]
+    for name in test_subjects:
+        synthesised = read_subject(out_dir / "subjects" / f"{name}.h5")
+        original = read_subject(list_subjects(tiny_cohort)[name])
+        assert list(synthesised.slices) == list(original.slices)
+        for key, s in synthesised.slices.items():
+            o = original.slices[key]
+            assert np.array_equal(s.magnitude, o.magnitude) and np.array_equal(s.myocardium, o.myocardium)
+            assert s.velocity.shape == o.velocity.shape and np.all(np.isfinite(s.velocity))
+            assert np.all(np.abs(s.velocity) <= np.asarray(o.venc_cm_s)[None, :, None, None] + 1e-4)
+            assert s.velocity_true is None

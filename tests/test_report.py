@@ -1,0 +1,292 @@
+"""The chained-synthesis report: metrics tables, curve plots, bull's-eyes, cine GIFs, index.html, the FID
+guard and the overview figure.
+
+The subjects are small analytic ones (a contracting ring with known velocities) and the networks are
+untrained and tiny: the report's job is to present whatever the chain produces, correctly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import re
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from data.mvm_io import SliceData, Subject, write_subject
+from models.hdl_keyframes import KeyFrames
+from models.hdl_predictor import HDLPredictor
+from models.interp_model import InterpModel
+from models.phase_model import PhaseModel
+from util.report import fid as fid_mod
+from util.report.builder import INPUT_LABEL, ReportBuilder, ReportResult, held_cine
+from util.report.bullseye import segment_geometry
+from util.report.overview import main as overview_main
+from util.report.slice_metrics import metric_columns
+
+T_FRAMES, SIZE, FACTOR = 12, 32, 3
+VENC = np.array([20.0, 20.0, 25.0])
+
+
+def ring_slice(name: str, seed: int) -> SliceData:
+    """A myocardial ring whose inner radius shrinks in systole, with the matching radial velocity, a
+    longitudinal sine, body/background magnitude and uniform background phase noise."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:SIZE, :SIZE].astype(np.float64)
+    dy, dx = yy - (SIZE / 2 - 0.5), xx - (SIZE / 2 - 0.5)
+    r = np.hypot(dx, dy)
+    phase = np.arange(T_FRAMES) / T_FRAMES
+    r_in = SIZE * (0.2 - 0.06 * np.sin(np.pi * phase) ** 2)
+    drdt = np.gradient(r_in)
+    body = r < SIZE * 0.45
+    mag = np.empty((T_FRAMES, SIZE, SIZE), np.float32)
+    myo = np.empty((T_FRAMES, SIZE, SIZE), np.uint8)
+    true = np.zeros((T_FRAMES, 3, SIZE, SIZE), np.float32)
+    for t in range(T_FRAMES):
+        ring = (r >= r_in[t]) & (r < r_in[t] + SIZE * 0.12)
+        myo[t] = ring
+        mag[t] = 300 * body + 700 * ring + rng.normal(0, 15, (SIZE, SIZE))
+        true[t, 0] = ring * 8 * drdt[t] * dx / np.maximum(r, 1e-6)
+        true[t, 1] = ring * 8 * drdt[t] * dy / np.maximum(r, 1e-6)
+        true[t, 2] = ring * 5 * np.sin(2 * np.pi * phase[t])
+    measured = true + rng.normal(0, 0.3, true.shape).astype(np.float32)
+    noise = rng.uniform(-1, 1, (T_FRAMES, 3, SIZE, SIZE)) * VENC[None, :, None, None]
+    measured = np.where(body[None, None], measured, noise).astype(np.float32)
+    return SliceData(
+        name=name,
+        magnitude=np.clip(mag, 0, None),
+        myocardium=myo,
+        velocity=measured,
+        velocity_true=true,
+        venc_cm_s=VENC,
+        pixel_spacing_mm=(2.0, 2.0),
+        rr_interval_ms=900.0,
+        slice_position=name,
+        rv_insertion_deg=180.0,
+    )
+
+
+def ring_subject(subject_id: str) -> Subject:
+    return Subject(subject_id, {p: ring_slice(p, i) for i, p in enumerate(("basal", "mid", "apical"))})
+
+
+def key_frame_only(subject: Subject) -> Subject:
+    """The same subject as a down-sampled acquisition: key frames and masks only, no velocity."""
+    keys = np.arange(0, T_FRAMES, FACTOR)
+    slices = {
+        n: replace(
+            s,
+            magnitude=s.magnitude[keys],
+            myocardium=s.myocardium[keys],
+            velocity=None,
+            velocity_true=None,
+            frame_index=keys,
+            n_frames=T_FRAMES,
+        )
+        for n, s in subject.slices.items()
+    }
+    return Subject(f"{subject.subject_id}_keys", slices)
+
+
+def tiny_predictors() -> dict[str, HDLPredictor]:
+    torch.manual_seed(0)
+    parser = argparse.ArgumentParser()
+    InterpModel.modify_commandline_options(parser, False)
+    interp_opt = parser.parse_args(["--base_channels", "4", "--depth", "2", "--time_dim", "8"])
+    interp_opt.precision = "fp32"
+    interp = InterpModel(interp_opt)
+    phase = PhaseModel(argparse.Namespace(base_channels=4, depth=2, netG="unet", is_train=False, precision="fp32"))
+    interp.eval()
+    phase.eval()
+    return {
+        "hdl": HDLPredictor(interp, phase, device="cpu", batch_size=5),
+        "baseline": HDLPredictor(None, phase, device="cpu", interpolation="linear"),
+    }
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> ReportResult:
+    """A report over one fully acquired subject and one key-frame-only subject without velocity."""
+    out = tmp_path_factory.mktemp("report")
+    predictors = tiny_predictors()
+    builder = ReportBuilder(
+        out, {"hdl": "the chain", "baseline": "linear + same phase"}, FACTOR, fid=True, info={"data": "rings"}
+    )
+    for subject in (ring_subject("ring01"), key_frame_only(ring_subject("ring02"))):
+        twins = {m: p.predict_subject(subject, FACTOR) for m, p in predictors.items()}
+        builder.add_subject(subject, twins)
+    return builder.finish()
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+# ------------------------------------------------------------------------------------------------ tables
+
+
+def test_metrics_csv_has_one_row_per_method_with_finite_numbers(report: ReportResult) -> None:
+    rows = read_csv(report.metrics_csv)
+    assert [r["method"] for r in rows] == ["hdl", "baseline"]
+    for row in rows:
+        assert set(metric_columns()) <= set(row)
+        assert int(row["n_slices"]) == 6
+        for col in metric_columns():
+            assert math.isfinite(float(row[col])), (row["method"], col, row[col])
+        # FID is never a number unless it was really computed.
+        assert row["fid"].startswith("unavailable: ") or math.isfinite(float(row["fid"]))
+    hdl = rows[0]
+    assert 0.0 <= float(hdl["myo_dice_nonkey"]) <= 1.0
+    assert -1.0 <= float(hdl["curve_radial_r"]) <= 1.0
+    assert float(hdl["vel_mae_myo_cm_s"]) >= 0.0
+
+
+def test_metrics_are_means_over_slices_with_a_reference(report: ReportResult) -> None:
+    per_slice = read_csv(report.out_dir / "metrics_per_slice.csv")
+    assert len(per_slice) == 12  # 2 subjects x 3 slices x 2 methods
+    without = [r for r in per_slice if r["has_reference"] == "0"]
+    assert {r["subject"] for r in without} == {"ring02_keys"}
+    assert all(r["vel_mae_myo_cm_s"] == "nan" for r in without)
+    hdl = [float(r["mag_psnr_nonkey"]) for r in per_slice if r["method"] == "hdl" and r["has_reference"] == "1"]
+    summary = read_csv(report.metrics_csv)[0]
+    assert float(summary["mag_psnr_nonkey"]) == pytest.approx(np.mean(hdl), rel=1e-5)
+
+
+def test_curve_and_peak_tables_cover_every_data_set(report: ReportResult) -> None:
+    curves = read_csv(report.out_dir / "velocity_curves.csv")
+    by_subject = {s: {r["data"] for r in curves if r["subject"] == s} for s in ("ring01", "ring02_keys")}
+    assert by_subject["ring01"] == {"acquired", "hdl", "baseline"}
+    assert by_subject["ring02_keys"] == {"hdl", "baseline"}
+    acquired_mid = [r for r in curves if r["subject"] == "ring01" and r["slice"] == "mid" and r["data"] == "acquired"]
+    assert len(acquired_mid) == T_FRAMES
+    assert all(math.isfinite(float(r["longitudinal"])) for r in acquired_mid)
+    peaks = read_csv(report.out_dir / "velocity_peaks.csv")
+    assert {r["peak"] for r in peaks} == {"systolic", "e_prime", "a_prime"}
+    # The ring's longitudinal velocity is 5 sin(2 pi t / T) cm/s: the acquired systolic peak is ~5 cm/s.
+    sys_peak = [
+        float(r["value_cm_s"])
+        for r in peaks
+        if (r["subject"], r["slice"], r["data"], r["component"], r["curve"], r["peak"])
+        == ("ring01", "mid", "acquired", "longitudinal", "global", "systolic")
+    ]
+    assert sys_peak and sys_peak[0] == pytest.approx(5.0, abs=0.5)
+
+
+# ----------------------------------------------------------------------------------------------- figures
+
+
+def test_figures_decode_with_sensible_sizes(report: ReportResult) -> None:
+    figures = report.out_dir / "figures"
+    pngs = sorted(figures.glob("*.png"))
+    # 6 curve plots (2 subjects x 3 slices) and 2 bull's-eyes
+    assert len(pngs) == 8
+    for png in pngs:
+        with Image.open(png) as im:
+            im.verify()
+        with Image.open(png) as im:
+            assert im.format == "PNG" and im.width >= 400 and im.height >= 250
+    gifs = sorted(figures.glob("*.gif"))
+    assert [g.name for g in gifs] == ["ring01_mid_cine.gif", "ring02_keys_mid_cine.gif"]
+    for gif in gifs:
+        with Image.open(gif) as im:
+            assert im.format == "GIF" and im.n_frames == T_FRAMES
+            assert im.width >= 300 and im.height >= 200
+            im.seek(T_FRAMES - 1)
+            assert np.asarray(im.convert("RGB")).std() > 0
+
+
+def test_index_html_links_only_existing_local_files(report: ReportResult) -> None:
+    text = report.index_html.read_text()
+    links = re.findall(r'(?:src|href)="([^"]+)"', text)
+    assert links, "the page shows nothing"
+    for link in links:
+        assert "://" not in link and not link.startswith("/"), link
+        assert (report.out_dir / link).is_file(), link
+    for needed in ("metrics.csv", "ring01_bullseye.png", "ring01_mid_cine.gif", "ring02_keys_basal_curves.png"):
+        assert any(link.endswith(needed) for link in links), needed
+    assert "<table" in text and ">hdl<" in text and ">baseline<" in text
+    assert "http" not in text and "<script" not in text
+    assert "No acquired velocity for this subject" in text
+
+
+def test_bullseye_layout_follows_the_aha_convention() -> None:
+    geometry = segment_geometry()
+    assert sorted(geometry) == list(range(1, 17))
+
+    def centre(seg: int) -> float:
+        start, width, _, _ = geometry[seg]
+        return (start + width / 2) % 360
+
+    # Anterior at the top, septum on the left, inferior at the bottom; basal outside, apical inside.
+    assert centre(1) == pytest.approx(90) and centre(7) == pytest.approx(90) and centre(13) == pytest.approx(90)
+    assert centre(2) == pytest.approx(150) and centre(3) == pytest.approx(210) and centre(4) == pytest.approx(270)
+    assert centre(14) == pytest.approx(180) and centre(16) == pytest.approx(0)
+    assert geometry[1][3] > geometry[7][3] > geometry[13][3]
+
+
+def test_held_cine_repeats_each_key_frame_until_the_next() -> None:
+    s = ring_slice("mid", 0)
+    stored = replace(s, magnitude=s.magnitude[[2, 7]], myocardium=s.myocardium[[2, 7]])
+    keys = KeyFrames(frames=(2, 7), stored=(0, 1), n_frames=10)
+    held = held_cine(stored, keys)
+    assert held.shape == (10, SIZE, SIZE)
+    # frames 2..6 show key 2, 7..9 key 7, and 0..1 (before the first key frame) the last key of the cycle
+    for t, k in ((0, 1), (1, 1), (2, 0), (6, 0), (7, 1), (9, 1)):
+        np.testing.assert_array_equal(held[t], stored.magnitude[k])
+    assert INPUT_LABEL.startswith("input")
+
+
+# --------------------------------------------------------------------------------------------------- FID
+
+
+def test_fid_is_a_reason_unless_requested_and_available() -> None:
+    assert fid_mod.unavailable_reason(False) == fid_mod.NOT_REQUESTED
+    reason = fid_mod.unavailable_reason(True)
+    if reason is not None:
+        assert reason.startswith("unavailable: ") and "\n" not in reason
+
+
+def test_the_report_path_never_imports_torchvision_without_fid() -> None:
+    code = (
+        "import sys\n"
+        "import models.hdl_model, models.hdl_predictor, util.report.builder\n"
+        "from util.report import fid\n"
+        "fid.unavailable_reason(False)\n"
+        "assert 'torchvision' not in sys.modules, 'torchvision imported'\n"
+        "assert 'pytorch_fid' not in sys.modules, 'pytorch_fid imported'\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+# ---------------------------------------------------------------------------------------------- overview
+
+
+def test_overview_cli_renders_a_subject(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = write_subject(tmp_path / "ring.h5", ring_subject("ring"))
+    out = tmp_path / "overview.png"
+    assert overview_main([str(path), str(out), "--frames", "0", "4", "8"]) == 0
+    assert capsys.readouterr().out.strip().endswith("overview.png")
+    with Image.open(out) as im:
+        assert im.format == "PNG" and im.height > im.width > 300  # 5 rows (magnitude, vx, vy, vz, mask) x 3 frames
+    assert overview_main([str(path), str(out), "--slice", "septal"]) == 2
+    assert "no slice 'septal'" in capsys.readouterr().err
+
+
+def test_overview_of_a_file_without_velocity(tmp_path: Path) -> None:
+    from util.report.overview import plot_subject_overview
+
+    path = write_subject(tmp_path / "keys.h5", key_frame_only(ring_subject("ring")))
+    out = plot_subject_overview(path, tmp_path / "keys.png")
+    with Image.open(out) as im:
+        assert im.width > 300

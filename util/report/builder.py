@@ -1,0 +1,249 @@
+"""Builds the chained-synthesis report one subject at a time.
+
+``add_subject`` analyses and plots a subject as soon as it is synthesised and keeps only numbers (metric
+rows, curves), so memory does not grow with the cohort; ``finish`` writes the tables, FID and index.html.
+
+Per subject and slice, the data sets compared are the acquired slice (when the input is a full cine:
+the reference) and every synthesised one (``hdl``, ``baseline``). Input without velocity, or with key
+frames only, still gets the synthesised curves and bull's-eyes, with no metrics against a reference.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from data.mvm_io import SLICE_POSITIONS, SliceData, Subject
+from models.hdl_keyframes import KeyFrames, key_frames_of
+from util.report import fid as fid_mod
+from util.report.analysis import SliceAnalysis, analyse_slice, segment_peak_values
+from util.report.bullseye import plot_bullseye
+from util.report.cine_gif import write_cine_gif
+from util.report.curves_plot import plot_velocity_curves
+from util.report.html import Figure, Section, write_index
+from util.report.slice_metrics import metric_columns, slice_metrics
+from util.report.style import REFERENCE
+from util.report.table import curve_rows, peak_rows, summarise, summary_columns, write_curves, write_metrics
+from util.velocity import COMPONENTS
+
+INPUT_LABEL = "input (key frames held)"
+FIGURE_DIR = "figures"
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe version of a subject or slice name."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "x"
+
+
+def held_cine(s: SliceData, keys: KeyFrames) -> np.ndarray:
+    """The key frames repeated until the next one (what a viewer shows of a down-sampled cine)."""
+    frames = np.asarray(keys.frames)
+    stored = np.asarray(keys.stored)
+    which = np.searchsorted(frames, np.arange(keys.n_frames), side="right") - 1
+    which[which < 0] = len(frames) - 1  # before the first key frame: the last one of the previous cycle
+    return np.asarray(s.magnitude)[stored[which]]
+
+
+def anatomical_order(subject: Subject) -> list[tuple[str, SliceData]]:
+    """The slices from base to apex (files list groups alphabetically, which reads apical first)."""
+    rank = {p: i for i, p in enumerate(SLICE_POSITIONS)}
+    return sorted(subject.slices.items(), key=lambda item: rank.get(item[1].slice_position, len(rank)))
+
+
+def gif_slice(subject: Subject) -> str:
+    """The slice shown as a cine: mid-ventricular if there is one, else the first."""
+    for name, s in subject.slices.items():
+        if s.slice_position == "mid":
+            return name
+    return next(iter(subject.slices))
+
+
+@dataclass
+class ReportResult:
+    out_dir: Path
+    index_html: Path
+    metrics_csv: Path
+    summary: list[dict[str, object]]
+    files: list[Path] = field(default_factory=list)
+
+
+class ReportBuilder:
+    """Accumulates subjects, then writes the report into ``out_dir``.
+
+    Args:
+        out_dir: the report folder (index.html, CSVs, ``figures/``).
+        methods: method label -> one-line description, in table order (``hdl`` first).
+        factor: the down-sampling factor (for full-cine input, and key-frame-only files without index).
+        keyframes_only: the input files hold key frames only.
+        fid: try FID (see ``util.report.fid``); otherwise the table says it was not requested.
+        device: where the Inception network runs when FID is computed.
+        title, info: the page title and the key-value block under it.
+    """
+
+    def __init__(
+        self,
+        out_dir: str | os.PathLike,
+        methods: Mapping[str, str],
+        factor: int | None,
+        keyframes_only: bool = False,
+        fid: bool = False,
+        device: str = "cpu",
+        title: str = "HDL digital twin report",
+        info: Mapping[str, object] | None = None,
+    ) -> None:
+        self.out_dir = Path(out_dir)
+        self.methods = dict(methods)
+        self.factor = factor
+        self.keyframes_only = keyframes_only
+        self.title = title
+        self.info = dict(info or {})
+        self.slice_rows: list[dict[str, object]] = []
+        self.curve_rows: list[dict[str, object]] = []
+        self.peak_rows: list[dict[str, object]] = []
+        self.sections: list[Section] = []
+        self.n_reference = 0
+        self.fid_reason = fid_mod.unavailable_reason(fid)
+        self.fid = fid_mod.FIDAccumulator(device) if self.fid_reason is None else None
+        (self.out_dir / FIGURE_DIR).mkdir(parents=True, exist_ok=True)
+
+    # ------------------------------------------------------------------------------------ subjects
+
+    def add_subject(self, source: Subject, synthesised: Mapping[str, Subject]) -> None:
+        """Analyse, score and plot one subject: ``source`` is the input file, ``synthesised`` maps each
+        method to its twin of that subject."""
+        sid = source.subject_id
+        section = Section(title=f"Subject {sid}")
+        bullseye: dict[str, dict[str, dict[int, float]]] = {}
+        for name, src in anatomical_order(source):
+            keys = key_frames_of(src, self.factor, self.keyframes_only)
+            full = src.frame_index is None and not self.keyframes_only
+            analyses = self._analyse(src if full else None, {m: s.slices[name] for m, s in synthesised.items()})
+            self._score(sid, name, src if full else None, keys, synthesised, analyses)
+            for label, a in analyses.items():
+                self.curve_rows += curve_rows(sid, name, label, a)
+                self.peak_rows += peak_rows(sid, name, label, a)
+                for comp in COMPONENTS:
+                    merged = bullseye.setdefault(label, {}).setdefault(comp, {})
+                    for seg, value in segment_peak_values(a, comp).items():
+                        merged.setdefault(seg, value)
+            if analyses:
+                png = Path(FIGURE_DIR) / f"{safe_name(sid)}_{safe_name(name)}_curves.png"
+                key_times = [k * src.rr_interval_ms / keys.n_frames for k in keys.frames]
+                plot_velocity_curves(analyses, self.out_dir / png, f"{sid} / {name} ({src.slice_position})", key_times)
+                section.figures.append(
+                    Figure(png.as_posix(), f"{name}: global radial, circumferential and longitudinal velocity")
+                )
+        if bullseye:
+            png = Path(FIGURE_DIR) / f"{safe_name(sid)}_bullseye.png"
+            plot_bullseye(bullseye, self.out_dir / png, sid)
+            section.figures.insert(0, Figure(png.as_posix(), "AHA segments: peak systolic velocity (cm/s)"))
+        section.figures.insert(0, self._gif(source, synthesised))
+        if not any(r["has_reference"] for r in self.slice_rows if r["subject"] == sid):
+            section.note = "No acquired velocity for this subject: synthesised data only, no metrics."
+        self.sections.append(section)
+
+    def _analyse(self, reference: SliceData | None, synth: Mapping[str, SliceData]) -> dict[str, SliceAnalysis]:
+        analyses: dict[str, SliceAnalysis] = {}
+        septum = None
+        if reference is not None and reference.velocity is not None:
+            analyses[REFERENCE] = analyse_slice(reference)
+            septum = analyses[REFERENCE].septum_deg
+        for method, s in synth.items():
+            analyses[method] = analyse_slice(s, septum_deg=septum)
+        return analyses
+
+    def _score(
+        self,
+        sid: str,
+        name: str,
+        reference: SliceData | None,
+        keys: KeyFrames,
+        synthesised: Mapping[str, Subject],
+        analyses: Mapping[str, SliceAnalysis],
+    ) -> None:
+        has_reference = reference is not None
+        if has_reference and reference.velocity is not None:
+            self.n_reference += 1
+            if self.fid is not None:
+                self.fid.add(REFERENCE, reference.velocity, reference.venc_cm_s)
+        for method, subject in synthesised.items():
+            s = subject.slices[name]
+            row: dict[str, object] = {
+                "method": method,
+                "subject": sid,
+                "slice": name,
+                "slice_position": s.slice_position,
+                "n_frames": s.num_frames,
+                "has_reference": int(has_reference),
+            }
+            if has_reference:
+                scale = float(s.attrs.get("magnitude_scale", 1.0))
+                row.update(slice_metrics(reference, s, keys.is_key(), scale, analyses.get(REFERENCE), analyses[method]))
+                if self.fid is not None and reference.velocity is not None:
+                    self.fid.add(method, s.velocity, s.venc_cm_s)
+            else:
+                row.update(dict.fromkeys(metric_columns(), math.nan))
+            self.slice_rows.append(row)
+
+    def _gif(self, source: Subject, synthesised: Mapping[str, Subject]) -> Figure:
+        name = gif_slice(source)
+        src = source.slices[name]
+        keys = key_frames_of(src, self.factor, self.keyframes_only)
+        full = src.frame_index is None and not self.keyframes_only
+        rows: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
+        if full:
+            rows[REFERENCE] = (src.magnitude, src.velocity)
+        else:
+            rows[INPUT_LABEL] = (held_cine(src, keys), None)
+        for method, subject in synthesised.items():
+            s = subject.slices[name]
+            rows[method] = (s.magnitude, s.velocity)
+        myo = src.myocardium if full else next(iter(synthesised.values())).slices[name].myocardium
+        gif = Path(FIGURE_DIR) / f"{safe_name(source.subject_id)}_{safe_name(name)}_cine.gif"
+        write_cine_gif(
+            rows,
+            self.out_dir / gif,
+            src.rr_interval_ms,
+            src.venc_cm_s,
+            title=f"{source.subject_id} / {name}",
+            key_frames=keys.frames,
+            myocardium=myo,
+        )
+        return Figure(gif.as_posix(), f"{name}: magnitude and velocity cine, {' vs '.join(rows)}")
+
+    # -------------------------------------------------------------------------------------- finish
+
+    def _fid_scores(self) -> dict[str, float | str]:
+        if self.fid is None:
+            return dict.fromkeys(self.methods, self.fid_reason)
+        return {m: self.fid.score(REFERENCE, m) for m in self.methods}
+
+    def finish(self, extra_files: list[tuple[str, str]] | None = None) -> ReportResult:
+        """Write metrics.csv, metrics_per_slice.csv, the curve and peak tables and index.html."""
+        summary = summarise(self.slice_rows, self.methods, self._fid_scores())
+        files = write_metrics(self.out_dir, summary, self.slice_rows)
+        files += write_curves(self.out_dir, self.curve_rows, self.peak_rows)
+        links = [
+            ("metrics.csv", "one row per method, the mean over slices"),
+            ("metrics_per_slice.csv", "the same metrics for every slice"),
+            ("velocity_curves.csv", "global radial / circumferential / longitudinal curves (cm/s) per frame"),
+            ("velocity_peaks.csv", "systolic, E' and A' peaks and times to peak, global and per AHA segment"),
+            *(extra_files or []),
+        ]
+        notes = [
+            "Magnitude and mask metrics: non-key frames only (key frames are copied from the input). "
+            "Velocity metrics: all frames. Curves of the synthesised data use its own velocity and "
+            "myocardium. Means over slices with a reference.",
+        ]
+        if self.n_reference == 0:
+            notes.append("No input slice had a full acquired cine with velocity: there is nothing to score against.")
+        index = write_index(
+            self.out_dir, self.title, self.info, summary, summary_columns(), self.sections, links, notes
+        )
+        return ReportResult(self.out_dir, index, self.out_dir / "metrics.csv", summary, [*files, index])

@@ -1,0 +1,141 @@
+"""Metrics of one synthesised slice against the acquired one (docs/CONVENTIONS.md, DESIGN.md section 6).
+
+Which frames count:
+
+- magnitude PSNR/SSIM and myocardium Dice: the **non-key frames** only (suffix ``_nonkey``). Key frames
+  are copied from the input, so including them would only dilute the difference between methods;
+- velocity: **all frames**, since every velocity map is synthesised.
+
+Scales: magnitude on [0, 1] (data range 1), both images divided by the key frames' scale, the scale the
+synthesis used; velocity in units of VENC (data range 2); errors in cm/s where the name says so. The
+tissue foreground is ``util.tissue.tissue_mask_from_magnitude`` of the acquired frame (the definition the
+training losses use, which also exists for data without a ``tissue`` field). The myocardium of the
+acquired slice is the region of the velocity error.
+
+Curves: the acquired curves come from the acquired velocity and myocardium; the synthesised ones from
+the twin's own velocity and myocardium, with the same septum, so the comparison is end to end (what a
+clinician would read from either data set).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from data.mvm_io import SliceData
+from data.transforms import to_unit_range
+from util.metrics import curve_agreement, dice, mae, psnr, ssim
+from util.report.analysis import SliceAnalysis
+from util.velocity import COMPONENTS, DEFAULT_PEAK_WINDOWS
+
+DIRECTIONS = ("x", "y", "z")
+PEAKS = tuple(DEFAULT_PEAK_WINDOWS)
+VELOCITY_DATA_RANGE = 2.0
+
+
+def metric_columns() -> list[str]:
+    """Every metric a slice can have, in table order."""
+    cols = ["mag_psnr_nonkey", "mag_ssim_nonkey", "mag_psnr_tissue_nonkey", "myo_dice_nonkey"]
+    for stat in ("psnr", "psnr_tissue", "ssim", "ssim_tissue"):
+        cols += [f"vel_{stat}_{d}" for d in DIRECTIONS]
+    cols += ["vel_mae_myo_cm_s", "vel_mae_myo_true_cm_s"]
+    for c in COMPONENTS:
+        cols += [f"curve_{c}_r", f"curve_{c}_rmse_cm_s"]
+    cols += [f"peak_err_{c}_{p}_cm_s" for c in COMPONENTS for p in PEAKS]
+    cols += [f"ttp_err_{c}_{p}_ms" for c in COMPONENTS for p in PEAKS]
+    return cols
+
+
+def _tissue(unit: np.ndarray) -> np.ndarray:
+    from util.tissue import tissue_mask_from_magnitude
+
+    return np.asarray(tissue_mask_from_magnitude(unit), dtype=bool)
+
+
+def _mean(values: list[float]) -> float:
+    arr = np.asarray(values, dtype=np.float64)
+    arr = arr[~np.isnan(arr)]
+    return float(arr.mean()) if arr.size else math.nan
+
+
+def magnitude_metrics(real: SliceData, synth: SliceData, is_key: np.ndarray, scale: float) -> dict[str, float]:
+    """PSNR/SSIM (whole image and tissue) of the magnitude and Dice of the myocardium, non-key frames."""
+    frames = np.flatnonzero(~is_key)
+    if frames.size == 0:
+        return {}
+    ref = to_unit_range(real.magnitude[frames], scale)
+    out = to_unit_range(synth.magnitude[frames], scale)
+    tissue = _tissue(ref)
+    return {
+        "mag_psnr_nonkey": _mean([psnr(o, r, 1.0) for o, r in zip(out, ref, strict=True)]),
+        "mag_ssim_nonkey": _mean([ssim(o, r, 1.0) for o, r in zip(out, ref, strict=True)]),
+        "mag_psnr_tissue_nonkey": _mean([psnr(o, r, 1.0, m) for o, r, m in zip(out, ref, tissue, strict=True)]),
+        "myo_dice_nonkey": _mean(
+            [dice(synth.myocardium[t], real.myocardium[t]) for t in frames],
+        ),
+    }
+
+
+def velocity_metrics(real: SliceData, synth: SliceData, scale: float) -> dict[str, float]:
+    """Per-direction PSNR/SSIM in units of VENC (whole image and tissue) and myocardial MAE in cm/s."""
+    if real.velocity is None:
+        return {}
+    venc = np.asarray(real.venc_cm_s, dtype=np.float64)[None, :, None, None]
+    ref = real.velocity / venc
+    out = synth.velocity / venc
+    tissue = _tissue(to_unit_range(real.magnitude, scale))
+    result: dict[str, float] = {}
+    t_count = ref.shape[0]
+    for d, name in enumerate(DIRECTIONS):
+        r, o = ref[:, d], out[:, d]
+        result[f"vel_psnr_{name}"] = _mean([psnr(o[t], r[t], VELOCITY_DATA_RANGE) for t in range(t_count)])
+        result[f"vel_ssim_{name}"] = _mean([ssim(o[t], r[t], VELOCITY_DATA_RANGE) for t in range(t_count)])
+        result[f"vel_psnr_tissue_{name}"] = _mean(
+            [psnr(o[t], r[t], VELOCITY_DATA_RANGE, tissue[t]) for t in range(t_count)]
+        )
+        result[f"vel_ssim_tissue_{name}"] = _mean(
+            [ssim(o[t], r[t], VELOCITY_DATA_RANGE, tissue[t]) for t in range(t_count)]
+        )
+    myo = (real.myocardium != 0)[:, None]
+    result["vel_mae_myo_cm_s"] = mae(synth.velocity, real.velocity, myo)
+    truth = real.velocity_true
+    result["vel_mae_myo_true_cm_s"] = mae(synth.velocity, truth, myo) if truth is not None else math.nan
+    return result
+
+
+def curve_metrics(real: SliceAnalysis, synth: SliceAnalysis) -> dict[str, float]:
+    """Correlation and RMSE of the global curves; absolute errors of peaks (cm/s) and times to peak (ms)."""
+    result: dict[str, float] = {}
+    for c in COMPONENTS:
+        agreement = curve_agreement(synth.curves.global_curves[c], real.curves.global_curves[c])
+        result[f"curve_{c}_r"] = agreement["correlation"]
+        result[f"curve_{c}_rmse_cm_s"] = agreement["rmse"]
+    for c in COMPONENTS:
+        for p in PEAKS:
+            a = real.peaks[c]["global"][p]
+            b = synth.peaks[c]["global"][p]
+            result[f"peak_err_{c}_{p}_cm_s"] = abs(float(b["value"]) - float(a["value"]))
+            result[f"ttp_err_{c}_{p}_ms"] = abs(float(b["time_ms"]) - float(a["time_ms"]))
+    return result
+
+
+def slice_metrics(
+    real: SliceData,
+    synth: SliceData,
+    is_key: np.ndarray,
+    scale: float,
+    real_analysis: SliceAnalysis | None,
+    synth_analysis: SliceAnalysis | None,
+) -> dict[str, float]:
+    """All metrics of one slice; a metric that cannot be computed (no reference velocity) is NaN.
+
+    ``real`` must be the full acquired cine; ``is_key`` [T] marks the key frames; ``scale`` is the
+    magnitude scale the synthesis used.
+    """
+    row = dict.fromkeys(metric_columns(), math.nan)
+    row.update(magnitude_metrics(real, synth, is_key, scale))
+    row.update(velocity_metrics(real, synth, scale))
+    if real_analysis is not None and synth_analysis is not None:
+        row.update(curve_metrics(real_analysis, synth_analysis))
+    return row
