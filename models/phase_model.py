@@ -401,7 +401,7 @@ class PhaseModel(BaseModel):
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        net = self.network("netG")
+        net = self.local_network("netG")
         with eval_mode(net), self.autocast():
             out = net(x)
         return out[..., :h, :w].float().contiguous()

@@ -5,6 +5,9 @@
 #   bash scripts/run_tests.sh -k phantom # extra arguments go to pytest
 set -euo pipefail
 HDL_DEV=1 source "$(dirname "${BASH_SOURCE[0]}")/setup_env.sh"
+# Single-threaded maths: the tests run subprocesses (torchrun ranks, CLIs) side by side on few cores,
+# and oversubscribed thread pools are far slower than one thread each.
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 
 args=()
 for a in "$@"; do

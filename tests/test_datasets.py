@@ -126,3 +126,18 @@ def test_crop_and_unusable_inputs(tiny_cohort: Path, tmp_path: Path) -> None:
     write_subject(root / "subject_000.h5", subject)
     with pytest.raises(DataError, match=r"subject_000\.h5: slice 'mid': has no myocardium masks"):
         PhaseDataset(options(root), "all")
+
+
+def test_persistent_workers_follow_the_epoch(tiny_cohort: Path) -> None:
+    from torch.utils.data import DataLoader
+
+    ds = InterpDataset(options(tiny_cohort, factors=[2, 3, 4, 5, 6]), "train")
+    loader = DataLoader(ds, batch_size=16, num_workers=1, persistent_workers=True)
+    seen = []
+    for epoch in (0, 1):
+        ds.set_epoch(epoch)
+        batch = next(iter(loader))
+        expected = torch.stack([ds[i]["time"] for i in range(16)])
+        torch.testing.assert_close(batch["time"], expected)
+        seen.append(batch["time"])
+    assert not torch.equal(seen[0], seen[1])

@@ -140,7 +140,9 @@ class Trainer:
             num_workers=workers,
             pin_memory=self.device.type == "cuda",
             drop_last=shuffle,
-            persistent_workers=False,
+            # Workers live for the whole run (no start-up and file reopening each epoch); the datasets
+            # keep their epoch in shared memory, so the per-epoch random draws still change.
+            persistent_workers=workers > 0,
             prefetch_factor=4 if workers > 0 else None,
         )
 
