@@ -213,6 +213,12 @@ def run_interp_test(opt: argparse.Namespace) -> dict[str, dict[str, float]]:
     run_dir = Path(opt.checkpoints_dir) / opt.name
     overrides = {"precision": opt.precision, "channels_last": opt.channels_last}
     model = load_trained_model(run_dir, opt.which_epoch, device, overrides=overrides)
+    crop = int(getattr(opt, "crop_size", 0) or 0)
+    trained_crop = int(getattr(model.opt, "crop_size", 0) or 0)
+    if crop != trained_crop:
+        # Normalisation layers see whole-image statistics: a different window changes the predictions.
+        trained = f"crops of {trained_crop} pixels" if trained_crop else "whole images"
+        print(f"note: the run was trained on {trained}; evaluating with --crop_size {crop}")
     out_dir = Path(opt.results_dir) / opt.name / "interp"
     paths = subject_paths(opt)
     totals = {m: FrameScores() for m in METHODS}
@@ -225,7 +231,7 @@ def run_interp_test(opt: argparse.Namespace) -> dict[str, dict[str, float]]:
             where = f"{path}: slice {name!r}"
             check_full_cine(s, factor, where)
             keys = key_frame_grid(s.num_frames, factor)
-            s, crop = crop_slice(s, keys, int(getattr(opt, "crop_size", 0) or 0), where)
+            s, box = crop_slice(s, keys, crop, where)
             key_mag, key_mask = s.magnitude[keys], s.myocardium[keys]
             recs = {
                 "hdl_interp": interpolate_cine(model, key_mag, key_mask, keys, s.num_frames, opt.batch_size),
@@ -235,7 +241,7 @@ def run_interp_test(opt: argparse.Namespace) -> dict[str, dict[str, float]]:
                 scores = score_cine(rec, s.magnitude, s.myocardium)
                 totals[method].extend(scores)
                 per_slice.append({"subject": path.stem, "slice": name, "method": method, **scores.summary()})
-            slices_out[name] = output_slice(s, recs["hdl_interp"], factor, crop, model.checkpoint_path)
+            slices_out[name] = output_slice(s, recs["hdl_interp"], factor, box, model.checkpoint_path)
         write_subject(out_dir / "subjects" / f"{path.stem}.h5", Subject(subject.subject_id, slices_out, subject.attrs))
 
     rows = {m: totals[m].summary() for m in METHODS}

@@ -11,18 +11,22 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup_env.sh"
 
 DATAROOT="${DATAROOT:-datasets/phantom}"
-SUBJECTS="${SUBJECTS:-10}"
+SUBJECTS="${SUBJECTS:-10}"                # 6 train, 2 validation, 2 test
 FRAMES="${FRAMES:-30}"
 SIZE="${SIZE:-96}"
 SEED="${SEED:-0}"
 NAME="${NAME:-quickstart}"
-FACTOR="${FACTOR:-6}"
-INTERP_STEPS="${INTERP_STEPS:-400}"
-PHASE_STEPS="${PHASE_STEPS:-300}"
-BATCH="${BATCH:-8}"
-COMMON=(--dataroot "$DATAROOT" --seed "$SEED" --num_workers 1 --no_progress)
+FACTOR="${FACTOR:-6}"                     # temporal down-sampling of the input
+INTERP_EPOCHS="${INTERP_EPOCHS:-12}"      # x 67 steps of 8 samples
+PHASE_EPOCHS="${PHASE_EPOCHS:-8}"         # x 67 steps of 8 samples, for the GAN and for its L1 baseline
+# One compute thread per process: the data loader is the other process on a 2-core machine, and
+# oversubscribed thread pools are much slower than one thread each.
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+COMMON=(--dataroot "$DATAROOT" --seed "$SEED" --no_progress)
+PHASE_NET=(--netG r2unet --base_channels 16 --depth 3 --ndf 32 --crop_size 64)
 
 step() { printf '\n== %s\n' "$*"; }
+started=$SECONDS
 
 step "1/6 phantom: $SUBJECTS subjects x 3 slices x $FRAMES frames at ${SIZE}x${SIZE} -> $DATAROOT"
 "$PY" -m data.phantom --out "$DATAROOT" --subjects "$SUBJECTS" --frames "$FRAMES" --size "$SIZE" --seed "$SEED"
@@ -31,21 +35,24 @@ step "2/6 overview figure -> img/phantom_overview.png"
 first_subject="$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['test'][0])" "$DATAROOT/splits.json")"
 "$PY" -m util.report.overview "$DATAROOT/$first_subject.h5" img/phantom_overview.png
 
-step "3/6 stage 1: frame interpolation ($INTERP_STEPS steps)"
-"$PY" train.py --model interp --name "${NAME}_interp" "${COMMON[@]}" --batch_size "$BATCH" \
-  --n_epochs 1 --steps_per_epoch "$INTERP_STEPS" --base_channels 16 --depth 3 --factors 2 3 4 5 6 --print_freq 50
+step "3/6 stage 1: frame interpolation, then evaluation at k = $FACTOR on the test subjects"
+"$PY" train.py --model interp --name "${NAME}_interp" "${COMMON[@]}" --num_workers 1 --batch_size 8 \
+  --n_epochs "$INTERP_EPOCHS" --steps_per_epoch 67 --base_channels 16 --depth 3 --lr 2e-3 --lr_policy cosine \
+  --val_freq 4 --print_freq 100
 "$PY" test.py --model interp --name "${NAME}_interp" "${COMMON[@]}" --factor "$FACTOR"
 
-step "4/6 stage 2: velocity GAN and the L1-only baseline ($PHASE_STEPS steps each)"
-"$PY" train.py --model phase --name "${NAME}_phase" "${COMMON[@]}" --batch_size "$BATCH" \
-  --n_epochs 1 --steps_per_epoch "$PHASE_STEPS" --base_channels 16 --depth 3 --print_freq 50
-"$PY" train.py --model phase --name "${NAME}_phase_l1" "${COMMON[@]}" --batch_size "$BATCH" \
-  --n_epochs 1 --steps_per_epoch "$PHASE_STEPS" --base_channels 16 --depth 3 --print_freq 50 --l1_only
+step "4/6 stage 2: velocity GAN and its L1-only baseline, then evaluation on the test subjects"
+"$PY" train.py --model phase --name "${NAME}_phase" "${COMMON[@]}" --num_workers 0 --batch_size 8 \
+  --n_epochs "$PHASE_EPOCHS" "${PHASE_NET[@]}" --val_max_batches 10 --print_freq 100
+"$PY" train.py --model phase --name "${NAME}_phase_l1" "${COMMON[@]}" --num_workers 0 --batch_size 8 \
+  --n_epochs "$PHASE_EPOCHS" "${PHASE_NET[@]}" --val_max_batches 10 --print_freq 100 --l1_only
 "$PY" test.py --model phase --name "${NAME}_phase" "${COMMON[@]}" --baseline_name "${NAME}_phase_l1"
 
-step "5/6 chained synthesis of the test subjects (k = $FACTOR)"
+step "5/6 chained synthesis of the test subjects from every ${FACTOR}th magnitude frame"
 "$PY" test.py --model hdl --name "$NAME" "${COMMON[@]}" --factor "$FACTOR" \
   --interp_name "${NAME}_interp" --phase_name "${NAME}_phase" --baseline_phase_name "${NAME}_phase_l1"
 
-step "6/6 done"
-echo "results page: $HDL_ROOT/results/$NAME/hdl/index.html"
+step "6/6 done in $(( (SECONDS - started) / 60 )) min"
+echo "stage 1 table: $HDL_ROOT/results/${NAME}_interp/interp/metrics.csv"
+echo "stage 2 table: $HDL_ROOT/results/${NAME}_phase/phase/metrics.csv"
+echo "results page:  $HDL_ROOT/results/$NAME/hdl/index.html"
