@@ -29,7 +29,7 @@ _pip() { "$PY" -m pip install --disable-pip-version-check -q "$@" 2>&1 | grep -v
 if ! "$PY" -c "import torch" >/dev/null 2>&1; then
   echo "setup: installing ${HDL_TORCH_SPEC:-torch==2.13.0}" >&2
   _pip "${HDL_TORCH_SPEC:-torch==2.13.0}"
-  "$PY" -c "import torch" || { echo "setup: torch failed to install" >&2; exit 1; }
+  "$PY" -c "import torch" 2>/dev/null || { echo "setup: torch failed to install" >&2; exit 1; }
 fi
 
 _reqs=("$HDL_ROOT/requirements.txt")
@@ -43,7 +43,7 @@ if [[ ! -f "$_stamp" ]]; then
   for r in "${_reqs[@]}"; do _args+=(-r "$r"); done
   _pip "${_args[@]}"
   "$PY" - <<'PYCHECK'
-import importlib, sys
+import importlib.util, sys
 missing = [m for m in ("torch", "numpy", "scipy", "skimage", "h5py", "matplotlib", "tqdm", "pydicom", "nibabel")
            if importlib.util.find_spec(m) is None]
 if missing:
