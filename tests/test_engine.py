@@ -137,3 +137,39 @@ def test_nan_loss_stops_training_and_keeps_last_good_checkpoint(
     assert latest["counter"] == {"epoch": 1, "global_step": 3}
     for tensor in latest["networks"]["netG"].values():
         assert torch.isfinite(tensor.float()).all()
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_gan_steps_on_cpu(tiny_cohort: Path, tmp_path: Path, precision: str) -> None:
+    """Both GAN optimisers step under autocast; fp16 goes through the one shared GradScaler."""
+    args = [
+        "--model", "phase", "--dataroot", str(tiny_cohort), "--name", precision, "--checkpoints_dir", str(tmp_path),
+        "--n_epochs", "1", "--steps_per_epoch", "3", "--batch_size", "2", "--print_freq", "1", "--precision", precision,
+        "--no_tensorboard", "--val_max_batches", "1", *TINY,
+    ]  # fmt: skip
+    summary = train.main(args)
+    assert summary["steps"] == 3
+    state = torch.load(tmp_path / precision / "latest.pt", weights_only=False)
+    rows = loss_rows(tmp_path / precision)
+    assert {name for (_, _, name) in rows} >= {"D_total", "G_total"}
+    assert all(float(v) == float(v) and abs(float(v)) < 1e6 for v in rows.values())  # finite
+    if precision == "fp16":
+        assert state["scaler"]["scale"] > 0  # the scaler was active and its state is saved
+    else:
+        assert state["scaler"] == {}  # disabled scaler: bf16 needs none
+    for net in state["networks"].values():
+        for tensor in net.values():
+            assert tensor.dtype in (torch.float32, torch.int64) and torch.isfinite(tensor.float()).all()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["interp", "phase"])
+def test_compiled_training_saves_bare_weights(tiny_cohort: Path, tmp_path: Path, model: str) -> None:
+    args = [
+        "--model", model, "--dataroot", str(tiny_cohort), "--name", "c", "--checkpoints_dir", str(tmp_path),
+        "--n_epochs", "1", "--steps_per_epoch", "2", "--batch_size", "2", "--compile", "--no_tensorboard",
+        "--val_max_batches", "1", *TINY,
+    ]  # fmt: skip
+    train.main(args)
+    weights = torch.load(tmp_path / "c" / "weights.pt", weights_only=True)["networks"]
+    assert not any("_orig_mod" in key for net in weights.values() for key in net)

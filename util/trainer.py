@@ -13,6 +13,7 @@ import argparse
 import math
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -226,8 +227,12 @@ class Trainer:
                     self.logger.images(self.model.current_visuals(), self.counter.global_step)
             bar.close()
             self.check_finite()
-            for s in self.schedulers.values():
-                s.step()
+            with warnings.catch_warnings():
+                # With fp16 the scaler may skip every step of a short epoch (inf gradients while the
+                # scale settles); the scheduler then warns about an order that is in fact correct.
+                warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler")
+                for s in self.schedulers.values():
+                    s.step()
             self.counter.record_epoch_end(epoch)
             metrics = self.validate() if self.counter.needs_validation(epoch) else {}
             if metrics:
