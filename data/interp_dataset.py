@@ -18,11 +18,11 @@ import itertools
 
 import numpy as np
 import torch
-from util.tissue import tissue_mask_from_magnitude
 
 from data.slice_dataset import SliceDataset
 from data.transforms import dihedral, to_network_range, to_unit_range
 from util.errors import OptionError
+from util.tissue import tissue_mask_from_magnitude
 
 
 def key_frame_grid(num_frames: int, factor: int) -> list[int]:

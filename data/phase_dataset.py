@@ -12,10 +12,10 @@ import argparse
 
 import numpy as np
 import torch
-from util.tissue import tissue_mask_from_magnitude
 
 from data.slice_dataset import SliceDataset
 from data.transforms import dihedral, dihedral_velocity, to_network_range, to_unit_range
+from util.tissue import tissue_mask_from_magnitude
 
 
 class PhaseDataset(SliceDataset):
