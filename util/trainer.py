@@ -158,7 +158,7 @@ class Trainer:
             if not ctx.distributed:
                 return net
             ids = [ctx.device.index] if ctx.device.type == "cuda" else None
-            return DistributedDataParallel(net, device_ids=ids, broadcast_buffers=False)
+            return DistributedDataParallel(net, device_ids=ids)
 
         self.model.wrap_networks(compile_fn, ddp_fn)
 
