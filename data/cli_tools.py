@@ -12,9 +12,8 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from util.cli import EXIT_ERROR, error_line
 from util.errors import HDLError, OptionError
-
-EXIT_ERROR = 2
 
 
 class ToolParser(argparse.ArgumentParser):
@@ -30,8 +29,7 @@ def run_tool(body: Callable[[argparse.Namespace], None], parser: ToolParser, arg
         args = parser.parse_args(argv)
         body(args)
     except HDLError as exc:
-        message = " ".join(str(exc).split())  # one line, whatever the message held
-        print(f"error: {message}", file=sys.stderr)
+        print(error_line(exc), file=sys.stderr)
         return EXIT_ERROR
     return 0
 

@@ -15,12 +15,17 @@ EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 
+def error_line(exc: BaseException) -> str:
+    """The one line a user sees for a project error: ``error: <message>``, whitespace collapsed."""
+    return "error: " + " ".join(str(exc).split())
+
+
 def run_cli(main: Callable[[], object]) -> None:
     """Run ``main`` and exit with 0, 2 (project error) or 130 (Ctrl-C)."""
     try:
         main()
     except HDLError as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
+        print(error_line(exc), file=sys.stderr, flush=True)
         sys.exit(EXIT_ERROR)
     except KeyboardInterrupt:
         print("interrupted: no files were left half-written; resume with --continue_train", file=sys.stderr)
