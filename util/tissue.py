@@ -24,9 +24,6 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-#: Percentile of the magnitude that maps to 1 (docs/CONVENTIONS.md).
-NORMALISATION_PERCENTILE = 99.5
-
 _BINS = 128
 _THRESHOLD_RANGE = (0.08, 0.35)
 _SMOOTH_SIGMA = 1.0
@@ -46,14 +43,12 @@ def normalise_magnitude(magnitude: np.ndarray, reference: np.ndarray | None = No
 
     Returns:
         float32 array of the shape of ``magnitude``. A reference with no signal (percentile <= 0)
-        gives zeros rather than a division by zero.
+        leaves the values unscaled rather than dividing by zero.
     """
-    mag = np.asarray(magnitude, dtype=np.float32)
-    ref = mag if reference is None else np.asarray(reference, dtype=np.float32)
-    scale = float(np.percentile(ref, NORMALISATION_PERCENTILE)) if ref.size else 0.0
-    if not np.isfinite(scale) or scale <= 0:
-        return np.zeros_like(mag)
-    return np.clip(mag / np.float32(scale), 0.0, 1.0)
+    # One definition of the scale for the whole project: the one the datasets and predictors use.
+    from data.transforms import magnitude_scale, to_unit_range
+
+    return to_unit_range(magnitude, magnitude_scale(magnitude if reference is None else reference))
 
 
 def _otsu_per_frame(frames: np.ndarray) -> np.ndarray:
