@@ -15,7 +15,6 @@ so any image size works.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,29 +22,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from data.interp_dataset import time_conditioning
+from data.interp_dataset import cyclic_targets, time_conditioning
 from data.transforms import magnitude_scale, to_network_range, to_unit_range
 from util.errors import DataError
 
 MASK_THRESHOLD = 0.5
-
-
-def cyclic_targets(key_frames: Sequence[int], num_frames: int) -> list[tuple[int, int, int]]:
-    """Every non-key frame with its bracketing key frames, as ``(target, key0, key1)``.
-
-    Indices past the end of the cycle stand for the next cycle (``t + num_frames`` is frame ``t``): the
-    frames after the last key frame and before the first one are bracketed by the last key frame and the
-    first key frame of the next cycle.
-    """
-    keys = [int(k) for k in key_frames]
-    if not keys:
-        raise DataError("no key frames: at least one key frame is needed to interpolate a cine")
-    if any(b <= a for a, b in itertools.pairwise(keys)) or keys[0] < 0 or keys[-1] >= num_frames:
-        raise DataError(f"key frames must increase strictly within [0, {num_frames}), got {keys}")
-    out = []
-    for k0, k1 in itertools.pairwise([*keys, keys[0] + num_frames]):
-        out.extend((t, k0, k1) for t in range(k0 + 1, k1))
-    return out
 
 
 @dataclass
