@@ -5,9 +5,7 @@ Dataset registry: ``--dataset_mode NAME`` resolves here, and an unknown name lis
 
 from __future__ import annotations
 
-import importlib
-
-from util.errors import OptionError
+from util.registry import resolve
 
 DATASETS: dict[str, str] = {
     "interp": "data.interp_dataset:InterpDataset",
@@ -17,10 +15,7 @@ DATASETS: dict[str, str] = {
 
 def get_dataset_class(name: str) -> type:
     """Return the dataset class registered as ``name``."""
-    if name not in DATASETS:
-        raise OptionError(f"--dataset_mode {name!r} is not a dataset; valid ones are: {', '.join(DATASETS)}")
-    module_name, cls_name = DATASETS[name].split(":")
-    return getattr(importlib.import_module(module_name), cls_name)
+    return resolve(DATASETS, name, "--dataset_mode", "dataset")
 
 
 def create_dataset(opt, split: str):

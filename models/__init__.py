@@ -1,13 +1,8 @@
-"""Model registry: ``--model NAME`` resolves here, and an unknown name lists the valid ones.
-
-Models are imported lazily so ``--help`` and the data tools do not pay for importing every network.
-"""
+"""Model registry: ``--model NAME`` resolves here, and an unknown name lists the valid ones."""
 
 from __future__ import annotations
 
-import importlib
-
-from util.errors import OptionError
+from util.registry import resolve
 
 MODELS: dict[str, str] = {
     "interp": "models.interp_model:InterpModel",
@@ -18,10 +13,7 @@ MODELS: dict[str, str] = {
 
 def get_model_class(name: str) -> type:
     """Return the model class registered as ``name``."""
-    if name not in MODELS:
-        raise OptionError(f"--model {name!r} is not a model; valid models are: {', '.join(MODELS)}")
-    module_name, cls_name = MODELS[name].split(":")
-    return getattr(importlib.import_module(module_name), cls_name)
+    return resolve(MODELS, name, "--model", "model")
 
 
 def create_model(opt, device=None) -> object:

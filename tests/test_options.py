@@ -13,7 +13,7 @@ from util.errors import OptionError
 
 
 def test_unknown_model_lists_valid_names(tmp_path: Path) -> None:
-    with pytest.raises(OptionError, match="--model 'pix2pix' is not a model; valid models are: interp, phase, hdl"):
+    with pytest.raises(OptionError, match="--model 'pix2pix' is not a model; valid ones are: interp, phase, hdl"):
         TrainOptions().parse(["--model", "pix2pix", "--checkpoints_dir", str(tmp_path)])
 
 
