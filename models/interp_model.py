@@ -26,6 +26,7 @@ from models.base_model import BaseModel
 from models.interp_losses import dilate_mask, masked_l1, soft_dice_loss
 from models.networks import BLOCK_TYPES, INIT_KINDS, NORM_KINDS, UPSAMPLE_KINDS, HybridInterpUNet, init_weights
 from models.networks import time_features as make_time_features
+from options.base_options import require_at_least
 from util.errors import OptionError
 from util.metrics import dice_torch, psnr_torch
 
@@ -105,12 +106,10 @@ class InterpModel(BaseModel):
 
     def __init__(self, opt: argparse.Namespace, device: torch.device | None = None) -> None:
         super().__init__(opt, device)
-        for name in ("base_channels", "depth", "time_dim"):
-            if getattr(opt, name) < 1:
-                raise OptionError(f"--{name} must be >= 1, got {getattr(opt, name)}")
-        for name in ("lambda_l1", "lambda_myo", "lambda_tissue", "lambda_dice", "lambda_bce", "myo_dilation"):
-            if getattr(opt, name, 0) < 0:
-                raise OptionError(f"--{name} must be >= 0, got {getattr(opt, name)}")
+        require_at_least(opt, ("base_channels", "depth", "time_dim"), 1)
+        losses = ("lambda_l1", "lambda_myo", "lambda_tissue", "lambda_dice", "lambda_bce", "myo_dilation")
+        # The loss weights exist only in training options; a test-time model has none to check.
+        require_at_least({n: getattr(opt, n, 0) for n in losses}, losses, 0)
         net = HybridInterpUNet(
             base_channels=opt.base_channels,
             depth=opt.depth,

@@ -54,6 +54,7 @@ from models.networks import (
     init_weights,
 )
 from models.noise_model import NOISE_KINDS, BackgroundNoise, collect_background
+from options.base_options import require_at_least
 from util.errors import OptionError
 from util.metrics import psnr_torch
 from util.tissue import tissue_mask_from_magnitude
@@ -217,12 +218,8 @@ class PhaseModel(BaseModel):
         super().__init__(opt, device)
         self.settings = {k: getattr(opt, k, v) for k, v in DEFAULTS.items()}
         s = self.settings
-        for name in ("base_channels", "depth", "ndf", "n_layers_D"):
-            if int(s[name]) < 1:
-                raise OptionError(f"--{name} must be >= 1, got {s[name]}")
-        for name in ("lambda_gan", "lambda_tissue", "lambda_myo", "lambda_l1"):
-            if float(s[name]) < 0:
-                raise OptionError(f"--{name} must be >= 0, got {s[name]}")
+        require_at_least(s, ("base_channels", "depth", "ndf", "n_layers_D"), 1)
+        require_at_least(s, ("lambda_gan", "lambda_tissue", "lambda_myo", "lambda_l1"), 0)
         if s["netG"] not in GENERATORS:
             raise OptionError(f"--netG {s['netG']!r} is not a generator; valid: {', '.join(GENERATORS)}")
         self.l1_only = bool(s["l1_only"])

@@ -12,7 +12,9 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from util.errors import OptionError
 
@@ -112,13 +114,8 @@ class BaseOptions:
 
     def validate(self, opt: argparse.Namespace) -> None:
         """Reject values argparse cannot check on its own, with the option's name in the message."""
-        for name in ("batch_size",):
-            if getattr(opt, name) < 1:
-                raise OptionError(f"--{name} must be >= 1, got {getattr(opt, name)}")
-        if opt.num_workers < 0:
-            raise OptionError(f"--num_workers must be >= 0, got {opt.num_workers}")
-        if opt.crop_size < 0:
-            raise OptionError(f"--crop_size must be >= 0, got {opt.crop_size}")
+        require_at_least(opt, ("batch_size",), 1)
+        require_at_least(opt, ("num_workers", "crop_size", "max_subjects"), 0)
         if not opt.name or "/" in opt.name or opt.name in (".", ".."):
             raise OptionError(f"--name must be a plain folder name, got {opt.name!r}")
 
@@ -130,6 +127,14 @@ class BaseOptions:
         from util.atomic import write_json
 
         return write_json(self.options_file(opt), options_to_dict(opt))
+
+
+def require_at_least(values: Mapping[str, Any] | argparse.Namespace, names: Iterable[str], minimum: float) -> None:
+    """Raise ``OptionError`` naming the first option in ``names`` whose value is below ``minimum``."""
+    get = values.__getitem__ if isinstance(values, Mapping) else lambda n: getattr(values, n)
+    for name in names:
+        if get(name) < minimum:
+            raise OptionError(f"--{name} must be >= {minimum}, got {get(name)}")
 
 
 def options_to_dict(opt: argparse.Namespace) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from options.base_options import BaseOptions
+from options.base_options import BaseOptions, require_at_least
 from util.errors import OptionError
 
 
@@ -56,13 +56,7 @@ class TrainOptions(BaseOptions):
 
     def validate(self, opt: argparse.Namespace) -> None:
         super().validate(opt)
-        if opt.n_epochs < 1:
-            raise OptionError(f"--n_epochs must be >= 1, got {opt.n_epochs}")
-        for name in ("n_epochs_decay", "steps_per_epoch", "val_max_batches", "val_freq"):
-            if getattr(opt, name) < 0:
-                raise OptionError(f"--{name} must be >= 0, got {getattr(opt, name)}")
-        for name in ("save_epoch_freq", "keep_last", "print_freq", "display_freq"):
-            if getattr(opt, name) < 1:
-                raise OptionError(f"--{name} must be >= 1, got {getattr(opt, name)}")
+        require_at_least(opt, ("n_epochs", "save_epoch_freq", "keep_last", "print_freq", "display_freq"), 1)
+        require_at_least(opt, ("n_epochs_decay", "steps_per_epoch", "val_max_batches", "val_freq"), 0)
         if opt.lr is not None and opt.lr <= 0:
             raise OptionError(f"--lr must be > 0, got {opt.lr}")

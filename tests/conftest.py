@@ -22,6 +22,7 @@ def tiny_cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
     generate_cohort(root, n_subjects=5, seed=123, config=PhantomConfig(frames=24, size=64), workers=1)
     return root
 
+
 # Property tests explore new examples on every local run, but CI replays a fixed set so that a run's
 # verdict does not depend on the draw.
 try:
