@@ -5,7 +5,8 @@ Every frame t of every slice is synthesised from the measured magnitude frames t
 scaled per slice as in training, and the file's myocardium mask. Whole images are used (the generator is
 fully convolutional; inference pads to its size multiple). Rows of ``metrics.csv`` (column ``method``):
 
-* the model (``fg_bg_gan``; ``gan_whole_image`` for a ``--no_fg_bg`` run, ``l1_only`` for an L1 run);
+* the model (``fg_bg_gan``; ``fg_bg_gan_tissue_noise`` with ``--tissue_noise physics``, ``gan_whole_image``
+  for a ``--no_fg_bg`` run, ``l1_only`` for an L1 run);
 * the L1-only baseline generator, when ``--baseline_name RUN`` names one;
 * ``measurement_floor`` (phantom only, where the noise-free ``velocity_true`` exists): the measured maps
   scored against the truth. A model that predicted the true velocity exactly would score about this
@@ -22,7 +23,8 @@ Columns (blank where they do not apply):
 * ``mae_myo_cm_s``: mean absolute velocity error inside the myocardium, cm/s, over the three directions;
   ``mae_myo_true_cm_s``: the same against ``velocity_true`` (phantom only).
 * ``hp_std_tissue_cm_s``, ``bg_std_cm_s``: realism statistics (``util/realism.py``), cm/s, averaged over
-  the three directions: fine-scale texture in the tissue and the spread of the background.
+  the three directions: fine-scale texture in the tissue and the spread of the background, each at a
+  pixel's distance from the tissue boundary.
 
 Slice scores are averaged over slices. Outputs in ``<results_dir>/<name>/phase/``: ``metrics.csv``,
 ``metrics_per_slice.csv`` and ``subjects/<subject>.h5``: the subject in the dataset format with the
@@ -48,7 +50,7 @@ from util import metrics
 from util.atomic import write_text
 from util.distributed import select_device
 from util.errors import DataError
-from util.realism import highpass_std, masked_std
+from util.realism import background_exterior, highpass_std, masked_std, tissue_interior
 from util.tissue import tissue_mask_from_magnitude
 
 DIRECTIONS = ("vx", "vy", "vz")
@@ -105,11 +107,16 @@ def fidelity(pred: np.ndarray, ref: np.ndarray, tissue: np.ndarray, myo: np.ndar
 
 
 def realism(velocity: np.ndarray, tissue: np.ndarray, venc: np.ndarray) -> dict[str, float]:
-    """High-pass std in the tissue and background std, cm/s, averaged over the directions."""
+    """High-pass std in the tissue and background std, cm/s, averaged over the directions.
+
+    Both keep a margin from the tissue boundary (``util.realism.tissue_interior`` / ``background_exterior``),
+    so the statistics describe the tissue's texture and the background's noise, not the mask's edge.
+    """
     cm_s = velocity * venc[None, :, None, None]
+    inside, outside = tissue_interior(tissue), background_exterior(tissue)
     return {
-        "hp_std_tissue_cm_s": float(np.mean([highpass_std(cm_s[:, c], tissue) for c in range(3)])),
-        "bg_std_cm_s": float(np.mean([masked_std(cm_s[:, c], ~tissue) for c in range(3)])),
+        "hp_std_tissue_cm_s": float(np.mean([highpass_std(cm_s[:, c], inside) for c in range(3)])),
+        "bg_std_cm_s": float(np.mean([masked_std(cm_s[:, c], outside) for c in range(3)])),
     }
 
 

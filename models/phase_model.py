@@ -12,6 +12,11 @@ and the PatchGAN ``netD`` judges the composite against the measured map, both ne
 The noise model is fixed (uniform over [-VENC, VENC)) or estimated from the training set, and it is
 saved with the checkpoint: nothing at inference depends on measured velocities.
 
+``--tissue_noise physics`` also gives the foreground the scanner's phase noise, whose std follows from
+the magnitude's SNR (models/tissue_noise.py): composite = wrap(G(x) + noise) on the tissue. The L1 terms
+then compare the generator's own output G(x), so what it learns is the noise-free velocity field. The
+default, ``none``, is the paper's scheme: the foreground is exactly G(x).
+
 Generator loss (paper defaults)::
 
     lambda_gan * GAN(D(magnitude, composite) -> real)
@@ -54,6 +59,7 @@ from models.networks import (
     init_weights,
 )
 from models.noise_model import NOISE_KINDS, BackgroundNoise, collect_background
+from models.tissue_noise import TISSUE_NOISE_KINDS, add_tissue_noise
 from options.base_options import require_at_least
 from util.errors import OptionError
 from util.metrics import psnr_torch
@@ -74,6 +80,7 @@ DEFAULTS: dict[str, Any] = {
     "recurrence_steps": 2,
     "upsample": "bilinear",
     "use_mask_channel": False,
+    "tissue_noise": "none",
     "init_type": "normal",
     "init_gain": 0.02,
     "ndf": 64,
@@ -191,6 +198,13 @@ class PhaseModel(BaseModel):
             help="background noise: uniform over [-VENC, VENC), or empirical (per-direction distribution of "
             "the training set's background, stored in the checkpoint)",
         )
+        s.add_argument(
+            "--tissue_noise",
+            choices=TISSUE_NOISE_KINDS,
+            default=d["tissue_noise"],
+            help="phase noise on the foreground: none (the paper's scheme, foreground = generator output) or "
+            "physics (std sqrt(2) VENC / (pi SNR) from the magnitude, so synthesised tissue looks acquired)",
+        )
         s.add_argument("--no_fg_bg", action="store_true", help="ablation: generate the whole image, no composite")
         s.add_argument(
             "--l1_only",
@@ -226,6 +240,18 @@ class PhaseModel(BaseModel):
         #: whether synthesised maps are composites (generator foreground + noise background)
         self.fg_bg = not (self.l1_only or bool(s["no_fg_bg"]))
         self.use_mask_channel = bool(s["use_mask_channel"])
+        if s["tissue_noise"] not in TISSUE_NOISE_KINDS:
+            raise OptionError(
+                f"--tissue_noise {s['tissue_noise']!r} is not a tissue noise model; "
+                f"valid: {', '.join(TISSUE_NOISE_KINDS)}"
+            )
+        if s["tissue_noise"] != "none" and not self.fg_bg:
+            raise OptionError(
+                "--tissue_noise physics needs the foreground-background scheme; it cannot be combined with "
+                "--l1_only or --no_fg_bg"
+            )
+        #: whether the composite's foreground carries physics phase noise
+        self.tissue_noise = s["tissue_noise"] == "physics"
         self.noise = BackgroundNoise(s["noise_model"])
         self._val_generator: torch.Generator | None = None
 
@@ -269,7 +295,9 @@ class PhaseModel(BaseModel):
         """What this run is, for result tables."""
         if self.l1_only:
             return "l1_only"
-        return "fg_bg_gan" if self.fg_bg else "gan_whole_image"
+        if not self.fg_bg:
+            return "gan_whole_image"
+        return "fg_bg_gan_tissue_noise" if self.tissue_noise else "fg_bg_gan"
 
     # ------------------------------------------------------------------------------------ training
 
@@ -300,10 +328,26 @@ class PhaseModel(BaseModel):
     def forward(self, generator: torch.Generator | None = None) -> None:
         self.foreground = self.netG(self.generator_input(self.magnitude, self.myocardium))
         if self.fg_bg:
-            noise = self.noise.sample(self.foreground.shape, self.device, generator)
-            self.fake = composite(self.foreground, noise, self.tissue)
+            self.fake = self.composite(self.foreground, self.magnitude, self.tissue, generator)
         else:
             self.fake = self.foreground.float()
+
+    def composite(
+        self,
+        foreground: torch.Tensor,
+        magnitude: torch.Tensor,
+        tissue: torch.Tensor,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """The synthesised map: ``foreground`` (+ tissue noise if chosen) on ``tissue``, noise elsewhere.
+
+        ``magnitude`` [B, 3, H, W] on the network scale; its centre frame sets the tissue noise level.
+        """
+        if self.tissue_noise:
+            unit = ((magnitude[:, 1].detach().float() + 1.0) / 2.0).clamp(0.0, 1.0)
+            foreground = add_tissue_noise(foreground, unit, tissue, generator)
+        noise = self.noise.sample(foreground.shape, foreground.device, generator)
+        return composite(foreground, noise, tissue)
 
     @staticmethod
     def _discriminate(net: nn.Module, magnitude: torch.Tensor, velocity: torch.Tensor) -> torch.Tensor:
@@ -323,12 +367,13 @@ class PhaseModel(BaseModel):
             return {"real": loss_real, "fake": loss_fake, "total": 0.5 * (loss_real + loss_fake)}
         if group != "G":
             raise ValueError(f"unknown optimiser group {group!r}")
-        fake = self.fake.float()
         if self.l1_only:
-            l1 = (fake - self.real).abs().mean()
+            l1 = (self.fake.float() - self.real).abs().mean()
             return {"l1": l1, "total": float(s["lambda_l1"]) * l1}
-        l1_tissue = masked_l1(fake, self.real, self.tissue)
-        l1_myo = masked_l1(fake, self.real, self.myocardium)
+        # The generator's own output: on the tissue this equals the composite unless tissue noise is added,
+        # which must not enter the L1 terms (their optimum would stay the same, only noisier).
+        l1_tissue = masked_l1(self.foreground.float(), self.real, self.tissue)
+        l1_myo = masked_l1(self.foreground.float(), self.real, self.myocardium)
         # The generator's pass goes through the frozen, un-wrapped discriminator (see local_network).
         net_d = self.local_network("netD")
         with frozen(net_d):
@@ -412,8 +457,9 @@ class PhaseModel(BaseModel):
     ) -> torch.Tensor:
         """Synthesised velocity / VENC [B, 3, H, W] (float32, on the model's device).
 
-        The composite of the generator's foreground and noise-model draws on the background; the tissue
-        foreground is computed from the centre magnitude frame with ``util.tissue``. Without the
+        The composite of the generator's foreground (with physics phase noise under ``--tissue_noise
+        physics``) and noise-model draws on the background; the tissue foreground is computed from the
+        centre magnitude frame with ``util.tissue``. Without the
         foreground-background scheme (``--no_fg_bg``, ``--l1_only`` runs) it is the generator's output.
         ``generator`` (any device) makes the background draws reproducible.
         """
@@ -421,8 +467,7 @@ class PhaseModel(BaseModel):
         if not self.fg_bg:
             return foreground
         mask = tissue_from_magnitude(magnitude).to(foreground.device)
-        noise = self.noise.sample(foreground.shape, foreground.device, generator)
-        return composite(foreground, noise, mask)
+        return self.composite(foreground, magnitude.to(foreground.device), mask, generator)
 
     @classmethod
     def run_test(cls, opt: argparse.Namespace) -> dict[str, Any]:

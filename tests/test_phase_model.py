@@ -20,6 +20,7 @@ from models.loading import load_trained_model
 from models.noise_model import BackgroundNoise, collect_background
 from models.phase_evaluation import COLUMNS
 from models.phase_model import PhaseModel, composite, tissue_from_magnitude
+from models.tissue_noise import phase_noise_std
 from options.train_options import TrainOptions
 from util.errors import OptionError
 
@@ -169,6 +170,39 @@ def test_no_fg_bg_generates_the_whole_image(tiny_cohort: Path, tmp_path: Path) -
     assert torch.equal(model.synthesise(batch["magnitude"]), model.foreground_velocity(batch["magnitude"]))
 
 
+def test_physics_tissue_noise_on_the_foreground_only(tiny_cohort: Path, tmp_path: Path) -> None:
+    opt = make_opt(tiny_cohort, tmp_path, "--tissue_noise", "physics")
+    model = PhaseModel(opt)
+    assert model.tissue_noise and model.method_name == "fg_bg_gan_tissue_noise"
+    batch = first_batch(opt, "val", size=4)
+    fg = model.foreground_velocity(batch["magnitude"])
+    out = model.synthesise(batch["magnitude"], generator=torch.Generator().manual_seed(3))
+    tissue = tissue_from_magnitude(batch["magnitude"])
+    inside = tissue.expand_as(out) != 0
+    # Foreground: the generator's output plus noise whose spread follows the magnitude's SNR.
+    std = phase_noise_std((batch["magnitude"][:, 1] + 1) / 2, tissue).expand_as(out)
+    z = (out - fg)[inside] / std[inside]
+    assert float(z.mean()) == pytest.approx(0.0, abs=0.05) and float(z.std()) == pytest.approx(1.0, abs=0.05)
+    assert 0.005 < float(std[inside].median()) < 0.2
+    # Background: the noise model's draws, as without tissue noise.
+    assert float(out[~inside].std()) == pytest.approx(1 / math.sqrt(3), rel=0.05)
+    assert float(out.min()) >= -1.0 and float(out.max()) < 1.0
+    # Training: D sees the noisy composite, the L1 terms the generator's own output.
+    model.set_input(batch)
+    model.forward()
+    losses = model.compute_losses("G")
+    from models.interp_losses import masked_l1
+
+    assert torch.allclose(losses["l1_tissue"], masked_l1(model.foreground.float(), model.real, model.tissue))
+    assert not torch.equal(model.fake[inside], model.foreground.float()[inside])
+
+
+def test_tissue_noise_needs_the_composite(tiny_cohort: Path, tmp_path: Path) -> None:
+    for flag in ("--l1_only", "--no_fg_bg"):
+        with pytest.raises(OptionError, match="--tissue_noise physics needs the foreground-background scheme"):
+            PhaseModel(make_opt(tiny_cohort, tmp_path, "--tissue_noise", "physics", flag))
+
+
 def test_empirical_noise_matches_the_training_background(tiny_cohort: Path, tmp_path: Path) -> None:
     opt = make_opt(tiny_cohort, tmp_path, "--noise_model", "empirical")
     model = PhaseModel(opt)
@@ -218,12 +252,13 @@ def test_overfits_one_batch_and_the_generator_step_leaves_d_alone(tiny_cohort: P
 
 @pytest.fixture(scope="module")
 def trained_runs(tiny_cohort: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A GAN run (empirical noise) and an L1-only baseline, two optimiser steps each."""
+    """A GAN run (empirical noise), one with physics tissue noise and an L1-only baseline, two steps each."""
     ckpt = tmp_path_factory.mktemp("phase_runs")
     common = ["--model", "phase", "--dataroot", str(tiny_cohort), "--checkpoints_dir", str(ckpt), *SMALL, *FAST]
     common += ["--n_epochs", "1", "--steps_per_epoch", "2", "--print_freq", "1", "--val_max_batches", "1"]
     train_entry.main([*common, "--name", "gan", "--noise_model", "empirical"])
     train_entry.main([*common, "--name", "l1", "--l1_only"])
+    train_entry.main([*common, "--name", "gan_tn", "--tissue_noise", "physics"])
     return ckpt
 
 
@@ -272,3 +307,22 @@ def test_train_then_test_writes_metrics_and_subjects(trained_runs: Path, tiny_co
             assert s.velocity.shape == o.velocity.shape and np.all(np.isfinite(s.velocity))
             assert np.all(np.abs(s.velocity) <= np.asarray(o.venc_cm_s)[None, :, None, None] + 1e-4)
             assert s.velocity_true is None
+
+
+def test_tissue_noise_run_matches_the_measured_texture(trained_runs: Path, tiny_cohort: Path, tmp_path: Path) -> None:
+    """The saved option comes back at test time and the tissue noise shows in the texture statistic.
+
+    (After two steps the generators still carry their random initialisation's texture, so the match with
+    the measured texture is checked with a noise-free field in tests/test_tissue_noise.py.)"""
+    assert load_trained_model(trained_runs / "gan_tn", "best").tissue_noise
+    results = tmp_path / "results"
+    args = ["--model", "phase", "--name", "gan_tn", "--baseline_name", "gan", "--dataroot", str(tiny_cohort)]
+    test_entry.main([*args, "--checkpoints_dir", str(trained_runs), "--results_dir", str(results), "--no_progress"])
+    with (results / "gan_tn" / "phase" / "metrics.csv").open(newline="") as fh:
+        rows = {r["method"]: r for r in csv.DictReader(fh)}
+    assert set(rows) == {"fg_bg_gan_tissue_noise", "fg_bg_gan", "measurement_floor", "real"}
+    with_noise, without = (float(rows[m]["hp_std_tissue_cm_s"]) for m in ("fg_bg_gan_tissue_noise", "fg_bg_gan"))
+    assert with_noise > 1.4 * without
+    assert float(rows["fg_bg_gan_tissue_noise"]["bg_std_cm_s"]) == pytest.approx(
+        float(rows["real"]["bg_std_cm_s"]), rel=0.1
+    )

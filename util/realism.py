@@ -13,6 +13,13 @@ directly between synthesised and measured maps:
 
 Both are computed per frame and averaged over frames; frames whose region has fewer than two pixels
 are skipped.
+
+Both regions keep a margin of ``REGION_MARGIN_PX`` from the tissue boundary (``tissue_interior``,
+``background_exterior``). A tissue mask found from the magnitude misplaces its edge by about a pixel,
+so the raw mask holds a rim of background pixels, whose uniform noise (std ~0.58 VENC) is an order of
+magnitude above the tissue's phase noise: on the phantom that rim, ~3% of the mask, doubled the measured
+maps' high-pass std (1.66 instead of 1.15 cm/s) and made the statistic a measure of the mask's edge
+rather than of the tissue's texture.
 """
 
 from __future__ import annotations
@@ -20,11 +27,33 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import ndimage
 from scipy.ndimage import gaussian_filter
 
 #: smoothing scale of the high-pass residual, in pixels: the noise is per-pixel, anatomy is smoother
 HIGHPASS_SIGMA = 1.5
+#: distance (pixels) kept from the tissue boundary by both realism regions
+REGION_MARGIN_PX = 1
 _EPS = 1e-6
+# 2D 4-connected structuring element applied inside each frame of a [T, H, W] stack, never across frames.
+_IN_FRAME = np.zeros((3, 3, 3), dtype=bool)
+_IN_FRAME[1] = ndimage.generate_binary_structure(2, 1)
+
+
+def tissue_interior(tissue: np.ndarray, margin: int = REGION_MARGIN_PX) -> np.ndarray:
+    """Tissue pixels at least ``margin`` pixels inside the mask ([T, H, W] bool; erosion per frame)."""
+    tissue = np.asarray(tissue) != 0
+    if margin <= 0:
+        return tissue
+    return ndimage.binary_erosion(tissue, _IN_FRAME if tissue.ndim == 3 else None, iterations=margin)
+
+
+def background_exterior(tissue: np.ndarray, margin: int = REGION_MARGIN_PX) -> np.ndarray:
+    """Pixels at least ``margin`` pixels outside the tissue mask ([T, H, W] bool; dilation per frame)."""
+    tissue = np.asarray(tissue) != 0
+    if margin <= 0:
+        return ~tissue
+    return ~ndimage.binary_dilation(tissue, _IN_FRAME if tissue.ndim == 3 else None, iterations=margin)
 
 
 def _stack(images: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,131 @@
+"""Physics phase noise in the tissue (models/tissue_noise.py) and the realism regions (util/realism.py)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from data.phantom.acquisition import acquire
+from models.tissue_noise import (
+    add_tissue_noise,
+    background_noise_sigma,
+    phase_noise_std,
+    wrap_velocity,
+)
+from util.realism import background_exterior, highpass_std, tissue_interior
+
+SIZE = 96
+
+
+def disc_scene(signal: float = 0.6, radius: float = 30.0) -> tuple[np.ndarray, np.ndarray]:
+    """A noise-free magnitude [H, W] (a bright disc with a brighter half) and its tissue mask."""
+    yy, xx = np.mgrid[:SIZE, :SIZE]
+    tissue = (yy - SIZE / 2) ** 2 + (xx - SIZE / 2) ** 2 < radius**2
+    magnitude = np.where(tissue, signal * np.where(xx < SIZE / 2, 1.0, 0.5), 0.0)
+    return magnitude.astype(np.float32), tissue
+
+
+def test_noise_sigma_is_recovered_from_a_rician_background() -> None:
+    clean, tissue = disc_scene()
+    rng = np.random.default_rng(0)
+    frames = []
+    for sigma in (0.01, 0.03, 0.05):
+        z = clean + sigma * (rng.standard_normal(clean.shape) + 1j * rng.standard_normal(clean.shape))
+        frames.append(np.abs(z))
+    mag = torch.tensor(np.stack(frames), dtype=torch.float32)
+    est = background_noise_sigma(mag, torch.tensor(tissue).expand(3, -1, -1))
+    assert est.tolist() == pytest.approx([0.01, 0.03, 0.05], rel=0.05)
+
+
+def test_frames_without_background_borrow_the_batch_estimate_or_get_no_noise() -> None:
+    clean, tissue = disc_scene()
+    rng = np.random.default_rng(1)
+    z = clean + 0.02 * (rng.standard_normal(clean.shape) + 1j * rng.standard_normal(clean.shape))
+    mag = torch.tensor(np.stack([np.abs(z), np.abs(z)]), dtype=torch.float32)
+    masks = torch.tensor(np.stack([tissue, np.ones_like(tissue)]))  # the second frame is all tissue
+    est = background_noise_sigma(mag, masks)
+    assert float(est[1]) == float(est[0]) == pytest.approx(0.02, rel=0.05)
+
+    all_tissue = torch.ones(2, 1, SIZE, SIZE)
+    assert torch.isnan(background_noise_sigma(mag, all_tissue)).all()
+    v = torch.full((2, 3, SIZE, SIZE), 0.25)
+    assert torch.equal(phase_noise_std(mag, all_tissue), torch.zeros(2, 1, SIZE, SIZE))
+    assert torch.equal(add_tissue_noise(v, mag, all_tissue), v)
+
+
+def test_phase_noise_std_follows_the_snr_formula() -> None:
+    clean, tissue = disc_scene()
+    sigma = 0.03
+    rng = np.random.default_rng(2)
+    mag = np.abs(clean + sigma * (rng.standard_normal(clean.shape) + 1j * rng.standard_normal(clean.shape)))
+    mag_t = torch.tensor(mag, dtype=torch.float32)[None]
+    std = phase_noise_std(mag_t, torch.tensor(tissue)[None])[0, 0].numpy()
+    est_sigma = float(background_noise_sigma(mag_t, torch.tensor(tissue)[None])[0])
+    expected = math.sqrt(2) / (math.pi * (mag[tissue] / est_sigma))
+    assert std[tissue] == pytest.approx(expected, rel=1e-5)
+    # Bright half (SNR 20) against the dim half (SNR 10): half the noise.
+    left, right = tissue & (np.mgrid[:SIZE, :SIZE][1] < SIZE / 2), tissue & (np.mgrid[:SIZE, :SIZE][1] >= SIZE / 2)
+    assert np.median(std[left]) / np.median(std[right]) == pytest.approx(0.5, rel=0.05)
+
+
+def test_wrap_folds_into_minus_one_one() -> None:
+    v = torch.tensor([-1.0, -0.5, 0.0, 0.999, 1.0, 1.2, -1.3, 3.0])
+    assert wrap_velocity(v).tolist() == pytest.approx([-1.0, -0.5, 0.0, 0.999, -1.0, -0.8, 0.7, -1.0], abs=1e-6)
+
+
+def test_the_model_reproduces_the_scanners_tissue_noise() -> None:
+    """Noise added to the true velocity matches what the phantom's complex-signal acquisition measures."""
+    clean, tissue = disc_scene()
+    frames = 8
+    rng = np.random.default_rng(3)
+    signal = np.repeat(clean[None], frames, axis=0)
+    yy = np.mgrid[:SIZE, :SIZE][0] / SIZE
+    true = np.zeros((frames, 3, SIZE, SIZE), dtype=np.float32)
+    true[:, 0] = 5.0 * yy  # cm/s, a smooth ramp
+    venc = np.array([20.0, 20.0, 25.0], dtype=np.float32)
+    magnitude, measured = acquire(rng, signal, true, venc, sigma=1 / 20)
+    mag = torch.tensor(magnitude)
+    tissue_t = torch.tensor(tissue).expand(frames, -1, -1)
+    twin = (
+        add_tissue_noise(
+            torch.tensor(true / venc[None, :, None, None]), mag, tissue_t, torch.Generator().manual_seed(0)
+        ).numpy()
+        * venc[None, :, None, None]
+    )
+    inside = tissue_interior(np.broadcast_to(tissue, (frames, SIZE, SIZE)))
+    for d in range(3):
+        real_noise = (measured[:, d] - true[:, d])[inside].std()
+        twin_noise = (twin[:, d] - true[:, d])[inside].std()
+        assert twin_noise == pytest.approx(real_noise, rel=0.08), d
+        assert highpass_std(twin[:, d], inside) == pytest.approx(highpass_std(measured[:, d], inside), rel=0.08)
+
+
+# ------------------------------------------------------------------------------------- realism regions
+
+
+def test_realism_regions_keep_a_margin_from_the_tissue_edge() -> None:
+    _, tissue = disc_scene()
+    stack = np.broadcast_to(tissue, (2, SIZE, SIZE))
+    inside, outside = tissue_interior(stack), background_exterior(stack)
+    assert inside.shape == outside.shape == (2, SIZE, SIZE)
+    assert not (inside & ~tissue).any() and not (outside & tissue).any()
+    rim = tissue & ~inside
+    gap = ~tissue & ~outside
+    # A 1-pixel ring on each side of the edge (4-connected erosion / dilation).
+    assert 0.9 < rim.sum() / gap.sum() < 1.1 and 0.02 < rim[0].sum() / tissue.sum() < 0.1
+    assert np.array_equal(tissue_interior(stack, margin=0), stack)
+
+
+def test_a_misplaced_mask_edge_does_not_dominate_the_tissue_texture() -> None:
+    """Background noise inside a 1-pixel rim of the mask leaves the interior statistic alone."""
+    _, tissue = disc_scene()
+    rng = np.random.default_rng(4)
+    frames = np.where(tissue, rng.normal(0.0, 0.5, (4, SIZE, SIZE)), rng.uniform(-20, 20, (4, SIZE, SIZE)))
+    clean_hp = highpass_std(frames, tissue_interior(np.broadcast_to(tissue, frames.shape)))
+    # The mask found from the magnitude is one pixel too wide: a ring of background noise in the mask.
+    wide = np.broadcast_to(~background_exterior(tissue[None], margin=1)[0], frames.shape)
+    assert highpass_std(frames, wide) > 3 * clean_hp
+    assert highpass_std(frames, tissue_interior(wide)) == pytest.approx(clean_hp, rel=0.1)
