@@ -43,7 +43,7 @@ step "3/6 stage 1: frame interpolation, then evaluation at k = $FACTOR on the te
 
 step "4/6 stage 2: velocity GAN and its L1-only baseline, then evaluation on the test subjects"
 "$PY" train.py --model phase --name "${NAME}_phase" "${COMMON[@]}" --num_workers 0 --batch_size 8 \
-  --n_epochs "$PHASE_EPOCHS" "${PHASE_NET[@]}" --val_max_batches 10 --print_freq 100
+  --n_epochs "$PHASE_EPOCHS" "${PHASE_NET[@]}" --val_max_batches 10 --print_freq 100 --tissue_noise physics
 "$PY" train.py --model phase --name "${NAME}_phase_l1" "${COMMON[@]}" --num_workers 0 --batch_size 8 \
   --n_epochs "$PHASE_EPOCHS" "${PHASE_NET[@]}" --val_max_batches 10 --print_freq 100 --l1_only
 "$PY" test.py --model phase --name "${NAME}_phase" "${COMMON[@]}" --baseline_name "${NAME}_phase_l1"

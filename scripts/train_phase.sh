@@ -6,7 +6,9 @@
 #                                                                 # foreground-background scheme), run phase_l1
 # Knobs come from the environment; extra arguments go to train.py as they are.
 # The paper's recipe is the default: R2U-Net generator, PatchGAN (70x70) discriminator, LSGAN +
-# 100 * L1 over tissue + 100 * L1 over myocardium, Adam 2e-4 (betas 0.5, 0.999), batch 12, 200 epochs.
+# 100 * L1 over tissue + 100 * L1 over myocardium, Adam 2e-4 (betas 0.5, 0.999), batch 12, 200 epochs,
+# plus the scanner's phase noise on the synthesised tissue (TISSUE_NOISE=physics; none = the paper's
+# exact scheme, whose tissue comes out smoother than an acquisition's: see README, stage 2).
 # Train the L1-only baseline with the same knobs (L1_ONLY=1) so test_phase.sh can compare the two.
 # On a CPU, lower EPOCHS or set STEPS (optimiser steps per epoch), BASE_CHANNELS, DEPTH, NDF and CROP,
 # e.g. the quick start on a small phantom (about 4 minutes on 2 cores):
@@ -33,6 +35,7 @@ GAN_MODE="${GAN_MODE:-lsgan}"           # lsgan | vanilla | hinge
 LAMBDA_TISSUE="${LAMBDA_TISSUE:-100}"
 LAMBDA_MYO="${LAMBDA_MYO:-100}"
 NOISE="${NOISE:-uniform}"               # background noise: uniform | empirical
+TISSUE_NOISE="${TISSUE_NOISE:-physics}" # tissue phase noise from the magnitude SNR: physics | none
 CROP="${CROP:-0}"                       # crop a square around the heart (0 = whole image)
 PRECISION="${PRECISION:-fp32}"          # fp32 | bf16 | fp16
 WORKERS="${WORKERS:-4}"
@@ -40,7 +43,8 @@ WORKERS="${WORKERS:-4}"
 
 EXTRA=()
 if [[ -n "$GPU" ]]; then EXTRA+=(--gpu "$GPU"); fi
-if [[ "$L1_ONLY" == "1" ]]; then EXTRA+=(--l1_only); fi
+# The L1-only baseline has no composite, so no tissue noise either.
+if [[ "$L1_ONLY" == "1" ]]; then EXTRA+=(--l1_only); else EXTRA+=(--tissue_noise "$TISSUE_NOISE"); fi
 
 "$PY" train.py --model phase --dataroot "$DATAROOT" --name "$NAME" \
   --batch_size "$BATCH_SIZE" --n_epochs "$EPOCHS" --n_epochs_decay "$EPOCHS_DECAY" --steps_per_epoch "$STEPS" \
