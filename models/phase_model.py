@@ -106,6 +106,11 @@ def composite(foreground: torch.Tensor, noise: torch.Tensor, mask: torch.Tensor)
     return torch.where(mask != 0, foreground.float(), noise.float())
 
 
+def centre_frame01(magnitude: torch.Tensor) -> torch.Tensor:
+    """The centre frame t [B, H, W] of ``magnitude`` [B, 3, H, W], from the network scale [-1, 1] to [0, 1]."""
+    return ((magnitude[:, 1].detach().float() + 1.0) / 2.0).clamp(0.0, 1.0)
+
+
 def tissue_from_magnitude(magnitude: torch.Tensor) -> torch.Tensor:
     """The tissue foreground [B, 1, H, W] (float 0/1) of the centre frame of ``magnitude`` [B, 3, H, W].
 
@@ -113,7 +118,7 @@ def tissue_from_magnitude(magnitude: torch.Tensor) -> torch.Tensor:
     the datasets use (``util.tissue.tissue_mask_from_magnitude``), so inference composites exactly the
     foreground the generator was trained on.
     """
-    unit = ((magnitude[:, 1].detach().float() + 1.0) / 2.0).clamp(0.0, 1.0).cpu().numpy()
+    unit = centre_frame01(magnitude).cpu().numpy()
     masks = np.asarray(tissue_mask_from_magnitude(unit), dtype=np.float32)  # per frame, vectorised
     return torch.from_numpy(masks)[:, None].to(magnitude.device)
 
@@ -344,8 +349,7 @@ class PhaseModel(BaseModel):
         ``magnitude`` [B, 3, H, W] on the network scale; its centre frame sets the tissue noise level.
         """
         if self.tissue_noise:
-            unit = ((magnitude[:, 1].detach().float() + 1.0) / 2.0).clamp(0.0, 1.0)
-            foreground = add_tissue_noise(foreground, unit, tissue, generator)
+            foreground = add_tissue_noise(foreground, centre_frame01(magnitude), tissue, generator)
         noise = self.noise.sample(foreground.shape, foreground.device, generator)
         return composite(foreground, noise, tissue)
 
@@ -372,8 +376,9 @@ class PhaseModel(BaseModel):
             return {"l1": l1, "total": float(s["lambda_l1"]) * l1}
         # The generator's own output: on the tissue this equals the composite unless tissue noise is added,
         # which must not enter the L1 terms (their optimum would stay the same, only noisier).
-        l1_tissue = masked_l1(self.foreground.float(), self.real, self.tissue)
-        l1_myo = masked_l1(self.foreground.float(), self.real, self.myocardium)
+        foreground = self.foreground.float()
+        l1_tissue = masked_l1(foreground, self.real, self.tissue)
+        l1_myo = masked_l1(foreground, self.real, self.myocardium)
         # The generator's pass goes through the frozen, un-wrapped discriminator (see local_network).
         net_d = self.local_network("netD")
         with frozen(net_d):

@@ -167,10 +167,8 @@ def run_variant(stage: str, variant: str, args: argparse.Namespace) -> tuple[Cur
     """Train one variant in a fresh process; its curves (None if it failed), seconds, and log tail."""
     run_dir = args.out / f"{stage}_{variant}"
     log = args.out / f"{stage}_{variant}.log"
-    if run_dir.exists():
-        # A stale loss log would be appended to; each comparison starts its runs afresh.
-        for stale in (run_dir / "loss_log.csv",):
-            stale.unlink(missing_ok=True)
+    # A stale loss log would be appended to; each comparison starts its runs afresh.
+    (run_dir / "loss_log.csv").unlink(missing_ok=True)
     start = time.perf_counter()
     with log.open("w") as fh:
         proc = subprocess.run(train_command(stage, variant, args), cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
@@ -248,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         if seed_dev is not None:
             stage_report[SEED_RUN]["deviation"] = _jsonable(seed_dev)
         lines.append(f"\n{stage}: largest relative deviation from fp32 (windows of {window} steps; val per epoch)")
-        terms = list(deviations(ref, ref, window))
+        terms = [f"train/{n}" for n in ref.train] + [f"val/{n}" for n in ref.val]
         header = f"{'term':<24}" + "".join(f"{v:>14}" for v in runs[1:])
         lines.append(header)
         devs = {v: deviations(curves[v], ref, window) if curves[v] else None for v in runs[1:]}
