@@ -177,7 +177,17 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(tiny_cohort: Path, tmp_path: P
     # Far more epochs than can finish before the signal, however slowly the poll below gets scheduled.
     cmd[cmd.index("--n_epochs") + 1] = "1000"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A suite started in the background (`cmd &`, nohup) inherits SIGINT as ignored, and Python keeps
+        # an ignored SIGINT ignored: give the run the default disposition a terminal user's process has.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     # latest.pt stays once written (epoch_NNNN.pt files rotate out under --keep_last).
     marker = tmp_path / "run" / "latest.pt"
     deadline = time.monotonic() + 120
