@@ -44,9 +44,9 @@ import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, MRImageStorage, generate_uid
 
-from data.cli_tools import ToolParser, run_tool, say
 from data.dicom_vendor import RAW_BITS, ds_number, magnitude_to_stored, velocity_to_raw, velocity_to_scaled
 from data.mvm_io import SLICE_POSITIONS, SliceData, Subject, read_subject
+from util.cli import ToolParser, run_tool, say
 from util.errors import DataError, OptionError
 
 VENDORS = ("siemens", "philips")

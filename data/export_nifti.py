@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from data.cli_tools import ToolParser, run_tool, say
 from data.mvm_io import MASK_FIELDS, Subject, read_subject
 from data.nifti_axes import from_frames
 from util.atomic import atomic_path
+from util.cli import ToolParser, run_tool, say
 from util.errors import DataError, HDLError
 
 VELOCITY_NAMES = ("vx", "vy", "vz")

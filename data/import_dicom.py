@@ -37,12 +37,12 @@ from pathlib import Path
 
 import numpy as np
 
-from data.cli_tools import ToolParser, run_tool, say
 from data.dicom_assemble import AssembledSlice, ImportSettings, assemble_slices
 from data.dicom_scan import scan_folder
 from data.dicom_vendor import PHASE_UNITS
 from data.mvm_io import SLICE_POSITIONS, SliceData, Subject, write_subject
 from data.slice_order import positions_by_rank, slice_names
+from util.cli import ToolParser, run_tool, say
 from util.errors import DataError, OptionError
 
 ORDERS = ("auto", "base_first", "apex_first")

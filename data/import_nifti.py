@@ -33,12 +33,12 @@ from pathlib import Path
 
 import numpy as np
 
-from data.cli_tools import ToolParser, run_tool, say
 from data.dicom_vendor import raw_to_velocity
 from data.export_nifti import export_nifti
 from data.mvm_io import SLICE_POSITIONS, SliceData, Subject, write_subject
 from data.nifti_axes import frame_interval_ms, load_volume, pixel_spacing_mm, to_frames
 from data.slice_order import positions_by_rank, slice_names
+from util.cli import ToolParser, run_tool, say
 from util.errors import DataError, OptionError
 
 __all__ = ["PHASE_UNITS", "export_nifti", "import_nifti", "main", "phase_to_velocity"]

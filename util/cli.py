@@ -1,15 +1,18 @@
-"""Entry-point wrapper: the project's own errors become one line on stderr and a non-zero exit.
+"""Command-line plumbing of every entry point: the project's own errors become one line on stderr.
 
-A user who points ``--dataroot`` at a broken file should read what is wrong with it, not a traceback;
-anything that is not an ``HDLError`` is a bug and keeps its traceback.
+A user who points ``--dataroot`` at a broken file, or mistypes an option of a data tool, should read
+what is wrong, ``error: <message>``, and get exit status 2, not a traceback or argparse's usage block.
+Anything that is not an ``HDLError`` is a bug and keeps its traceback. ``run_cli`` wraps train.py and
+test.py; ``ToolParser`` and ``run_tool`` wrap the data tools (importers, exporters, figures).
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from util.errors import HDLError
+from util.errors import HDLError, OptionError
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -33,3 +36,26 @@ def run_cli(main: Callable[[], object]) -> None:
     except MemoryError:
         print("error: out of memory; lower --batch_size or --crop_size", file=sys.stderr)
         sys.exit(EXIT_ERROR)
+
+
+class ToolParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors become ``OptionError`` (one line, exit 2 via ``run_tool``)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise OptionError(f"{self.prog}: {message}")
+
+
+def run_tool(body: Callable[[argparse.Namespace], None], parser: ToolParser, argv: Sequence[str] | None) -> int:
+    """Parse ``argv`` and run ``body``; turn an ``HDLError`` into one line on stderr and exit status 2."""
+    try:
+        args = parser.parse_args(argv)
+        body(args)
+    except HDLError as exc:
+        print(error_line(exc), file=sys.stderr)
+        return EXIT_ERROR
+    return 0
+
+
+def say(message: str) -> None:
+    """Default progress/warning sink of the data tools: one line on stdout."""
+    print(message, flush=True)

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from data.cli_tools import ToolParser, run_tool
 from data.mvm_io import read_subject
 from data.transforms import magnitude_scale
+from util.cli import ToolParser, run_tool
 from util.errors import DataError
 from util.report.style import DIRECTION_NAMES, VELOCITY_CMAP, close, plt, velocity_limit
 
