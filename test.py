@@ -10,14 +10,14 @@ in the dataset format, and for the chain the plots and index.html.
 
 from __future__ import annotations
 
-from models import get_model_class
+from models import get_test_runner
 from options.test_options import TestOptions
 from util.cli import run_cli
 
 
 def main(args: list[str] | None = None) -> dict:
     opt = TestOptions().parse(args)
-    return get_model_class(opt.model).run_test(opt)
+    return get_test_runner(opt.model)(opt)
 
 
 if __name__ == "__main__":

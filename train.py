@@ -15,16 +15,14 @@ from models import create_model, get_model_class
 from options.train_options import TrainOptions
 from util.cli import run_cli
 from util.distributed import cleanup, init_distributed
-from util.errors import OptionError
 from util.trainer import Trainer, configure_determinism, seed_everything
 
 
 def main(args: list[str] | None = None) -> dict:
     opt = TrainOptions().parse(args)
+    get_model_class(opt.model)  # --model hdl, the chain, is not trained: fail before any set-up
     ctx = init_distributed(opt)
     try:
-        if not get_model_class(opt.model).trainable:
-            raise OptionError(f"--model {opt.model} is not trained on its own; train 'interp' and 'phase'")
         configure_determinism(opt, ctx.device)
         # Same seed on every rank for the initial weights (DDP also broadcasts rank 0's).
         seed_everything(opt.seed)

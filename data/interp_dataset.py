@@ -21,8 +21,9 @@ import numpy as np
 import torch
 
 from data.slice_dataset import SliceDataset
-from data.transforms import dihedral, to_network_range, to_unit_range
+from data.transforms import dihedral, random_dihedral
 from util.errors import DataError, OptionError
+from util.intensity import to_network_range, to_unit_range
 from util.tissue import tissue_mask_from_magnitude
 
 
@@ -128,8 +129,7 @@ class InterpDataset(SliceDataset):
         myo = self.read_frames(entry, "myocardium", frames).astype(np.float32)
         tissue = tissue_mask_from_magnitude(mag[2]).astype(np.float32)
         if self.augment:
-            k_rot = int(rng.integers(4)) if mag.shape[-1] == mag.shape[-2] else 2 * int(rng.integers(2))
-            flip = bool(rng.integers(2))
+            k_rot, flip = random_dihedral(rng, mag.shape)
             mag, myo, tissue = (dihedral(a, k_rot, flip) for a in (mag, myo, tissue))
         mag = to_network_range(mag)
         return {

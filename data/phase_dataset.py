@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from data.slice_dataset import SliceDataset
-from data.transforms import dihedral, dihedral_velocity, to_network_range, to_unit_range
+from data.transforms import dihedral, dihedral_velocity, neighbour_indices, random_dihedral
+from util.intensity import to_network_range, to_unit_range
 from util.tissue import tissue_mask_from_magnitude
 
 
@@ -36,7 +37,7 @@ class PhaseDataset(SliceDataset):
         i, t = self.items[index]
         entry = self.slices[i]
         n = entry.num_frames
-        mag = to_unit_range(self.read_frames(entry, "magnitude", [(t - 1) % n, t, (t + 1) % n]), entry.mag_scale)
+        mag = to_unit_range(self.read_frames(entry, "magnitude", list(neighbour_indices(t, n))), entry.mag_scale)
         velocity = self.read_frames(entry, "velocity", [t])[0] / entry.venc_cm_s[:, None, None]
         if entry.has_velocity_true:
             velocity_true = self.read_frames(entry, "velocity_true", [t])[0] / entry.venc_cm_s[:, None, None]
@@ -46,8 +47,7 @@ class PhaseDataset(SliceDataset):
         tissue = tissue_mask_from_magnitude(mag[1])[None].astype(np.float32)
         if self.augment:
             rng = self.rng(index)
-            k_rot = int(rng.integers(4)) if mag.shape[-1] == mag.shape[-2] else 2 * int(rng.integers(2))
-            flip = bool(rng.integers(2))
+            k_rot, flip = random_dihedral(rng, mag.shape)
             mag, myo, tissue = (dihedral(a, k_rot, flip) for a in (mag, myo, tissue))
             velocity = dihedral_velocity(velocity, k_rot, flip)
             velocity_true = dihedral_velocity(velocity_true, k_rot, flip)

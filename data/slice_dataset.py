@@ -20,9 +20,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from data.mvm_io import list_subjects, load_splits, read_subject
-from data.transforms import crop_box, magnitude_scale
+from data.mvm_io import read_subject
+from data.selection import select_subjects
+from data.transforms import crop_box
 from util.errors import DataError
+from util.intensity import magnitude_scale
 
 
 @dataclass(frozen=True)
@@ -65,25 +67,10 @@ class SliceDataset(Dataset):
         self._files: dict[Path, h5py.File] = {}
         self._pid = os.getpid()
 
-    def _subject_paths(self, opt: argparse.Namespace, split: str) -> list[Path]:
-        subjects = list_subjects(opt.dataroot)
-        names = list(subjects) if split == "all" else load_splits(opt.dataroot)[split]
-        wanted = getattr(opt, "subjects", None)
-        if wanted:
-            unknown = [n for n in wanted if n not in subjects]
-            if unknown:
-                raise DataError(f"{opt.dataroot}: --subjects names unknown subject(s) {unknown}")
-            names = [n for n in names if n in wanted] if split != "all" else list(wanted)
-        if getattr(opt, "max_subjects", 0):
-            names = names[: opt.max_subjects]
-        if not names:
-            raise DataError(f"{opt.dataroot}: the {split!r} split has no subjects (see splits.json)")
-        return [subjects[n] for n in names]
-
     def _index(self, opt: argparse.Namespace, split: str) -> list[SliceEntry]:
         entries = []
-        crop = int(getattr(opt, "crop_size", 0) or 0)
-        for path in self._subject_paths(opt, split):
+        crop = opt.crop_size
+        for path in select_subjects(opt.dataroot, split, max_subjects=opt.max_subjects):
             subject = read_subject(path, require_velocity=self.require_velocity)
             for name, s in subject.slices.items():
                 where = f"{path}: slice {name!r}"

@@ -1,34 +1,15 @@
-"""Array transforms used by the datasets: magnitude scaling, cropping around the heart, and
-physically correct flips / rotations (the in-plane velocity vector turns with the image).
+"""Array transforms used by the datasets: cropping around the heart, and physically correct flips /
+rotations (the in-plane velocity vector turns with the image).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
+from data.mvm_io import SliceData
 from util.errors import DataError
-
-MAGNITUDE_PERCENTILE = 99.5
-
-
-def magnitude_scale(magnitude: np.ndarray) -> float:
-    """The per-slice magnitude scale: the 99.5th percentile of the frames given.
-
-    A percentile rather than the maximum keeps a few hot pixels (fat, flow artefacts) from darkening the
-    whole cine; computed over the frames present, so key-frame-only input is scaled by its key frames.
-    """
-    scale = float(np.percentile(magnitude, MAGNITUDE_PERCENTILE))
-    return scale if scale > 0 else 1.0
-
-
-def to_unit_range(magnitude: np.ndarray, scale: float) -> np.ndarray:
-    """Magnitude / scale clipped to [0, 1] (float32): the scale metrics and the tissue mask use."""
-    return np.clip(np.asarray(magnitude, dtype=np.float32) / np.float32(scale), 0.0, 1.0)
-
-
-def to_network_range(unit: np.ndarray) -> np.ndarray:
-    """[0, 1] -> [-1, 1], the range the networks see."""
-    return unit * 2.0 - 1.0
 
 
 def crop_box(myocardium: np.ndarray, size: int, where: str) -> tuple[int, int]:
@@ -48,6 +29,41 @@ def crop_box(myocardium: np.ndarray, size: int, where: str) -> tuple[int, int]:
     r0 = min(max(cr - size // 2, 0), h - size)
     c0 = min(max(cc - size // 2, 0), w - size)
     return r0, c0
+
+
+def crop_slice(s: SliceData, keys: list[int], size: int, where: str) -> tuple[SliceData, list[int] | None]:
+    """``s`` cropped to ``size`` x ``size`` around the myocardium of its key frames (``size`` 0: unchanged).
+
+    Only the key frames' masks are used to place the window: they are all that inference would know.
+    """
+    if not size:
+        return s, None
+    r0, c0 = crop_box(s.myocardium[keys], size, where)
+    window = (..., slice(r0, r0 + size), slice(c0, c0 + size))
+    arrays = {
+        name: getattr(s, name)[window]
+        for name in ("magnitude", "myocardium", "velocity", "velocity_true", "lv_blood", "rv_blood", "tissue")
+        if getattr(s, name) is not None
+    }
+    return replace(s, **arrays), [r0, c0, size, size]
+
+
+def neighbour_indices(frames: np.ndarray | int, n_frames: int) -> np.ndarray:
+    """Indices of frames t-1, t, t+1 of each frame t of a cycle of ``n_frames`` (cyclic): [..., 3].
+
+    Stage 2 synthesises frame t from this stack, in training (the dataset) and at inference.
+    """
+    t = np.asarray(frames)
+    return np.stack([(t - 1) % n_frames, t % n_frames, (t + 1) % n_frames], axis=-1)
+
+
+def random_dihedral(rng: np.random.Generator, shape: tuple[int, ...]) -> tuple[int, bool]:
+    """A random element of the dihedral group of the square for ``dihedral``: quarter turns and a mirror.
+
+    A non-square image only gets half turns, which keep its shape. Draws two integers from ``rng``.
+    """
+    k_rot = int(rng.integers(4)) if shape[-1] == shape[-2] else 2 * int(rng.integers(2))
+    return k_rot, bool(rng.integers(2))
 
 
 def dihedral(image: np.ndarray, k_rot: int, flip: bool) -> np.ndarray:

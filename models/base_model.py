@@ -20,15 +20,16 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from typing import Any
 
 import torch
 from torch import nn
 
+from util.device import autocast
+
 StepFn = Callable[[str, torch.Tensor], None]
 
-AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class BaseModel:
@@ -44,7 +45,6 @@ class BaseModel:
     #: validation metric that selects the ``best`` checkpoint, and whether higher is better
     val_metric: str = "loss"
     val_metric_higher_is_better: bool = False
-    trainable: bool = True
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
@@ -113,10 +113,7 @@ class BaseModel:
 
     def autocast(self) -> AbstractContextManager:
         """Mixed-precision context for forward passes and losses (``--precision``)."""
-        dtype = AUTOCAST_DTYPES.get(self.precision)
-        if dtype is None:
-            return nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=dtype)
+        return autocast(self.precision, self.device)
 
     def to_device(self, x: torch.Tensor) -> torch.Tensor:
         """Move an image batch to the device (asynchronously from pinned memory), channels_last if 4-D."""

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from models import get_model_class
 from util import checkpoint as ckpt
 from util.errors import CheckpointError
 
@@ -47,8 +48,6 @@ def load_trained_model(
         device: where to put the networks.
         overrides: option values to change for inference (e.g. ``{"precision": "bf16"}``).
     """
-    from models import get_model_class
-
     path = checkpoint_path(run_dir, which)
     # The weights export loads without unpickling arbitrary objects; full checkpoints hold RNG states.
     state = ckpt.load(path, weights_only=path.name == "weights.pt")

@@ -9,14 +9,15 @@ The resolved options are saved as JSON with the run, so a run can always be repr
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
+from data import get_dataset_class
+from models import get_command
+from util.atomic import write_json
 from util.errors import OptionError
+from util.option_values import options_to_dict, require_at_least
 
 DEFAULT_DATAROOT = "datasets/phantom"
 
@@ -69,19 +70,16 @@ class BaseOptions:
 
     def build_parser(self, args: list[str] | None) -> argparse.ArgumentParser:
         """Build the full parser: base options, then the chosen model's and dataset's."""
-        from data import get_dataset_class
-        from models import get_model_class
-
         # The lenient passes must not act on --help: it would print before the model's options exist.
         lenient = self._new_parser(add_help=False)
         known, _ = lenient.parse_known_args(args)
-        model_cls = get_model_class(known.model)
-        model_cls.modify_commandline_options(lenient, self.is_train)
+        command = get_command(known.model)
+        command.modify_commandline_options(lenient, self.is_train)
         known, _ = lenient.parse_known_args(args)
-        dataset_mode = known.dataset_mode or model_cls.default_dataset
+        dataset_mode = known.dataset_mode or command.default_dataset
 
         parser = self._new_parser(add_help=True)
-        model_cls.modify_commandline_options(parser, self.is_train)
+        command.modify_commandline_options(parser, self.is_train)
         if dataset_mode is not None:
             get_dataset_class(dataset_mode).modify_commandline_options(parser, self.is_train)
         return parser
@@ -102,11 +100,8 @@ class BaseOptions:
         parser = self.build_parser(args)
         opt = parser.parse_args(args)
         opt.is_train = self.is_train
-        from models import get_model_class
-
-        model_cls = get_model_class(opt.model)
         if opt.dataset_mode is None:
-            opt.dataset_mode = model_cls.default_dataset
+            opt.dataset_mode = get_command(opt.model).default_dataset
         self.validate(opt)
         if save and int(os.environ.get("RANK", "0")) == 0:
             self.save(opt)
@@ -124,30 +119,4 @@ class BaseOptions:
 
     def save(self, opt: argparse.Namespace) -> Path:
         """Write the resolved options as JSON beside the run's checkpoints."""
-        from util.atomic import write_json
-
         return write_json(self.options_file(opt), options_to_dict(opt))
-
-
-def require_at_least(values: Mapping[str, Any] | argparse.Namespace, names: Iterable[str], minimum: float) -> None:
-    """Raise ``OptionError`` naming the first option in ``names`` whose value is below ``minimum``."""
-    get = values.__getitem__ if isinstance(values, Mapping) else lambda n: getattr(values, n)
-    for name in names:
-        if get(name) < minimum:
-            raise OptionError(f"--{name} must be >= {minimum}, got {get(name)}")
-
-
-def options_to_dict(opt: argparse.Namespace) -> dict:
-    """The options as a plain, JSON-able dict (sorted keys make diffs between runs readable)."""
-    return {k: v for k, v in sorted(vars(opt).items()) if not k.startswith("_")}
-
-
-def load_options(path: str | os.PathLike) -> dict:
-    """Read options saved by ``BaseOptions.save``."""
-    path = Path(path)
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise OptionError(f"{path}: options file not found (was the run trained?)") from exc
-    except (OSError, ValueError) as exc:
-        raise OptionError(f"{path}: options file unreadable ({exc})") from exc

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from options.base_options import BaseOptions, require_at_least
+from options.base_options import BaseOptions
 from util.errors import OptionError
+from util.option_values import require_at_least
 
 
 class TrainOptions(BaseOptions):

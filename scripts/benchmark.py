@@ -60,10 +60,10 @@ from data import create_dataset  # noqa: E402
 from data.interp_dataset import key_frame_grid  # noqa: E402
 from data.phantom import PhantomConfig, generate_cohort, generate_subject  # noqa: E402
 from models import create_model  # noqa: E402
-from models.hdl_predictor import HDLPredictor  # noqa: E402
-from models.interp_losses import masked_l1  # noqa: E402
+from models.hdl.predictor import HDLPredictor  # noqa: E402
+from models.losses import masked_l1  # noqa: E402
 from models.networks import N_TIME_FEATURES  # noqa: E402
-from models.phase_model import composite, frozen  # noqa: E402
+from models.phase.model import composite, frozen  # noqa: E402
 from options.train_options import TrainOptions  # noqa: E402
 from util.distributed import DistContext  # noqa: E402
 from util.tissue import tissue_mask_from_magnitude  # noqa: E402

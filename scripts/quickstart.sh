@@ -33,7 +33,7 @@ step "1/6 phantom: $SUBJECTS subjects x 3 slices x $FRAMES frames at ${SIZE}x${S
 
 step "2/6 overview figure -> img/phantom_overview.png"
 first_subject="$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['test'][0])" "$DATAROOT/splits.json")"
-"$PY" -m util.report.overview "$DATAROOT/$first_subject.h5" img/phantom_overview.png
+"$PY" -m data.overview "$DATAROOT/$first_subject.h5" img/phantom_overview.png
 
 step "3/6 stage 1: frame interpolation, then evaluation at k = $FACTOR on the test subjects"
 "$PY" train.py --model interp --name "${NAME}_interp" "${COMMON[@]}" --num_workers 1 --batch_size 8 \

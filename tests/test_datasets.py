@@ -13,8 +13,8 @@ import torch
 from data.interp_dataset import InterpDataset, interpolation_targets, key_frame_grid, time_conditioning
 from data.mvm_io import load_splits, read_subject, write_subject
 from data.phase_dataset import PhaseDataset
-from data.transforms import magnitude_scale
 from util.errors import DataError, OptionError
+from util.intensity import magnitude_scale
 
 
 def options(root: Path, **extra) -> argparse.Namespace:

@@ -112,7 +112,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tiny_cohort: Path, tmp_p
 def test_nan_loss_stops_training_and_keeps_last_good_checkpoint(
     tiny_cohort: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from models.interp_model import InterpModel
+    from models.interp.model import InterpModel
 
     original = InterpModel.compute_losses
     calls = {"n": 0}

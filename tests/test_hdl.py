@@ -15,10 +15,10 @@ import torch
 import test as test_entry
 import train as train_entry
 from data.mvm_io import SliceData, Subject, load_splits, read_subject, write_subject
-from data.transforms import magnitude_scale, to_unit_range
-from models.hdl_keyframes import key_frames_of
-from models.hdl_predictor import HDLPredictor
+from models.hdl.keyframes import key_frames_of
+from models.hdl.predictor import HDLPredictor
 from util.errors import DataError, OptionError
+from util.intensity import magnitude_scale, to_unit_range
 
 FACTOR = 6
 FAST = ["--n_epochs", "1", "--steps_per_epoch", "2", "--batch_size", "4", "--num_workers", "0", "--gpu", "-1"]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from models.interp_model import InterpModel, linear_blend, nearest_key_mask
+from models.interp.model import InterpModel, linear_blend, nearest_key_mask
 from models.networks import NetworkConfigError
 
 LOSS_TERMS = ("l1", "myo", "tissue", "dice", "bce")
@@ -175,7 +175,7 @@ def test_overfits_one_batch() -> None:
 
 
 def test_cyclic_targets_wrap_around_the_cycle() -> None:
-    from models.interp_inference import cyclic_targets
+    from models.interp.inference import cyclic_targets
 
     assert cyclic_targets([0, 4, 8], 10) == [
         (1, 0, 4),
@@ -191,7 +191,7 @@ def test_cyclic_targets_wrap_around_the_cycle() -> None:
 
 
 def test_linear_cine_reproduces_a_linear_ramp_and_copies_key_frames() -> None:
-    from models.interp_inference import linear_cine
+    from models.interp.inference import linear_cine
 
     t_count, keys = 10, [0, 3, 6, 9]
     ramp = np.stack([np.full((8, 8), 10.0 + t, np.float32) for t in range(t_count)])
@@ -209,7 +209,7 @@ def test_linear_cine_reproduces_a_linear_ramp_and_copies_key_frames() -> None:
 
 
 def test_interpolate_cine_pads_sizes_the_network_cannot_take() -> None:
-    from models.interp_inference import interpolate_cine
+    from models.interp.inference import interpolate_cine
 
     model = InterpModel(make_opt("--depth", "2"))
     model.eval()
@@ -227,7 +227,7 @@ def test_interpolate_cine_pads_sizes_the_network_cannot_take() -> None:
 def test_frame_scores_agree_with_scikit_image() -> None:
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-    from models.interp_evaluation import score_frame
+    from models.interp.evaluation import score_frame
 
     rng = np.random.default_rng(1)
     truth = rng.uniform(0, 1, (40, 40))

@@ -29,7 +29,8 @@ from data.phantom.sampling import draw_subject
 from data.phantom.segments import segment_of_angle
 from data.phantom.waveforms import Pulse, Waveform, pulse_with_area
 from util.errors import OptionError
-from util.tissue import normalise_magnitude, tissue_mask_from_magnitude
+from util.intensity import normalise_magnitude
+from util.tissue import tissue_mask_from_magnitude
 
 SLICES = ("basal", "mid", "apical")
 COMPONENTS = ("radial", "circumferential", "longitudinal")

@@ -17,10 +17,10 @@ import train as train_entry
 from data import create_dataset
 from data.mvm_io import list_subjects, load_splits, read_subject
 from models.loading import load_trained_model
-from models.noise_model import BackgroundNoise, collect_background
-from models.phase_evaluation import COLUMNS
-from models.phase_model import PhaseModel, composite, tissue_from_magnitude
-from models.tissue_noise import phase_noise_std
+from models.phase.background_noise import BackgroundNoise, collect_background
+from models.phase.evaluation import COLUMNS
+from models.phase.model import PhaseModel, composite, tissue_from_magnitude
+from models.phase.tissue_noise import phase_noise_std
 from options.train_options import TrainOptions
 from util.errors import OptionError
 
@@ -191,7 +191,7 @@ def test_physics_tissue_noise_on_the_foreground_only(tiny_cohort: Path, tmp_path
     model.set_input(batch)
     model.forward()
     losses = model.compute_losses("G")
-    from models.interp_losses import masked_l1
+    from models.losses import masked_l1
 
     assert torch.allclose(losses["l1_tissue"], masked_l1(model.foreground.float(), model.real, model.tissue))
     assert not torch.equal(model.fake[inside], model.foreground.float()[inside])

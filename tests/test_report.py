@@ -22,15 +22,15 @@ import torch
 from PIL import Image
 
 from data.mvm_io import SliceData, Subject, write_subject
-from models.hdl_keyframes import KeyFrames
-from models.hdl_predictor import HDLPredictor
-from models.interp_model import InterpModel
-from models.phase_model import PhaseModel
+from data.overview import main as overview_main
+from models.hdl.keyframes import KeyFrames
+from models.hdl.predictor import HDLPredictor
+from models.hdl.report.builder import INPUT_LABEL, ReportBuilder, ReportResult, held_cine
+from models.hdl.report.slice_metrics import metric_columns
+from models.interp.model import InterpModel
+from models.phase.model import PhaseModel
 from util.report import fid as fid_mod
-from util.report.builder import INPUT_LABEL, ReportBuilder, ReportResult, held_cine
 from util.report.bullseye import segment_geometry
-from util.report.overview import main as overview_main
-from util.report.slice_metrics import metric_columns
 
 T_FRAMES, SIZE, FACTOR = 12, 32, 3
 VENC = np.array([20.0, 20.0, 25.0])
@@ -258,7 +258,7 @@ def test_fid_is_a_reason_unless_requested_and_available() -> None:
 def test_the_report_path_never_imports_torchvision_without_fid() -> None:
     code = (
         "import sys\n"
-        "import models.hdl_model, models.hdl_predictor, util.report.builder\n"
+        "import models.hdl.evaluation, models.hdl.predictor, models.hdl.report.builder\n"
         "from util.report import fid\n"
         "fid.unavailable_reason(False)\n"
         "assert 'torchvision' not in sys.modules, 'torchvision imported'\n"
@@ -284,7 +284,7 @@ def test_overview_cli_renders_a_subject(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 def test_overview_of_a_file_without_velocity(tmp_path: Path) -> None:
-    from util.report.overview import plot_subject_overview
+    from data.overview import plot_subject_overview
 
     path = write_subject(tmp_path / "keys.h5", key_frame_only(ring_subject("ring")))
     out = plot_subject_overview(path, tmp_path / "keys.png")

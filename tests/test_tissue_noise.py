@@ -1,4 +1,4 @@
-"""Physics phase noise in the tissue (models/tissue_noise.py) and the realism regions (util/realism.py)."""
+"""Physics phase noise in the tissue (models/phase/tissue_noise.py) and the realism regions (util/realism.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from data.phantom.acquisition import acquire
-from models.tissue_noise import (
+from models.phase.tissue_noise import (
     add_tissue_noise,
     magnitude_noise_sigma,
     phase_noise_std,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from data.transforms import crop_box, dihedral, dihedral_velocity, magnitude_scale, to_unit_range
+from data.transforms import crop_box, dihedral, dihedral_velocity
 from util.errors import DataError
+from util.intensity import magnitude_scale, to_unit_range
 
 
 def rotating_field(n: int = 33, omega: float = 2.0, inflow: float = 1.5) -> np.ndarray:

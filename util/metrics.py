@@ -26,6 +26,7 @@ validation, without a round trip to numpy.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -81,8 +82,9 @@ def _frame_masks(mask: np.ndarray | None, shape: tuple[int, ...]) -> list[np.nda
     return [None if full is None else full[t] for t in range(shape[0])]
 
 
-def _mean_over_frames(values: list[float]) -> float:
-    """Mean of per-frame values, skipping frames without a value (empty mask).
+def mean_skipping_nan(values: Sequence[float] | np.ndarray) -> float:
+    """Mean of per-frame (or per-slice) values, skipping those without a value (NaN: an empty mask); NaN
+    when none has one.
 
     ``inf`` frames (perfect matches) are kept, so a stack of perfect frames averages to ``inf``.
     """
@@ -144,14 +146,14 @@ def psnr_frames(pred: np.ndarray, target: np.ndarray, data_range: float, mask: n
     """
     pred, target = _check_pair(pred, target)
     masks = _frame_masks(mask, pred.shape)
-    return _mean_over_frames([psnr(pred[t], target[t], data_range, masks[t]) for t in range(pred.shape[0])])
+    return mean_skipping_nan([psnr(pred[t], target[t], data_range, masks[t]) for t in range(pred.shape[0])])
 
 
 def ssim_frames(pred: np.ndarray, target: np.ndarray, data_range: float, mask: np.ndarray | None = None) -> float:
     """Mean over frames of the per-frame SSIM of a [T, H, W] stack (masks as in :func:`psnr_frames`)."""
     pred, target = _check_pair(pred, target)
     masks = _frame_masks(mask, pred.shape)
-    return _mean_over_frames([ssim(pred[t], target[t], data_range, masks[t]) for t in range(pred.shape[0])])
+    return mean_skipping_nan([ssim(pred[t], target[t], data_range, masks[t]) for t in range(pred.shape[0])])
 
 
 def dice(pred_mask: np.ndarray, true_mask: np.ndarray) -> float:

@@ -7,12 +7,13 @@ not pay for importing every network; an unknown name fails with the list of vali
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from util.errors import OptionError
 
 
-def resolve(registry: dict[str, str], name: str, option: str, kind: str) -> type:
-    """Import and return the class registered as ``name`` (``option`` and ``kind`` word the error)."""
+def resolve(registry: dict[str, str], name: str, option: str, kind: str) -> Any:
+    """Import and return the class or function registered as ``name`` (``option`` and ``kind`` word the error)."""
     if name not in registry:
         raise OptionError(f"{option} {name!r} is not a {kind}; valid ones are: {', '.join(registry)}")
     module_name, cls_name = registry[name].split(":")

@@ -1,4 +1,4 @@
-"""Tissue foreground from a magnitude image, and the magnitude normalisation shared by the project.
+"""Tissue foreground from a magnitude image.
 
 In velocity mapping only pixels with tissue signal carry a meaningful phase; everywhere else (air,
 lung, black blood) the phase is uniform noise. The phase-synthesis stage therefore generates velocities
@@ -6,7 +6,7 @@ on a *tissue foreground* and fills the rest from the noise model, and it must fi
 the magnitude alone, identically in training and at inference: ``tissue_mask_from_magnitude`` is that
 single definition.
 
-Rule (per frame, on a magnitude already normalised to [0, 1] by ``normalise_magnitude``):
+Rule (per frame, on a magnitude already normalised to [0, 1] by ``util.intensity.normalise_magnitude``):
 
 1. Gaussian smoothing (sigma 1 pixel): averages the Rician noise so the threshold separates tissue from
    noise rather than noisy pixels from each other;
@@ -30,25 +30,6 @@ _SMOOTH_SIGMA = 1.0
 # 2D connectivity inside each frame, none across frames (frames are independent images).
 _FRAME_STRUCTURE = np.zeros((3, 3, 3), dtype=bool)
 _FRAME_STRUCTURE[1] = ndimage.generate_binary_structure(2, 1)
-
-
-def normalise_magnitude(magnitude: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
-    """Scale a magnitude cine to [0, 1]: divide by the 99.5th percentile of ``reference``, clip.
-
-    Args:
-        magnitude: frames [..., H, W] of one slice (any real dtype).
-        reference: the frames the percentile is taken from (default ``magnitude`` itself). Pass the key
-            frames when only key frames are available at inference, so training and inference scale
-            the same way.
-
-    Returns:
-        float32 array of the shape of ``magnitude``. A reference with no signal (percentile <= 0)
-        leaves the values unscaled rather than dividing by zero.
-    """
-    # One definition of the scale for the whole project: the one the datasets and predictors use.
-    from data.transforms import magnitude_scale, to_unit_range
-
-    return to_unit_range(magnitude, magnitude_scale(magnitude if reference is None else reference))
 
 
 def _otsu_per_frame(frames: np.ndarray) -> np.ndarray:

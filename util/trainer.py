@@ -23,11 +23,11 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
-from options.base_options import options_to_dict
 from util import checkpoint as ckpt
 from util.distributed import DistContext, all_reduce_max, all_reduce_mean, all_reduce_sum, barrier
 from util.errors import CheckpointError, TrainingError
 from util.iteration_counter import IterationCounter
+from util.option_values import options_to_dict
 from util.train_logger import TrainLogger
 
 

@@ -9,7 +9,7 @@ One module per concept:
     curves_plot   real vs synthesised global velocity curves (PNG)
     bullseye      AHA 16-segment polar plot of segment peak systolic velocities (PNG)
     cine_gif      animated real vs synthesised cine (GIF)
-    overview      one slice of a subject file over several frames (PNG; ``python -m util.report.overview``)
+    overview      one slice of a subject file over several frames (PNG; ``python -m data.overview``)
     html          index.html that opens from disk
     builder       drives all of the above for test.py --model hdl
 

@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from data.transforms import magnitude_scale
-from util.report.style import DIRECTION_NAMES, VELOCITY_CMAP, close, plt, velocity_limit
+from util.conventions import DIRECTIONS
+from util.intensity import magnitude_scale
+from util.report.style import VELOCITY_CMAP, close, plt, velocity_limit
 
 #: browsers clamp shorter GIF frame delays (often to 100 ms), which would slow the cine down instead
 MIN_FRAME_MS = 40
@@ -94,7 +95,7 @@ def write_cine_gif(
                 )
         artists.append(row)
         axes[r, 0].set_ylabel(label, fontsize=9)
-    titles = ["magnitude", *(f"{d} (±{v:.0f} cm/s)" for d, v in zip(DIRECTION_NAMES, vlim, strict=True))]
+    titles = ["magnitude", *(f"{d} (±{v:.0f} cm/s)" for d, v in zip(DIRECTIONS, vlim, strict=True))]
     for c, name in enumerate(titles):
         axes[0, c].set_title(name, fontsize=8)
     for ax in axes.ravel():

@@ -23,7 +23,6 @@ METHOD_STYLES: dict[str, dict] = {
 }
 _FALLBACK_COLOURS = ("tab:green", "tab:purple", "tab:orange", "tab:brown")
 VELOCITY_CMAP = "RdBu_r"
-DIRECTION_NAMES = ("vx", "vy", "vz")
 COMPONENT_TITLES = {"radial": "radial", "circumferential": "circumferential", "longitudinal": "longitudinal"}
 
 

@@ -23,15 +23,15 @@ import torch
 import torch.nn.functional as F
 
 from models.base_model import BaseModel
-from models.interp_losses import dilate_mask, masked_l1, soft_dice_loss
+from models.losses import dilate_mask, masked_l1, soft_dice_loss
 from models.networks import BLOCK_TYPES, INIT_KINDS, NORM_KINDS, UPSAMPLE_KINDS, HybridInterpUNet, init_weights
 from models.networks import time_features as make_time_features
-from options.base_options import require_at_least
+from util.conventions import MASK_THRESHOLD
 from util.errors import OptionError
 from util.metrics import dice_torch, psnr_torch
+from util.option_values import require_at_least
 
 #: probability above which a pixel belongs to the predicted myocardium
-MASK_THRESHOLD = 0.5
 #: initialisation choices: PyTorch's own per-layer defaults, or one of init_weights' schemes
 INIT_CHOICES = ("pytorch", *INIT_KINDS)
 
@@ -52,7 +52,7 @@ def linear_blend(key_magnitude: torch.Tensor, alpha: torch.Tensor) -> torch.Tens
 
 def nearest_key_mask(key_mask: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     """The mask baseline: the mask of the nearer key frame (the first one at alpha = 0.5)."""
-    second = (alpha > 0.5).view(-1, 1, 1, 1)
+    second = (alpha > MASK_THRESHOLD).view(-1, 1, 1, 1)
     return torch.where(second, key_mask[:, 1:], key_mask[:, :1])
 
 
@@ -230,10 +230,3 @@ class InterpModel(BaseModel):
         with self.autocast():
             magnitude, logits = self.netG(self.to_device(key_magnitude), self.to_device(key_mask), time)
         return magnitude.float(), torch.sigmoid(logits.float())
-
-    @classmethod
-    def run_test(cls, opt: argparse.Namespace) -> dict[str, dict[str, float]]:
-        """Evaluate a trained run against linear interpolation; see ``models/interp_evaluation.py``."""
-        from models.interp_evaluation import run_interp_test
-
-        return run_interp_test(opt)

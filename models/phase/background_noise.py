@@ -32,8 +32,8 @@ import numpy as np
 import torch
 
 from data.mvm_io import open_h5
-from data.transforms import to_unit_range
 from util.errors import CheckpointError, DataError, OptionError
+from util.intensity import to_unit_range
 from util.tissue import tissue_mask_from_magnitude
 
 NOISE_KINDS: tuple[str, ...] = ("uniform", "empirical")

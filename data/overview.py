@@ -1,6 +1,6 @@
 """Overview figure of one subject file: magnitude, vx, vy, vz and the myocardium over several frames.
 
-    python -m util.report.overview SUBJECT.h5 OUT.png [--slice mid] [--frames 0 8 16 24]
+    python -m data.overview SUBJECT.h5 OUT.png [--slice mid] [--frames 0 8 16 24]
 
 Used by the quick start to show what a phantom subject (or a synthesised one) looks like. Velocity rows
 share one colour scale per direction, set from the myocardial velocities, and are left out for files
@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from data.mvm_io import read_subject
-from data.transforms import magnitude_scale
 from util.cli import ToolParser, run_tool
+from util.conventions import DIRECTIONS
 from util.errors import DataError
-from util.report.style import DIRECTION_NAMES, VELOCITY_CMAP, close, plt, velocity_limit
+from util.intensity import magnitude_scale
+from util.report.style import VELOCITY_CMAP, close, plt, velocity_limit
 
 DEFAULT_N_FRAMES = 6
 
@@ -54,7 +55,7 @@ def plot_subject_overview(
         raise DataError(f"{subject_path}: frames {bad or frames} outside [0, {s.num_frames})")
 
     has_velocity = s.velocity is not None
-    row_names = ["magnitude", *(DIRECTION_NAMES if has_velocity else ()), "myocardium"]
+    row_names = ["magnitude", *(DIRECTIONS if has_velocity else ()), "myocardium"]
     vlim = velocity_limit(s.velocity, s.myocardium, s.venc_cm_s)
     mscale = magnitude_scale(s.magnitude)
     h, w = s.shape
@@ -93,7 +94,7 @@ def plot_subject_overview(
 
 
 def build_parser() -> ToolParser:
-    p = ToolParser(prog="python -m util.report.overview", description=__doc__.split("\n\n")[0])
+    p = ToolParser(prog="python -m data.overview", description=__doc__.split("\n\n")[0])
     p.add_argument("subject", help="subject file (.h5)")
     p.add_argument("out_png", help="output image (.png)")
     p.add_argument("--slice", default=None, help="slice group (default: mid, else the first)")

@@ -1,4 +1,4 @@
-"""Loss terms of the frame-interpolation stage: L1 restricted to a region, soft Dice, mask dilation.
+"""Region losses that both stages use: L1 restricted to a region, soft Dice, mask dilation.
 
 The whole-frame L1 is dominated by the large, static background; the region terms give the moving
 myocardium and the tissue the weight a reader gives them. Region losses are means over the region's
@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from util.conventions import MASK_THRESHOLD
+
 
 def dilate_mask(mask: torch.Tensor, radius: int) -> torch.Tensor:
     """Binary dilation of ``mask`` [B, 1, H, W] by a (2 * radius + 1)^2 square (max-pooling).
@@ -19,8 +21,8 @@ def dilate_mask(mask: torch.Tensor, radius: int) -> torch.Tensor:
     linear blend leaves a ghost of the wall's old position).
     """
     if radius <= 0:
-        return (mask > 0.5).to(mask.dtype)
-    binary = (mask > 0.5).to(mask.dtype)
+        return (mask > MASK_THRESHOLD).to(mask.dtype)
+    binary = (mask > MASK_THRESHOLD).to(mask.dtype)
     return F.max_pool2d(binary, kernel_size=2 * radius + 1, stride=1, padding=radius)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from util.report.analysis import SliceAnalysis
+from models.hdl.report.analysis import SliceAnalysis
 from util.report.style import COMPONENT_TITLES, close, method_style, plt
 from util.velocity import COMPONENTS
 

@@ -20,16 +20,16 @@ from pathlib import Path
 import numpy as np
 
 from data.mvm_io import SLICE_POSITIONS, SliceData, Subject
-from models.hdl_keyframes import KeyFrames, key_frames_of
+from models.hdl.keyframes import KeyFrames, key_frames_of
+from models.hdl.report.analysis import SliceAnalysis, analyse_slice, segment_peak_values
+from models.hdl.report.curves_plot import plot_velocity_curves
+from models.hdl.report.slice_metrics import metric_columns, slice_metrics
+from models.hdl.report.table import curve_rows, peak_rows, summarise, summary_columns, write_curves, write_metrics
 from util.report import fid as fid_mod
-from util.report.analysis import SliceAnalysis, analyse_slice, segment_peak_values
 from util.report.bullseye import plot_bullseye
 from util.report.cine_gif import write_cine_gif
-from util.report.curves_plot import plot_velocity_curves
 from util.report.html import Figure, Section, write_index
-from util.report.slice_metrics import metric_columns, slice_metrics
 from util.report.style import REFERENCE
-from util.report.table import curve_rows, peak_rows, summarise, summary_columns, write_curves, write_metrics
 from util.velocity import COMPONENTS
 
 INPUT_LABEL = "input (key frames held)"

@@ -1,7 +1,7 @@
 """The chained HDL model for inference: down-sampled magnitude cine in, full 3Dir MVM digital twin out.
 
     from data.mvm_io import read_subject
-    from models.hdl_predictor import HDLPredictor
+    from models.hdl.predictor import HDLPredictor
 
     hdl = HDLPredictor.from_runs("checkpoints/phantom_interp", "checkpoints/phantom_phase")
     twin = hdl.predict_subject(read_subject("subject.h5", require_velocity=False), factor=6)
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import zlib
-from contextlib import nullcontext
 from dataclasses import replace
 from typing import Any
 
@@ -32,31 +31,16 @@ import torch
 from tqdm.auto import tqdm
 
 from data.mvm_io import SliceData, Subject
-from data.transforms import to_network_range
-from models.hdl_keyframes import KeyFrames, key_frames_of
-from models.interp_inference import CineReconstruction, interpolate_cine, linear_cine
+from models.hdl.keyframes import KeyFrames, key_frames_of
+from models.interp.inference import CineReconstruction, interpolate_cine, linear_cine
+from models.loading import load_trained_model
+from models.phase.synthesis import synthesise_cine
+from util.device import autocast, resolve_device, resolve_precision
 from util.errors import OptionError
+from util.intensity import to_network_range
 from util.velocity import septum_angle
 
 INTERPOLATIONS = ("network", "linear")
-PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def resolve_device(device: torch.device | str | None) -> torch.device:
-    """``None`` means the first GPU when there is one, else the CPU."""
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-def resolve_precision(precision: str | None, device: torch.device) -> str:
-    """bf16 autocast on GPU by default (about twice as fast, half the memory, and bf16 keeps fp32's
-    range so nothing overflows); fp32 on CPU, where bf16 convolutions are slower than fp32 ones."""
-    if precision is None:
-        return "bf16" if device.type == "cuda" else "fp32"
-    if precision not in PRECISIONS:
-        raise OptionError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
-    return precision
 
 
 class HDLPredictor:
@@ -127,8 +111,6 @@ class HDLPredictor:
         ``interp_run_dir`` may be None with ``interpolation="linear"``. ``which`` picks the checkpoint of
         both runs: ``best``, ``latest``, an epoch number, or ``weights`` (the weights-only export).
         """
-        from models.loading import load_trained_model
-
         dev = resolve_device(device)
         prec = resolve_precision(precision, dev)
         overrides = {"precision": prec, "channels_last": dev.type == "cuda"}
@@ -141,10 +123,6 @@ class HDLPredictor:
         return cls(interp, phase, dev, prec, batch_size, interpolation, seed, name)
 
     # ------------------------------------------------------------------------------------- stages
-
-    def _autocast(self):
-        dtype = PRECISIONS[self.precision]
-        return nullcontext() if dtype is None else torch.autocast(device_type=self.device.type, dtype=dtype)
 
     def generator(self, slice_name: str) -> torch.Generator:
         """The background-noise generator of a slice: a function of (seed, slice name) only."""
@@ -159,7 +137,7 @@ class HDLPredictor:
         key_mask = np.asarray(s.myocardium[list(keys.stored)])
         if self.interp_model is None:
             return linear_cine(key_mag, key_mask, keys.frames, keys.n_frames)
-        with self._autocast():
+        with autocast(self.precision, self.device):
             return interpolate_cine(
                 self.interp_model, key_mag, key_mask, keys.frames, keys.n_frames, batch_size=self.batch_size
             )
@@ -170,20 +148,8 @@ class HDLPredictor:
 
         Each frame is synthesised from itself and its two neighbours (cyclic), as stage 2 was trained.
         """
-        cine = torch.from_numpy(to_network_range(np.asarray(unit, dtype=np.float32)))
-        masks = torch.from_numpy(np.asarray(myocardium, dtype=np.float32))
-        t_count = cine.shape[0]
-        out = np.empty((t_count, 3, *cine.shape[-2:]), dtype=np.float32)
-        gen = self.generator(slice_name)
-        for start in range(0, t_count, self.batch_size):
-            t = torch.arange(start, min(t_count, start + self.batch_size))
-            triplets = torch.stack([cine[(t - 1) % t_count], cine[t], cine[(t + 1) % t_count]], dim=1)
-            mag = triplets.to(self.device, non_blocking=True)
-            myo = masks[t][:, None].to(self.device, non_blocking=True)
-            with self._autocast():
-                v = self.phase_model.synthesise(mag, myo, generator=gen)
-            out[start : start + len(t)] = v.float().cpu().numpy()
-        return out
+        cine = to_network_range(np.asarray(unit, dtype=np.float32))
+        return synthesise_cine(self.phase_model, cine, myocardium, self.batch_size, self.generator(slice_name))
 
     # ------------------------------------------------------------------------------------- slices
 

@@ -7,44 +7,19 @@ only when FID was computed, else the string ``unavailable: <reason>``.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import numpy as np
-
+from models.hdl.report.analysis import SliceAnalysis
+from models.hdl.report.slice_metrics import PEAKS, metric_columns
 from util.atomic import write_text
-from util.report.analysis import SliceAnalysis
-from util.report.slice_metrics import PEAKS, metric_columns
+from util.metrics import mean_skipping_nan
+from util.tables import to_csv
 from util.velocity import COMPONENTS
 
 ID_COLUMNS = ("method", "description", "n_slices")
-
-
-def format_value(value: object) -> str:
-    """Numbers with 6 significant digits (``nan``/``inf`` spelled out), anything else as text."""
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return f"{value:.6g}"
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    return str(value)
-
-
-def to_csv(rows: Iterable[Mapping[str, object]], columns: Sequence[str]) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([format_value(row.get(c, math.nan)) for c in columns])
-    return buf.getvalue()
 
 
 def summarise(
@@ -61,9 +36,7 @@ def summarise(
         rows = [r for r in slice_rows if r["method"] == method]
         out: dict[str, object] = {"method": method, "description": description, "n_slices": len(rows)}
         for col in metric_columns():
-            values = np.asarray([float(r.get(col, math.nan)) for r in rows], dtype=np.float64)
-            values = values[~np.isnan(values)]
-            out[col] = float(values.mean()) if values.size else math.nan
+            out[col] = mean_skipping_nan([float(r.get(col, math.nan)) for r in rows])
         out["fid"] = fid.get(method, "unavailable: not computed")
         summary.append(out)
     return summary

@@ -24,23 +24,23 @@ predicted.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from data.interp_dataset import key_frame_grid
-from data.mvm_io import SliceData, Subject, list_subjects, load_splits, read_subject, write_subject
-from data.transforms import crop_box, to_unit_range
-from models.interp_inference import CineReconstruction, interpolate_cine, linear_cine
+from data.mvm_io import SliceData, Subject, read_subject, write_subject
+from data.selection import select_subjects
+from data.transforms import crop_slice
+from models.interp.inference import CineReconstruction, interpolate_cine, linear_cine
 from models.loading import load_trained_model
 from util import metrics
 from util.atomic import write_text
 from util.distributed import select_device
 from util.errors import DataError, OptionError
+from util.intensity import to_unit_range
+from util.tables import to_csv
 from util.tissue import tissue_mask_from_magnitude
 
 METHODS = ("hdl_interp", "linear")
@@ -70,9 +70,7 @@ class FrameScores:
         """Mean of each metric over the frames where it is defined (an empty foreground gives no value)."""
         out = {}
         for name, vals in self.values.items():
-            arr = np.asarray(vals, dtype=np.float64)
-            arr = arr[~np.isnan(arr)]
-            out[name] = float(arr.mean()) if arr.size else math.nan
+            out[name] = metrics.mean_skipping_nan(vals)
         out["n_frames"] = self.n_frames
         return out
 
@@ -113,45 +111,6 @@ def score_cine(rec: CineReconstruction, true_magnitude: np.ndarray, true_mask: n
 # ---------------------------------------------------------------------------------------- subjects
 
 
-def subject_paths(opt: argparse.Namespace) -> list[Path]:
-    """Subject files of ``--split`` (or all), restricted to ``--subjects`` and ``--max_subjects``."""
-    subjects = list_subjects(opt.dataroot)
-    names = list(subjects) if opt.split == "all" else load_splits(opt.dataroot)[opt.split]
-    wanted = getattr(opt, "subjects", None)
-    if wanted:
-        unknown = [n for n in wanted if n not in subjects]
-        if unknown:
-            raise DataError(f"{opt.dataroot}: --subjects names unknown subject(s) {unknown}")
-        outside = [n for n in wanted if n not in names]
-        if outside:
-            raise OptionError(
-                f"--subjects {outside} are not in the {opt.split!r} split of {opt.dataroot}; add --split all"
-            )
-        names = [n for n in names if n in wanted]
-    if getattr(opt, "max_subjects", 0):
-        names = names[: opt.max_subjects]
-    if not names:
-        raise DataError(f"{opt.dataroot}: the {opt.split!r} split has no subjects (see splits.json)")
-    return [subjects[n] for n in names]
-
-
-def crop_slice(s: SliceData, keys: list[int], size: int, where: str) -> tuple[SliceData, list[int] | None]:
-    """``s`` cropped to ``size`` x ``size`` around the myocardium of its key frames (``size`` 0: unchanged).
-
-    Only the key frames' masks are used to place the window: they are all that inference would know.
-    """
-    if not size:
-        return s, None
-    r0, c0 = crop_box(s.myocardium[keys], size, where)
-    window = (..., slice(r0, r0 + size), slice(c0, c0 + size))
-    arrays = {
-        name: getattr(s, name)[window]
-        for name in ("magnitude", "myocardium", "velocity", "velocity_true", "lv_blood", "rv_blood", "tissue")
-        if getattr(s, name) is not None
-    }
-    return replace(s, **arrays), [r0, c0, size, size]
-
-
 def check_full_cine(s: SliceData, factor: int, where: str) -> None:
     if s.frame_index is not None:
         raise DataError(
@@ -173,15 +132,6 @@ def format_table(rows: dict[str, dict[str, float]]) -> str:
         cells = "".join(f"{row[c]:>10.4f}" for c in METRIC_COLUMNS)
         lines.append(f"{method:<12}{cells}{int(row['n_frames']):>10d}")
     return "\n".join(lines)
-
-
-def metrics_csv(rows: list[dict[str, object]], columns: list[str]) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in (row[c] for c in columns)])
-    return buf.getvalue()
 
 
 def output_slice(
@@ -213,14 +163,14 @@ def run_interp_test(opt: argparse.Namespace) -> dict[str, dict[str, float]]:
     run_dir = Path(opt.checkpoints_dir) / opt.name
     overrides = {"precision": opt.precision, "channels_last": opt.channels_last}
     model = load_trained_model(run_dir, opt.which_epoch, device, overrides=overrides)
-    crop = int(getattr(opt, "crop_size", 0) or 0)
-    trained_crop = int(getattr(model.opt, "crop_size", 0) or 0)
+    crop = opt.crop_size
+    trained_crop = model.opt.crop_size
     if crop != trained_crop:
         # Normalisation layers see whole-image statistics: a different window changes the predictions.
         trained = f"crops of {trained_crop} pixels" if trained_crop else "whole images"
         print(f"note: the run was trained on {trained}; evaluating with --crop_size {crop}")
     out_dir = Path(opt.results_dir) / opt.name / "interp"
-    paths = subject_paths(opt)
+    paths = select_subjects(opt.dataroot, opt.split, opt.subjects, opt.max_subjects)
     totals = {m: FrameScores() for m in METHODS}
     per_slice: list[dict[str, object]] = []
     bar = tqdm(paths, desc=f"interp k={factor}", disable=opt.no_progress, dynamic_ncols=True)
@@ -246,8 +196,8 @@ def run_interp_test(opt: argparse.Namespace) -> dict[str, dict[str, float]]:
 
     rows = {m: totals[m].summary() for m in METHODS}
     columns = ["method", *METRIC_COLUMNS, "n_frames"]
-    write_text(out_dir / "metrics.csv", metrics_csv([{"method": m, **r} for m, r in rows.items()], columns))
-    write_text(out_dir / "metrics_per_slice.csv", metrics_csv(per_slice, ["subject", "slice", *columns]))
+    write_text(out_dir / "metrics.csv", to_csv([{"method": m, **r} for m, r in rows.items()], columns))
+    write_text(out_dir / "metrics_per_slice.csv", to_csv(per_slice, ["subject", "slice", *columns]))
     print(f"stage 1, k = {factor}, {len(paths)} subject(s), {rows[METHODS[0]]['n_frames']} interpolated frames")
     print(format_table(rows))
     print(f"results in {out_dir}")

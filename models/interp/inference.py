@@ -20,13 +20,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from data.interp_dataset import cyclic_targets, time_conditioning
-from data.transforms import magnitude_scale, to_network_range, to_unit_range
+from models.padding import pad_to_multiple
+from util.conventions import MASK_THRESHOLD
 from util.errors import DataError
-
-MASK_THRESHOLD = 0.5
+from util.intensity import magnitude_scale, to_network_range, to_unit_range
 
 
 @dataclass
@@ -79,18 +78,10 @@ def linear_cine(
         a = (target - k0) / (k1 - k0)
         t = target % num_frames
         out.unit[t] = (1 - a) * out.unit[k0] + a * out.unit[k1 % num_frames]
-        out.myocardium[t] = out.myocardium[k1 % num_frames] if a > 0.5 else out.myocardium[k0]
+        out.myocardium[t] = out.myocardium[k1 % num_frames] if a > MASK_THRESHOLD else out.myocardium[k0]
         out.probability[t] = out.myocardium[t]
         out.magnitude[t] = out.unit[t] * scale
     return out
-
-
-def _pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    h, w = x.shape[-2:]
-    ph, pw = -h % multiple, -w % multiple
-    if ph or pw:
-        x = F.pad(x, (0, pw, 0, ph), mode="replicate")
-    return x, (h, w)
 
 
 def interpolate_cine(
@@ -129,8 +120,8 @@ def interpolate_cine(
         pair = torch.stack([net_keys[k0], net_keys[k1]], dim=1)
         pair_mask = torch.stack([masks[k0], masks[k1]], dim=1)
         time_raw = torch.from_numpy(np.stack([time_conditioning(t, a, b, num_frames) for t, a, b in chunk]))
-        pair, (h, w) = _pad_to_multiple(pair, model.size_multiple)
-        pair_mask, _ = _pad_to_multiple(pair_mask, model.size_multiple)
+        pair, (h, w) = pad_to_multiple(pair, model.size_multiple)
+        pair_mask, _ = pad_to_multiple(pair_mask, model.size_multiple)
         magnitude, probability = model.interpolate(pair, pair_mask, time_raw)
         unit = ((magnitude[:, 0, :h, :w] + 1) / 2).clamp(0, 1).cpu().numpy()
         prob = probability[:, 0, :h, :w].cpu().numpy()

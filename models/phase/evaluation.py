@@ -43,18 +43,19 @@ import numpy as np
 import torch
 
 from data.mvm_io import Subject, read_subject, write_subject
-from data.transforms import magnitude_scale, to_network_range, to_unit_range
-from models.interp_evaluation import metrics_csv, subject_paths
+from data.selection import select_subjects
 from models.loading import load_trained_model
+from models.phase.synthesis import synthesise_cine
 from util import metrics
 from util.atomic import write_text
+from util.conventions import DIRECTIONS, VELOCITY_DATA_RANGE
 from util.distributed import select_device
 from util.errors import DataError
+from util.intensity import normalise_magnitude, to_network_range
 from util.realism import background_exterior, highpass_std, masked_std, tissue_interior
+from util.tables import to_csv
 from util.tissue import tissue_mask_from_magnitude
 
-DIRECTIONS = ("vx", "vy", "vz")
-VELOCITY_RANGE = 2.0  # velocity / VENC spans [-1, 1]
 FIDELITY_COLUMNS = tuple(
     f"{metric}{region}_{d}" for metric in ("psnr", "ssim") for region in ("", "_fg") for d in DIRECTIONS
 )
@@ -66,28 +67,6 @@ FLOOR, REAL = "measurement_floor", "real"
 # ------------------------------------------------------------------------------------------ synthesis
 
 
-def neighbour_stack(cine_net: np.ndarray) -> np.ndarray:
-    """[T, H, W] -> [T, 3, H, W]: frames t-1, t, t+1 of every frame t, cyclically."""
-    t = np.arange(cine_net.shape[0])
-    n = cine_net.shape[0]
-    return np.stack([cine_net[(t - 1) % n], cine_net, cine_net[(t + 1) % n]], axis=1)
-
-
-@torch.no_grad()
-def synthesise_slice(
-    model: Any, cine_net: np.ndarray, myocardium: np.ndarray, batch_size: int, generator: torch.Generator
-) -> np.ndarray:
-    """Velocity / VENC [T, 3, H, W] (float32) of every frame of a magnitude cine on the network scale."""
-    stack = neighbour_stack(cine_net.astype(np.float32))
-    out = np.empty((stack.shape[0], 3, *stack.shape[-2:]), dtype=np.float32)
-    for start in range(0, stack.shape[0], batch_size):
-        b = slice(start, start + batch_size)
-        mag = torch.from_numpy(stack[b])
-        myo = torch.from_numpy(myocardium[b, None].astype(np.float32))
-        out[b] = model.synthesise(mag, myo, generator=generator).cpu().numpy()
-    return out
-
-
 # -------------------------------------------------------------------------------------------- scoring
 
 
@@ -97,10 +76,10 @@ def fidelity(pred: np.ndarray, ref: np.ndarray, tissue: np.ndarray, myo: np.ndar
     out: dict[str, float] = {}
     for c, d in enumerate(DIRECTIONS):
         p, r = pred[:, c], ref[:, c]
-        out[f"psnr_{d}"] = metrics.psnr_frames(p, r, VELOCITY_RANGE)
-        out[f"psnr_fg_{d}"] = metrics.psnr_frames(p, r, VELOCITY_RANGE, tissue)
-        out[f"ssim_{d}"] = metrics.ssim_frames(p, r, VELOCITY_RANGE)
-        out[f"ssim_fg_{d}"] = metrics.ssim_frames(p, r, VELOCITY_RANGE, tissue)
+        out[f"psnr_{d}"] = metrics.psnr_frames(p, r, VELOCITY_DATA_RANGE)
+        out[f"psnr_fg_{d}"] = metrics.psnr_frames(p, r, VELOCITY_DATA_RANGE, tissue)
+        out[f"ssim_{d}"] = metrics.ssim_frames(p, r, VELOCITY_DATA_RANGE)
+        out[f"ssim_fg_{d}"] = metrics.ssim_frames(p, r, VELOCITY_DATA_RANGE, tissue)
     scale = venc[None, :, None, None]
     out["mae_myo_cm_s"] = metrics.mae(pred * scale, ref * scale, myo[:, None])
     return out
@@ -129,9 +108,7 @@ def average_rows(per_slice: list[dict[str, Any]], methods: list[tuple[str, str]]
             continue
         row: dict[str, Any] = {"method": method, "run": run, "n_slices": len(mine)}
         for column in COLUMNS[2:-1]:
-            vals = np.asarray([r.get(column, math.nan) for r in mine], dtype=np.float64)
-            vals = vals[~np.isnan(vals)]
-            row[column] = float(vals.mean()) if vals.size else math.nan
+            row[column] = metrics.mean_skipping_nan([r.get(column, math.nan) for r in mine])
         rows.append(row)
     return rows
 
@@ -180,7 +157,7 @@ def run_phase_test(opt: argparse.Namespace) -> dict[str, Any]:
     out_dir = Path(opt.results_dir) / opt.name / "phase"
     batch_size = max(1, int(opt.batch_size))
     generators = [torch.Generator(device=device).manual_seed(int(opt.seed)) for _ in models]
-    paths = subject_paths(opt)
+    paths = select_subjects(opt.dataroot, opt.split, opt.subjects, opt.max_subjects)
     per_slice: list[dict[str, Any]] = []
     written = []
     bar = tqdm(paths, desc="phase synthesis", disable=opt.no_progress, dynamic_ncols=True)
@@ -191,7 +168,7 @@ def run_phase_test(opt: argparse.Namespace) -> dict[str, Any]:
             if s.frame_index is not None:
                 raise DataError(f"{path}: slice {name!r} holds key frames only; stage 2 needs every frame")
             venc = np.asarray(s.venc_cm_s, dtype=np.float64)
-            unit = to_unit_range(s.magnitude, magnitude_scale(s.magnitude))
+            unit = normalise_magnitude(s.magnitude)
             tissue = np.asarray(tissue_mask_from_magnitude(unit), dtype=bool)
             myo = np.asarray(s.myocardium) != 0
             scale = venc[None, :, None, None]
@@ -199,7 +176,7 @@ def run_phase_test(opt: argparse.Namespace) -> dict[str, Any]:
             key = {"subject": path.stem, "slice": name}
             synthesised = None
             for (method, run), (_, model), gen in zip(methods, models, generators, strict=True):
-                pred = synthesise_slice(model, to_network_range(unit), myo, batch_size, gen)
+                pred = synthesise_cine(model, to_network_range(unit), myo, batch_size, gen)
                 row = {**key, "method": method, "run": run, **fidelity(pred, ref, tissue, myo, venc)}
                 row.update(realism(pred, tissue, venc))
                 if s.velocity_true is not None:
@@ -224,11 +201,11 @@ def run_phase_test(opt: argparse.Namespace) -> dict[str, Any]:
 
     all_methods = [*methods, (FLOOR, ""), (REAL, "")]
     rows = average_rows(per_slice, all_methods)
-    write_text(out_dir / "metrics.csv", metrics_csv([_blank_nan(r) for r in rows], list(COLUMNS)))
+    write_text(out_dir / "metrics.csv", to_csv([_blank_nan(r) for r in rows], list(COLUMNS)))
     slice_columns = ["subject", "slice", *COLUMNS[:-1]]
     write_text(
         out_dir / "metrics_per_slice.csv",
-        metrics_csv([{**_blank_nan(r), **{k: r[k] for k in ("subject", "slice")}} for r in per_slice], slice_columns),
+        to_csv([{**_blank_nan(r), **{k: r[k] for k in ("subject", "slice")}} for r in per_slice], slice_columns),
     )
     n_slices = rows[0]["n_slices"] if rows else 0
     print(f"stage 2: {len(paths)} subject(s), {n_slices} slice(s); velocity metrics in VENC units, errors in cm/s")

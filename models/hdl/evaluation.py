@@ -26,52 +26,18 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from data.export_nifti import export_nifti
 from data.mvm_io import Subject, read_subject, write_subject
-from models.hdl_keyframes import key_frames_of
-from models.hdl_predictor import HDLPredictor
+from data.selection import select_subjects
+from data.transforms import crop_slice
+from models.hdl.keyframes import key_frames_of
+from models.hdl.predictor import HDLPredictor
+from models.hdl.report.builder import ReportBuilder
+from models.loading import load_trained_model
+from util.distributed import select_device
 from util.errors import OptionError
 
 METHODS = ("hdl", "baseline")
-
-
-class HDLModel:
-    """Registry entry of the chain: options and ``run_test``; no networks of its own."""
-
-    trainable = False
-    default_dataset: str | None = None
-
-    @staticmethod
-    def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
-        g = parser.add_argument_group("chained synthesis (hdl)")
-        g.add_argument("--interp_name", default=None, help="run name of the stage-1 (interp) model")
-        g.add_argument("--phase_name", default=None, help="run name of the stage-2 (phase) model")
-        g.add_argument(
-            "--baseline_phase_name",
-            default=None,
-            help="run name of an L1-only phase model (train.py --model phase --l1_only) for the baseline chain; "
-            "default: the baseline uses --phase_name, so only stage 1 differs",
-        )
-        g.add_argument("--factor", type=int, default=6, help="temporal down-sampling factor k (key frame every k)")
-        g.add_argument("--export_nifti", action="store_true", help="also write the synthesised subjects as NIfTI")
-        g.add_argument(
-            "--input_keyframes_only",
-            action="store_true",
-            help="the input files hold key frames only: consecutive frames --factor apart (files with "
-            "frame_index/n_frames are recognised without this flag)",
-        )
-        g.add_argument(
-            "--fid",
-            action="store_true",
-            help="compute FID (needs pytorch-fid and its Inception weights on disk; else reported as unavailable)",
-        )
-        # None = automatic: bf16 autocast on GPU, fp32 on CPU.
-        parser.set_defaults(precision=None)
-        return parser
-
-    @classmethod
-    def run_test(cls, opt: argparse.Namespace) -> dict[str, dict[str, Any]]:
-        """Synthesise the split's subjects with both chains and write the report; returns metrics.csv's rows."""
-        return run_hdl_test(opt)
 
 
 def _run_dir(opt: argparse.Namespace, option: str) -> Path:
@@ -83,8 +49,6 @@ def _run_dir(opt: argparse.Namespace, option: str) -> Path:
 
 def build_predictors(opt: argparse.Namespace) -> dict[str, HDLPredictor]:
     """The HDL chain and the baseline chain, on the device and precision the options ask for."""
-    from models.loading import load_trained_model
-    from util.distributed import select_device
 
     device = select_device(opt)
     common = {"device": device, "precision": opt.precision, "batch_size": opt.batch_size, "seed": opt.seed}
@@ -111,10 +75,9 @@ def _descriptions(opt: argparse.Namespace) -> dict[str, str]:
 
 def _crop(subject: Subject, opt: argparse.Namespace) -> Subject:
     """Crop every slice around its key frames' myocardium when --crop_size is set (as the stages trained)."""
-    size = int(getattr(opt, "crop_size", 0) or 0)
+    size = opt.crop_size
     if not size:
         return subject
-    from models.interp_evaluation import crop_slice
 
     slices = {}
     for name, s in subject.slices.items():
@@ -124,24 +87,18 @@ def _crop(subject: Subject, opt: argparse.Namespace) -> Subject:
 
 
 def _export_nifti(subject: Subject, out_dir: Path) -> None:
-    try:
-        from data.export_nifti import export_nifti
-    except ImportError:
-        from data.import_nifti import export_nifti
     export_nifti(subject, out_dir, log=lambda _msg: None)
 
 
 def run_hdl_test(opt: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """test.py --model hdl: synthesise, write the subjects and the report, print where everything is."""
-    from models.interp_evaluation import subject_paths
-    from util.report.builder import ReportBuilder
 
     if opt.factor < 2:
         raise OptionError(f"--factor must be >= 2, got {opt.factor}")
     start = time.perf_counter()
     predictors = build_predictors(opt)
     out_dir = Path(opt.results_dir) / opt.name / "hdl"
-    paths = subject_paths(opt)
+    paths = select_subjects(opt.dataroot, opt.split, opt.subjects, opt.max_subjects)
     hdl = predictors["hdl"]
     info = {
         "data": f"{opt.dataroot} ({opt.split} split, {len(paths)} subject(s))",

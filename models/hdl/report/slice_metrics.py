@@ -24,21 +24,21 @@ import math
 import numpy as np
 
 from data.mvm_io import SliceData
-from data.transforms import to_unit_range
-from util.metrics import curve_agreement, dice, mae, psnr, ssim
-from util.report.analysis import SliceAnalysis
+from models.hdl.report.analysis import SliceAnalysis
+from util.conventions import DIRECTIONS, VELOCITY_DATA_RANGE
+from util.intensity import to_unit_range
+from util.metrics import curve_agreement, dice, mae, mean_skipping_nan, psnr, ssim
+from util.tissue import tissue_mask_from_magnitude
 from util.velocity import COMPONENTS, DEFAULT_PEAK_WINDOWS
 
-DIRECTIONS = ("x", "y", "z")
 PEAKS = tuple(DEFAULT_PEAK_WINDOWS)
-VELOCITY_DATA_RANGE = 2.0
 
 
 def metric_columns() -> list[str]:
     """Every metric a slice can have, in table order."""
     cols = ["mag_psnr_nonkey", "mag_ssim_nonkey", "mag_psnr_tissue_nonkey", "myo_dice_nonkey"]
     for stat in ("psnr", "psnr_tissue", "ssim", "ssim_tissue"):
-        cols += [f"vel_{stat}_{d}" for d in DIRECTIONS]
+        cols += [f"vel_{stat}_{d.removeprefix('v')}" for d in DIRECTIONS]
     cols += ["vel_mae_myo_cm_s", "vel_mae_myo_true_cm_s"]
     for c in COMPONENTS:
         cols += [f"curve_{c}_r", f"curve_{c}_rmse_cm_s"]
@@ -48,15 +48,9 @@ def metric_columns() -> list[str]:
 
 
 def _tissue(unit: np.ndarray) -> np.ndarray:
-    from util.tissue import tissue_mask_from_magnitude
-
     return np.asarray(tissue_mask_from_magnitude(unit), dtype=bool)
 
 
-def _mean(values: list[float]) -> float:
-    arr = np.asarray(values, dtype=np.float64)
-    arr = arr[~np.isnan(arr)]
-    return float(arr.mean()) if arr.size else math.nan
 
 
 def magnitude_metrics(real: SliceData, synth: SliceData, is_key: np.ndarray, scale: float) -> dict[str, float]:
@@ -68,10 +62,12 @@ def magnitude_metrics(real: SliceData, synth: SliceData, is_key: np.ndarray, sca
     out = to_unit_range(synth.magnitude[frames], scale)
     tissue = _tissue(ref)
     return {
-        "mag_psnr_nonkey": _mean([psnr(o, r, 1.0) for o, r in zip(out, ref, strict=True)]),
-        "mag_ssim_nonkey": _mean([ssim(o, r, 1.0) for o, r in zip(out, ref, strict=True)]),
-        "mag_psnr_tissue_nonkey": _mean([psnr(o, r, 1.0, m) for o, r, m in zip(out, ref, tissue, strict=True)]),
-        "myo_dice_nonkey": _mean(
+        "mag_psnr_nonkey": mean_skipping_nan([psnr(o, r, 1.0) for o, r in zip(out, ref, strict=True)]),
+        "mag_ssim_nonkey": mean_skipping_nan([ssim(o, r, 1.0) for o, r in zip(out, ref, strict=True)]),
+        "mag_psnr_tissue_nonkey": mean_skipping_nan(
+            [psnr(o, r, 1.0, m) for o, r, m in zip(out, ref, tissue, strict=True)]
+        ),
+        "myo_dice_nonkey": mean_skipping_nan(
             [dice(synth.myocardium[t], real.myocardium[t]) for t in frames],
         ),
     }
@@ -87,14 +83,15 @@ def velocity_metrics(real: SliceData, synth: SliceData, scale: float) -> dict[st
     tissue = _tissue(to_unit_range(real.magnitude, scale))
     result: dict[str, float] = {}
     t_count = ref.shape[0]
-    for d, name in enumerate(DIRECTIONS):
+    for d, direction in enumerate(DIRECTIONS):
+        name = direction.removeprefix("v")  # columns vel_psnr_x, ...
         r, o = ref[:, d], out[:, d]
-        result[f"vel_psnr_{name}"] = _mean([psnr(o[t], r[t], VELOCITY_DATA_RANGE) for t in range(t_count)])
-        result[f"vel_ssim_{name}"] = _mean([ssim(o[t], r[t], VELOCITY_DATA_RANGE) for t in range(t_count)])
-        result[f"vel_psnr_tissue_{name}"] = _mean(
+        result[f"vel_psnr_{name}"] = mean_skipping_nan([psnr(o[t], r[t], VELOCITY_DATA_RANGE) for t in range(t_count)])
+        result[f"vel_ssim_{name}"] = mean_skipping_nan([ssim(o[t], r[t], VELOCITY_DATA_RANGE) for t in range(t_count)])
+        result[f"vel_psnr_tissue_{name}"] = mean_skipping_nan(
             [psnr(o[t], r[t], VELOCITY_DATA_RANGE, tissue[t]) for t in range(t_count)]
         )
-        result[f"vel_ssim_tissue_{name}"] = _mean(
+        result[f"vel_ssim_tissue_{name}"] = mean_skipping_nan(
             [ssim(o[t], r[t], VELOCITY_DATA_RANGE, tissue[t]) for t in range(t_count)]
         )
     myo = (real.myocardium != 0)[:, None]

@@ -6,14 +6,14 @@ foreground carries velocity: the background (air, lung) holds phase noise, which
 pixel by pixel. So the synthesised map is a composite
 
     composite = G(x)             on the tissue foreground (util.tissue.tissue_mask_from_magnitude)
-              = noise-model draw on the background        (models/noise_model.py)
+              = noise-model draw on the background        (models/phase/background_noise.py)
 
 and the PatchGAN ``netD`` judges the composite against the measured map, both next to the magnitude.
 The noise model is fixed (uniform over [-VENC, VENC)) or estimated from the training set, and it is
 saved with the checkpoint: nothing at inference depends on measured velocities.
 
 ``--tissue_noise physics`` also gives the foreground the scanner's phase noise, whose std follows from
-the magnitude's SNR (models/tissue_noise.py): composite = wrap(G(x) + noise) on the tissue. The L1 terms
+the magnitude's SNR (models/phase/tissue_noise.py): composite = wrap(G(x) + noise) on the tissue. The L1 terms
 then compare the generator's own output G(x), so what it learns is the noise-free velocity field. The
 default, ``none``, is the paper's scheme: the foreground is exactly G(x).
 
@@ -43,11 +43,10 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from models.base_model import BaseModel
-from models.interp_losses import masked_l1
+from models.losses import masked_l1
 from models.networks import (
     GAN_MODES,
     INIT_KINDS,
@@ -58,18 +57,17 @@ from models.networks import (
     UNet,
     init_weights,
 )
-from models.noise_model import NOISE_KINDS, BackgroundNoise, collect_background
-from models.tissue_noise import TISSUE_NOISE_KINDS, add_tissue_noise
-from options.base_options import require_at_least
+from models.padding import pad_to_multiple
+from models.phase.background_noise import NOISE_KINDS, BackgroundNoise, collect_background
+from models.phase.tissue_noise import TISSUE_NOISE_KINDS, add_tissue_noise
+from util.conventions import DIRECTIONS, VELOCITY_DATA_RANGE
 from util.errors import OptionError
 from util.metrics import psnr_torch
+from util.option_values import require_at_least
 from util.tissue import tissue_mask_from_magnitude
 
 GENERATORS = {"r2unet": "r2", "unet": "unet"}
 INIT_CHOICES = ("pytorch", *INIT_KINDS)
-DIRECTIONS = ("vx", "vy", "vz")
-#: velocity in units of VENC spans [-1, 1]
-VELOCITY_DATA_RANGE = 2.0
 
 #: option defaults, also used when a model is built from options saved by an older version
 DEFAULTS: dict[str, Any] = {
@@ -441,11 +439,7 @@ class PhaseModel(BaseModel):
         """
         magnitude = self._prepare(magnitude)
         x = self.generator_input(magnitude, self._prepare(myocardium))
-        h, w = x.shape[-2:]
-        m = self.size_multiple
-        pad_h, pad_w = (-h) % m, (-w) % m
-        if pad_h or pad_w:
-            x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        x, (h, w) = pad_to_multiple(x, self.size_multiple)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         net = self.local_network("netG")
@@ -473,10 +467,3 @@ class PhaseModel(BaseModel):
             return foreground
         mask = tissue_from_magnitude(magnitude).to(foreground.device)
         return self.composite(foreground, magnitude.to(foreground.device), mask, generator)
-
-    @classmethod
-    def run_test(cls, opt: argparse.Namespace) -> dict[str, Any]:
-        """Synthesise the split's subjects and compare with the measured maps; see models/phase_evaluation.py."""
-        from models.phase_evaluation import run_phase_test
-
-        return run_phase_test(opt)

@@ -1,0 +1,41 @@
+"""Which subject files a run uses: one meaning of ``--split``, ``--subjects`` and ``--max_subjects`` for
+the datasets (training) and the test drivers (evaluation and synthesis).
+
+``--split all`` is every subject in the folder (sorted by name); ``train`` / ``val`` / ``test`` are the
+lists of ``splits.json`` (or the default split). ``--subjects`` keeps only the named subjects of that
+split, in the split's order: naming one outside the split is an error rather than a silent leak of a
+test subject into training. ``--max_subjects N`` then keeps the first N.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from data.mvm_io import list_subjects, load_splits
+from util.errors import DataError, OptionError
+
+
+def select_subjects(
+    dataroot: str | os.PathLike,
+    split: str,
+    subjects: Sequence[str] | None = None,
+    max_subjects: int = 0,
+) -> list[Path]:
+    """The subject files of ``split`` in ``dataroot``, restricted to ``subjects`` and ``max_subjects``."""
+    found = list_subjects(dataroot)
+    names = list(found) if split == "all" else load_splits(dataroot)[split]
+    if subjects:
+        unknown = [n for n in subjects if n not in found]
+        if unknown:
+            raise DataError(f"{dataroot}: --subjects names unknown subject(s) {unknown}")
+        outside = [n for n in subjects if n not in names]
+        if outside:
+            raise OptionError(f"--subjects {outside} are not in the {split!r} split of {dataroot}; add --split all")
+        names = [n for n in names if n in subjects]
+    if max_subjects:
+        names = names[:max_subjects]
+    if not names:
+        raise DataError(f"{dataroot}: the {split!r} split has no subjects (see splits.json)")
+    return [found[n] for n in names]

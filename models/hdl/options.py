@@ -1,0 +1,39 @@
+"""Options of ``--model hdl``, the chain of the two trained stages (test.py only)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+class ChainOptions:
+    """The options of ``--model hdl``. The chain has no networks of its own: it loads two trained runs."""
+
+    default_dataset: str | None = None
+
+    @staticmethod
+    def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
+        g = parser.add_argument_group("chained synthesis (hdl)")
+        g.add_argument("--interp_name", default=None, help="run name of the stage-1 (interp) model")
+        g.add_argument("--phase_name", default=None, help="run name of the stage-2 (phase) model")
+        g.add_argument(
+            "--baseline_phase_name",
+            default=None,
+            help="run name of an L1-only phase model (train.py --model phase --l1_only) for the baseline chain; "
+            "default: the baseline uses --phase_name, so only stage 1 differs",
+        )
+        g.add_argument("--factor", type=int, default=6, help="temporal down-sampling factor k (key frame every k)")
+        g.add_argument("--export_nifti", action="store_true", help="also write the synthesised subjects as NIfTI")
+        g.add_argument(
+            "--input_keyframes_only",
+            action="store_true",
+            help="the input files hold key frames only: consecutive frames --factor apart (files with "
+            "frame_index/n_frames are recognised without this flag)",
+        )
+        g.add_argument(
+            "--fid",
+            action="store_true",
+            help="compute FID (needs pytorch-fid and its Inception weights on disk; else reported as unavailable)",
+        )
+        # None = automatic: bf16 autocast on GPU, fp32 on CPU.
+        parser.set_defaults(precision=None)
+        return parser

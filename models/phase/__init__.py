@@ -1,0 +1,3 @@
+"""Stage 2, phase synthesis: the foreground-background GAN (``model``), the background and tissue noise
+models it composites with (``background_noise``, ``tissue_noise``), the whole-cine synthesis loop
+(``synthesis``) and ``test.py --model phase`` against its yardsticks (``evaluation``)."""
