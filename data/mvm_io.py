@@ -264,7 +264,7 @@ def _as_number(value: Any, name: str, where: str, kind: type = float) -> Any:
         if arr.size != 1:
             raise ValueError
         return kind(arr[0])
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise _fail(where, f"attribute {name!r} must be a single number, got {value!r}") from exc
 
 

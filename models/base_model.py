@@ -19,6 +19,7 @@ the bare module, which is what checkpoints store.
 from __future__ import annotations
 
 import argparse
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
@@ -32,7 +33,7 @@ StepFn = Callable[[str, torch.Tensor], None]
 
 
 
-class BaseModel:
+class BaseModel(ABC):
     """Base class of the trainable stages. Subclasses fill in the networks, losses and metrics."""
 
     #: dataset used when --dataset_mode is not given
@@ -42,6 +43,8 @@ class BaseModel:
     default_beta1: float = 0.9
     #: optimiser groups in update order, e.g. ("D", "G") for a GAN
     optimizer_order: tuple[str, ...] = ("G",)
+    #: the network each optimiser group updates
+    optimizer_networks: dict[str, str] = {"G": "netG", "D": "netD"}
     #: validation metric that selects the ``best`` checkpoint, and whether higher is better
     val_metric: str = "loss"
     val_metric_higher_is_better: bool = False
@@ -50,6 +53,16 @@ class BaseModel:
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
         return parser
 
+    @classmethod
+    def option_defaults(cls) -> dict[str, Any]:
+        """The defaults of every option the model adds when training: its parser is their one home.
+
+        A model rebuilt from options saved by an older run takes these for the options added since.
+        """
+        parser = argparse.ArgumentParser(add_help=False)
+        cls.modify_commandline_options(parser, is_train=True)
+        return vars(parser.parse_args([]))
+
     def __init__(self, opt: argparse.Namespace, device: torch.device | None = None) -> None:
         self.opt = opt
         self.device = device if device is not None else torch.device("cpu")
@@ -57,7 +70,7 @@ class BaseModel:
         self._bare: dict[str, nn.Module] = {}
         self._local: dict[str, nn.Module] = {}
         self._losses: dict[str, torch.Tensor] = {}
-        self.precision = getattr(opt, "precision", "fp32")
+        self.precision = opt.precision
 
     # ------------------------------------------------------------------------------------- networks
 
@@ -75,7 +88,7 @@ class BaseModel:
     @property
     def channels_last(self) -> bool:
         """``--channels_last`` on a GPU. On CPU the format makes norm layers several times slower."""
-        return bool(getattr(self.opt, "channels_last", False)) and self.device.type == "cuda"
+        return bool(self.opt.channels_last) and self.device.type == "cuda"
 
     def network(self, name: str) -> nn.Module:
         """The bare network (not compiled, not DDP-wrapped): what checkpoints hold."""
@@ -101,8 +114,8 @@ class BaseModel:
             setattr(self, name, ddp_fn(local))
 
     def optimizer_parameters(self, group: str) -> Iterator[nn.Parameter]:
-        """Parameters updated by optimiser ``group``; by default the group's network ``net<group>``."""
-        return self._bare[f"net{group}"].parameters()
+        """Parameters updated by optimiser ``group``: those of its network in ``optimizer_networks``."""
+        return self._bare[self.optimizer_networks[group]].parameters()
 
     def train(self, mode: bool = True) -> None:
         for name in self.network_names:
@@ -124,15 +137,17 @@ class BaseModel:
 
     # ------------------------------------------------------------------------------------- contract
 
+    @abstractmethod
     def set_input(self, batch: dict[str, Any]) -> None:
-        raise NotImplementedError
+        """Move a batch to the device and unpack it."""
 
+    @abstractmethod
     def forward(self) -> None:
-        raise NotImplementedError
+        """Compute the outputs from the current input."""
 
+    @abstractmethod
     def compute_losses(self, group: str) -> dict[str, torch.Tensor]:
         """Loss terms of optimiser ``group``; the key ``total`` is what is back-propagated."""
-        raise NotImplementedError
 
     def optimize_parameters(self, step: StepFn) -> None:
         """One training iteration: forward, then each group's losses and update, in ``optimizer_order``."""
@@ -150,10 +165,9 @@ class BaseModel:
     def current_visuals(self) -> dict[str, torch.Tensor]:
         return {}
 
-    @torch.no_grad()
+    @abstractmethod
     def validation_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         """Per-batch *sums* of validation metrics plus ``count``, so they can be all-reduced then divided."""
-        raise NotImplementedError
 
     # ------------------------------------------------------------------------------ extra state
 
@@ -162,7 +176,9 @@ class BaseModel:
         return {}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
-        """Restore what ``extra_state`` returned."""
+        """Restore what ``extra_state`` returned (nothing to restore by default)."""
+        return None
 
     def prepare_training(self, train_dataset: Any) -> None:
         """Hook run once before training, on every rank (e.g. estimate statistics from the train set)."""
+        return None

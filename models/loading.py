@@ -54,9 +54,12 @@ def load_trained_model(
     saved = dict(state.get("options") or {})
     if "model" not in saved:
         raise CheckpointError(f"{path}: holds no options; it was not written by train.py")
-    saved.update({"is_train": False, "compile": False, **(overrides or {})})
-    opt = argparse.Namespace(**saved)
-    model = get_model_class(opt.model)(opt, torch.device(device))
+    model_cls = get_model_class(saved["model"])
+    # Options added since the run was trained take their parser defaults.
+    opt = argparse.Namespace(**{**model_cls.option_defaults(), **saved, "is_train": False, "compile": False})
+    for name, value in (overrides or {}).items():
+        setattr(opt, name, value)
+    model = model_cls(opt, torch.device(device))
     networks = state.get("networks", {})
     for name in model.network_names:
         if name not in networks:

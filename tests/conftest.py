@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
@@ -11,6 +12,18 @@ import torch
 # One thread: the suite also runs subprocesses and data loaders on the same two cores, and torch's
 # thread pool slows down by orders of magnitude when its threads have to wait for a busy core.
 torch.set_num_threads(int(os.environ.get("HDL_TEST_THREADS", "1")))
+
+
+def model_options(model: str, *args: str, is_train: bool = True, **values: object) -> argparse.Namespace:
+    """The complete options of ``--model model`` as train.py resolves them (defaults from the parsers),
+    on the CPU, with ``values`` set on top: what a test needs to build a model by hand."""
+    from options.train_options import TrainOptions
+
+    opt = TrainOptions().parse(["--model", model, "--gpu", "-1", *args], save=False)
+    opt.is_train = is_train
+    for name, value in values.items():
+        setattr(opt, name, value)
+    return opt
 
 
 @pytest.fixture(scope="session")

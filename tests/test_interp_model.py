@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import model_options
 
 from models.interp.model import InterpModel, linear_blend, nearest_key_mask
 from models.networks import NetworkConfigError
@@ -19,11 +20,7 @@ LOSS_TERMS = ("l1", "myo", "tissue", "dice", "bce")
 
 
 def make_opt(*args: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    InterpModel.modify_commandline_options(parser, is_train=True)
-    opt = parser.parse_args(["--base_channels", "8", "--depth", "2", "--time_dim", "16", *args])
-    opt.precision, opt.channels_last = "fp32", False
-    return opt
+    return model_options("interp", "--base_channels", "8", "--depth", "2", "--time_dim", "16", *args)
 
 
 def disk(size: int, centre: tuple[float, float], radius: float) -> torch.Tensor:

@@ -7,7 +7,6 @@ untrained and tiny: the report's job is to present whatever the chain produces, 
 
 from __future__ import annotations
 
-import argparse
 import csv
 import math
 import re
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import model_options
 from PIL import Image
 
 from data.mvm_io import SliceData, Subject, write_subject
@@ -98,12 +98,8 @@ def key_frame_only(subject: Subject) -> Subject:
 
 def tiny_predictors() -> dict[str, HDLPredictor]:
     torch.manual_seed(0)
-    parser = argparse.ArgumentParser()
-    InterpModel.modify_commandline_options(parser, False)
-    interp_opt = parser.parse_args(["--base_channels", "4", "--depth", "2", "--time_dim", "8"])
-    interp_opt.precision = "fp32"
-    interp = InterpModel(interp_opt)
-    phase = PhaseModel(argparse.Namespace(base_channels=4, depth=2, netG="unet", is_train=False, precision="fp32"))
+    interp = InterpModel(model_options("interp", "--base_channels", "4", "--depth", "2", "--time_dim", "8"))
+    phase = PhaseModel(model_options("phase", "--base_channels", "4", "--depth", "2", "--netG", "unet", is_train=False))
     interp.eval()
     phase.eval()
     return {

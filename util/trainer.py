@@ -14,8 +14,9 @@ import math
 import os
 import time
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 import torch.distributed as dist
@@ -29,6 +30,35 @@ from util.errors import CheckpointError, TrainingError
 from util.iteration_counter import IterationCounter
 from util.option_values import options_to_dict
 from util.train_logger import TrainLogger
+
+
+class TrainableModel(Protocol):
+    """What the trainer needs of a model: ``models.base_model.BaseModel`` implements it.
+
+    The trainer lives below the models (it knows no stage), so it states its contract structurally.
+    """
+
+    default_lr: float
+    default_beta1: float
+    optimizer_order: tuple[str, ...]
+    val_metric: str
+    val_metric_higher_is_better: bool
+    network_names: list[str]
+
+    def network(self, name: str) -> nn.Module: ...
+    def wrap_networks(
+        self, compile_fn: Callable[[nn.Module], nn.Module], ddp_fn: Callable[[nn.Module], nn.Module]
+    ) -> None: ...
+    def optimizer_parameters(self, group: str) -> Iterator[nn.Parameter]: ...
+    def train(self, mode: bool = True) -> None: ...
+    def eval(self) -> None: ...
+    def set_input(self, batch: dict[str, Any]) -> None: ...
+    def optimize_parameters(self, step: Callable[[str, torch.Tensor], None]) -> None: ...
+    def current_losses(self) -> dict[str, torch.Tensor]: ...
+    def current_visuals(self) -> dict[str, torch.Tensor]: ...
+    def validation_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]: ...
+    def extra_state(self) -> dict[str, Any]: ...
+    def load_extra_state(self, state: dict[str, Any]) -> None: ...
 
 
 def lr_lambda(opt: argparse.Namespace):
@@ -80,7 +110,7 @@ class Trainer:
     def __init__(
         self,
         opt: argparse.Namespace,
-        model: Any,
+        model: TrainableModel,
         ctx: DistContext,
         train_set: Any,
         val_set: Any | None = None,

@@ -109,7 +109,7 @@ class InterpModel(BaseModel):
         require_at_least(opt, ("base_channels", "depth", "time_dim"), 1)
         losses = ("lambda_l1", "lambda_myo", "lambda_tissue", "lambda_dice", "lambda_bce", "myo_dilation")
         # The loss weights exist only in training options; a test-time model has none to check.
-        require_at_least({n: getattr(opt, n, 0) for n in losses}, losses, 0)
+        require_at_least(opt, losses, 0)
         net = HybridInterpUNet(
             base_channels=opt.base_channels,
             depth=opt.depth,
@@ -117,14 +117,14 @@ class InterpModel(BaseModel):
             norm=opt.norm,
             time_dim=opt.time_dim,
             recurrence_steps=opt.recurrence_steps,
-            upsample=getattr(opt, "upsample", "bilinear"),
+            upsample=opt.upsample,
             residual_blend=not opt.no_residual_blend,
         )
-        init_type = getattr(opt, "init_type", "pytorch")
+        init_type = opt.init_type
         if init_type != "pytorch":
-            init_weights(net, init_type, getattr(opt, "init_gain", 0.02))
+            init_weights(net, init_type, opt.init_gain)
         self.add_network("netG", net)
-        if getattr(opt, "verbose", False):
+        if opt.verbose:
             n_params = sum(p.numel() for p in net.parameters())
             print(f"netG: HybridInterpUNet, {n_params / 1e6:.2f} M parameters\n{net}")
 
@@ -154,7 +154,7 @@ class InterpModel(BaseModel):
         pred = self.pred_magnitude.float()
         target = self.target_magnitude.float()
         logits = self.mask_logits.float()
-        myo_region = dilate_mask(self.target_mask.float(), int(getattr(opt, "myo_dilation", 3)))
+        myo_region = dilate_mask(self.target_mask.float(), int(opt.myo_dilation))
         terms = {
             "l1": (pred - target).abs().mean(),
             "myo": masked_l1(pred, target, myo_region),
@@ -162,7 +162,7 @@ class InterpModel(BaseModel):
             "dice": soft_dice_loss(torch.sigmoid(logits), self.target_mask),
             "bce": F.binary_cross_entropy_with_logits(logits, self.target_mask.float()),
         }
-        weights = {name: float(getattr(opt, f"lambda_{name}", 1.0 if name != "bce" else 0.0)) for name in terms}
+        weights = {name: float(getattr(opt, f"lambda_{name}")) for name in terms}
         total = sum(weights[name] * value for name, value in terms.items() if weights[name] > 0)
         if not isinstance(total, torch.Tensor):  # every weight zero: nothing to learn, but stay a tensor
             total = pred.sum() * 0.0

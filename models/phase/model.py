@@ -69,32 +69,6 @@ from util.tissue import tissue_mask_from_magnitude
 GENERATORS = {"r2unet": "r2", "unet": "unet"}
 INIT_CHOICES = ("pytorch", *INIT_KINDS)
 
-#: option defaults, also used when a model is built from options saved by an older version
-DEFAULTS: dict[str, Any] = {
-    "netG": "r2unet",
-    "base_channels": 32,
-    "depth": 4,
-    "norm": "group",
-    "recurrence_steps": 2,
-    "upsample": "bilinear",
-    "use_mask_channel": False,
-    "tissue_noise": "none",
-    "init_type": "normal",
-    "init_gain": 0.02,
-    "ndf": 64,
-    "n_layers_D": 3,
-    "norm_D": "instance",
-    "gan_mode": "lsgan",
-    "lambda_gan": 1.0,
-    "lambda_tissue": 100.0,
-    "lambda_myo": 100.0,
-    "lambda_l1": 100.0,
-    "no_fg_bg": False,
-    "l1_only": False,
-    "noise_model": "uniform",
-}
-
-
 def composite(foreground: torch.Tensor, noise: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """``foreground`` where ``mask`` is set, ``noise`` elsewhere: exactly, value for value.
 
@@ -149,6 +123,68 @@ def eval_mode(net: nn.Module) -> Iterator[None]:
         net.train(was_training)
 
 
+def _add_generator_options(g: argparse._ArgumentGroup) -> None:
+    g.add_argument("--netG", choices=tuple(GENERATORS), default="r2unet", help="generator architecture")
+    g.add_argument(
+        "--base_channels",
+        "--ngf",
+        dest="base_channels",
+        type=int,
+        default=32,
+        help="generator feature maps at full resolution (widths base * 2**level)",
+    )
+    g.add_argument("--depth", type=int, default=4, help="down-sampling steps of the generator")
+    g.add_argument("--norm", choices=NORM_KINDS, default="group", help="generator normalisation")
+    g.add_argument("--recurrence_steps", type=int, default=2, help="r2unet recurrence")
+    g.add_argument("--upsample", choices=UPSAMPLE_KINDS, default="bilinear", help="decoder up-sampling")
+    g.add_argument(
+        "--use_mask_channel",
+        action="store_true",
+        help="give the generator the myocardium mask of frame t as a fourth input channel",
+    )
+    g.add_argument("--init_type", choices=INIT_CHOICES, default="normal", help="weight initialisation")
+    g.add_argument("--init_gain", type=float, default=0.02, help="gain of normal/xavier/orthogonal")
+
+
+def _add_scheme_options(s: argparse._ArgumentGroup) -> None:
+    s.add_argument(
+        "--noise_model",
+        choices=NOISE_KINDS,
+        default="uniform",
+        help="background noise: uniform over [-VENC, VENC), or empirical (per-direction distribution of "
+        "the training set's background, stored in the checkpoint)",
+    )
+    s.add_argument(
+        "--tissue_noise",
+        choices=TISSUE_NOISE_KINDS,
+        default="none",
+        help="phase noise on the foreground: none (the paper's scheme, foreground = generator output) or "
+        "physics (std sqrt(2) VENC / (pi SNR) from the magnitude, so synthesised tissue looks acquired)",
+    )
+    s.add_argument("--no_fg_bg", action="store_true", help="ablation: generate the whole image, no composite")
+    s.add_argument(
+        "--l1_only",
+        action="store_true",
+        help="baseline: no GAN, no foreground-background scheme, L1 over the whole image (no discriminator)",
+    )
+
+
+def _add_discriminator_options(n: argparse._ArgumentGroup) -> None:
+    n.add_argument("--ndf", type=int, default=64, help="discriminator feature maps of the first layer")
+    n.add_argument("--n_layers_D", type=int, default=3, help="strided layers (3: 70x70 patches)")
+    n.add_argument(
+        "--norm_D",
+        choices=NORM_KINDS,
+        default="instance",
+        help="discriminator normalisation (real and fake go through D as one batch)",
+    )
+    n.add_argument("--gan_mode", choices=GAN_MODES, default="lsgan", help="adversarial loss")
+    n.add_argument("--lambda_gan", type=float, default=1.0, help="weight of the adversarial term")
+    n.add_argument("--lambda_tissue", type=float, default=100.0, help="L1 over the tissue")
+    n.add_argument("--lambda_myo", type=float, default=100.0, help="L1 over the myocardium")
+    n.add_argument("--lambda_l1", type=float, default=100.0, help="whole-image L1 of --l1_only")
+
+
 class PhaseModel(BaseModel):
     """The foreground-background phase GAN (``netG``, ``netD`` when training) and its noise model."""
 
@@ -170,128 +206,70 @@ class PhaseModel(BaseModel):
                 help="run name of an L1-only generator (trained with --l1_only) to evaluate beside the model",
             )
             return parser
-        d = DEFAULTS
-        g = parser.add_argument_group("phase generator")
-        g.add_argument("--netG", choices=tuple(GENERATORS), default=d["netG"], help="generator architecture")
-        g.add_argument(
-            "--base_channels",
-            "--ngf",
-            dest="base_channels",
-            type=int,
-            default=d["base_channels"],
-            help="generator feature maps at full resolution (widths base * 2**level)",
-        )
-        g.add_argument("--depth", type=int, default=d["depth"], help="down-sampling steps of the generator")
-        g.add_argument("--norm", choices=NORM_KINDS, default=d["norm"], help="generator normalisation")
-        g.add_argument("--recurrence_steps", type=int, default=d["recurrence_steps"], help="r2unet recurrence")
-        g.add_argument("--upsample", choices=UPSAMPLE_KINDS, default=d["upsample"], help="decoder up-sampling")
-        g.add_argument(
-            "--use_mask_channel",
-            action="store_true",
-            help="give the generator the myocardium mask of frame t as a fourth input channel",
-        )
-        g.add_argument("--init_type", choices=INIT_CHOICES, default=d["init_type"], help="weight initialisation")
-        g.add_argument("--init_gain", type=float, default=d["init_gain"], help="gain of normal/xavier/orthogonal")
-
-        s = parser.add_argument_group("foreground-background scheme")
-        s.add_argument(
-            "--noise_model",
-            choices=NOISE_KINDS,
-            default=d["noise_model"],
-            help="background noise: uniform over [-VENC, VENC), or empirical (per-direction distribution of "
-            "the training set's background, stored in the checkpoint)",
-        )
-        s.add_argument(
-            "--tissue_noise",
-            choices=TISSUE_NOISE_KINDS,
-            default=d["tissue_noise"],
-            help="phase noise on the foreground: none (the paper's scheme, foreground = generator output) or "
-            "physics (std sqrt(2) VENC / (pi SNR) from the magnitude, so synthesised tissue looks acquired)",
-        )
-        s.add_argument("--no_fg_bg", action="store_true", help="ablation: generate the whole image, no composite")
-        s.add_argument(
-            "--l1_only",
-            action="store_true",
-            help="baseline: no GAN, no foreground-background scheme, L1 over the whole image (no discriminator)",
-        )
-
-        n = parser.add_argument_group("phase discriminator and losses")
-        n.add_argument("--ndf", type=int, default=d["ndf"], help="discriminator feature maps of the first layer")
-        n.add_argument("--n_layers_D", type=int, default=d["n_layers_D"], help="strided layers (3: 70x70 patches)")
-        n.add_argument(
-            "--norm_D",
-            choices=NORM_KINDS,
-            default=d["norm_D"],
-            help="discriminator normalisation (real and fake go through D as one batch)",
-        )
-        n.add_argument("--gan_mode", choices=GAN_MODES, default=d["gan_mode"], help="adversarial loss")
-        n.add_argument("--lambda_gan", type=float, default=d["lambda_gan"], help="weight of the adversarial term")
-        n.add_argument("--lambda_tissue", type=float, default=d["lambda_tissue"], help="L1 over the tissue")
-        n.add_argument("--lambda_myo", type=float, default=d["lambda_myo"], help="L1 over the myocardium")
-        n.add_argument("--lambda_l1", type=float, default=d["lambda_l1"], help="whole-image L1 of --l1_only")
+        _add_generator_options(parser.add_argument_group("phase generator"))
+        _add_scheme_options(parser.add_argument_group("foreground-background scheme"))
+        _add_discriminator_options(parser.add_argument_group("phase discriminator and losses"))
         return parser
 
     def __init__(self, opt: argparse.Namespace, device: torch.device | None = None) -> None:
         super().__init__(opt, device)
-        self.settings = {k: getattr(opt, k, v) for k, v in DEFAULTS.items()}
-        s = self.settings
-        require_at_least(s, ("base_channels", "depth", "ndf", "n_layers_D"), 1)
-        require_at_least(s, ("lambda_gan", "lambda_tissue", "lambda_myo", "lambda_l1"), 0)
-        if s["netG"] not in GENERATORS:
-            raise OptionError(f"--netG {s['netG']!r} is not a generator; valid: {', '.join(GENERATORS)}")
-        self.l1_only = bool(s["l1_only"])
+        require_at_least(opt, ("base_channels", "depth", "ndf", "n_layers_D"), 1)
+        require_at_least(opt, ("lambda_gan", "lambda_tissue", "lambda_myo", "lambda_l1"), 0)
+        if opt.netG not in GENERATORS:
+            raise OptionError(f"--netG {opt.netG!r} is not a generator; valid: {', '.join(GENERATORS)}")
+        self.l1_only = bool(opt.l1_only)
         #: whether synthesised maps are composites (generator foreground + noise background)
-        self.fg_bg = not (self.l1_only or bool(s["no_fg_bg"]))
-        self.use_mask_channel = bool(s["use_mask_channel"])
-        if s["tissue_noise"] not in TISSUE_NOISE_KINDS:
+        self.fg_bg = not (self.l1_only or bool(opt.no_fg_bg))
+        self.use_mask_channel = bool(opt.use_mask_channel)
+        if opt.tissue_noise not in TISSUE_NOISE_KINDS:
             raise OptionError(
-                f"--tissue_noise {s['tissue_noise']!r} is not a tissue noise model; "
+                f"--tissue_noise {opt.tissue_noise!r} is not a tissue noise model; "
                 f"valid: {', '.join(TISSUE_NOISE_KINDS)}"
             )
-        if s["tissue_noise"] != "none" and not self.fg_bg:
+        if opt.tissue_noise != "none" and not self.fg_bg:
             raise OptionError(
                 "--tissue_noise physics needs the foreground-background scheme; it cannot be combined with "
                 "--l1_only or --no_fg_bg"
             )
         #: whether the composite's foreground carries physics phase noise
-        self.tissue_noise = s["tissue_noise"] == "physics"
-        self.noise = BackgroundNoise(s["noise_model"])
+        self.tissue_noise = opt.tissue_noise == "physics"
+        self.noise = BackgroundNoise(opt.noise_model)
         self._val_generator: torch.Generator | None = None
 
         net_g = UNet(
             in_channels=3 + int(self.use_mask_channel),
             out_channels=3,
-            base_channels=int(s["base_channels"]),
-            depth=int(s["depth"]),
-            block=GENERATORS[s["netG"]],
-            norm=s["norm"],
+            base_channels=int(opt.base_channels),
+            depth=int(opt.depth),
+            block=GENERATORS[opt.netG],
+            norm=opt.norm,
             out_activation="tanh",
-            recurrence_steps=int(s["recurrence_steps"]),
-            upsample=s["upsample"],
+            recurrence_steps=int(opt.recurrence_steps),
+            upsample=opt.upsample,
         )
         self._init(net_g)
         self.add_network("netG", net_g)
-        self.has_discriminator = bool(getattr(opt, "is_train", False)) and not self.l1_only
+        self.has_discriminator = bool(opt.is_train) and not self.l1_only
         if self.has_discriminator:
-            net_d = PatchDiscriminator(6, base_channels=int(s["ndf"]), n_layers=int(s["n_layers_D"]), norm=s["norm_D"])
+            net_d = PatchDiscriminator(6, base_channels=int(opt.ndf), n_layers=int(opt.n_layers_D), norm=opt.norm_D)
             self._init(net_d)
             self.add_network("netD", net_d)
-            self.gan_loss = GANLoss(s["gan_mode"])
+            self.gan_loss = GANLoss(opt.gan_mode)
         # The trainer builds one optimiser per group: no discriminator, no "D" group.
         self.optimizer_order = ("D", "G") if self.has_discriminator else ("G",)
-        if getattr(opt, "verbose", False):
+        if opt.verbose:
             for name in self.network_names:
                 n_params = sum(p.numel() for p in self.network(name).parameters())
                 print(f"{name}: {n_params / 1e6:.2f} M parameters\n{self.network(name)}")
 
     def _init(self, net: nn.Module) -> None:
-        if self.settings["init_type"] != "pytorch":
-            init_weights(net, self.settings["init_type"], float(self.settings["init_gain"]))
+        if self.opt.init_type != "pytorch":
+            init_weights(net, self.opt.init_type, float(self.opt.init_gain))
 
     @property
     def size_multiple(self) -> int:
         """The generator needs H and W divisible by this; inference pads to it."""
-        return 2 ** int(self.settings["depth"])
+        return 2 ** int(self.opt.depth)
 
     @property
     def method_name(self) -> str:
@@ -307,7 +285,7 @@ class PhaseModel(BaseModel):
     def prepare_training(self, train_dataset: Any) -> None:
         """Estimate the empirical background noise model from the training split (same on every rank)."""
         if self.noise.kind == "empirical" and self.fg_bg:
-            self.noise.fit(collect_background(train_dataset, seed=int(getattr(self.opt, "seed", 0))))
+            self.noise.fit(collect_background(train_dataset, seed=int(self.opt.seed)))
             if int(os.environ.get("RANK", "0")) == 0:
                 print(self.noise.describe(), flush=True)
 
@@ -357,7 +335,7 @@ class PhaseModel(BaseModel):
         return net(torch.cat([magnitude, velocity.to(magnitude.dtype)], dim=1))
 
     def compute_losses(self, group: str) -> dict[str, torch.Tensor]:
-        s = self.settings
+        opt = self.opt
         if group == "D":
             # Real and fake in one pass: a DDP-wrapped discriminator may be called only once per backward.
             # The default instance norm is per sample, so this equals two separate passes.
@@ -371,7 +349,7 @@ class PhaseModel(BaseModel):
             raise ValueError(f"unknown optimiser group {group!r}")
         if self.l1_only:
             l1 = (self.fake.float() - self.real).abs().mean()
-            return {"l1": l1, "total": float(s["lambda_l1"]) * l1}
+            return {"l1": l1, "total": float(opt.lambda_l1) * l1}
         # The generator's own output: on the tissue this equals the composite unless tissue noise is added,
         # which must not enter the L1 terms (their optimum would stay the same, only noisier).
         foreground = self.foreground.float()
@@ -381,7 +359,7 @@ class PhaseModel(BaseModel):
         net_d = self.local_network("netD")
         with frozen(net_d):
             gan = self.gan_loss(self._discriminate(net_d, self.magnitude, self.fake), True, for_discriminator=False)
-        total = float(s["lambda_gan"]) * gan + float(s["lambda_tissue"]) * l1_tissue + float(s["lambda_myo"]) * l1_myo
+        total = float(opt.lambda_gan) * gan + float(opt.lambda_tissue) * l1_tissue + float(opt.lambda_myo) * l1_myo
         return {"gan": gan, "l1_tissue": l1_tissue, "l1_myo": l1_myo, "total": total}
 
     def current_visuals(self) -> dict[str, torch.Tensor]:
@@ -400,7 +378,7 @@ class PhaseModel(BaseModel):
         self.set_input(batch)
         if self._val_generator is None:
             # A private generator: validation draws never shift the training noise sequence.
-            self._val_generator = torch.Generator(device=self.device).manual_seed(int(getattr(self.opt, "seed", 0)))
+            self._val_generator = torch.Generator(device=self.device).manual_seed(int(self.opt.seed))
         with self.autocast():
             self.forward(self._val_generator)
         fake = self.fake.float()
