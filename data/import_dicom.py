@@ -185,6 +185,7 @@ def import_dicom(
                 "trigger_times_ms": s.trigger_ms,
                 "slice_location_mm": s.location_mm,
                 "rr_source": s.rr_source,
+                "dicom_source": s.source,
             },
         )
         log(
