@@ -1,6 +1,7 @@
 """Export a subject as a 3Dir MVM DICOM scan that viewers and the importer read back.
 
     python -m data.export_dicom SUBJECT.h5 OUT_DIR [--vendor siemens|philips] [--synthetic | --acquired]
+        [--seg]
 
 Per slice: one magnitude series and three phase series (vx, vy, vz), classic MR Image Storage objects,
 explicit VR little endian with a valid file meta header, one file per frame:
@@ -50,10 +51,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, MRImageStorage, generate_uid
 
 from data.dicom_vendor import RAW_BITS, ds_number, magnitude_to_stored, velocity_to_raw, velocity_to_scaled
+from data.export_seg import write_seg
 from data.mvm_io import SLICE_POSITIONS, SliceData, Subject, read_subject
 from util.cli import ToolParser, run_tool, say
 from util.errors import DataError, OptionError
@@ -95,7 +98,7 @@ def _base_dataset(subject: Subject, study: dict, vendor: str) -> Dataset:
     ds.Modality = "MR"
     ds.Manufacturer = "SIEMENS" if vendor == "siemens" else "Philips Medical Systems"
     ds.ManufacturerModelName = "HDL-MVM digital twin"
-    ds.PatientName = subject.subject_id
+    ds.PatientName = f"{subject.subject_id}^"  # one family-name component, not the retired single-name form
     ds.PatientID = subject.subject_id
     ds.PatientBirthDate = ""
     ds.PatientSex = ""
@@ -291,7 +294,17 @@ def _slice_order(subject: Subject) -> list[SliceData]:
     return sorted(items, key=lambda s: SLICE_POSITIONS.index(s.slice_position))
 
 
-def _write_all(subject: Subject, root: Path, vendor: str, synthetic: str | None, log: Log) -> None:
+def _write_seg(s: SliceData, root: Path, prefix: str, number: int, synthetic: str | None, log: Log) -> None:
+    if s.attrs.get("mask_source") == "none" and not s.myocardium.any():
+        log(f"{s.name}: no masks to write as DICOM SEG")
+        return
+    images = [dcmread(p) for p in sorted((root / f"{prefix}_magnitude").glob("IM_*.dcm"))]
+    write_seg(s, images, root / f"{prefix}_seg", number, bool(synthetic))
+    fields = [f for f in ("myocardium", "lv_blood", "rv_blood") if getattr(s, f) is not None]
+    log(f"{s.name}: DICOM SEG of {', '.join(fields)}")
+
+
+def _write_all(subject: Subject, root: Path, vendor: str, synthetic: str | None, log: Log, seg: bool = False) -> None:
     now = datetime.datetime.now()
     study = {
         "uid": generate_uid(),
@@ -325,6 +338,8 @@ def _write_all(subject: Subject, root: Path, vendor: str, synthetic: str | None,
             info["number"] = 10 * (i + 1) + k + 1
             _write_series(root / f"{i + 1:02d}_{s.name}_{name}", base, s, geometry, info, raw)
         log(f"{s.name}: 4 series of {s.num_frames} frames ({vendor})")
+        if seg:
+            _write_seg(s, root, f"{i + 1:02d}_{s.name}", 10 * (i + 1) + 5, synthetic, log)
 
 
 def export_dicom(
@@ -333,11 +348,13 @@ def export_dicom(
     vendor: str = "siemens",
     log: Log = say,
     synthetic: bool | None = None,
+    seg: bool = False,
 ) -> Path:
     """Write ``subject`` as DICOM series under ``out_dir`` (which must not exist or be empty); return it.
 
     ``synthetic``: True marks the series as a synthesised twin, False as acquired; None (default) decides
     from the subject (``synthesised_by`` slice attributes written by the chain, or a phantom subject).
+    ``seg``: also write each slice's masks as DICOM SEG (``data.export_seg``) in ``<nn>_<slice>_seg/``.
     """
     method = synthesised_by(subject)
     if synthetic is True and method is None:
@@ -354,7 +371,7 @@ def export_dicom(
     except OSError as exc:
         raise DataError(f"{out}: cannot write: {exc.strerror or exc}") from exc
     try:
-        _write_all(subject, tmp, vendor, marked, log)
+        _write_all(subject, tmp, vendor, marked, log, seg=seg)
         if out.exists():
             out.rmdir()
         os.rename(tmp, out)
@@ -381,12 +398,13 @@ def build_parser() -> ToolParser:
         help="mark the series as a synthesised twin (default: when the file says it was synthesised)",
     )
     mark.add_argument("--acquired", dest="synthetic", action="store_false", help="mark the series as acquired")
+    p.add_argument("--seg", action="store_true", help="also write the masks as DICOM SEG (<nn>_<slice>_seg/)")
     return p
 
 
 def _run(args: argparse.Namespace) -> None:
     subject = read_subject(args.subject)
-    out = export_dicom(subject, args.out_dir, vendor=args.vendor, synthetic=args.synthetic)
+    out = export_dicom(subject, args.out_dir, vendor=args.vendor, synthetic=args.synthetic, seg=args.seg)
     say(f"wrote {out}")
 
 
