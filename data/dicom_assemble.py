@@ -56,6 +56,23 @@ class AssembledSlice:
     manufacturer: str
     patient_id: str
     series: list[str] = field(default_factory=list)
+    source: dict = field(default_factory=dict)  # the UIDs of the images used (see ``source_uids``)
+
+
+def source_uids(channels: dict[str, list[FrameRecord]]) -> dict:
+    """{"study": UID, "channels": {name: {"series": UID, "images": [{series, sop_class, sop}]}}}: the
+    images a slice was read from, so that a twin synthesised from it can reference them."""
+    out: dict = {"study": "", "channels": {}}
+    for name, records in channels.items():
+        images, seen = [], set()
+        for rec in records:
+            sop = rec.sop_uid.split("#")[0]  # frames of one enhanced image are one instance
+            if sop not in seen:
+                seen.add(sop)
+                images.append({"series": rec.series_uid, "sop_class": rec.sop_class, "sop": sop})
+        out["channels"][name] = {"series": records[0].series_uid, "images": images}
+        out["study"] = out["study"] or records[0].study_uid
+    return out
 
 
 @dataclass
@@ -367,7 +384,16 @@ def _assemble_one(
         manufacturer=mag_frames[0].manufacturer,
         patient_id=mag_frames[0].patient_id,
         series=sorted({r.series_label for r in every}),
+        source=source_uids(
+            {"magnitude": mag_frames, **{_channel_name(e): f for e, f in zip(encodings, phase_frames, strict=True)}}
+        ),
     )
+
+
+def _channel_name(encoding: np.ndarray) -> str:
+    """'vx' | 'vy' | 'vz' for an encoding along a positive image axis, else 'phase <direction>'."""
+    name = _axis_name(encoding)
+    return f"v{name}" if name in ("x", "y", "z") else f"phase {name}"
 
 
 def _axis_name(encoding: np.ndarray) -> str:

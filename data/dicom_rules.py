@@ -44,7 +44,6 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-KINDS = ("magnitude", "phase")
 _PHASE_WORDS = {"P", "PHASE", "VELOCITY", "VELOCITY MAP", "PHASE MAP"}
 _MAG_WORDS = {"M", "MAG", "MAGNITUDE"}
 _FOREIGN_COMPONENTS = {"REAL", "IMAGINARY", "MIXED"}

@@ -71,6 +71,8 @@ class FrameRecord:
     series_label: str
     manufacturer: str
     patient_id: str
+    study_uid: str = ""
+    sop_class: str = ""
     kind: str | None = None
     reason: str = ""
     direction: str | None = None  # 'x' | 'y' | 'z' | 'inplane' | patient-axis name | 'vector'
@@ -199,6 +201,8 @@ def describe_frame(path: Path, ds: Dataset, frame: int | None) -> FrameRecord:
         series_label=f"series {ds.get('SeriesNumber', '?')} {description!r}",
         manufacturer=str(ds.get("Manufacturer", "") or ""),
         patient_id=str(ds.get("PatientID", "") or ""),
+        study_uid=str(ds.get("StudyInstanceUID", "") or ""),
+        sop_class=str(ds.get("SOPClassUID", "") or ""),
         description=description,
         series_number=int(_float(ds.get("SeriesNumber")) or 0),
     )

@@ -35,7 +35,6 @@ from util.errors import DataError
 
 PHASE_UNITS = ("raw12", "cm_s")
 RAW_BITS = 12
-RAW_LEVELS = 2**RAW_BITS
 
 _VENDOR_UNITS = {"siemens": "raw12", "philips": "cm_s"}
 

@@ -1,6 +1,7 @@
 """Export a subject as a 3Dir MVM DICOM scan that viewers and the importer read back.
 
-    python -m data.export_dicom SUBJECT.h5 OUT_DIR [--vendor siemens|philips]
+    python -m data.export_dicom SUBJECT.h5 OUT_DIR [--vendor siemens|philips] [--synthetic | --acquired]
+        [--seg]
 
 Per slice: one magnitude series and three phase series (vx, vy, vz), classic MR Image Storage objects,
 explicit VR little endian with a valid file meta header, one file per frame:
@@ -24,7 +25,16 @@ What the files say, and why:
     apart, each slice's normal pointing to the apex when ``z_towards_apex`` is +1 and to the base when
     -1, so that positive vz is along the normal, as the importer assumes. ImagePositionPatient,
     ImageOrientationPatient and SliceLocation (= position . normal) are consistent.
-  * Timing: TriggerTime of frame t = t * RR / T, NominalInterval = RR, CardiacNumberOfImages = T.
+  * Timing: TriggerTime of frame t = t * RR / T, NominalInterval = RR, CardiacNumberOfImages = T;
+    ScanOptions ``CG`` (cardiac gating, the condition for TriggerTime) and BodyPartExamined ``HEART``
+    (unpaired, so no Laterality): dciodvfy reports no error. ImageComments ``HDL-MVM RR <ms> ms, <T>
+    frames``, which dcm2niix copies into its JSON sidecar for ``data.import_nifti``.
+  * Synthesised twins: a subject whose slices carry ``synthesised_by`` (written by the chain), a phantom
+    subject (file attribute ``phantom``), or ``--synthetic``, is written as ImageType ``DERIVED\\SECONDARY
+    \\...``, SeriesDescription ``SYNTHETIC MVM ...`` and a DerivationDescription saying it is synthetic and
+    what made it; every UID is new. When the slice records the images it came from (``dicom_source``,
+    written by ``data.import_dicom``), each image lists them in SourceImageSequence and, in the Common
+    Instance Reference module, their series and study. ``--acquired`` turns the marking off.
 
 The files are written into a temporary folder beside OUT_DIR that is renamed to OUT_DIR only when every
 file is written: a failure leaves nothing behind. OUT_DIR must not exist or be empty.
@@ -41,10 +51,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, MRImageStorage, generate_uid
 
 from data.dicom_vendor import RAW_BITS, ds_number, magnitude_to_stored, velocity_to_raw, velocity_to_scaled
+from data.export_seg import write_seg
 from data.mvm_io import SLICE_POSITIONS, SliceData, Subject, read_subject
 from util.cli import ToolParser, run_tool, say
 from util.errors import DataError, OptionError
@@ -86,7 +98,7 @@ def _base_dataset(subject: Subject, study: dict, vendor: str) -> Dataset:
     ds.Modality = "MR"
     ds.Manufacturer = "SIEMENS" if vendor == "siemens" else "Philips Medical Systems"
     ds.ManufacturerModelName = "HDL-MVM digital twin"
-    ds.PatientName = subject.subject_id
+    ds.PatientName = f"{subject.subject_id}^"  # one family-name component, not the retired single-name form
     ds.PatientID = subject.subject_id
     ds.PatientBirthDate = ""
     ds.PatientSex = ""
@@ -102,7 +114,8 @@ def _base_dataset(subject: Subject, study: dict, vendor: str) -> Dataset:
     ds.PatientPosition = "HFS"
     ds.ScanningSequence = "GR"
     ds.SequenceVariant = "SP"
-    ds.ScanOptions = ""
+    ds.ScanOptions = "CG"  # cardiac gating: the condition under which TriggerTime belongs in an MR image
+    ds.BodyPartExamined = "HEART"  # an unpaired structure: Laterality (type 2C) is then not required
     ds.MRAcquisitionType = "2D"
     ds.RepetitionTime = "5.6"
     ds.EchoTime = "3.5"
@@ -120,12 +133,70 @@ def _base_dataset(subject: Subject, study: dict, vendor: str) -> Dataset:
     return ds
 
 
-def _image_type(vendor: str, phase: bool) -> list[str]:
+def _image_type(vendor: str, phase: bool, synthetic: bool = False) -> list[str]:
+    head = ["DERIVED", "SECONDARY"] if synthetic else ["ORIGINAL", "PRIMARY"]
     if vendor == "siemens":
-        return ["ORIGINAL", "PRIMARY", "P" if phase else "M", "ND"]
-    return (
-        ["ORIGINAL", "PRIMARY", "VELOCITY MAP", "P", "PCA"] if phase else ["ORIGINAL", "PRIMARY", "M_PCA", "M", "PCA"]
-    )
+        return [*head, "P" if phase else "M", "ND"]
+    return [*head, "VELOCITY MAP", "P", "PCA"] if phase else [*head, "M_PCA", "M", "PCA"]
+
+
+def synthesised_by(subject: Subject) -> str | None:
+    """How the subject was synthesised (None: acquired): the chain's ``synthesised_by`` slice attribute,
+    or ``phantom`` for a subject of the embedded phantom (its ``phantom`` file attribute)."""
+    methods = sorted({str(s.attrs["synthesised_by"]) for s in subject.slices.values() if s.attrs.get("synthesised_by")})
+    if methods:
+        return ", ".join(methods)
+    return "phantom" if "phantom" in subject.attrs else None
+
+
+def _source_references(s: SliceData, channel: str) -> tuple[str, list[str], list[dict]] | None:
+    """(study UID, series UIDs, [{series, sop_class, sop}]) of the scan a slice was imported from, for one
+    channel ('magnitude', 'vx', 'vy', 'vz'); None when the subject does not say (``dicom_source``)."""
+    source = s.attrs.get("dicom_source")
+    if not isinstance(source, dict) or not isinstance(source.get("channels"), dict):
+        return None
+    channels = source["channels"]
+    entries = [channels.get(channel)]
+    if channel != "magnitude" and channel not in channels:  # oblique encodings: every phase series
+        entries = [e for name, e in channels.items() if name != "magnitude"]
+    entries = [e for e in entries if isinstance(e, dict) and e.get("series") and e.get("images")]
+    if not entries:
+        return None
+    images = [image for e in entries for image in e["images"]]
+    return str(source.get("study", "")), [str(e["series"]) for e in entries], images
+
+
+def _mark_synthetic(ds: Dataset, s: SliceData, series: dict) -> None:
+    """Derivation attributes of a synthesised image: what made it and, when known, the images it came from."""
+    ds.DerivationDescription = (
+        f"SYNTHETIC digital twin, not acquired on a scanner: synthesised by HDL-MVM ({series['synthetic']})"
+    )[:1024]
+    refs = _source_references(s, series["channel"])
+    if refs is None:
+        return
+    study, source_series, images = refs
+
+    def reference(image: dict) -> Dataset:
+        item = Dataset()
+        item.ReferencedSOPClassUID = image["sop_class"]
+        item.ReferencedSOPInstanceUID = image["sop"]
+        return item
+
+    ds.SourceImageSequence = [reference(image) for image in images]
+    # Common Instance Reference module: the series (of another study) the referenced instances belong to.
+    series_items = []
+    for uid in source_series:
+        item = Dataset()
+        item.SeriesInstanceUID = uid
+        item.ReferencedInstanceSequence = [reference(image) for image in images if image["series"] == uid]
+        series_items.append(item)
+    if study and study != ds.StudyInstanceUID:
+        study_item = Dataset()
+        study_item.StudyInstanceUID = study
+        study_item.ReferencedSeriesSequence = series_items
+        ds.StudiesContainingOtherReferencedInstancesSequence = [study_item]
+    else:
+        ds.ReferencedSeriesSequence = series_items
 
 
 def _write_series(
@@ -166,6 +237,10 @@ def _write_series(
         ds.RescaleIntercept = series["intercept"]
         ds.RescaleType = series.get("rescale_type", "US")
         ds.WindowCenter, ds.WindowWidth = series["window"]
+        # Type 3, copied by dcm2niix into its JSON sidecar, where data.import_nifti reads the RR interval.
+        ds.ImageComments = f"HDL-MVM RR {ds_number(s.rr_interval_ms):g} ms, {t_count} frames"
+        if series.get("synthetic"):
+            _mark_synthetic(ds, s, series)
         if "philips_venc" in series:
             block = ds.private_block(0x2001, PHILIPS_CREATOR, create=True)
             block.add_new(0x1A, "FL", [float(series["philips_venc"])])
@@ -178,12 +253,23 @@ def _write_series(
         ds.save_as(folder / f"IM_{t + 1:04d}.dcm", enforce_file_format=True)
 
 
-def _phase_series(s: SliceData, k: int, vendor: str, label: str, log: Log) -> tuple[dict, np.ndarray]:
+def _description(text: str, synthetic: str | None) -> str:
+    return f"SYNTHETIC {text}" if synthetic else text
+
+
+def _phase_series(
+    s: SliceData, k: int, vendor: str, label: str, synthetic: str | None, log: Log
+) -> tuple[dict, np.ndarray]:
     """Series attributes and stored integers of velocity component ``k`` in the vendor's convention."""
     venc = float(s.venc_cm_s[k])
     v = np.asarray(s.velocity[:, k], dtype=np.float64)
     name, plane, suffix = _DIRECTIONS[k]
-    info = {"description": f"MVM {label} phase {name} {plane}", "image_type": _image_type(vendor, phase=True)}
+    info = {
+        "description": _description(f"MVM {label} phase {name} {plane}", synthetic),
+        "image_type": _image_type(vendor, phase=True, synthetic=bool(synthetic)),
+        "synthetic": synthetic,
+        "channel": name,
+    }
     if vendor == "siemens":
         outside = int(np.count_nonzero((v < -venc) | (v >= venc)))
         if outside:
@@ -208,7 +294,17 @@ def _slice_order(subject: Subject) -> list[SliceData]:
     return sorted(items, key=lambda s: SLICE_POSITIONS.index(s.slice_position))
 
 
-def _write_all(subject: Subject, root: Path, vendor: str, log: Log) -> None:
+def _write_seg(s: SliceData, root: Path, prefix: str, number: int, synthetic: str | None, log: Log) -> None:
+    if s.attrs.get("mask_source") == "none" and not s.myocardium.any():
+        log(f"{s.name}: no masks to write as DICOM SEG")
+        return
+    images = [dcmread(p) for p in sorted((root / f"{prefix}_magnitude").glob("IM_*.dcm"))]
+    write_seg(s, images, root / f"{prefix}_seg", number, bool(synthetic))
+    fields = [f for f in ("myocardium", "lv_blood", "rv_blood") if getattr(s, f) is not None]
+    log(f"{s.name}: DICOM SEG of {', '.join(fields)}")
+
+
+def _write_all(subject: Subject, root: Path, vendor: str, synthetic: str | None, log: Log, seg: bool = False) -> None:
     now = datetime.datetime.now()
     study = {
         "uid": generate_uid(),
@@ -226,8 +322,10 @@ def _write_all(subject: Subject, root: Path, vendor: str, log: Log) -> None:
         hi = float(stored.max()) * slope + intercept
         mag = {
             "number": 10 * (i + 1),
-            "description": f"MVM {label} magnitude",
-            "image_type": _image_type(vendor, phase=False),
+            "description": _description(f"MVM {label} magnitude", synthetic),
+            "image_type": _image_type(vendor, phase=False, synthetic=bool(synthetic)),
+            "synthetic": synthetic,
+            "channel": "magnitude",
             "slope": slope,
             "intercept": intercept,
             "window": (ds_number(hi / 2), ds_number(max(hi, 1e-6))),
@@ -236,14 +334,32 @@ def _write_all(subject: Subject, root: Path, vendor: str, log: Log) -> None:
             mag["sequence_name"] = "fl2d1"
         _write_series(root / f"{i + 1:02d}_{s.name}_magnitude", base, s, geometry, mag, stored)
         for k, (name, _, _) in enumerate(_DIRECTIONS):
-            info, raw = _phase_series(s, k, vendor, label, log)
+            info, raw = _phase_series(s, k, vendor, label, synthetic, log)
             info["number"] = 10 * (i + 1) + k + 1
             _write_series(root / f"{i + 1:02d}_{s.name}_{name}", base, s, geometry, info, raw)
         log(f"{s.name}: 4 series of {s.num_frames} frames ({vendor})")
+        if seg:
+            _write_seg(s, root, f"{i + 1:02d}_{s.name}", 10 * (i + 1) + 5, synthetic, log)
 
 
-def export_dicom(subject: Subject, out_dir: str | os.PathLike, vendor: str = "siemens", log: Log = say) -> Path:
-    """Write ``subject`` as DICOM series under ``out_dir`` (which must not exist or be empty); return it."""
+def export_dicom(
+    subject: Subject,
+    out_dir: str | os.PathLike,
+    vendor: str = "siemens",
+    log: Log = say,
+    synthetic: bool | None = None,
+    seg: bool = False,
+) -> Path:
+    """Write ``subject`` as DICOM series under ``out_dir`` (which must not exist or be empty); return it.
+
+    ``synthetic``: True marks the series as a synthesised twin, False as acquired; None (default) decides
+    from the subject (``synthesised_by`` slice attributes written by the chain, or a phantom subject).
+    ``seg``: also write each slice's masks as DICOM SEG (``data.export_seg``) in ``<nn>_<slice>_seg/``.
+    """
+    method = synthesised_by(subject)
+    if synthetic is True and method is None:
+        method = "marked synthetic by the user"
+    marked = method if synthetic is not False else None
     if vendor not in VENDORS:
         raise OptionError(f"vendor must be one of {', '.join(VENDORS)}; got {vendor!r}")
     out = Path(out_dir)
@@ -255,7 +371,7 @@ def export_dicom(subject: Subject, out_dir: str | os.PathLike, vendor: str = "si
     except OSError as exc:
         raise DataError(f"{out}: cannot write: {exc.strerror or exc}") from exc
     try:
-        _write_all(subject, tmp, vendor, log)
+        _write_all(subject, tmp, vendor, marked, log, seg=seg)
         if out.exists():
             out.rmdir()
         os.rename(tmp, out)
@@ -273,12 +389,22 @@ def build_parser() -> ToolParser:
     p.add_argument("subject", help="subject file (.h5)")
     p.add_argument("out_dir", help="output folder (must not exist or be empty)")
     p.add_argument("--vendor", choices=VENDORS, default="siemens", help="phase storage convention (default: siemens)")
+    mark = p.add_mutually_exclusive_group()
+    mark.add_argument(
+        "--synthetic",
+        dest="synthetic",
+        action="store_true",
+        default=None,
+        help="mark the series as a synthesised twin (default: when the file says it was synthesised)",
+    )
+    mark.add_argument("--acquired", dest="synthetic", action="store_false", help="mark the series as acquired")
+    p.add_argument("--seg", action="store_true", help="also write the masks as DICOM SEG (<nn>_<slice>_seg/)")
     return p
 
 
 def _run(args: argparse.Namespace) -> None:
     subject = read_subject(args.subject)
-    out = export_dicom(subject, args.out_dir, vendor=args.vendor)
+    out = export_dicom(subject, args.out_dir, vendor=args.vendor, synthetic=args.synthetic, seg=args.seg)
     say(f"wrote {out}")
 
 

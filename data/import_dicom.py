@@ -23,10 +23,12 @@ Base or apex (``order_slices``). Geometry alone does not say which end of a stac
   (1 slice: mid; 2: basal and apical; 3: one each). ``z_towards_apex`` is set from the same decision:
   positive vz is along the slice normal (row x column of ImageOrientationPatient).
 
-DICOM holds no myocardium masks: the importer writes an all-zero (valid binary) ``myocardium`` mask and
-marks each slice ``mask_source = "none"``. Such a file is input for ``test.py`` (which needs magnitude
-and, for evaluation, velocity); segment the myocardium before using it for training or for the
-velocity analysis.
+Masks: ``--myocardium`` (and ``--lv_blood``, ``--rv_blood``) take a NIfTI volume, a DICOM SEG object
+or a folder of PNG images, for every frame or for key frames only (``data.masks``; key frames are
+recorded in the ``labelled_frames`` slice attribute). Without them the importer writes an all-zero
+(valid binary) ``myocardium`` mask and marks each slice ``mask_source = "none"``: such a file is input
+for ``test.py``; segment the myocardium (``python -m data.add_masks``) before training or the velocity
+analysis.
 """
 
 from __future__ import annotations
@@ -37,9 +39,11 @@ from pathlib import Path
 
 import numpy as np
 
+from data.add_masks import add_mask_arguments, mask_sources
 from data.dicom_assemble import AssembledSlice, ImportSettings, assemble_slices
 from data.dicom_scan import scan_folder
 from data.dicom_vendor import PHASE_UNITS
+from data.masks import attach_masks, read_masks
 from data.mvm_io import SLICE_POSITIONS, SliceData, Subject, write_subject
 from data.slice_order import positions_by_rank, slice_names
 from util.cli import ToolParser, run_tool, say
@@ -185,6 +189,7 @@ def import_dicom(
                 "trigger_times_ms": s.trigger_ms,
                 "slice_location_mm": s.location_mm,
                 "rr_source": s.rr_source,
+                "dicom_source": s.source,
             },
         )
         log(
@@ -219,6 +224,7 @@ def build_parser() -> ToolParser:
         default="xy",
         help="x/y of in-plane series whose headers do not say which (by series number)",
     )
+    add_mask_arguments(p, required=False)
     return p
 
 
@@ -231,11 +237,12 @@ def _run(args: argparse.Namespace) -> None:
         phase_units=args.phase_units,
         inplane_order=args.inplane_order,
     )
+    masks = read_masks(mask_sources(args), subject, args.mask_frames)
+    attach_masks(subject, masks, source="imported", log=say)
     path = write_subject(args.out, subject)
-    say(
-        f"wrote {path}: subject {subject.subject_id!r}, {len(subject.slices)} slice(s); myocardium masks are "
-        "empty (DICOM has none): segment before training"
-    )
+    unmasked = [name for name in subject.slices if name not in masks]
+    note = f"; no myocardium masks for {', '.join(unmasked)}: segment before training" if unmasked else ""
+    say(f"wrote {path}: subject {subject.subject_id!r}, {len(subject.slices)} slice(s){note}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

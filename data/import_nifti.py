@@ -1,23 +1,33 @@
 """Import a 3Dir MVM scan stored as NIfTI volumes into the canonical subject file.
 
-    python -m data.import_nifti --magnitude M.nii.gz --phase X.nii.gz Y.nii.gz Z.nii.gz --venc X Y Z OUT.h5
-        [--myocardium MASK.nii.gz] [--lv_blood M] [--rv_blood M] [--phase_units raw12|radians|cm_s]
-        [--rr MS] [--subject ID] [--slice_positions P ...] [--order base_first|apex_first]
-        [--z_towards_apex 1|-1]
+    python -m data.import_nifti --magnitude M.nii.gz --phase X.nii.gz Y.nii.gz Z.nii.gz OUT.h5
+        [--venc X Y Z] [--myocardium MASK.nii.gz] [--lv_blood M] [--rv_blood M]
+        [--phase_units auto|raw12|radians|cm_s] [--rr MS] [--subject ID] [--slice_positions P ...]
+        [--order base_first|apex_first] [--z_towards_apex 1|-1]
 
 Axes (``data.nifti_axes``): 4-D volumes (x, y, slice, time) or 3-D single-slice volumes (x, y, time);
-x is the image column, y the row. All volumes must have the same shape.
+x is the image column, y the row. All volumes must have the same shape and orientation. The voxels are
+put in the DICOM layout from the affine (and the DICOM orientation of a JSON sidecar when there is one),
+so a scan converted by dcm2niix, which flips the rows, comes back the right way up with vy its sign.
 
-Phase units (``--phase_units``, default cm_s):
+JSON sidecars (``x.json`` beside ``x.nii.gz``, as dcm2niix writes them) are read when present:
+ImageOrientationPatientDICOM (orientation), Manufacturer and ImageType (phase units), SequenceName
+(Siemens ``_v<VENC>``: the VENC), RepetitionTime and ImageComments (RR interval, below).
+
+Phase units (``--phase_units``, default auto):
+  * ``auto``: from the sidecar: Siemens phase -> raw12 (dcm2niix writes it rescaled, -4096..4094),
+    Philips -> cm_s; without a sidecar, cm_s;
   * ``cm_s``: velocities in cm/s, used as they are (values beyond VENC are reported: wrong units?);
   * ``radians``: phase in [-pi, pi], velocity = phase / pi * VENC;
   * ``raw12``: Siemens 12-bit phase, velocity = -VENC + 2 * VENC * raw / 4096 for raw in 0..4095.
     Converters that apply the DICOM rescale (slope 2, intercept -4096) write -4096..4094 instead; such
-    values (any below 0) are read as velocity = VENC * value / 4096.
-The VENC is never in a NIfTI header, so it is required.
+    values (any below 0, or any file converted by dcm2niix) are read as velocity = VENC * value / 4096.
+The VENC is never in a NIfTI header: ``--venc``, else the Siemens sequence names of the sidecars.
 
-RR interval: ``--rr`` when given, else the number of frames times the frame interval of a 4-D header
-(time unit ms or s); a 3-D file, or a header without a time unit, needs ``--rr``.
+RR interval: ``--rr`` when given; else ``RR <ms> ms`` in the sidecar's ImageComments (written by
+``data.export_dicom``); else the number of frames times the frame interval of a 4-D header (time unit
+ms or s), unless that interval is the sidecar's RepetitionTime (dcm2niix stores the TR there, not the
+frame interval of a cine). A 3-D file, or a header without a time unit, needs ``--rr``.
 
 Slices: ``--slice_positions`` names each slice (basal/mid/apical); otherwise slice index 0 is the base
 (``--order base_first``, the default) or the apex (``apex_first``) and positions go by thirds of the
@@ -28,28 +38,56 @@ all zeros and the slices are marked ``mask_source = "none"``: segment before tra
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 
-from data.dicom_vendor import raw_to_velocity
+from data import dicom_rules as rules
+from data.dicom_vendor import raw_to_velocity, vendor_units
 from data.export_nifti import export_nifti
 from data.mvm_io import SLICE_POSITIONS, SliceData, Subject, write_subject
-from data.nifti_axes import frame_interval_ms, load_volume, pixel_spacing_mm, to_frames
+from data.nifti_axes import (
+    dicom_layout,
+    frame_interval_ms,
+    load_volume,
+    pixel_spacing_mm,
+    read_sidecar,
+    sidecar_orientation,
+    to_frames,
+)
 from data.slice_order import positions_by_rank, slice_names
 from util.cli import ToolParser, run_tool, say
 from util.errors import DataError, OptionError
 
 __all__ = ["PHASE_UNITS", "export_nifti", "import_nifti", "main", "phase_to_velocity"]
 
-PHASE_UNITS = ("cm_s", "radians", "raw12")
+PHASE_UNITS = ("auto", "cm_s", "radians", "raw12")
 ORDERS = ("base_first", "apex_first")
+RR_COMMENT = re.compile(r"\bRR\s*=?\s*(\d+(?:\.\d+)?)\s*ms\b", re.IGNORECASE)
 Log = Callable[[str], None]
 
 
-def phase_to_velocity(phase: np.ndarray, venc: float, units: str, where: str, log: Log = say) -> np.ndarray:
-    """Convert a phase volume to cm/s by ``units`` (see the module docstring); check its range."""
+@dataclass
+class Layout:
+    """The reference every volume must match: the magnitude's image, its reorientation and frame shape."""
+
+    img: nib.Nifti1Image
+    ornt: np.ndarray
+    shape: tuple[int, ...]
+
+
+def phase_to_velocity(
+    phase: np.ndarray, venc: float, units: str, where: str, log: Log = say, rescaled: bool | None = None
+) -> np.ndarray:
+    """Convert a phase volume to cm/s by ``units`` (see the module docstring); check its range.
+
+    ``rescaled`` (raw12 only): True when the values are known to be the DICOM-rescaled -4096..4094
+    (dcm2niix), False when known to be stored 0..4095, None to decide from the values.
+    """
     if units == "cm_s":
         over = int(np.count_nonzero(np.abs(phase) > venc * 1.001))
         if over:
@@ -63,24 +101,13 @@ def phase_to_velocity(phase: np.ndarray, venc: float, units: str, where: str, lo
             )
         return (phase / np.pi * venc).astype(np.float32)
     lo, hi = float(phase.min(initial=0)), float(phase.max(initial=0))
-    if lo >= 0 and hi < 4096:
+    if lo >= 0 and hi < 4096 and not rescaled:
         return raw_to_velocity(np.clip(np.rint(phase), 0, 4095), venc)
-    if lo >= -4096 and hi < 4096:
-        log(f"note: {where}: negative 12-bit values: read as rescaled Siemens phase (-4096..4094)")
+    if lo >= -4096 and hi < 4096 and rescaled is not False:
+        if not rescaled:
+            log(f"note: {where}: negative 12-bit values: read as rescaled Siemens phase (-4096..4094)")
         return (venc * phase / 4096.0).astype(np.float32)
     raise DataError(f"{where}: values span {lo:g}..{hi:g}, not 12-bit phase (0..4095 or -4096..4094)")
-
-
-def _mask(path: str | Path | None, shape: tuple[int, ...], what: str) -> np.ndarray | None:
-    if path is None:
-        return None
-    img = load_volume(path, what)
-    data = to_frames(img, path, what)
-    if data.shape != shape:
-        raise DataError(f"{path}: {what} has {_shape_text(data.shape)}, the magnitude has {_shape_text(shape)}")
-    if not np.all((data == 0) | (data == 1)):
-        raise DataError(f"{path}: {what} is not a binary mask (values {np.unique(data)[:6].tolist()}...)")
-    return data.astype(np.uint8)
 
 
 def _shape_text(shape: Sequence[int]) -> str:
@@ -88,8 +115,35 @@ def _shape_text(shape: Sequence[int]) -> str:
     return f"{s} slice(s) of {t} frames of {h}x{w} (x={w}, y={h})"
 
 
-def _check_options(venc: Sequence[float], phase_units: str, rr: float | None, order: str, z_towards_apex: int) -> None:
-    v = np.asarray(venc, dtype=np.float64)
+def read_frames(path: str | Path, what: str, layout: Layout) -> tuple[nib.Nifti1Image, np.ndarray]:
+    """Load a volume that must match ``layout`` in shape and orientation: (image, frames [S, T, H, W])."""
+    img = load_volume(path, what)
+    data = to_frames(img, path, what, layout.ornt)
+    if data.shape != layout.shape:
+        raise DataError(f"{path}: {what} has {_shape_text(data.shape)}, the magnitude has {_shape_text(layout.shape)}")
+    ref, own = np.asarray(layout.img.affine)[:3, :3], np.asarray(img.affine)[:3, :3]
+    if not np.allclose(own, ref, rtol=1e-3, atol=1e-3 * max(float(np.abs(ref).max()), 1e-6)):
+        raise DataError(
+            f"{path}: {what} has another orientation or voxel size than the magnitude "
+            f"(axes {nib.aff2axcodes(img.affine)} vs {nib.aff2axcodes(layout.img.affine)}, affine differs)"
+        )
+    return img, data
+
+
+def read_mask(path: str | Path | None, what: str, layout: Layout) -> np.ndarray | None:
+    """A 0/1 mask volume matching the magnitude, as uint8 [S, T, H, W]; None when ``path`` is None."""
+    if path is None:
+        return None
+    _, data = read_frames(path, what, layout)
+    if not np.all((data == 0) | (data == 1)):
+        raise DataError(f"{path}: {what} is not a binary mask (values {np.unique(data)[:6].tolist()}...)")
+    return data.astype(np.uint8)
+
+
+def _check_options(
+    venc: Sequence[float] | None, phase_units: str, rr: float | None, order: str, z_towards_apex: int
+) -> None:
+    v = np.asarray(venc if venc is not None else [1.0, 1.0, 1.0], dtype=np.float64)
     if v.shape != (3,) or not np.all(np.isfinite(v)) or np.any(v <= 0):
         raise OptionError(f"--venc needs 3 positive numbers (x y z, cm/s), got {list(venc)}")
     if phase_units not in PHASE_UNITS:
@@ -102,12 +156,93 @@ def _check_options(venc: Sequence[float], phase_units: str, rr: float | None, or
         raise OptionError(f"z_towards_apex must be 1 or -1; got {z_towards_apex}")
 
 
+def _phase_units(units: str, side: dict | None, where: str, log: Log) -> tuple[str, bool | None]:
+    """(units, rescaled) of one phase file: the option, else what its sidecar says (see the docstring)."""
+    if units != "auto":
+        return units, None
+    if side:
+        kind = rules.image_kind(side.get("ImageType"), None, None)[0]
+        vendor = vendor_units(str(side.get("Manufacturer", "")))
+        if kind == "phase" and vendor is not None:
+            rescaled = (str(side.get("ConversionSoftware", "")).lower() == "dcm2niix") if vendor == "raw12" else None
+            return vendor, rescaled
+    log(f"note: {where}: no JSON sidecar says how the phase is stored: read as cm/s (see --phase_units)")
+    return "cm_s", None
+
+
+def _vencs(venc: Sequence[float] | None, sides: list[dict | None], paths: Sequence) -> np.ndarray:
+    if venc is not None:
+        return np.asarray(venc, dtype=np.float64)
+    out = []
+    for side, path in zip(sides, paths, strict=True):
+        value = rules.sequence_name_encoding(str((side or {}).get("SequenceName", "")))[0]
+        if value is None:
+            raise OptionError(
+                f"{path}: its VENC is unknown (no JSON sidecar with a Siemens sequence name); pass --venc"
+            )
+        out.append(value)
+    return np.asarray(out, dtype=np.float64)
+
+
+def _read_velocity(phase, venc, phase_units, layout, spacing, log) -> tuple[np.ndarray, np.ndarray]:
+    """Read the three phase volumes: (velocity [S, T, 3, H, W] in cm/s, VENC per component)."""
+    sides = [read_sidecar(path) for path in phase]
+    vencs = _vencs(venc, sides, phase)
+    velocity = []
+    for k, (path, side) in enumerate(zip(phase, sides, strict=True)):
+        what = f"phase {'xyz'[k]}"
+        img, data = read_frames(path, what, layout)
+        if not np.allclose(pixel_spacing_mm(img, layout.ornt), spacing, rtol=1e-3):
+            raise DataError(f"{path}: {what} has pixel size {pixel_spacing_mm(img)} mm, the magnitude {spacing} mm")
+        units, rescaled = _phase_units(phase_units, side, f"{path}", log)
+        velocity.append(phase_to_velocity(data, float(vencs[k]), units, f"{path}", log, rescaled))
+    return np.stack(velocity, axis=2), vencs
+
+
+def _rr_interval(rr: float | None, img: nib.Nifti1Image, side: dict | None, path, n_frames: int) -> tuple[float, str]:
+    """The RR interval in ms and where it came from (see the module docstring)."""
+    if rr is not None:
+        return float(rr), "--rr"
+    match = RR_COMMENT.search(str((side or {}).get("ImageComments", "")))
+    if match and float(match.group(1)) > 0:
+        return float(match.group(1)), "JSON sidecar ImageComments"
+    step = frame_interval_ms(img)
+    if step is None:
+        raise DataError(f"{path}: the header gives no frame interval (3-D file or no time unit); pass --rr MS")
+    tr_ms = _float((side or {}).get("RepetitionTime"))
+    if tr_ms is not None and abs(step - 1000.0 * tr_ms) <= 1e-3 * max(step, 1.0):
+        raise DataError(
+            f"{path}: the header's time step {step:g} ms is the repetition time (RepetitionTime of the JSON "
+            "sidecar, as dcm2niix writes it), not the frame interval of the cine; pass --rr MS"
+        )
+    return step * n_frames, "header time step x frames"
+
+
+def _float(value: object) -> float | None:
+    try:
+        out = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return out if np.isfinite(out) else None
+
+
+def _positions(slice_positions: Sequence[str] | None, order: str, n_slices: int) -> list[str]:
+    if slice_positions is None:
+        positions = positions_by_rank(n_slices)
+        return positions[::-1] if order == "apex_first" else positions
+    positions = list(slice_positions)
+    bad = [p for p in positions if p not in SLICE_POSITIONS]
+    if len(positions) != n_slices or bad:
+        raise OptionError(f"--slice_positions needs {n_slices} of {', '.join(SLICE_POSITIONS)}; got {positions}")
+    return positions
+
+
 def import_nifti(
     magnitude: str | Path,
     phase: Sequence[str | Path],
-    venc: Sequence[float],
+    venc: Sequence[float] | None = None,
     myocardium: str | Path | None = None,
-    phase_units: str = "cm_s",
+    phase_units: str = "auto",
     rr: float | None = None,
     subject_id: str | None = None,
     slice_positions: Sequence[str] | None = None,
@@ -120,67 +255,48 @@ def import_nifti(
     """Read magnitude, three phase volumes (x, y, z) and optional masks into a ``Subject``.
 
     Raises:
-        DataError: unreadable files, shape mismatches, phase values that do not fit ``phase_units``,
-            an unknown RR interval.
-        OptionError: invalid VENC, units, RR, order or positions.
+        DataError: unreadable files, shape or orientation mismatches, phase values that do not fit
+            ``phase_units``, an unknown RR interval.
+        OptionError: invalid or missing VENC, invalid units, RR, order or positions.
     """
     _check_options(venc, phase_units, rr, order, z_towards_apex)
     if len(phase) != 3:
         raise OptionError(f"--phase needs 3 files (x y z), got {len(phase)}")
     mag_img = load_volume(magnitude, "magnitude")
-    mag = to_frames(mag_img, magnitude, "magnitude")
-    spacing = pixel_spacing_mm(mag_img)
-    velocity = []
-    for k, path in enumerate(phase):
-        what = f"phase {'xyz'[k]}"
-        img = load_volume(path, what)
-        data = to_frames(img, path, what)
-        if data.shape != mag.shape:
-            raise DataError(f"{path}: {what} has {_shape_text(data.shape)}, the magnitude has {_shape_text(mag.shape)}")
-        if not np.allclose(pixel_spacing_mm(img), spacing, rtol=1e-3):
-            raise DataError(f"{path}: {what} has pixel size {pixel_spacing_mm(img)} mm, the magnitude {spacing} mm")
-        velocity.append(phase_to_velocity(data, float(venc[k]), phase_units, f"{path}", log))
-    vel = np.stack(velocity, axis=2)  # [S, T, 3, H, W]
+    side = read_sidecar(magnitude)
+    ornt, how = dicom_layout(mag_img, sidecar_orientation(side, str(magnitude)))
+    mag = to_frames(mag_img, magnitude, "magnitude", ornt)
+    layout = Layout(img=mag_img, ornt=ornt, shape=mag.shape)
+    spacing = pixel_spacing_mm(mag_img, ornt)
+    vel, vencs = _read_velocity(phase, venc, phase_units, layout, spacing, log)
     masks = {
-        name: _mask(path, mag.shape, name)
+        name: read_mask(path, name, layout)
         for name, path in (("myocardium", myocardium), ("lv_blood", lv_blood), ("rv_blood", rv_blood))
     }
     n_slices, n_frames = mag.shape[:2]
-    if rr is None:
-        step = frame_interval_ms(mag_img)
-        if step is None:
-            raise DataError(f"{magnitude}: the header gives no frame interval (3-D file or no time unit); pass --rr MS")
-        rr = step * n_frames
-    if slice_positions is None:
-        positions = positions_by_rank(n_slices)
-        if order == "apex_first":
-            positions = positions[::-1]
-    else:
-        positions = list(slice_positions)
-        bad = [p for p in positions if p not in SLICE_POSITIONS]
-        if len(positions) != n_slices or bad:
-            raise OptionError(f"--slice_positions needs {n_slices} of {', '.join(SLICE_POSITIONS)}; got {positions}")
+    rr_ms, rr_source = _rr_interval(rr, mag_img, side, magnitude, n_frames)
+    positions = _positions(slice_positions, order, n_slices)
     slices = {}
     for i, (name, position) in enumerate(zip(slice_names(positions), positions, strict=True)):
-        myo = masks["myocardium"]
+        myo, lv, rv = (None if masks[m] is None else masks[m][i] for m in ("myocardium", "lv_blood", "rv_blood"))
         slices[name] = SliceData(
             name=name,
             magnitude=mag[i].astype(np.float32),
-            myocardium=myo[i] if myo is not None else np.zeros(mag.shape[1:], dtype=np.uint8),
+            myocardium=myo if myo is not None else np.zeros(mag.shape[1:], dtype=np.uint8),
             velocity=vel[i],
-            venc_cm_s=np.asarray(venc, dtype=np.float64),
+            venc_cm_s=vencs,
             pixel_spacing_mm=spacing,
-            rr_interval_ms=float(rr),
+            rr_interval_ms=rr_ms,
             slice_position=position,
             z_towards_apex=z_towards_apex,
-            lv_blood=None if masks["lv_blood"] is None else masks["lv_blood"][i],
-            rv_blood=None if masks["rv_blood"] is None else masks["rv_blood"][i],
-            attrs={"mask_source": "nifti" if myo is not None else "none", "source": "nifti"},
+            lv_blood=lv,
+            rv_blood=rv,
+            attrs={"mask_source": "nifti" if myo is not None else "none", "source": "nifti", "rr_source": rr_source},
         )
         log(
             f"{name}: {position}, {n_frames} frames of {mag.shape[2]}x{mag.shape[3]}, pixel {spacing[0]:.3g}x"
-            f"{spacing[1]:.3g} mm, VENC {'/'.join(f'{v:g}' for v in venc)} cm/s, RR {rr:.0f} ms"
-            + ("" if myo is not None else ", no myocardium mask")
+            f"{spacing[1]:.3g} mm, VENC {'/'.join(f'{v:g}' for v in vencs)} cm/s, RR {rr_ms:.0f} ms ({rr_source}), "
+            f"orientation: {how}" + ("" if myo is not None else ", no myocardium mask")
         )
     sid = subject_id or Path(magnitude).name.split(".nii")[0]
     return Subject(subject_id=sid, slices=slices, attrs={"source": "nifti"})
@@ -193,11 +309,15 @@ def build_parser() -> ToolParser:
     p.add_argument("out", help="output subject file (.h5)")
     p.add_argument("--magnitude", required=True, help="magnitude volume (x, y, slice, time) or (x, y, time)")
     p.add_argument("--phase", required=True, nargs=3, metavar=("X", "Y", "Z"), help="phase volumes along x, y, z")
-    p.add_argument("--venc", required=True, type=float, nargs=3, metavar=("X", "Y", "Z"), help="VENC in cm/s")
+    p.add_argument(
+        "--venc", type=float, nargs=3, metavar=("X", "Y", "Z"), help="VENC in cm/s (default: the JSON sidecars)"
+    )
     p.add_argument("--myocardium", default=None, help="myocardium mask volume (0/1)")
     p.add_argument("--lv_blood", default=None, help="LV cavity mask volume (0/1)")
     p.add_argument("--rv_blood", default=None, help="RV cavity mask volume (0/1)")
-    p.add_argument("--phase_units", choices=PHASE_UNITS, default="cm_s", help="unit of the phase volumes")
+    p.add_argument(
+        "--phase_units", choices=PHASE_UNITS, default="auto", help="unit of the phase volumes (default: sidecars)"
+    )
     p.add_argument("--rr", type=float, default=None, help="RR interval in ms (default: from the header)")
     p.add_argument("--subject", default=None, help="subject id (default: the magnitude file name)")
     p.add_argument("--slice_positions", nargs="+", choices=SLICE_POSITIONS, default=None, help="position of each slice")

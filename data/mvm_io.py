@@ -9,7 +9,8 @@ Layout (see README, "Dataset format"): one group per short-axis slice holding
     optional    frame_index [T] int                  frames kept, when the file holds only key frames
 
 and the attributes venc_cm_s (3), pixel_spacing_mm (2), rr_interval_ms, slice_position, optional
-rv_insertion_deg, z_towards_apex, n_frames (the full cycle length when frame_index is present).
+rv_insertion_deg, z_towards_apex, n_frames (the full cycle length when frame_index is present),
+optional labelled_frames (int array: the only frames whose masks are real, see ``labelled_frames``).
 
 The reader validates every field and raises ``DataError`` with a one-line message naming the file, the
 slice, the field and the problem; the writer is atomic (temporary file in the same folder, then rename)
@@ -60,7 +61,18 @@ class SliceData:
     velocity_true: np.ndarray | None = None
     frame_index: np.ndarray | None = None
     n_frames: int | None = None
+    labelled_frames: np.ndarray | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
+
+    def mask_frames(self) -> np.ndarray:
+        """Indices (into the stored frames) whose masks are real: ``labelled_frames``, else every frame.
+
+        Masks on key frames only: ``labelled_frames`` lists the stored frames that were segmented; the
+        mask datasets keep the full [T, H, W] shape and are all zero on every other frame, which a
+        consumer must ignore (not read as "no myocardium")."""
+        if self.labelled_frames is None:
+            return np.arange(self.num_frames)
+        return np.asarray(self.labelled_frames, dtype=np.int64)
 
     @property
     def num_frames(self) -> int:
@@ -140,6 +152,8 @@ def _write_slice(group: h5py.Group, s: SliceData, compression: str | None) -> No
         group.attrs["rv_insertion_deg"] = float(s.rv_insertion_deg)
     if s.n_frames is not None:
         group.attrs["n_frames"] = int(s.n_frames)
+    if s.labelled_frames is not None:
+        group.attrs["labelled_frames"] = np.asarray(s.labelled_frames, dtype=np.int64)
     for key, value in s.attrs.items():
         group.attrs[key] = _attr_value(value)
 
@@ -214,6 +228,8 @@ def validate_slice(s: SliceData, where: str, check_values: bool = True) -> None:
             raise _fail(where, f"attribute 'n_frames' must be >= {MIN_FRAMES} when 'frame_index' is present")
         if t < 1 or np.any(np.diff(idx) <= 0) or idx[0] < 0 or idx[-1] >= n:
             raise _fail(where, f"field 'frame_index' must increase strictly within [0, {n}), got {idx.tolist()}")
+    if s.labelled_frames is not None:
+        _check_labelled_frames(s, where, t)
     if not check_values:
         return
     for name in ("magnitude", *VELOCITY_FIELDS):
@@ -226,6 +242,25 @@ def validate_slice(s: SliceData, where: str, check_values: bool = True) -> None:
         if arr is not None and not np.all((arr == 0) | (arr == 1)):
             found = np.unique(arr)[:6].tolist()
             raise _fail(where, f"field {name!r} is not a binary mask (values {found}...)")
+
+
+def _check_labelled_frames(s: SliceData, where: str, t: int) -> None:
+    try:
+        idx = np.asarray(s.labelled_frames)
+        ok = idx.ndim == 1 and idx.size > 0 and np.issubdtype(idx.dtype, np.integer)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok or np.any(np.diff(idx) <= 0) or idx[0] < 0 or idx[-1] >= t:
+        raise _fail(
+            where,
+            f"attribute 'labelled_frames' must be frame indices increasing strictly within [0, {t}), "
+            f"got {np.asarray(s.labelled_frames).tolist()}",
+        )
+    others = np.setdiff1d(np.arange(t), idx)
+    for name in ("myocardium", "lv_blood", "rv_blood"):
+        arr = getattr(s, name)
+        if arr is not None and others.size and np.any(np.asarray(arr)[others]):
+            raise _fail(where, f"field {name!r} is not empty on frames outside 'labelled_frames' {idx.tolist()}")
 
 
 # --------------------------------------------------------------------------------------------- reading
@@ -276,6 +311,7 @@ KNOWN_ATTRS = {
     "rv_insertion_deg",
     "z_towards_apex",
     "n_frames",
+    "labelled_frames",
 }
 
 
@@ -304,6 +340,7 @@ def _read_slice(group: h5py.Group, where: str, require_velocity: bool, check_val
     slice_position = _required_attr(group, "slice_position", where)
     rv = group.attrs.get("rv_insertion_deg")
     n_frames = group.attrs.get("n_frames")
+    labelled = group.attrs.get("labelled_frames")
     z_dir = group.attrs.get("z_towards_apex", 1)
     extras = {k: _read_attr(v) for k, v in group.attrs.items() if k not in KNOWN_ATTRS}
     s = SliceData(
@@ -325,6 +362,7 @@ def _read_slice(group: h5py.Group, where: str, require_velocity: bool, check_val
         velocity_true=arrays["velocity_true"],
         frame_index=arrays["frame_index"],
         n_frames=None if n_frames is None else _as_number(n_frames, "n_frames", where, int),
+        labelled_frames=None if labelled is None else np.atleast_1d(np.asarray(labelled)),
         attrs=extras,
     )
     validate_slice(s, where, check_values=check_values)

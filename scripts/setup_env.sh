@@ -51,4 +51,16 @@ if missing:
 PYCHECK
   touch "$_stamp"
 fi
+# HDL_DEV=1: the DICOM validators the tests run (dcm2niix, dciodvfy from dicom3tools). Installed with
+# apt-get when running as root on a Debian/Ubuntu machine; elsewhere the tests that need them skip and
+# say so (install them with your package manager: dcm2niix, dicom3tools).
+if [[ "${HDL_DEV:-0}" == "1" ]] && ! { command -v dcm2niix && command -v dciodvfy; } >/dev/null 2>&1; then
+  if [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing dcm2niix and dicom3tools (apt-get)" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dcm2niix dicom3tools; } >/dev/null 2>&1 \
+      || echo "setup: apt-get could not install dcm2niix/dicom3tools; the tests that run them will skip" >&2
+  else
+    echo "setup: dcm2niix/dciodvfy missing and not root with apt-get; the tests that run them will skip" >&2
+  fi
+fi
 cd "$HDL_ROOT"

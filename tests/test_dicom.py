@@ -596,3 +596,84 @@ def test_cli_errors_are_one_line(tmp_path: Path, args: list[str], message: str) 
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "o.h5").exists() and not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------------ external validators (issue 15)
+
+
+def tool(name: str) -> str:
+    """Path of a DICOM tool installed by scripts/run_tests.sh (HDL_DEV=1); skip with the reason if absent."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed (scripts/run_tests.sh installs dcm2niix and dicom3tools with apt-get)")
+    return path
+
+
+def dciodvfy_errors(files: list[Path]) -> list[str]:
+    """Every 'Error' line dciodvfy prints for the files, prefixed with the file name."""
+    exe = tool("dciodvfy")
+    errors = []
+    for path in files:
+        done = subprocess.run([exe, str(path)], capture_output=True, text=True, timeout=60)
+        errors += [
+            f"{path.parent.name}/{path.name}: {line}"
+            for line in (done.stdout + done.stderr).splitlines()
+            if line.startswith("Error")
+        ]
+    return errors
+
+
+@pytest.mark.parametrize("vendor", ["siemens", "philips"])
+def test_dciodvfy_accepts_acquired_and_synthetic_exports(tmp_path: Path, vendor: str) -> None:
+    hand_scan(tmp_path / "scan", "siemens", n_slices=1)
+    acquired = import_dicom(tmp_path / "scan", log=lambda m: None)
+    out = export_dicom(acquired, tmp_path / "acquired", vendor=vendor, log=lambda m: None)
+    files = sorted(out.rglob("*.dcm"))
+    assert dciodvfy_errors(files) == []
+    ds = dcmread(files[0])
+    assert list(ds.ImageType[:2]) == ["ORIGINAL", "PRIMARY"] and "DerivationDescription" not in ds
+    assert (ds.BodyPartExamined, ds.ScanOptions) == ("HEART", "CG")
+
+    for s in acquired.slices.values():
+        s.attrs["synthesised_by"] = "phase:demo"  # what the chain writes into a synthesised subject
+    twin = export_dicom(acquired, tmp_path / "twin", vendor=vendor, log=lambda m: None)
+    files = sorted(twin.rglob("*.dcm"))
+    assert dciodvfy_errors(files) == []
+    source = acquired.slices["mid"].attrs["dicom_source"]
+    source_uids = {i["sop"] for c in source["channels"].values() for i in c["images"]}
+    for path in files:
+        ds = dcmread(path)
+        assert list(ds.ImageType[:2]) == ["DERIVED", "SECONDARY"]
+        assert ds.SeriesDescription.startswith("SYNTHETIC MVM mid ")
+        assert "SYNTHETIC" in ds.DerivationDescription and "phase:demo" in ds.DerivationDescription
+        assert ds.SOPInstanceUID not in source_uids and ds.SeriesInstanceUID not in {
+            c["series"] for c in source["channels"].values()
+        }
+        channel = path.parent.name.split("_")[-1]
+        expected = {i["sop"] for i in source["channels"][channel]["images"]}
+        assert {item.ReferencedSOPInstanceUID for item in ds.SourceImageSequence} == expected
+        study = ds.StudiesContainingOtherReferencedInstancesSequence[0]
+        assert study.StudyInstanceUID == source["study"] == "1.2.3.4"
+        assert study.ReferencedSeriesSequence[0].SeriesInstanceUID == source["channels"][channel]["series"]
+    # The importer still reads a twin (DERIVED images keep their magnitude/phase words).
+    back = import_dicom(twin, log=lambda m: None)
+    err = np.abs(back.slices["mid"].velocity - acquired.slices["mid"].velocity).max()
+    assert err <= step(acquired.slices["mid"].venc_cm_s).max() * 1.001
+
+
+def test_synthetic_marking_follows_the_subject_and_the_flags(tmp_path: Path) -> None:
+    subject = synthetic_subject()
+    plain = export_dicom(subject, tmp_path / "a", log=lambda m: None)
+    assert dcmread(next(plain.rglob("*.dcm"))).ImageType[0] == "ORIGINAL"
+    forced = export_dicom(subject, tmp_path / "b", synthetic=True, log=lambda m: None)
+    ds = dcmread(next(forced.rglob("*.dcm")))
+    assert ds.ImageType[0] == "DERIVED" and "SourceImageSequence" not in ds  # no source UIDs known
+    assert dciodvfy_errors([next(forced.rglob("*.dcm"))]) == []
+    subject.attrs["phantom"] = {"seed": 1}
+    assert dcmread(next(export_dicom(subject, tmp_path / "c", log=lambda m: None).rglob("*.dcm"))).ImageType[0] == (
+        "DERIVED"
+    )
+    kept = export_dicom(subject, tmp_path / "d", synthetic=False, log=lambda m: None)
+    assert dcmread(next(kept.rglob("*.dcm"))).ImageType[0] == "ORIGINAL"
+    done = run_cli("data.export_dicom", "x.h5", str(tmp_path / "e"), "--synthetic", "--acquired")
+    assert done.returncode == 2 and "not allowed with argument" in done.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,9 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
+from test_dicom import tool
 
+from data.export_dicom import export_dicom
 from data.export_nifti import export_nifti
 from data.import_nifti import import_nifti, phase_to_velocity
 from data.mvm_io import SliceData, Subject, read_subject
@@ -202,3 +205,88 @@ def test_cli(tmp_path: Path) -> None:
     done = run_cli("data.import_nifti", str(tmp_path / "t.h5"), "--magnitude", str(v["magnitude"]))
     assert done.returncode == 2 and done.stderr.startswith("error: ") and "--phase" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------------- real client: dcm2niix (issue 16)
+
+
+def dicom_twin(frames: int = 20) -> Subject:
+    """Two slices of a smooth cine whose vy is mostly of one sign by row, so a mirror would show."""
+    t, h, w = frames, 12, 14
+    tt, yy, xx = np.meshgrid(np.arange(t), np.arange(h), np.arange(w), indexing="ij")
+    slices = {}
+    for i, name in enumerate(("basal", "apical")):
+        venc = np.array([18.0, 20.0, 25.0 + i])
+        vel = np.stack(
+            [
+                0.9 * venc[0] * np.sin(2 * np.pi * tt / t + i) * np.cos(0.3 * xx),
+                0.9 * venc[1] * (yy / (h - 1) - 0.25) * np.cos(2 * np.pi * tt / t),  # vy grows down the rows
+                0.9 * venc[2] * np.cos(2 * np.pi * tt / t) * np.sin(0.2 * (xx + yy)),
+            ],
+            axis=1,
+        )
+        slices[name] = SliceData(
+            name=name,
+            magnitude=(200 + 40 * yy + 7 * xx + tt).astype(np.float32),  # rows and columns both distinct
+            myocardium=np.zeros((t, h, w), np.uint8),
+            velocity=vel.astype(np.float32),
+            venc_cm_s=venc,
+            pixel_spacing_mm=(1.4, 1.2),
+            rr_interval_ms=980.0,
+            slice_position=name,
+            z_towards_apex=1,
+        )
+    return Subject("d2n01", slices)
+
+
+def test_dcm2niix_round_trip_keeps_orientation_signs_and_rr(tmp_path: Path) -> None:
+    exe = tool("dcm2niix")
+    subject = dicom_twin()
+    export_dicom(subject, tmp_path / "dicom", **QUIET)
+    (tmp_path / "nii").mkdir()
+    done = subprocess.run(
+        [exe, "-z", "y", "-b", "y", "-f", "%s", "-o", str(tmp_path / "nii"), str(tmp_path / "dicom")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(list((tmp_path / "nii").glob("*.nii.gz"))) == 8  # every series converted
+    for i, (name, s) in enumerate(subject.slices.items()):
+        # magnitude, vx, vy, vz by series number (dcm2niix adds _ph to the phase files)
+        f = [next((tmp_path / "nii").glob(f"{10 * (i + 1) + c}*.nii.gz")) for c in range(4)]
+        back = import_nifti(f[0], f[1:], slice_positions=[name], **QUIET).slices[name]  # VENC from sidecars
+        quantum = 2 * s.venc_cm_s / 4096
+        np.testing.assert_allclose(back.venc_cm_s, s.venc_cm_s)
+        err = np.abs(back.velocity - s.velocity).max(axis=(0, 2, 3))
+        assert np.all(err <= quantum * 1.001), err / quantum
+        mag = s.magnitude.astype(np.float64)
+        assert np.abs(back.magnitude - mag).max() <= (mag.max() - min(0, mag.min())) / 4095 / 2 * 1.001
+        assert back.rr_interval_ms == pytest.approx(980.0) and back.attrs["rr_source"] == "JSON sidecar ImageComments"
+        assert back.pixel_spacing_mm == pytest.approx(s.pixel_spacing_mm)
+
+
+def test_dcm2niix_layout_without_sidecar_and_tr_is_not_the_frame_interval(tmp_path: Path) -> None:
+    """Without the sidecar the left-handed affine alone restores the rows; the TR step is refused."""
+    exe = tool("dcm2niix")
+    subject = dicom_twin(frames=6)
+    export_dicom(subject, tmp_path / "dicom", **QUIET)
+    (tmp_path / "nii").mkdir()
+    subprocess.run(
+        [exe, "-b", "y", "-f", "%s", "-o", str(tmp_path / "nii"), str(tmp_path / "dicom")],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    f = [next((tmp_path / "nii").glob(f"{10 + c}*.nii")) for c in range(4)]
+    side = json.loads((tmp_path / "nii" / "10.json").read_text())
+    side.pop("ImageComments")
+    (tmp_path / "nii" / "10.json").write_text(json.dumps(side))
+    with pytest.raises(DataError, match=r"time step 5.6 ms is the repetition time .*pass --rr"):
+        import_nifti(f[0], f[1:], slice_positions=["basal"], **QUIET)
+    for side_file in (tmp_path / "nii").glob("*.json"):
+        side_file.unlink()
+    s = subject.slices["basal"]
+    back = import_nifti(f[0], f[1:], s.venc_cm_s, phase_units="raw12", rr=980, **QUIET).slices["mid"]
+    assert np.abs(back.velocity - s.velocity).max() <= 2 * s.venc_cm_s.max() / 4096 * 1.001
+    assert np.abs(back.magnitude - s.magnitude).max() < 0.5
