@@ -182,3 +182,15 @@ def test_cohort_options_shape_the_hearts():
         assert 30 <= mid.endo_radius_mm <= 32 and 5 <= mid.wall_mm <= 6
         for s in slices.values():
             assert 0.2 - 1e-9 <= 1 - s.es_fraction**2 <= 0.3 + 1e-9
+
+
+def test_stats_prints_the_cohort_table(tmp_path, capsys):
+    from data.phantom import generate_cohort
+    from data.phantom.stats import main as stats_main
+
+    generate_cohort(tmp_path, 2, seed=1, config=PhantomConfig(frames=16, size=64), workers=1)
+    assert stats_main([str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "| basal | longitudinal | systolic |" in out and "RV free wall" in out
+    assert stats_main([str(tmp_path / "empty")]) == 2
+    assert capsys.readouterr().err.startswith("error: ")

@@ -42,24 +42,8 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    defaults = PhantomConfig()
-    p = argparse.ArgumentParser(
-        prog="python -m data.phantom",
-        description="Generate a cohort of digital-twin 3Dir MVM subjects (HDF5 files and splits.json).",
-    )
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--subjects", type=_positive_int, default=20, help="number of subjects (default 20)")
-    p.add_argument("--frames", type=_positive_int, default=defaults.frames, help="frames per cycle (default 50)")
-    p.add_argument("--size", type=_positive_int, default=defaults.size, help="image size in pixels (default 128)")
-    p.add_argument("--seed", type=_non_negative_int, default=0, help="cohort seed (default 0)")
-    p.add_argument(
-        "--pixel_spacing", type=_finite_float, default=None, help="pixel size in mm (default: FOV 180-200 mm / size)"
-    )
-    p.add_argument("--fov", type=_finite_float, nargs=2, metavar=("MIN", "MAX"), default=defaults.fov_mm)
-    p.add_argument("--snr", type=_finite_float, nargs=2, metavar=("MIN", "MAX"), default=defaults.snr)
-    p.add_argument("--venc_inplane", type=_finite_float, nargs=2, metavar=("MIN", "MAX"), default=defaults.venc_inplane)
-    p.add_argument("--venc_through", type=_finite_float, nargs=2, metavar=("MIN", "MAX"), default=defaults.venc_through)
+def _add_heart_options(p: argparse.ArgumentParser, defaults: PhantomConfig) -> None:
+    """Cohort diversity: heart rate (or RR), LV size, wall thickness and ejection fraction ranges."""
     rate = p.add_mutually_exclusive_group()
     rate.add_argument("--rr", type=_finite_float, nargs=2, metavar=("MIN", "MAX"), default=defaults.rr_ms, help="RR ms")
     rate.add_argument(
@@ -94,6 +78,27 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.ejection_fraction,
         help="slice area ejection fraction 1-(R_ES/R_ED)^2 (default 0.36-0.64)",
     )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    defaults = PhantomConfig()
+    p = argparse.ArgumentParser(
+        prog="python -m data.phantom",
+        description="Generate a cohort of digital-twin 3Dir MVM subjects (HDF5 files and splits.json).",
+    )
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--subjects", type=_positive_int, default=20, help="number of subjects (default 20)")
+    p.add_argument("--frames", type=_positive_int, default=defaults.frames, help="frames per cycle (default 50)")
+    p.add_argument("--size", type=_positive_int, default=defaults.size, help="image size in pixels (default 128)")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="cohort seed (default 0)")
+    p.add_argument(
+        "--pixel_spacing", type=_finite_float, default=None, help="pixel size in mm (default: FOV 180-200 mm / size)"
+    )
+    p.add_argument("--fov", type=_finite_float, nargs=2, metavar=("MIN", "MAX"), default=defaults.fov_mm)
+    p.add_argument("--snr", type=_finite_float, nargs=2, metavar=("MIN", "MAX"), default=defaults.snr)
+    p.add_argument("--venc_inplane", type=_finite_float, nargs=2, metavar=("MIN", "MAX"), default=defaults.venc_inplane)
+    p.add_argument("--venc_through", type=_finite_float, nargs=2, metavar=("MIN", "MAX"), default=defaults.venc_through)
+    _add_heart_options(p, defaults)
     p.add_argument("--eddy", type=_finite_float, default=0.0, help="max eddy-current offset, cm/s (default 0: off)")
     p.add_argument("--bulk", type=_finite_float, default=defaults.bulk_motion_mm, help="max bulk translation, mm")
     p.add_argument("--delay_segments", type=int, nargs="+", default=[], metavar="SEG", help="AHA segments (1-16)")
