@@ -151,7 +151,11 @@ def test_pixel_velocity_integrates_to_the_mask_radius_change(subject, name):
     # The same against the exact model, and the cavity mask against the analytic endocardial radius.
     w = wall_radii(s)
     np.testing.assert_allclose(a["mean_distance_mm"], w["mean_distance_mm"], atol=0.4)
-    cavity_radius = np.sqrt(s.lv_blood.reshape(s.num_frames, -1).sum(axis=1) / np.pi) * s.pixel_spacing_mm[0]
+    # The cavity is what the myocardium encloses: blood pool plus papillary muscles and trabeculae.
+    myo = s.myocardium.astype(bool)
+    cavity = np.array([ndimage.binary_fill_holes(m) & ~m for m in myo])
+    assert np.all(cavity >= s.lv_blood.astype(bool))
+    cavity_radius = np.sqrt(cavity.reshape(s.num_frames, -1).sum(axis=1) / np.pi) * s.pixel_spacing_mm[0]
     np.testing.assert_allclose(cavity_radius, w["endo_mm"], atol=0.5)
 
 
@@ -406,7 +410,9 @@ def test_tissue_mask_from_magnitude_agrees_with_the_phantom(subject, name):
     assert dice > 0.9
     myo = s.myocardium.astype(bool)
     assert (mask & myo).sum() / myo.sum() >= 0.95
-    assert not mask[s.lv_blood.astype(bool) & ~ndimage.binary_dilation(myo, structure=FRAME_CROSS)].mean() > 0.05
+    # Blood pool more than a pixel from any tissue (wall, papillary muscles, trabeculae) reads as background.
+    pool = s.lv_blood.astype(bool) & ~ndimage.binary_dilation(truth, structure=FRAME_CROSS)
+    assert pool.sum() > 100 and not mask[pool].mean() > 0.05
     single = tissue_mask_from_magnitude(normalise_magnitude(s.magnitude)[5])
     assert single.shape == s.magnitude.shape[1:] and single.dtype == bool
 

@@ -42,6 +42,44 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _add_heart_options(p: argparse.ArgumentParser, defaults: PhantomConfig) -> None:
+    """Cohort diversity: heart rate (or RR), LV size, wall thickness and ejection fraction ranges."""
+    rate = p.add_mutually_exclusive_group()
+    rate.add_argument("--rr", type=_finite_float, nargs=2, metavar=("MIN", "MAX"), default=defaults.rr_ms, help="RR ms")
+    rate.add_argument(
+        "--heart_rate",
+        type=_finite_float,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        default=None,
+        help="heart rate range in bpm, instead of --rr (default: RR 700-1200 ms, i.e. 50-86 bpm)",
+    )
+    p.add_argument(
+        "--lv_radius",
+        type=_finite_float,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        default=defaults.lv_radius_mm,
+        help="mid-ventricular end-diastolic endocardial radius, mm (default 20-26)",
+    )
+    p.add_argument(
+        "--wall",
+        type=_finite_float,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        default=defaults.wall_mm,
+        help="mid-ventricular end-diastolic wall thickness, mm (default 8-12)",
+    )
+    p.add_argument(
+        "--ejection_fraction",
+        type=_finite_float,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        default=defaults.ejection_fraction,
+        help="slice area ejection fraction 1-(R_ES/R_ED)^2 (default 0.36-0.64)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     defaults = PhantomConfig()
     p = argparse.ArgumentParser(
@@ -60,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--snr", type=_finite_float, nargs=2, metavar=("MIN", "MAX"), default=defaults.snr)
     p.add_argument("--venc_inplane", type=_finite_float, nargs=2, metavar=("MIN", "MAX"), default=defaults.venc_inplane)
     p.add_argument("--venc_through", type=_finite_float, nargs=2, metavar=("MIN", "MAX"), default=defaults.venc_through)
-    p.add_argument("--rr", type=_finite_float, nargs=2, metavar=("MIN", "MAX"), default=defaults.rr_ms, help="RR ms")
+    _add_heart_options(p, defaults)
     p.add_argument("--eddy", type=_finite_float, default=0.0, help="max eddy-current offset, cm/s (default 0: off)")
     p.add_argument("--bulk", type=_finite_float, default=defaults.bulk_motion_mm, help="max bulk translation, mm")
     p.add_argument("--delay_segments", type=int, nargs="+", default=[], metavar="SEG", help="AHA segments (1-16)")
@@ -82,27 +120,36 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def config_from_args(args: argparse.Namespace) -> PhantomConfig:
+    """The ``PhantomConfig`` of parsed options (validated: OptionError names the bad option)."""
+    return PhantomConfig(
+        frames=args.frames,
+        size=args.size,
+        pixel_spacing_mm=args.pixel_spacing,
+        fov_mm=tuple(args.fov),
+        snr=tuple(args.snr),
+        venc_inplane=tuple(args.venc_inplane),
+        venc_through=tuple(args.venc_through),
+        rr_ms=tuple(args.rr),
+        heart_rate_bpm=None if args.heart_rate is None else tuple(args.heart_rate),
+        lv_radius_mm=tuple(args.lv_radius),
+        wall_mm=tuple(args.wall),
+        ejection_fraction=tuple(args.ejection_fraction),
+        eddy_cm_s=args.eddy,
+        bulk_motion_mm=args.bulk,
+        delay_segments=tuple(args.delay_segments),
+        delay_fraction=args.delay,
+        delay_ms=args.delay_ms,
+        hypokinetic_segments=tuple(args.hypokinetic_segments),
+        hypokinetic_scale=args.hypokinetic_scale,
+        pathology_fraction=args.pathology_fraction,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        config = PhantomConfig(
-            frames=args.frames,
-            size=args.size,
-            pixel_spacing_mm=args.pixel_spacing,
-            fov_mm=tuple(args.fov),
-            snr=tuple(args.snr),
-            venc_inplane=tuple(args.venc_inplane),
-            venc_through=tuple(args.venc_through),
-            rr_ms=tuple(args.rr),
-            eddy_cm_s=args.eddy,
-            bulk_motion_mm=args.bulk,
-            delay_segments=tuple(args.delay_segments),
-            delay_fraction=args.delay,
-            delay_ms=args.delay_ms,
-            hypokinetic_segments=tuple(args.hypokinetic_segments),
-            hypokinetic_scale=args.hypokinetic_scale,
-            pathology_fraction=args.pathology_fraction,
-        )
+        config = config_from_args(args)
         start = time.perf_counter()
         compression = None if args.compression == "none" else args.compression
         paths = generate_cohort(args.out, args.subjects, args.seed, config, args.workers, compression)

@@ -33,6 +33,16 @@ class PhantomConfig:
         venc_inplane: range of the in-plane VENC (cm/s), shared by x and y.
         venc_through: range of the through-plane VENC (cm/s).
         rr_ms: range of the RR interval (ms).
+        heart_rate_bpm: range of the heart rate (beats per minute) instead of ``rr_ms`` (which it
+            replaces by ``60000 / bpm``); None (default) keeps ``rr_ms``. 50-86 bpm is 700-1200 ms.
+        lv_radius_mm: range of the mid-ventricular end-diastolic endocardial radius (mm); the base is
+            3-8 % larger and the apex 20-35 % smaller. Default 20-26 (normal LV, ED diameter 40-52 mm at
+            mid-ventricle; the base reaches the brief's 28 mm).
+        wall_mm: range of the mid-ventricular end-diastolic wall thickness (mm); default 8-12.
+        ejection_fraction: range of each slice's area ejection fraction, 1 - (R_ES / R_ED)^2 (the
+            fractional area change of the cavity). Within it, the end-systolic radius is solved for the
+            brief's radial velocities. Default 0.36-0.64 (R_ES / R_ED 0.6-0.8, the brief's range);
+            lower values give failing hearts with slower radial motion.
         eddy_cm_s: largest eddy-current velocity offset (cm/s) at the edge of the field of view. The
             offset is a linear spatial ramp per direction, constant over the cycle, added to the
             measured phase only (``velocity_true`` never has it). 0 (default) switches it off, so the
@@ -56,6 +66,10 @@ class PhantomConfig:
     venc_inplane: Range = (15.0, 30.0)
     venc_through: Range = (20.0, 30.0)
     rr_ms: Range = (700.0, 1200.0)
+    heart_rate_bpm: Range | None = None
+    lv_radius_mm: Range = (20.0, 26.0)
+    wall_mm: Range = (8.0, 12.0)
+    ejection_fraction: Range = (0.36, 0.64)
     eddy_cm_s: float = 0.0
     bulk_motion_mm: float = 1.5
     delay_segments: tuple[int, ...] = field(default_factory=tuple)
@@ -68,8 +82,13 @@ class PhantomConfig:
     def __post_init__(self) -> None:
         self.delay_segments = tuple(int(s) for s in self.delay_segments)
         self.hypokinetic_segments = tuple(int(s) for s in self.hypokinetic_segments)
-        for name in ("fov_mm", "snr", "venc_inplane", "venc_through", "rr_ms"):
+        for name in ("fov_mm", "snr", "venc_inplane", "venc_through", "rr_ms", "lv_radius_mm", "wall_mm"):
             setattr(self, name, tuple(float(v) for v in getattr(self, name)))
+        self.ejection_fraction = tuple(float(v) for v in self.ejection_fraction)
+        if self.heart_rate_bpm is not None:
+            self.heart_rate_bpm = tuple(float(v) for v in self.heart_rate_bpm)
+            _check_range("heart_rate", self.heart_rate_bpm, 30.0, 200.0)
+            self.rr_ms = (60000.0 / self.heart_rate_bpm[1], 60000.0 / self.heart_rate_bpm[0])
         self.validate()
 
     def validate(self) -> None:
@@ -90,6 +109,9 @@ class PhantomConfig:
         _check_range("venc_inplane", self.venc_inplane, 1.0, 500.0)
         _check_range("venc_through", self.venc_through, 1.0, 500.0)
         _check_range("rr_ms", self.rr_ms, 300.0, 2000.0)
+        _check_range("lv_radius", self.lv_radius_mm, 12.0, 40.0)
+        _check_range("wall", self.wall_mm, 4.0, 20.0)
+        _check_range("ejection_fraction", self.ejection_fraction, 0.05, 0.85)
         if not (math.isfinite(self.eddy_cm_s) and 0.0 <= self.eddy_cm_s <= 10.0):
             raise OptionError(f"eddy-current offset must be within 0-10 cm/s, got {self.eddy_cm_s}")
         if not (math.isfinite(self.bulk_motion_mm) and 0.0 <= self.bulk_motion_mm <= 10.0):
@@ -128,6 +150,7 @@ class PhantomConfig:
 
 
 def _check_range(name: str, value: Range, low: float, high: float) -> None:
+    """One-line OptionError naming the option (the CLI's name) for a malformed MIN MAX range."""
     if len(value) != 2:
         raise OptionError(f"{name} must be two numbers MIN MAX, got {list(value)}")
     lo, hi = value

@@ -24,9 +24,17 @@ The velocity is the exact time derivative of ``p``:
 (positive towards the apex) is a separate waveform per slice (the slice is assumed to follow the
 myocardium, so the in-plane anatomy does not change with through-plane motion).
 
+LV cavity content (papillary muscles, trabeculae). Material inside the end-diastolic endocardium
+(``rho0 < R_ED``) is carried by the homogeneous map ``r = rho0 R(phi, alpha0) / R_ED`` with the same
+rotation, bulk motion and longitudinal velocity as the wall: it meets the wall map at the endocardium
+in position and velocity (both give ``r = R``, ``dr/dt = dR/dt`` there), and it has no singularity at
+the centre, where the incompressible map would squeeze the cavity material into a spike. Material
+outside the epicardium (epicardial fat) follows the wall's incompressible map, extended outwards.
+
 RV. The RV cavity is an ellipse beside the septum that shrinks about its own centre in systole; its
 free wall is a thin ring outside it, moving by the same incompressible radial law in the ellipse's
-normalised frame.
+normalised frame: a wall point at normalised material radius ``u0`` (end-diastole) sits at
+``u = sqrt(u0^2 + s^2 - 1)``, ``s`` the cavity radius, along its fixed normalised direction.
 """
 
 from __future__ import annotations
@@ -100,6 +108,9 @@ class WallState:
     vx: np.ndarray  # in-plane velocity, math frame (x right, y up), mm/s
     vy: np.ndarray
     vz: np.ndarray  # longitudinal velocity, towards apex positive, cm/s
+    rho0: np.ndarray  # material (end-diastolic, un-stretched) radius: wall map outside R, cavity map inside
+    cos_a0: np.ndarray  # material direction
+    sin_a0: np.ndarray
 
 
 class SliceMotion:
@@ -226,7 +237,14 @@ class SliceMotion:
             vz = self.longitudinal_velocity(phi).astype(dtype) * (scale * gain)
         _, theta_rate = self.rotation(phi)
         theta_rate = theta_rate.astype(dtype)
-        r_rate = endo * endo_rate / np.maximum(r, dtype(1e-3))
+        # Wall (r >= R): incompressible, dr/dt = R dR/dt / r. Cavity (r < R): homogeneous, dr/dt = r dR/dt / R.
+        in_cavity = r < endo
+        r_rate = np.where(in_cavity, r / endo, endo / np.maximum(r, dtype(1e-3))) * endo_rate
+        rho0 = np.where(
+            in_cavity,
+            r * dtype(p.endo_radius_mm) / endo,
+            np.sqrt(np.maximum(r * r - endo * endo + dtype(p.endo_radius_mm**2), dtype(0.0))),
+        )
         ux = r_rate * cos_a - r * theta_rate * sin_a
         uy = r_rate * sin_a + r * theta_rate * cos_a
         m = self.stretch.astype(dtype)
@@ -244,6 +262,9 @@ class SliceMotion:
             vx=vx,
             vy=vy,
             vz=vz,
+            rho0=rho0,
+            cos_a0=cos_a0,
+            sin_a0=sin_a0,
         )
 
     def forward(
@@ -251,6 +272,7 @@ class SliceMotion:
     ) -> tuple[np.ndarray, np.ndarray, WallState]:
         """Positions (x, y mm, math frame) and motion of material points at phases ``phi`` (broadcast).
 
+        Points with ``rho0 < R_ED`` (cavity content) follow the cavity map, the others the wall map.
         Evaluated in float64 (used for the analytic curves)."""
         p = self.params
         rho0, alpha0 = np.asarray(rho0, dtype=np.float64), np.asarray(alpha0, dtype=np.float64)
@@ -261,7 +283,8 @@ class SliceMotion:
             endo, _ = self.endo_radius(phi)
             endo = p.endo_radius_mm - (p.endo_radius_mm - endo) * scale
         theta, _ = self.rotation(phi)
-        r = np.sqrt(np.maximum(rho0**2 + endo**2 - p.endo_radius_mm**2, 0.0))
+        wall = np.sqrt(np.maximum(rho0**2 + endo**2 - p.endo_radius_mm**2, 0.0))
+        r = np.where(rho0 < p.endo_radius_mm, rho0 * endo / p.endo_radius_mm, wall)
         alpha = alpha0 + theta
         cos_a, sin_a = np.cos(alpha), np.sin(alpha)
         state = self._state(phi, r, cos_a, sin_a, np.cos(alpha0), np.sin(alpha0), np.float64)
@@ -317,12 +340,16 @@ class SliceMotion:
         u2 = np.maximum(ux * ux + uy * uy, dtype(1e-6))
         u = np.sqrt(u2)
         outer = np.sqrt(s * s + (1.0 + self.rv_wall_unit) ** 2 - 1.0)
+        u0 = np.sqrt(np.maximum(u2 - (s * s).astype(dtype) + dtype(1.0), dtype(0.0)))
         k = (s * s_rate).astype(dtype) / u2
         m = self.rv_matrix.astype(dtype)
         metric = np.hypot(m[0, 0] * ux + m[0, 1] * uy, m[1, 0] * ux + m[1, 1] * uy) / u
         vz = p.rv_long_gain * self.longitudinal.velocity(np.asarray(phi, dtype=np.float64))
         return {
             "u": u,
+            "u0": u0,  # material (end-diastolic) normalised radius; the direction (ux, uy) / u is material too
+            "ux": ux,
+            "uy": uy,
             "cavity": s.astype(dtype),
             "outer": outer.astype(dtype),
             "scale": metric,
@@ -330,6 +357,33 @@ class SliceMotion:
             "vy": k * dy + bvy.astype(dtype),
             "vz": vz.astype(dtype),
         }
+
+    def rv_forward(self, u0: np.ndarray, beta: np.ndarray, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Positions (x, y mm) at phases ``phi`` of RV wall points with normalised material radius ``u0``
+        (>= 1) and direction ``beta`` (radians) in the RV ellipse's normalised frame."""
+        p = self.params
+        c, _ = self.contraction_at(phi)
+        s = 1.0 - p.rv_shrink * c
+        u = np.sqrt(np.asarray(u0, dtype=np.float64) ** 2 + s * s - 1.0)
+        bx, by, _, _ = self.bulk(phi)
+        qx, qy = u * np.cos(beta), u * np.sin(beta)
+        m = self.rv_matrix
+        return self.rv_centre[0] + bx + m[0, 0] * qx + m[0, 1] * qy, self.rv_centre[1] + by + m[1, 0] * qx + m[
+            1, 1
+        ] * qy
+
+    def rv_insertion_deg(self) -> list[float]:
+        """Material angles (degrees, LV frame) of the two RV insertion points: the ends of the arc of the
+        end-diastolic LV epicardium that lies inside the RV's outer wall."""
+        p = self.params
+        alpha = np.deg2rad(p.septum_deg) + np.deg2rad(np.arange(-180.0, 180.0, 0.25))
+        q = p.epi_radius_mm * np.stack([np.cos(alpha), np.sin(alpha)])
+        points = self.centre[:, None] + self.stretch @ q - self.rv_centre[:, None]
+        u = np.hypot(*(self.rv_matrix_inv @ points))
+        inside = np.flatnonzero(u < 1.0 + self.rv_wall_unit)
+        if inside.size == 0:  # the RV does not reach the LV (not drawn by the sampler): face the septum
+            return [p.septum_deg - 60.0, p.septum_deg + 60.0]
+        return [float(np.rad2deg(alpha[inside[0]])), float(np.rad2deg(alpha[inside[-1]]))]
 
     # ------------------------------------------------------------------------------ extents
 
@@ -340,7 +394,9 @@ class SliceMotion:
 
     def lv_extent_mm(self) -> float:
         """Radius around the LV centre that the LV wall never leaves (end-diastole is the largest)."""
-        return self.params.epi_radius_mm * (1.0 + self.params.ellipticity) + self.bulk_bound_mm()
+        p = self.params
+        fat = max((pad[2] for pad in p.anatomy.fat), default=0.0) if p.anatomy is not None else 0.0
+        return (p.epi_radius_mm + fat) * (1.0 + p.ellipticity) + self.bulk_bound_mm()
 
     def rv_extent_mm(self) -> float:
         """Radius around the RV centre that the RV wall never leaves."""

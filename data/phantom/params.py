@@ -63,6 +63,30 @@ class Scene:
 
 
 @dataclass
+class Anatomy:
+    """Structures drawn in the LV's *material* coordinates, so that the motion model carries them.
+
+    Material coordinates are the end-diastolic, un-stretched polar ``(rho0, alpha0)`` of
+    ``motion.SliceMotion`` (mm, radians counter-clockwise) or the Cartesian ``rho0 (cos, sin)``.
+
+    ``papillary``: one ``[angle_deg, radius_mm, depth_mm]`` per muscle: a disc of that radius centred
+    ``depth_mm`` inside the end-diastolic endocardium (less than the radius, so it is attached to the
+    wall). ``trabeculae``: ``[mean_depth_mm, k1, a1, p1, k2, a2, p2, ...]``: the bright trabecular
+    layer reaches ``max(0, mean + sum a cos(k alpha0 + p))`` mm inside the endocardium. ``texture``:
+    plane waves ``[kx, ky, phase, amplitude]`` (rad/mm) of the relative signal of LV material and of
+    the RV wall. ``fat``: epicardial fat pads ``[angle_deg, half_width_deg, thickness_mm]`` (raised-cosine
+    thickness profile outside the epicardium), centred at the RV insertion points ``insertion_deg``.
+    """
+
+    papillary: list[list[float]]
+    trabeculae: list[float]
+    texture: list[list[float]]
+    fat: list[list[float]]
+    insertion_deg: list[float]
+    intensity_fat: float
+
+
+@dataclass
 class SliceParams:
     """Everything that defines one phantom slice (see module docstring for frames and units)."""
 
@@ -99,6 +123,8 @@ class SliceParams:
     delay_fraction: float
     hypokinetic_segments: list[int]
     hypokinetic_scale: float
+    # Anatomy in material coordinates (None: a uniform ring, as in files written before it existed).
+    anatomy: Anatomy | None = None
 
     @property
     def epi_radius_mm(self) -> float:
@@ -115,9 +141,11 @@ class SliceParams:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SliceParams:
-        kwargs = {f.name: data[f.name] for f in fields(cls)}
+        kwargs = {f.name: data[f.name] for f in fields(cls) if f.name in data or f.name != "anatomy"}
         kwargs["timing"] = Timing(**data["timing"])
         kwargs["scene"] = Scene(**data["scene"])
+        if kwargs.get("anatomy") is not None:
+            kwargs["anatomy"] = Anatomy(**kwargs["anatomy"])
         return cls(**kwargs)
 
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from data.phantom.config import PhantomConfig
-from data.phantom.motion import contraction_waveform
-from data.phantom.params import Scene, SliceParams, Timing
+from data.phantom.motion import SliceMotion, contraction_waveform
+from data.phantom.params import Anatomy, Scene, SliceParams, Timing
 
 SLICES = ("basal", "mid", "apical")
 
@@ -95,9 +95,16 @@ def mean_radial_velocity_circular(
 
 
 def solve_radial(
-    timing: Timing, rr_ms: float, endo: float, wall: float, systolic_target: float, early_target: float
+    timing: Timing,
+    rr_ms: float,
+    endo: float,
+    wall: float,
+    systolic_target: float,
+    early_target: float,
+    es_bounds: tuple[float, float] = (0.6, 0.8),
 ) -> tuple[float, float]:
-    """End-systolic radius fraction and E' recoil share that give the target radial peaks (bisection)."""
+    """End-systolic radius fraction (within ``es_bounds``) and E' recoil share that give the target
+    radial peaks (bisection; the nearest bound when a target is out of reach)."""
     phi = np.linspace(0.0, 1.0, 2001)
     sys = (phi > timing.onset) & (phi < timing.end_systole)
     early = (phi > timing.e_start) & (phi < timing.e_end)
@@ -117,7 +124,7 @@ def solve_radial(
     def sys_peak(frac: float) -> float:
         return float(mean_radial_velocity_circular(phi, timing, rr_ms, endo, wall, frac, 0.7)[sys].max())
 
-    es_fraction = bisect(sys_peak, 0.6, 0.8, systolic_target, increasing=False)
+    es_fraction = bisect(sys_peak, es_bounds[0], es_bounds[1], systolic_target, increasing=False)
 
     def early_peak(e_frac: float) -> float:
         v = mean_radial_velocity_circular(phi, timing, rr_ms, endo, wall, es_fraction, e_frac)
@@ -163,23 +170,31 @@ def draw_scene(rng: np.random.Generator, position: str, angle_deg: float) -> Sce
     )
 
 
-def draw_subject(rng: np.random.Generator, config: PhantomConfig) -> tuple[dict, dict[str, SliceParams]]:
-    """Subject-level acquisition parameters and one ``SliceParams`` per slice position."""
+def _draw_acquisition(rng: np.random.Generator, config: PhantomConfig) -> dict:
+    """Subject-level scan settings: RR interval, VENC, SNR and pixel spacing."""
     rr = _u_whole(rng, *config.rr_ms)
     venc_in = _u_whole(rng, *config.venc_inplane)
     venc_through = _u_whole(rng, *config.venc_through)
     snr = _u(rng, *config.snr)
     fov = _u(rng, *config.fov_mm)
     spacing = config.pixel_spacing_mm if config.pixel_spacing_mm is not None else fov / config.size
-    timing, long_base = draw_timing(rng, rr)
-    diseased = config.has_pathology and rng.random() < config.pathology_fraction
-    delay = 0.0
-    if diseased:
-        delay = config.delay_ms / rr if config.delay_ms is not None else config.delay_fraction
+    return {
+        "rr_interval_ms": rr,
+        "venc_cm_s": [venc_in, venc_in, venc_through],
+        "snr": snr,
+        "pixel_spacing_mm": spacing,
+    }
+
+
+def _draw_heart(rng: np.random.Generator, config: PhantomConfig) -> dict:
+    """Subject-level heart: orientation, size, ellipse, position, bulk motion, RV, gains and rotation.
+
+    Sizes are per slice position: the mid slice takes the configured LV radius and wall, the base is a
+    little larger and the apex smaller (the LV tapers towards the apex)."""
     scene_angle = _u(rng, -15.0, 15.0)
     septum = 180.0 + scene_angle + _u(rng, -10.0, 10.0)
-    r_mid = _u(rng, 20.0, 26.0)
-    wall_mid = _u(rng, 8.0, 12.0)
+    r_mid = _u(rng, *config.lv_radius_mm)
+    wall_mid = _u(rng, *config.wall_mm)
     ellipse_angle = _u(rng, 0.0, 180.0)
     centre = [_u(rng, -8.0, 8.0), _u(rng, -8.0, 8.0)]
     bulk_amp = _u(rng, 0.0, config.bulk_motion_mm)
@@ -199,51 +214,152 @@ def draw_subject(rng: np.random.Generator, config: PhantomConfig) -> tuple[dict,
         "long": _u(rng, 1.0, 1.3),
     }
     long_ratio = {"basal": 1.0, "mid": _u(rng, 0.55, 0.70), "apical": _u(rng, 0.30, 0.42)}
-    radius = {"basal": min(r_mid * _u(rng, 1.03, 1.08), 28.0), "mid": r_mid, "apical": r_mid * _u(rng, 0.65, 0.8)}
+    basal_cap = max(28.0, config.lv_radius_mm[1] + 2.0)  # the brief's 28 mm, or above a dilated LV
+    radius = {
+        "basal": min(r_mid * _u(rng, 1.03, 1.08), basal_cap),
+        "mid": r_mid,
+        "apical": r_mid * _u(rng, 0.65, 0.8),
+    }
     wall = {"basal": wall_mid * _u(rng, 0.95, 1.0), "mid": wall_mid, "apical": wall_mid * _u(rng, 0.8, 0.9)}
     rotation = {"basal": _u(rng, -7.0, -4.0), "mid": _u(rng, -1.0, 3.0), "apical": _u(rng, 6.0, 12.0)}
-    slices = {}
-    for position in SLICES:
-        es_fraction, e_fraction = solve_radial(
-            timing, rr, radius[position], wall[position], _u(rng, 3.0, 4.0), _u(rng, 5.0, 7.0)
-        )
-        k = long_ratio[position]
-        slices[position] = SliceParams(
-            slice_position=position,
-            rr_ms=rr,
-            timing=timing,
-            centre_mm=[centre[0] + _u(rng, -3, 3), centre[1] + _u(rng, -3, 3)],
-            endo_radius_mm=radius[position],
-            wall_mm=wall[position],
-            es_fraction=es_fraction,
-            ellipticity=_u(rng, 0.0, 0.06),
-            ellipse_angle_deg=ellipse_angle + _u(rng, -10, 10),
-            septum_deg=septum + _u(rng, -4, 4),
-            radial_e_fraction=e_fraction,
-            long_systolic_cm_s=long_base["s_base"] * k,
-            long_e_cm_s=long_base["e_base"] * k,
-            long_a_cm_s=long_base["a_base"] * k,
-            long_lateral_gain=lateral_gain,
-            rotation_deg=rotation[position],
-            untwist_e_fraction=untwist,
-            bulk_mm=bulk,
-            rv_offset_mm=rv["offset"] * (radius[position] + wall[position]),
-            rv_axis_along_mm=rv["along"] * (radius[position] + wall[position]),
-            rv_axis_across_mm=rv["across"] * (radius[position] + wall[position]),
-            rv_wall_mm=rv["wall"],
-            rv_shrink=rv["shrink"],
-            rv_long_gain=rv["long"],
-            scene=draw_scene(rng, position, scene_angle),
-            delay_segments=list(config.delay_segments) if diseased else [],
-            delay_fraction=delay,
-            hypokinetic_segments=list(config.hypokinetic_segments) if diseased else [],
-            hypokinetic_scale=config.hypokinetic_scale if diseased else 1.0,
-        )
-    subject = {
-        "rr_interval_ms": rr,
-        "venc_cm_s": [venc_in, venc_in, venc_through],
-        "snr": snr,
-        "pixel_spacing_mm": spacing,
-        "pathology": bool(diseased),
+    return {
+        "scene_angle": scene_angle,
+        "septum": septum,
+        "ellipse_angle": ellipse_angle,
+        "centre": centre,
+        "bulk": bulk,
+        "lateral_gain": lateral_gain,
+        "untwist": untwist,
+        "rv": rv,
+        "long_ratio": long_ratio,
+        "radius": radius,
+        "wall": wall,
+        "rotation": rotation,
     }
+
+
+def _draw_slice(
+    rng: np.random.Generator,
+    position: str,
+    config: PhantomConfig,
+    rr: float,
+    timing: Timing,
+    long_base: dict[str, float],
+    heart: dict,
+    pathology: dict,
+) -> SliceParams:
+    """One slice's parameters; the radial motion is solved for its velocity targets within the
+    configured ejection fraction (fractional area change) range."""
+    radius, wall, rv = heart["radius"][position], heart["wall"][position], heart["rv"]
+    es_bounds = (float(np.sqrt(1.0 - config.ejection_fraction[1])), float(np.sqrt(1.0 - config.ejection_fraction[0])))
+    es_fraction, e_fraction = solve_radial(timing, rr, radius, wall, _u(rng, 3.0, 4.0), _u(rng, 5.0, 7.0), es_bounds)
+    k = heart["long_ratio"][position]
+    centre = heart["centre"]
+    return SliceParams(
+        slice_position=position,
+        rr_ms=rr,
+        timing=timing,
+        centre_mm=[centre[0] + _u(rng, -3, 3), centre[1] + _u(rng, -3, 3)],
+        endo_radius_mm=radius,
+        wall_mm=wall,
+        es_fraction=es_fraction,
+        ellipticity=_u(rng, 0.0, 0.06),
+        ellipse_angle_deg=heart["ellipse_angle"] + _u(rng, -10, 10),
+        septum_deg=heart["septum"] + _u(rng, -4, 4),
+        radial_e_fraction=e_fraction,
+        long_systolic_cm_s=long_base["s_base"] * k,
+        long_e_cm_s=long_base["e_base"] * k,
+        long_a_cm_s=long_base["a_base"] * k,
+        long_lateral_gain=heart["lateral_gain"],
+        rotation_deg=heart["rotation"][position],
+        untwist_e_fraction=heart["untwist"],
+        bulk_mm=heart["bulk"],
+        rv_offset_mm=rv["offset"] * (radius + wall),
+        rv_axis_along_mm=rv["along"] * (radius + wall),
+        rv_axis_across_mm=rv["across"] * (radius + wall),
+        rv_wall_mm=rv["wall"],
+        rv_shrink=rv["shrink"],
+        rv_long_gain=rv["long"],
+        scene=draw_scene(rng, position, heart["scene_angle"]),
+        **pathology,
+    )
+
+
+#: Papillary muscle radius (mm) per slice position: largest at mid-ventricle where the muscles arise,
+#: smaller at the base (towards the chordae), small or absent at the apex.
+PAPILLARY_RADIUS_MM = {"basal": (3.5, 5.0), "mid": (4.5, 6.5), "apical": (1.5, 3.0)}
+#: Mean depth (mm) of the trabecular layer inside the compact wall: deeper towards the apex.
+TRABECULAR_DEPTH_MM = {"basal": (0.5, 1.0), "mid": (0.8, 1.4), "apical": (1.0, 1.8)}
+
+
+def draw_anatomy(rng: np.random.Generator, params: SliceParams, texture: list[list[float]]) -> Anatomy:
+    """Papillary muscles, trabeculae and epicardial fat of one slice, in material coordinates.
+
+    Papillary muscles (counter-clockwise angles from the septum S, seen from the apex): the
+    anterolateral one ~145 degrees clockwise of the septum (upper right in the standard view, septum on
+    the left), the posteromedial one ~100 degrees counter-clockwise (lower middle). Each is a disc
+    whose centre lies inside the endocardium by less than its radius, so it joins the wall.
+    """
+    position, septum = params.slice_position, params.septum_deg
+    papillary = []
+    lo, hi = PAPILLARY_RADIUS_MM[position]
+    for offset in (-145.0, 100.0):  # anterolateral, posteromedial
+        radius = _u(rng, lo, hi)
+        present = position != "apical" or rng.random() < 0.6
+        if present:
+            papillary.append([septum + offset + _u(rng, -10.0, 10.0), radius, radius * _u(rng, 0.3, 0.5)])
+    trabeculae = [_u(rng, *TRABECULAR_DEPTH_MM[position])]
+    for k in rng.choice(np.arange(5, 25), size=6, replace=False):
+        trabeculae += [float(k), _u(rng, 0.4, 0.9), _u(rng, 0.0, 2 * np.pi)]
+    insertion = SliceMotion(params).rv_insertion_deg()
+    fat = [[angle, _u(rng, 15.0, 30.0), _u(rng, 2.5, 5.0)] for angle in insertion]
+    fat.append([septum + 180.0 + _u(rng, -30.0, 30.0), _u(rng, 40.0, 70.0), _u(rng, 0.0, 2.0)])  # AV groove
+    return Anatomy(
+        papillary=papillary,
+        trabeculae=trabeculae,
+        texture=texture,
+        fat=fat,
+        insertion_deg=insertion,
+        intensity_fat=_u(rng, 0.75, 0.9),
+    )
+
+
+def draw_texture(rng: np.random.Generator) -> list[list[float]]:
+    """Smooth random myocardial signal texture: 8 plane waves of wavelength 4-12 mm in random
+    directions, total RMS 2-4 % of the signal (a per-subject draw, shared by the slices)."""
+    rms = _u(rng, 0.03, 0.05)
+    waves = []
+    for _ in range(8):
+        k = 2 * np.pi / _u(rng, 5.0, 14.0)
+        direction = _u(rng, 0.0, 2 * np.pi)
+        waves.append([k * np.cos(direction), k * np.sin(direction), _u(rng, 0.0, 2 * np.pi), rms * np.sqrt(2.0 / 8)])
+    return [[float(v) for v in w] for w in waves]
+
+
+def draw_subject(rng: np.random.Generator, config: PhantomConfig) -> tuple[dict, dict[str, SliceParams]]:
+    """Subject-level acquisition parameters and one ``SliceParams`` per slice position.
+
+    The anatomy (papillary muscles, trabeculae, texture, fat) is drawn last, so that adding it left
+    every earlier draw, and so the motion of a given seed, unchanged."""
+    subject = _draw_acquisition(rng, config)
+    rr = subject["rr_interval_ms"]
+    timing, long_base = draw_timing(rng, rr)
+    diseased = config.has_pathology and rng.random() < config.pathology_fraction
+    delay = 0.0
+    if diseased:
+        delay = config.delay_ms / rr if config.delay_ms is not None else config.delay_fraction
+    pathology = {
+        "delay_segments": list(config.delay_segments) if diseased else [],
+        "delay_fraction": delay,
+        "hypokinetic_segments": list(config.hypokinetic_segments) if diseased else [],
+        "hypokinetic_scale": config.hypokinetic_scale if diseased else 1.0,
+    }
+    heart = _draw_heart(rng, config)
+    slices = {
+        position: _draw_slice(rng, position, config, rr, timing, long_base, heart, pathology) for position in SLICES
+    }
+    texture = draw_texture(rng)
+    for params in slices.values():
+        params.anatomy = draw_anatomy(rng, params, texture)
+    subject["pathology"] = bool(diseased)
     return subject, slices

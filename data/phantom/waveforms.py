@@ -120,10 +120,6 @@ class Waveform:
             out = out + (p.primitive(phi) - p.primitive(0.0))
         return out
 
-    def scaled(self, factor: float) -> Waveform:
-        """The same waveform with every amplitude multiplied by ``factor``."""
-        return Waveform(Pulse(p.start, p.peak, p.end, p.amplitude * factor) for p in self.pulses)
-
 
 def pulse_with_area(start: float, peak: float, end: float, area: float) -> Pulse:
     """A pulse whose integral over phase is ``area`` (amplitude = area / unit area)."""
