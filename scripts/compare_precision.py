@@ -1,7 +1,7 @@
 """Do bf16, fp16 and torch.compile train like fp32? One command that answers it for both stages.
 
-    python scripts/compare_precision.py --dataroot datasets/phantom --out runs/precision        # a GPU
-    python scripts/compare_precision.py --dataroot datasets/phantom --out /tmp/p --gpu -1 --quick  # CPU
+    python -m scripts.compare_precision --dataroot datasets/phantom --out runs/precision        # a GPU
+    python -m scripts.compare_precision --dataroot datasets/phantom --out /tmp/p --gpu -1 --quick  # CPU
 
 For each stage it trains the same configuration from the same seed in every variant (``fp32``, the
 reference; ``bf16``, ``fp16``, ``compile`` = fp32 + ``--compile``, ``bf16_compile``) with ``train.py``
@@ -19,7 +19,7 @@ spread that training itself has; a broken precision path (overflow, a scaler tha
 a compiled graph that computes something else) lands far outside both.
 
 The table goes to stdout, every number to ``<out>/precision_report.json``; the exit status is 1 if a
-variant does not match (or did not finish).
+variant does not match (or did not finish). Run it from the repository root, as a module.
 """
 
 from __future__ import annotations
@@ -34,11 +34,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run as a script from anywhere: the project's packages live in ROOT
-    sys.path.insert(0, str(ROOT))
+from util.atomic import write_json
 
-from util.atomic import write_json  # noqa: E402
+#: the repository root: train.py is run from there, in a fresh process per variant
+ROOT = Path(__file__).resolve().parents[1]
 
 VARIANTS: dict[str, list[str]] = {
     "fp32": ["--precision", "fp32"],
@@ -137,6 +136,8 @@ def verdict(dev: dict[str, float], seed_dev: dict[str, float] | None, tolerance:
 
 
 def train_command(stage: str, variant: str, args: argparse.Namespace) -> list[str]:
+    """The ``train.py`` command of one run: the same data, steps and seed for every variant, only the
+    variant's precision flags differ (the seed run: fp32 from ``--seed + 1``)."""
     stage_args = (QUICK_STAGE_ARGS if args.quick else STAGE_ARGS)[stage]
     extra = getattr(args, f"{stage}_args") or stage_args
     seed = args.seed + 1 if variant == SEED_RUN else args.seed
@@ -181,6 +182,8 @@ def run_variant(stage: str, variant: str, args: argparse.Namespace) -> tuple[Cur
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The options, checked before any training starts: a bad value would otherwise surface minutes
+    later, in the first run's log."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--dataroot", type=Path, required=True, help="dataset folder (e.g. a phantom cohort)")
     p.add_argument("--out", type=Path, required=True, help="folder for the runs, their logs and the report")
@@ -219,7 +222,61 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def train_variants(stage: str, runs: list[str], args: argparse.Namespace) -> tuple[dict[str, Curves | None], dict]:
+    """Train every run of a stage in turn; their curves (None where a run failed) and the stage's report,
+    which keeps the log tail of a failed run so the JSON alone says why."""
+    curves: dict[str, Curves | None] = {}
+    stage_report: dict = {}
+    for variant in runs:
+        print(f"[{stage}] training {variant} ...", file=sys.stderr, flush=True)
+        curves[variant], seconds, tail = run_variant(stage, variant, args)
+        stage_report[variant] = {"seconds": round(seconds, 1), "finished": curves[variant] is not None}
+        if curves[variant] is None:
+            stage_report[variant]["log_tail"] = tail
+    return curves, stage_report
+
+
+def deviation_table(ref: Curves, devs: dict[str, dict[str, float] | None], window: int, stage: str) -> list[str]:
+    """One row per term, one column per run compared with fp32 ("failed" where the run did not finish)."""
+    lines = [f"\n{stage}: largest relative deviation from fp32 (windows of {window} steps; val per epoch)"]
+    terms = [f"train/{n}" for n in ref.train] + [f"val/{n}" for n in ref.val]
+    lines.append(f"{'term':<24}" + "".join(f"{v:>14}" for v in devs))
+    for term in terms:
+        cells = "".join(f"{'failed':>14}" if dev is None else f"{dev[term]:>13.1%} " for dev in devs.values())
+        lines.append(f"{term:<24}{cells}")
+    return lines
+
+
+def compare_stage(stage: str, args: argparse.Namespace, window: int) -> tuple[bool, list[str], dict]:
+    """Train the stage in every variant and compare each with fp32: whether all match, the table and
+    verdict lines, and the stage's part of the JSON report."""
+    runs = [REFERENCE, *([] if args.no_seed_run else [SEED_RUN]), *args.variants]
+    curves, stage_report = train_variants(stage, runs, args)
+    ref = curves[REFERENCE]
+    if ref is None:
+        return False, [f"{stage}: the fp32 reference failed; see {args.out / f'{stage}_{REFERENCE}.log'}"], stage_report
+    seed_dev = deviations(curves[SEED_RUN], ref, window) if curves.get(SEED_RUN) else None
+    if seed_dev is not None:
+        stage_report[SEED_RUN]["deviation"] = _jsonable(seed_dev)
+    devs = {v: deviations(curves[v], ref, window) if curves[v] else None for v in runs[1:]}
+    lines = deviation_table(ref, devs, window, stage)
+    all_ok = True
+    for variant in args.variants:
+        if devs[variant] is None:
+            ok, failing = False, ["did not finish"]
+        else:
+            ok, failing = verdict(devs[variant], seed_dev, args.tolerance)
+            stage_report[variant]["deviation"] = _jsonable(devs[variant])
+        stage_report[variant]["matches"] = ok
+        all_ok &= ok
+        seconds = stage_report[variant]["seconds"]
+        what = "matches fp32" if ok else "DOES NOT match fp32: " + ", ".join(failing)
+        lines.append(f"  {variant:<13} {what}  ({seconds:.0f} s; fp32 {stage_report[REFERENCE]['seconds']:.0f} s)")
+    return all_ok, lines, stage_report
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Compare every requested stage; print the tables, write the JSON report, 1 if any variant fails."""
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     window = max(1, round(args.window * args.epochs * args.steps_per_epoch))
@@ -227,44 +284,10 @@ def main(argv: list[str] | None = None) -> int:
     all_ok = True
     lines = []
     for stage in args.stages:
-        runs = [REFERENCE, *([] if args.no_seed_run else [SEED_RUN]), *args.variants]
-        curves: dict[str, Curves | None] = {}
-        stage_report: dict = {}
-        for variant in runs:
-            print(f"[{stage}] training {variant} ...", file=sys.stderr, flush=True)
-            curves[variant], seconds, tail = run_variant(stage, variant, args)
-            stage_report[variant] = {"seconds": round(seconds, 1), "finished": curves[variant] is not None}
-            if curves[variant] is None:
-                stage_report[variant]["log_tail"] = tail
-        ref = curves[REFERENCE]
-        if ref is None:
-            all_ok = False
-            lines.append(f"{stage}: the fp32 reference failed; see {args.out / f'{stage}_{REFERENCE}.log'}")
-            report["stages"][stage] = stage_report
-            continue
-        seed_dev = deviations(curves[SEED_RUN], ref, window) if curves.get(SEED_RUN) else None
-        if seed_dev is not None:
-            stage_report[SEED_RUN]["deviation"] = _jsonable(seed_dev)
-        lines.append(f"\n{stage}: largest relative deviation from fp32 (windows of {window} steps; val per epoch)")
-        terms = [f"train/{n}" for n in ref.train] + [f"val/{n}" for n in ref.val]
-        header = f"{'term':<24}" + "".join(f"{v:>14}" for v in runs[1:])
-        lines.append(header)
-        devs = {v: deviations(curves[v], ref, window) if curves[v] else None for v in runs[1:]}
-        for term in terms:
-            cells = "".join(f"{'failed':>14}" if devs[v] is None else f"{devs[v][term]:>13.1%} " for v in runs[1:])
-            lines.append(f"{term:<24}{cells}")
-        for variant in args.variants:
-            if devs[variant] is None:
-                ok, failing = False, ["did not finish"]
-            else:
-                ok, failing = verdict(devs[variant], seed_dev, args.tolerance)
-                stage_report[variant]["deviation"] = _jsonable(devs[variant])
-            stage_report[variant]["matches"] = ok
-            all_ok &= ok
-            seconds = stage_report[variant]["seconds"]
-            what = "matches fp32" if ok else "DOES NOT match fp32: " + ", ".join(failing)
-            lines.append(f"  {variant:<13} {what}  ({seconds:.0f} s; fp32 {stage_report[REFERENCE]['seconds']:.0f} s)")
+        ok, stage_lines, stage_report = compare_stage(stage, args, window)
         report["stages"][stage] = stage_report
+        all_ok &= ok
+        lines += stage_lines
     lines.append(
         f"\ntolerance: {args.tolerance:.0%} per term, or the fp32 seed-to-seed deviation where larger"
         + (" (no seed run)" if args.no_seed_run else "")

@@ -1,55 +1,50 @@
-"""scripts/benchmark.py: the FLOP count, the loader verdict, the reference steps, and one --quick run
-on the CPU whose JSON must hold finite positive figures and ratios consistent with them."""
+"""scripts.benchmark: the FLOP count, the loader verdict, the reference steps, the table layout, and
+one --quick run on the CPU whose JSON must hold finite positive figures and ratios consistent with them."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import torch
 from torch import nn
 
+from scripts.benchmarking.cli import parse_args
+from scripts.benchmarking.data_loading import loader_verdict
+from scripts.benchmarking.flops import count_flops, forward_flops
+from scripts.benchmarking.settings import Settings, resolve_settings
+from scripts.benchmarking.stages import build_model
+from scripts.benchmarking.tables import fmt, table
+from scripts.benchmarking.training import ReferencePhaseStep, synthetic_batch
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_benchmark() -> ModuleType:
-    """scripts/ is not a package: import the script by its path."""
-    spec = importlib.util.spec_from_file_location("hdl_benchmark", ROOT / "scripts" / "benchmark.py")
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    # Dataclasses look their module up in sys.modules while the class is being built.
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    return load_benchmark()
+def settings_of(*argv: str) -> Settings:
+    return resolve_settings(parse_args(list(argv)))
 
 
 # --------------------------------------------------------------------------------------------- units
 
 
-def test_forward_flops_counts_a_convolution_exactly(bench: ModuleType) -> None:
+def test_forward_flops_counts_a_convolution_exactly() -> None:
     # 2 FLOPs per multiply-add: 2 * C_out * H * W * C_in * k * k.
     conv = nn.Conv2d(3, 8, kernel_size=3, padding=1)
-    assert bench.forward_flops(conv, (1, 3, 16, 16)) == 2 * 8 * 16 * 16 * 3 * 9
-    assert bench.forward_flops(conv, (4, 3, 16, 16)) == 4 * 2 * 8 * 16 * 16 * 3 * 9
+    assert forward_flops(conv, (1, 3, 16, 16)) == 2 * 8 * 16 * 16 * 3 * 9
+    assert forward_flops(conv, (4, 3, 16, 16)) == 4 * 2 * 8 * 16 * 16 * 3 * 9
     # Counting on a meta copy leaves the network where it was.
     assert conv.weight.device.type == "cpu"
 
 
-def test_stage_flops_follow_the_training_step_passes(bench: ModuleType, tmp_path: Path) -> None:
-    settings = bench.resolve_settings(bench.parse_args(["--device", "cpu", "--quick"]))
-    small = bench.count_flops(settings, tmp_path)
-    large = bench.count_flops(bench.Settings(**{**bench.asdict(settings), "size": 64}), tmp_path)
+def test_stage_flops_follow_the_training_step_passes(tmp_path: Path) -> None:
+    settings = settings_of("--device", "cpu", "--quick")
+    small = count_flops(settings, tmp_path)
+    large = count_flops(Settings(**{**asdict(settings), "size": 64}), tmp_path)
     for flops in (small, large):
         assert flops["interp"]["train_per_image"] == 3 * flops["interp"]["forward_G"] > 0
         g, d = flops["phase"]["forward_G"], flops["phase"]["forward_D"]
@@ -61,45 +56,55 @@ def test_stage_flops_follow_the_training_step_passes(bench: ModuleType, tmp_path
     assert large["interp"]["forward_G"] < 4 * small["interp"]["forward_G"]
 
 
-def test_quick_settings_on_cpu(bench: ModuleType) -> None:
-    s = bench.resolve_settings(bench.parse_args(["--device", "cpu", "--quick"]))
+def test_quick_settings_on_cpu() -> None:
+    s = settings_of("--device", "cpu", "--quick")
     assert (s.size, s.batch, s.steps, s.threads, s.compile) == (32, 2, 3, 1, False)
     assert s.train_modes[0] == "reference" and s.infer_modes[0] == "reference"
     assert not any("compile" in m for m in s.train_modes + s.infer_modes)
-    full = bench.resolve_settings(bench.parse_args(["--device", "cpu", "--compile", "--train_modes", "engine_bf16"]))
+    full = settings_of("--device", "cpu", "--compile", "--train_modes", "engine_bf16")
     assert (full.size, full.batch, full.frames) == (256, 12, 50)
     assert full.train_modes == ("reference", "engine_bf16")  # the reference is always measured
     with pytest.raises(SystemExit):
-        bench.resolve_settings(bench.parse_args(["--device", "cpu", "--size", "40"]))
+        settings_of("--device", "cpu", "--size", "40")
 
 
-def test_loader_verdict(bench: ModuleType) -> None:
+def test_loader_verdict() -> None:
     kept = [
         {"workers": 0, "samples_per_s": 50.0, "samples_per_s_per_worker": 50.0},
         {"workers": 1, "samples_per_s": 40.0, "samples_per_s_per_worker": 40.0},
         {"workers": 4, "samples_per_s": 150.0, "samples_per_s_per_worker": 37.5},
     ]
-    slow = bench.loader_verdict({"kept_open": kept}, 200.0)
+    slow = loader_verdict({"kept_open": kept}, 200.0)
     assert slow["keeps_up"] is False and slow["workers"] == 4
     assert slow["workers_needed"] == 5  # 200 / 40 per worker
     assert slow["headroom"] == pytest.approx(0.75)
-    fast = bench.loader_verdict({"kept_open": kept}, 100.0)
+    fast = loader_verdict({"kept_open": kept}, 100.0)
     assert fast["keeps_up"] is True and fast["workers_needed"] == 3
-    assert bench.loader_verdict({"kept_open": kept}, None)["keeps_up"] is None
+    assert loader_verdict({"kept_open": kept}, None)["keeps_up"] is None
 
 
-def test_reference_phase_step_updates_both_networks(bench: ModuleType, tmp_path: Path) -> None:
-    s = bench.resolve_settings(bench.parse_args(["--device", "cpu", "--quick", "--batch", "1"]))
-    model = bench.build_model("phase", s, tmp_path, "ref")
-    step = bench.ReferencePhaseStep(model)
+def test_reference_phase_step_updates_both_networks(tmp_path: Path) -> None:
+    s = settings_of("--device", "cpu", "--quick", "--batch", "1")
+    model = build_model("phase", s, tmp_path, "ref")
+    step = ReferencePhaseStep(model)
     before = {n: next(model.network(n).parameters()).detach().clone() for n in ("netG", "netD")}
-    losses = step(bench.synthetic_batch("phase", 1, s.size))
+    losses = step(synthetic_batch("phase", 1, s.size))
     assert set(losses) == {"G", "gan", "l1_tissue", "l1_myo", "D_real", "D_fake"}
     assert all(isinstance(v, float) and math.isfinite(v) for v in losses.values())
     for name, weights in before.items():
         assert not torch.equal(weights, next(model.network(name).parameters()))
     # The discriminator is trainable again after the generator's frozen pass.
     assert all(p.requires_grad for p in model.network("netD").parameters())
+
+
+def test_figures_and_tables_keep_their_layout() -> None:
+    # Three significant digits without an exponent; missing or non-finite figures read "n/a".
+    values = (1234.6, 11.64, 0.004861, 0.0, None, math.nan)
+    assert [fmt(v) for v in values] == ["1235", "11.6", "0.00486", "0", "n/a", "n/a"]
+    assert fmt(239.43, 4) == "239.4"
+    # First column left-aligned (names), the others right-aligned (numbers), a rule under the header.
+    text = table(["mode", "img/s"], [["reference", "11.6"], ["engine", "3.16"]])
+    assert text.splitlines() == ["mode       img/s", "----------------", "reference   11.6", "engine      3.16"]
 
 
 # ------------------------------------------------------------------------------------- the quick run
@@ -111,8 +116,8 @@ def assert_positive(value: float) -> None:
 
 @pytest.mark.slow
 def test_quick_run_on_cpu_writes_consistent_figures(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
-    cmd = [sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--device", "cpu", "--quick", "--out", str(out)]
+    out = tmp_path / "json"
+    cmd = [sys.executable, "-m", "scripts.benchmark", "--device", "cpu", "--quick", "--out", str(out)]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     for heading in ("(a) training", "(b) chained synthesis", "(c) data loading", "vs ref", "verdict: phase"):

@@ -1,31 +1,17 @@
-"""scripts/compare_precision.py: the curve comparison and its verdict, and one bf16-vs-fp32 run on the CPU."""
+"""scripts.compare_precision: the curve comparison and its verdict, and one bf16-vs-fp32 run on the CPU."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from scripts import compare_precision as cp
 
 
-@pytest.fixture(scope="module")
-def cp() -> ModuleType:
-    """scripts/ is not a package: import the script by its path."""
-    spec = importlib.util.spec_from_file_location("hdl_compare_precision", ROOT / "scripts" / "compare_precision.py")
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_window_means_and_relative_deviation(cp: ModuleType) -> None:
+def test_window_means_and_relative_deviation() -> None:
     assert cp.window_means([1, 2, 3, 4, 5, 6, 7], 3) == [2.0, 5.0]
     assert cp.window_means([1, 2], 5) == [1.5]
     assert cp.max_relative_deviation([1.0, 2.2], [1.0, 2.0]) == pytest.approx(0.1)
@@ -35,7 +21,7 @@ def test_window_means_and_relative_deviation(cp: ModuleType) -> None:
     assert cp.max_relative_deviation([], [1.0]) == math.inf
 
 
-def test_deviations_flag_a_curve_that_broke_off(cp: ModuleType) -> None:
+def test_deviations_flag_a_curve_that_broke_off() -> None:
     ref = cp.Curves(train={"G_total": [1.0] * 10}, val={"dice": [0.8, 0.9]})
     same = cp.Curves(train={"G_total": [1.0] * 10}, val={"dice": [0.8, 0.9]})
     short = cp.Curves(train={"G_total": [1.0] * 4}, val={"dice": [0.8]})
@@ -43,7 +29,7 @@ def test_deviations_flag_a_curve_that_broke_off(cp: ModuleType) -> None:
     assert cp.deviations(short, ref, window=2) == {"train/G_total": math.inf, "val/dice": math.inf}
 
 
-def test_verdict_accepts_the_tolerance_or_the_seed_spread(cp: ModuleType) -> None:
+def test_verdict_accepts_the_tolerance_or_the_seed_spread() -> None:
     dev = {"train/G_gan": 0.25, "train/G_l1": 0.05}
     ok, failing = cp.verdict(dev, None, tolerance=0.10)
     assert not ok and failing == ["train/G_gan"]
@@ -52,7 +38,7 @@ def test_verdict_accepts_the_tolerance_or_the_seed_spread(cp: ModuleType) -> Non
     assert cp.verdict({"train/G_l1": math.inf}, {"train/G_l1": math.inf}, 0.10) == (False, ["train/G_l1"])
 
 
-def test_bf16_phase_training_matches_fp32_on_the_cpu(cp: ModuleType, tiny_cohort: Path, tmp_path: Path) -> None:
+def test_bf16_phase_training_matches_fp32_on_the_cpu(tiny_cohort: Path, tmp_path: Path) -> None:
     out = tmp_path / "precision"
     args = ["--dataroot", str(tiny_cohort), "--out", str(out), "--gpu", "-1", "--quick", "--stages", "phase"]
     args += ["--variants", "bf16", "--epochs", "2", "--steps_per_epoch", "6", "--val_batches", "1", "--workers", "0"]
@@ -67,7 +53,7 @@ def test_bf16_phase_training_matches_fp32_on_the_cpu(cp: ModuleType, tiny_cohort
     assert status == (0 if phase["bf16"]["matches"] else 1) and phase["bf16"]["matches"]
 
 
-def test_bad_arguments_are_refused(cp: ModuleType, tmp_path: Path) -> None:
+def test_bad_arguments_are_refused(tmp_path: Path) -> None:
     with pytest.raises(SystemExit):
         cp.parse_args(["--dataroot", str(tmp_path / "missing"), "--out", str(tmp_path)])
     with pytest.raises(SystemExit):
