@@ -421,40 +421,6 @@ def read_subject(
     return Subject(subject_id=subject_id, slices=data, attrs=file_attrs)
 
 
-@dataclass(frozen=True)
-class SliceInfo:
-    """What a dataset index needs to know about a slice without holding its arrays."""
-
-    path: Path
-    subject_id: str
-    slice_name: str
-    num_frames: int
-    height: int
-    width: int
-    venc_cm_s: tuple[float, float, float]
-    slice_position: str
-    rr_interval_ms: float
-
-
-def index_subject(path: str | os.PathLike, require_velocity: bool = True) -> list[SliceInfo]:
-    """Validate a subject file fully and return one ``SliceInfo`` per slice."""
-    subject = read_subject(path, require_velocity=require_velocity)
-    return [
-        SliceInfo(
-            path=Path(path),
-            subject_id=subject.subject_id,
-            slice_name=name,
-            num_frames=s.num_frames,
-            height=s.shape[0],
-            width=s.shape[1],
-            venc_cm_s=tuple(float(v) for v in s.venc_cm_s),
-            slice_position=s.slice_position,
-            rr_interval_ms=float(s.rr_interval_ms),
-        )
-        for name, s in subject.slices.items()
-    ]
-
-
 # ------------------------------------------------------------------------------------- folders, splits
 
 SPLIT_NAMES = ("train", "val", "test")

@@ -22,7 +22,7 @@ import argparse
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -44,7 +44,7 @@ class BaseModel(ABC):
     #: optimiser groups in update order, e.g. ("D", "G") for a GAN
     optimizer_order: tuple[str, ...] = ("G",)
     #: the network each optimiser group updates
-    optimizer_networks: dict[str, str] = {"G": "netG", "D": "netD"}
+    optimizer_networks: ClassVar[dict[str, str]] = {"G": "netG", "D": "netD"}
     #: validation metric that selects the ``best`` checkpoint, and whether higher is better
     val_metric: str = "loss"
     val_metric_higher_is_better: bool = False

@@ -15,4 +15,6 @@ for a in "$@"; do
 done
 
 "$PY" -m ruff check .
+# The layers of the tree (pyproject.toml [tool.importlinter], docs/ARCHITECTURE.md).
+"$(dirname "$PY")/lint-imports" --no-cache
 "$PY" -m pytest -p no:cacheprovider "${args[@]}"

@@ -86,3 +86,15 @@ def test_train_py_reports_missing_and_empty_folders(tmp_path: Path) -> None:
             ROOT,
         )
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_test_py_on_a_damaged_input_and_missing_run(tiny_cohort: Path, tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    shutil.copytree(tiny_cohort, root)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "test.py"), "--model", "phase", "--name", "never_trained", "--dataroot", str(root),
+         "--checkpoints_dir", str(tmp_path / "ck"), "--results_dir", str(tmp_path / "res"), "--gpu", "-1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2 and "run folder not found" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "res" / "never_trained" / "phase" / "metrics.csv").exists()

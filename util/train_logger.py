@@ -54,8 +54,3 @@ class TrainLogger:
             self._writer.close()
             self._writer = None
 
-
-def read_loss_log(path: str | os.PathLike) -> list[dict[str, str]]:
-    """Rows of a ``loss_log.csv`` (used by tests and by users comparing runs)."""
-    with Path(path).open(newline="") as fh:
-        return list(csv.DictReader(fh))

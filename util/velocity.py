@@ -43,8 +43,8 @@ _AHA_LAYOUT: dict[str, tuple[int, int, float]] = {
     "apical": (13, 4, -135.0),
 }
 
-# Peak windows as fractions of the RR interval, from the timing of the cardiac cycle (DESIGN.md
-# section 4): end-systole falls at 0.30-0.40 of RR, so the systolic peak lies before 0.40; the
+# Peak windows as fractions of the RR interval, from the timing of the cardiac cycle (docs/PHANTOM.md):
+# end-systole falls at 0.30-0.40 of RR, so the systolic peak lies before 0.40; the
 # early-diastolic (E') peak at ~0.45-0.50 lies in [0.40, 0.70); the atrial (A') peak at ~0.85-0.90 lies
 # after diastasis, in [0.70, 1.0).
 # Read-only, as it is the default argument of the peak functions.

@@ -28,7 +28,7 @@ PEAKS = ("systolic", "e_prime", "a_prime")
 
 #: Approximate global peak velocities (cm/s) of healthy young adults in TPM studies (Jung et al. 2006
 #: JMRI; Foell et al. 2010 Circ Cardiovasc Imaging; Codreanu et al.; Simpson et al. 2013 JCMR), as
-#: summarised in docs/DESIGN.md section 4; circumferential values are magnitudes (the sign depends on
+#: ranges (see docs/PHANTOM.md); circumferential values are magnitudes (the sign depends on
 #: the slice: base clockwise, apex counter-clockwise in systole). "" where no range is quoted.
 LITERATURE: dict[tuple[str, str], dict[str, str]] = {
     ("basal", "longitudinal"): {"systolic": "7 to 9", "e_prime": "-10 to -15", "a_prime": ""},

@@ -25,7 +25,6 @@ The state (``state_dict``) holds only strings, numbers and tensors, so it surviv
 
 from __future__ import annotations
 
-import math
 from typing import Any, Protocol
 
 import numpy as np
@@ -141,14 +140,6 @@ class BackgroundNoise:
         return self._on_device[device]
 
     # ------------------------------------------------------------------------------ reporting, state
-
-    def expected_std(self) -> torch.Tensor:
-        """Per-direction standard deviation of the model's draws (VENC units)."""
-        if self.kind == "uniform":
-            return torch.full((3,), 1.0 / math.sqrt(3.0))
-        if self.std is None:
-            raise RuntimeError("the empirical noise model has not been fitted")
-        return self.std.clone()
 
     def describe(self) -> str:
         if self.kind == "uniform":

@@ -118,7 +118,7 @@ class ReferencePhaseStep:
 
     def __call__(self, batch: Batch) -> dict[str, float]:
         m, dev = self.model, self.model.device
-        s = m.settings
+        o = m.opt
         magnitude, real = batch["magnitude"].to(dev), batch["velocity"].to(dev)
         tissue, myocardium = batch["tissue"].to(dev), batch["myocardium"].to(dev)
         foreground = self.net_g(magnitude)
@@ -128,7 +128,7 @@ class ReferencePhaseStep:
             gan = m.gan_loss(self.net_d(torch.cat([magnitude, fake], 1)), True, for_discriminator=False)
         l1_tissue = masked_l1(fake, real, tissue)
         l1_myo = masked_l1(fake, real, myocardium)
-        loss_g = float(s["lambda_gan"]) * gan + float(s["lambda_tissue"]) * l1_tissue + float(s["lambda_myo"]) * l1_myo
+        loss_g = o.lambda_gan * gan + o.lambda_tissue * l1_tissue + o.lambda_myo * l1_myo
         self.opt_g.zero_grad()
         loss_g.backward()
         self.opt_g.step()

@@ -6,8 +6,6 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import numpy as np
-
 from models.hdl.report.analysis import SliceAnalysis
 from util.report.style import COMPONENT_TITLES, close, method_style, plt
 from util.velocity import COMPONENTS
@@ -49,7 +47,3 @@ def plot_velocity_curves(
     close(fig)
     return out
 
-
-def time_axis(n_frames: int, rr_interval_ms: float) -> np.ndarray:
-    """Trigger times (ms) of ``n_frames`` frames evenly spaced over one RR interval."""
-    return np.arange(n_frames) * (rr_interval_ms / n_frames)

@@ -1,4 +1,4 @@
-"""Metrics of one synthesised slice against the acquired one (docs/CONVENTIONS.md, DESIGN.md section 6).
+"""Metrics of one synthesised slice against the acquired one (docs/CONVENTIONS.md).
 
 Which frames count:
 

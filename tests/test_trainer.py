@@ -1,8 +1,10 @@
-"""The training engine: torchrun DDP on CPU (gloo), exact resume after SIGKILL, stop on a NaN loss."""
+"""The trainer: torchrun DDP on CPU (gloo), exact resume after SIGKILL or Ctrl-C, stop on a NaN loss, mixed
+precision and compiled steps, and checkpoints that cannot be written (full disk, a file in the way)."""
 
 from __future__ import annotations
 
 import csv
+import errno
 import os
 import re
 import signal
@@ -15,7 +17,7 @@ import pytest
 import torch
 
 import train
-from util.errors import TrainingError
+from util.errors import HDLError, TrainingError
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--base_channels", "8", "--depth", "2", "--num_workers", "0", "--gpu", "-1", "--no_progress"]
@@ -173,3 +175,84 @@ def test_compiled_training_saves_bare_weights(tiny_cohort: Path, tmp_path: Path,
     train.main(args)
     weights = torch.load(tmp_path / "c" / "weights.pt", weights_only=True)["networks"]
     assert not any("_orig_mod" in key for net in weights.values() for key in net)
+
+
+# ----------------------------------------------------------------------- outputs that cannot be written
+
+
+def _args(root: Path, ckpt: Path, *extra: str) -> list[str]:
+    return [
+        "--model", "phase", "--dataroot", str(root), "--name", "run", "--checkpoints_dir", str(ckpt),
+        "--n_epochs", "2", "--steps_per_epoch", "2", "--batch_size", "2", "--val_max_batches", "1",
+        "--no_tensorboard", *TINY, *extra,
+    ]  # fmt: skip
+
+
+def test_disk_full_while_saving_a_checkpoint(
+    tiny_cohort: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    real_save = torch.save
+    calls = {"n": 0}
+
+    def full_disk(obj, f, *a, **k):
+        calls["n"] += 1
+        if calls["n"] > 3:  # epoch 1 writes latest, best, weights; epoch 2 fails at latest
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(obj, f, *a, **k)
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(HDLError, match=r"latest\.pt: cannot write: No space left on device"):
+        train.main(_args(tiny_cohort, tmp_path))
+    run = tmp_path / "run"
+    assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
+    state = torch.load(run / "latest.pt", weights_only=False)
+    assert state["counter"]["epoch"] == 1  # the last good checkpoint is intact
+
+
+def test_checkpoint_folder_that_is_a_file(tiny_cohort: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "ckpt"
+    blocker.write_text("a file where the run folder should go")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), *_args(tiny_cohort, blocker)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: ") and "ckpt" in result.stderr
+    assert blocker.read_text().startswith("a file")
+
+
+# ----------------------------------------------------------------------------------- interrupted runs
+
+
+def test_ctrl_c_stops_cleanly_and_the_run_resumes(tiny_cohort: Path, tmp_path: Path) -> None:
+    cmd = [sys.executable, str(ROOT / "train.py"), *_args(tiny_cohort, tmp_path, "--save_epoch_freq", "1")]
+    # Far more epochs than can finish before the signal, however slowly the poll below gets scheduled.
+    cmd[cmd.index("--n_epochs") + 1] = "1000"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A suite started in the background (`cmd &`, nohup) inherits SIGINT as ignored, and Python keeps
+        # an ignored SIGINT ignored: give the run the default disposition a terminal user's process has.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    # latest.pt stays once written (epoch_NNNN.pt files rotate out under --keep_last).
+    marker = tmp_path / "run" / "latest.pt"
+    deadline = time.monotonic() + 120
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted" in err and "--continue_train" in err and "Traceback" not in err
+    assert not [p for p in (tmp_path / "run").iterdir() if p.name.endswith(".tmp")]
+    import torch
+
+    state = torch.load(tmp_path / "run" / "latest.pt", weights_only=False)
+    assert 1 <= state["counter"]["epoch"] < 1000
