@@ -1,4 +1,5 @@
-"""Stage-2 samples: magnitude frames t-1, t, t+1 (cyclic) and the velocity of frame t.
+"""Stage-2 samples: the magnitude frames around t (t-1, t, t+1 for ``--temporal_window 3``; cyclic), where
+frame t lies in the cycle and which slice it is, and the velocity of frame t.
 
 Velocity is returned divided by the slice's VENC per direction, so it lies in [-1, 1]. The tissue
 foreground comes from the magnitude through ``util.tissue.tissue_mask_from_magnitude``, the same
@@ -13,6 +14,7 @@ import argparse
 import numpy as np
 import torch
 
+from data.mvm_io import SLICE_POSITIONS
 from data.slice_dataset import SliceDataset
 from data.transforms import dihedral, dihedral_velocity, neighbour_indices, random_dihedral
 from util.intensity import to_network_range, to_unit_range
@@ -37,14 +39,15 @@ class PhaseDataset(SliceDataset):
         i, t = self.items[index]
         entry = self.slices[i]
         n = entry.num_frames
-        mag = to_unit_range(self.read_frames(entry, "magnitude", list(neighbour_indices(t, n))), entry.mag_scale)
+        window = list(neighbour_indices(t, n, self.opt.temporal_window))
+        mag = to_unit_range(self.read_frames(entry, "magnitude", window), entry.mag_scale)
         velocity = self.read_frames(entry, "velocity", [t])[0] / entry.venc_cm_s[:, None, None]
         if entry.has_velocity_true:
             velocity_true = self.read_frames(entry, "velocity_true", [t])[0] / entry.venc_cm_s[:, None, None]
         else:
             velocity_true = np.zeros_like(velocity)
         myo = self.read_frames(entry, "myocardium", [t]).astype(np.float32)
-        tissue = tissue_mask_from_magnitude(mag[1])[None].astype(np.float32)
+        tissue = tissue_mask_from_magnitude(mag[len(window) // 2])[None].astype(np.float32)
         if self.augment:
             rng = self.rng(index)
             k_rot, flip = random_dihedral(rng, mag.shape)
@@ -61,4 +64,6 @@ class PhaseDataset(SliceDataset):
             "venc": torch.from_numpy(entry.venc_cm_s.copy()),
             "slice_index": i,
             "frame": t,
+            "cycle_fraction": torch.tensor(t / n, dtype=torch.float32),
+            "slice_position": SLICE_POSITIONS.index(entry.slice_position),
         }

@@ -39,6 +39,7 @@ class SliceEntry:
     mag_scale: float
     box: tuple[int, int, int, int]  # row0, col0, height, width of the (possibly cropped) window
     has_velocity_true: bool
+    slice_position: str
 
 
 class SliceDataset(Dataset):
@@ -96,6 +97,7 @@ class SliceDataset(Dataset):
                         mag_scale=magnitude_scale(s.magnitude),
                         box=box,
                         has_velocity_true=s.velocity_true is not None,
+                        slice_position=s.slice_position,
                     )
                 )
         sizes = {(e.box[2], e.box[3]) for e in entries}

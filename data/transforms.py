@@ -48,13 +48,17 @@ def crop_slice(s: SliceData, keys: list[int], size: int, where: str) -> tuple[Sl
     return replace(s, **arrays), [r0, c0, size, size]
 
 
-def neighbour_indices(frames: np.ndarray | int, n_frames: int) -> np.ndarray:
-    """Indices of frames t-1, t, t+1 of each frame t of a cycle of ``n_frames`` (cyclic): [..., 3].
+def neighbour_indices(frames: np.ndarray | int, n_frames: int, window: int = 3) -> np.ndarray:
+    """Indices of the ``window`` frames centred on each frame t of a cycle of ``n_frames`` (cyclic):
+    [..., window], e.g. t-1, t, t+1 for a window of 3.
 
     Stage 2 synthesises frame t from this stack, in training (the dataset) and at inference.
     """
+    if window < 1 or window % 2 == 0:
+        raise DataError(f"the temporal window must be an odd number of frames >= 1, got {window}")
     t = np.asarray(frames)
-    return np.stack([(t - 1) % n_frames, t % n_frames, (t + 1) % n_frames], axis=-1)
+    offsets = np.arange(window) - window // 2
+    return (t[..., None] + offsets) % n_frames
 
 
 def random_dihedral(rng: np.random.Generator, shape: tuple[int, ...]) -> tuple[int, bool]:

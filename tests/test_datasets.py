@@ -18,7 +18,8 @@ from util.intensity import magnitude_scale
 
 
 def options(root: Path, **extra) -> argparse.Namespace:
-    base = {"dataroot": str(root), "seed": 0, "crop_size": 0, "max_subjects": 0, "factor": 6, "augment": False}
+    base = {"dataroot": str(root), "seed": 0, "crop_size": 0, "max_subjects": 0, "factor": 6, "augment": False,
+            "temporal_window": 3}
     base.update(extra)
     return argparse.Namespace(**base)
 

@@ -143,13 +143,17 @@ class HDLPredictor:
             )
 
     @torch.no_grad()
-    def synthesise_velocity(self, unit: np.ndarray, myocardium: np.ndarray, slice_name: str) -> np.ndarray:
+    def synthesise_velocity(
+        self, unit: np.ndarray, myocardium: np.ndarray, slice_name: str, slice_position: str
+    ) -> np.ndarray:
         """Stage 2: velocity / VENC [T, 3, H, W] of a whole cine given on the [0, 1] scale.
 
-        Each frame is synthesised from itself and its two neighbours (cyclic), as stage 2 was trained.
+        Each frame is synthesised from the frames around it (cyclic), as stage 2 was trained.
         """
         cine = to_network_range(np.asarray(unit, dtype=np.float32))
-        return synthesise_cine(self.phase_model, cine, myocardium, self.batch_size, self.generator(slice_name))
+        return synthesise_cine(
+            self.phase_model, cine, myocardium, slice_position, self.batch_size, self.generator(slice_name)
+        )
 
     # ------------------------------------------------------------------------------------- slices
 
@@ -171,7 +175,7 @@ class HDLPredictor:
         """
         keys = key_frames_of(s, factor, keyframes_only)
         rec = self.rebuild_cine(s, keys)
-        velocity = self.synthesise_velocity(rec.unit, rec.myocardium, s.name)
+        velocity = self.synthesise_velocity(rec.unit, rec.myocardium, s.name, s.slice_position)
         velocity *= np.asarray(s.venc_cm_s, dtype=np.float32)[None, :, None, None]
         magnitude = rec.magnitude
         if s.magnitude.dtype == np.uint16:

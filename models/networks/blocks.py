@@ -157,3 +157,20 @@ class UpSample(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.up(x)
+
+
+class FiLM(nn.Module):
+    """Feature-wise linear modulation ``h * (1 + scale) + shift`` with scale/shift from a conditioning embedding.
+
+    The ``1 +`` keeps the identity reachable with small weights; the bias starts at zero so a fresh
+    layer is a mild, condition-dependent perturbation of the identity.
+    """
+
+    def __init__(self, embed_dim: int, channels: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(embed_dim, 2 * channels)
+        nn.init.zeros_(self.proj.bias)
+
+    def forward(self, h: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        scale, shift = self.proj(emb).unsqueeze(-1).unsqueeze(-1).chunk(2, dim=1)
+        return h * (1 + scale) + shift

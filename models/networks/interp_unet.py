@@ -8,7 +8,7 @@ import math
 import torch
 from torch import nn
 
-from .blocks import NetworkConfigError, conv_norm_act, make_norm
+from .blocks import FiLM, NetworkConfigError, conv_norm_act, make_norm
 from .unet import DecoderLevel, Encoder, check_spatial_size, level_channels
 
 # Layout of the time-conditioning vector built by time_features():
@@ -59,23 +59,6 @@ def time_features(
         angle = 2 * math.pi * phase
         feats += [torch.sin(angle), torch.cos(angle)]
     return torch.stack(feats, dim=1)
-
-
-class FiLM(nn.Module):
-    """Feature-wise linear modulation ``h * (1 + scale) + shift`` with scale/shift from the time embedding.
-
-    The ``1 +`` keeps the identity reachable with small weights; the bias starts at zero so a fresh
-    layer is a mild, time-dependent perturbation of the identity.
-    """
-
-    def __init__(self, time_dim: int, channels: int) -> None:
-        super().__init__()
-        self.proj = nn.Linear(time_dim, 2 * channels)
-        nn.init.zeros_(self.proj.bias)
-
-    def forward(self, h: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
-        scale, shift = self.proj(emb).unsqueeze(-1).unsqueeze(-1).chunk(2, dim=1)
-        return h * (1 + scale) + shift
 
 
 class Fusion(nn.Module):

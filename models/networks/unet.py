@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .blocks import NetworkConfigError, UpSample, check_choice, make_block
+from .blocks import FiLM, NetworkConfigError, UpSample, check_choice, make_block
 
 OUT_ACTIVATIONS: tuple[str, ...] = ("tanh", "none")
 
@@ -90,6 +90,8 @@ class UNet(nn.Module):
         out_activation: str = "tanh",
         recurrence_steps: int = 2,
         upsample: str = "bilinear",
+        condition_dim: int = 0,
+        embed_dim: int = 64,
     ) -> None:
         super().__init__()
         check_choice("output activation", out_activation, OUT_ACTIVATIONS)
@@ -105,13 +107,31 @@ class UNet(nn.Module):
         )
         self.head = nn.Conv2d(widths[0], out_channels, kernel_size=1)
         self.out_activation = nn.Tanh() if out_activation == "tanh" else nn.Identity()
+        self.condition_dim = condition_dim
+        if condition_dim:
+            # A condition vector (e.g. where the frame lies in the cycle) modulates the bottleneck and every
+            # decoder level, as the interpolation network's time embedding does.
+            self.condition_mlp = nn.Sequential(
+                nn.Linear(condition_dim, embed_dim), nn.SiLU(), nn.Linear(embed_dim, embed_dim), nn.SiLU()
+            )
+            self.films = nn.ModuleList(FiLM(embed_dim, widths[level]) for level in reversed(range(depth + 1)))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise NetworkConfigError(f"UNet expects input [B, {self.in_channels}, H, W], got {list(x.shape)}")
+        if (condition is None) != (self.condition_dim == 0):
+            given = "none" if condition is None else "one"
+            raise NetworkConfigError(f"UNet built with condition_dim={self.condition_dim} was given {given}")
+        if condition is not None and condition.shape != (x.shape[0], self.condition_dim):
+            raise NetworkConfigError(
+                f"condition must be [B={x.shape[0]}, {self.condition_dim}], got {list(condition.shape)}"
+            )
         check_spatial_size(x.shape[-2], x.shape[-1], self.depth)
         feats = self.encoder(x)
-        h = feats[-1]
-        for level, dec in zip(reversed(range(self.depth)), self.decoder, strict=True):
+        emb = None if condition is None else self.condition_mlp(condition.to(x.dtype))
+        h = feats[-1] if emb is None else self.films[0](feats[-1], emb)
+        for i, (level, dec) in enumerate(zip(reversed(range(self.depth)), self.decoder, strict=True)):
             h = dec(h, feats[level])
+            if emb is not None:
+                h = self.films[i + 1](h, emb)
         return self.out_activation(self.head(h))

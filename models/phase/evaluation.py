@@ -176,7 +176,7 @@ def run_phase_test(opt: argparse.Namespace) -> dict[str, Any]:
             key = {"subject": path.stem, "slice": name}
             synthesised = None
             for (method, run), (_, model), gen in zip(methods, models, generators, strict=True):
-                pred = synthesise_cine(model, to_network_range(unit), myo, batch_size, gen)
+                pred = synthesise_cine(model, to_network_range(unit), myo, s.slice_position, batch_size, gen)
                 row = {**key, "method": method, "run": run, **fidelity(pred, ref, tissue, myo, venc)}
                 row.update(realism(pred, tissue, venc))
                 if s.velocity_true is not None:

@@ -1,7 +1,10 @@
 """Stage 2: the foreground-background GAN that synthesises the three velocity maps.
 
-From the magnitude frames t-1, t, t+1 (optionally with the myocardium mask of frame t) the generator
-``netG`` (R2U-Net by default) predicts vx, vy, vz of frame t in units of VENC. Only the tissue
+From the magnitude frames around t (t-1, t, t+1 by default; ``--temporal_window 5`` adds t-2 and t+2;
+optionally with the myocardium mask of frame t) the generator ``netG`` (R2U-Net by default) predicts vx,
+vy, vz of frame t in units of VENC. With ``--cycle_conditioning`` the generator also knows where the frame
+lies in the cardiac cycle and which slice it is (basal, mid, apical), through FiLM layers: longitudinal
+velocity is barely visible in a short-axis image, but it follows the cycle. Only the tissue
 foreground carries velocity: the background (air, lung) holds phase noise, which no network can predict
 pixel by pixel. So the synthesised map is a composite
 
@@ -45,6 +48,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from data.mvm_io import SLICE_POSITIONS
 from models.base_model import BaseModel
 from models.losses import masked_l1
 from models.networks import (
@@ -69,6 +73,24 @@ from util.tissue import tissue_mask_from_magnitude
 GENERATORS = {"r2unet": "r2", "unet": "unet"}
 INIT_CHOICES = ("pytorch", *INIT_KINDS)
 
+#: conditioning features: sin and cos of the cycle angle and of twice it, then the slice position one-hot
+N_CONDITION_FEATURES = 4 + len(SLICE_POSITIONS)
+
+
+def cycle_condition(cycle_fraction: torch.Tensor, slice_position: torch.Tensor) -> torch.Tensor:
+    """Conditioning features [B, N_CONDITION_FEATURES] of frames at ``cycle_fraction`` [B] (t / T, in [0, 1))
+    of slices at ``slice_position`` [B] (indices into ``SLICE_POSITIONS``).
+
+    The cycle enters periodically (the last frame is next to the first); two harmonics let the network
+    place the systolic and the two diastolic peaks.
+    """
+    angle = 2 * torch.pi * torch.as_tensor(cycle_fraction, dtype=torch.float32).reshape(-1)
+    position = torch.as_tensor(slice_position, dtype=torch.long).reshape(-1)
+    one_hot = torch.nn.functional.one_hot(position, len(SLICE_POSITIONS)).float()
+    harmonics = [torch.sin(angle), torch.cos(angle), torch.sin(2 * angle), torch.cos(2 * angle)]
+    return torch.cat([torch.stack(harmonics, dim=1), one_hot], dim=1)
+
+
 def composite(foreground: torch.Tensor, noise: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """``foreground`` where ``mask`` is set, ``noise`` elsewhere: exactly, value for value.
 
@@ -79,12 +101,12 @@ def composite(foreground: torch.Tensor, noise: torch.Tensor, mask: torch.Tensor)
 
 
 def centre_frame01(magnitude: torch.Tensor) -> torch.Tensor:
-    """The centre frame t [B, H, W] of ``magnitude`` [B, 3, H, W], from the network scale [-1, 1] to [0, 1]."""
-    return ((magnitude[:, 1].detach().float() + 1.0) / 2.0).clamp(0.0, 1.0)
+    """The centre frame t [B, H, W] of ``magnitude`` [B, window, H, W], from the network scale [-1, 1] to [0, 1]."""
+    return ((magnitude[:, magnitude.shape[1] // 2].detach().float() + 1.0) / 2.0).clamp(0.0, 1.0)
 
 
 def tissue_from_magnitude(magnitude: torch.Tensor) -> torch.Tensor:
-    """The tissue foreground [B, 1, H, W] (float 0/1) of the centre frame of ``magnitude`` [B, 3, H, W].
+    """The tissue foreground [B, 1, H, W] (float 0/1) of the centre frame of ``magnitude`` [B, window, H, W].
 
     The magnitude is on the network scale [-1, 1]; the mask is computed on [0, 1] with the same function
     the datasets use (``util.tissue.tissue_mask_from_magnitude``), so inference composites exactly the
@@ -141,6 +163,17 @@ def _add_generator_options(g: argparse._ArgumentGroup) -> None:
         "--use_mask_channel",
         action="store_true",
         help="give the generator the myocardium mask of frame t as a fourth input channel",
+    )
+    g.add_argument(
+        "--temporal_window",
+        type=int,
+        default=3,
+        help="magnitude frames the generator sees, centred on frame t (3: t-1, t, t+1; 5 adds t-2, t+2)",
+    )
+    g.add_argument(
+        "--cycle_conditioning",
+        action="store_true",
+        help="condition the generator (FiLM) on the frame's cycle fraction t/T and the slice position",
     )
     g.add_argument("--init_type", choices=INIT_CHOICES, default="normal", help="weight initialisation")
     g.add_argument("--init_gain", type=float, default=0.02, help="gain of normal/xavier/orthogonal")
@@ -213,7 +246,11 @@ class PhaseModel(BaseModel):
 
     def __init__(self, opt: argparse.Namespace, device: torch.device | None = None) -> None:
         super().__init__(opt, device)
-        require_at_least(opt, ("base_channels", "depth", "ndf", "n_layers_D"), 1)
+        require_at_least(opt, ("base_channels", "depth", "ndf", "n_layers_D", "temporal_window"), 1)
+        if opt.temporal_window % 2 == 0:
+            raise OptionError(f"--temporal_window must be odd (frames centred on t), got {opt.temporal_window}")
+        self.window = int(opt.temporal_window)
+        self.cycle_conditioning = bool(opt.cycle_conditioning)
         require_at_least(opt, ("lambda_gan", "lambda_tissue", "lambda_myo", "lambda_l1"), 0)
         if opt.netG not in GENERATORS:
             raise OptionError(f"--netG {opt.netG!r} is not a generator; valid: {', '.join(GENERATORS)}")
@@ -237,7 +274,7 @@ class PhaseModel(BaseModel):
         self._val_generator: torch.Generator | None = None
 
         net_g = UNet(
-            in_channels=3 + int(self.use_mask_channel),
+            in_channels=self.window + int(self.use_mask_channel),
             out_channels=3,
             base_channels=int(opt.base_channels),
             depth=int(opt.depth),
@@ -246,12 +283,14 @@ class PhaseModel(BaseModel):
             out_activation="tanh",
             recurrence_steps=int(opt.recurrence_steps),
             upsample=opt.upsample,
+            condition_dim=N_CONDITION_FEATURES if self.cycle_conditioning else 0,
         )
         self._init(net_g)
         self.add_network("netG", net_g)
         self.has_discriminator = bool(opt.is_train) and not self.l1_only
         if self.has_discriminator:
-            net_d = PatchDiscriminator(6, base_channels=int(opt.ndf), n_layers=int(opt.n_layers_D), norm=opt.norm_D)
+            # D sees the magnitude frames beside the three velocity maps.
+            net_d = PatchDiscriminator(self.window + 3, int(opt.ndf), int(opt.n_layers_D), opt.norm_D)
             self._init(net_d)
             self.add_network("netD", net_d)
             self.gan_loss = GANLoss(opt.gan_mode)
@@ -290,9 +329,11 @@ class PhaseModel(BaseModel):
                 print(self.noise.describe(), flush=True)
 
     def generator_input(self, magnitude: torch.Tensor, myocardium: torch.Tensor | None) -> torch.Tensor:
-        """The generator's input: magnitude [B, 3, H, W] (+ myocardium mapped to [-1, 1] if used)."""
-        if magnitude.dim() != 4 or magnitude.shape[1] != 3:
-            raise OptionError(f"magnitude must be [B, 3, H, W] (frames t-1, t, t+1), got {list(magnitude.shape)}")
+        """The generator's input: magnitude [B, window, H, W] (+ myocardium mapped to [-1, 1] if used)."""
+        if magnitude.dim() != 4 or magnitude.shape[1] != self.window:
+            raise OptionError(
+                f"magnitude must be [B, {self.window}, H, W] (the frames around t), got {list(magnitude.shape)}"
+            )
         if not self.use_mask_channel:
             return magnitude
         if myocardium is None:
@@ -305,9 +346,22 @@ class PhaseModel(BaseModel):
         self.tissue = self.to_device(batch["tissue"])
         self.myocardium = self.to_device(batch["myocardium"])
         self.venc = batch["venc"].to(self.device, non_blocking=True).float()
+        self.condition = self.condition_for(batch["cycle_fraction"], batch["slice_position"])
+
+    def condition_for(self, cycle_fraction: Any, slice_position: Any) -> torch.Tensor | None:
+        """The generator's condition [B, N_CONDITION_FEATURES] on the device, or None when not conditioned."""
+        if not self.cycle_conditioning:
+            return None
+        if cycle_fraction is None or slice_position is None:
+            raise OptionError("this generator was trained with --cycle_conditioning: pass the cycle fraction and slice")
+        return cycle_condition(cycle_fraction, slice_position).to(self.device)
+
+    def run_generator(self, net: nn.Module, x: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
+        return net(x) if condition is None else net(x, condition)
 
     def forward(self, generator: torch.Generator | None = None) -> None:
-        self.foreground = self.netG(self.generator_input(self.magnitude, self.myocardium))
+        x = self.generator_input(self.magnitude, self.myocardium)
+        self.foreground = self.run_generator(self.netG, x, self.condition)
         if self.fg_bg:
             self.fake = self.composite(self.foreground, self.magnitude, self.tissue, generator)
         else:
@@ -407,14 +461,23 @@ class PhaseModel(BaseModel):
         return None if x is None else x.to(self.device, dtype=torch.float32)
 
     @torch.no_grad()
-    def foreground_velocity(self, magnitude: torch.Tensor, myocardium: torch.Tensor | None = None) -> torch.Tensor:
+    def foreground_velocity(
+        self,
+        magnitude: torch.Tensor,
+        myocardium: torch.Tensor | None = None,
+        cycle_fraction: Any = None,
+        slice_position: Any = None,
+    ) -> torch.Tensor:
         """The generator's raw output, velocity / VENC [B, 3, H, W] (float32, on the model's device).
 
-        Deterministic: no noise, and the generator runs in eval mode. ``magnitude`` [B, 3, H, W] holds
-        frames t-1, t, t+1 on the network scale [-1, 1]; ``myocardium`` [B, 1, H, W] {0, 1} is needed
-        only by a generator trained with ``--use_mask_channel``. Any H, W: the input is padded (edge
-        replication) to a multiple of ``size_multiple`` and the output cropped back.
+        Deterministic: no noise, and the generator runs in eval mode. ``magnitude`` [B, window, H, W] holds
+        the frames around t on the network scale [-1, 1]; ``myocardium`` [B, 1, H, W] {0, 1} is needed
+        only by a generator trained with ``--use_mask_channel``; ``cycle_fraction`` [B] (t / T) and
+        ``slice_position`` [B] (indices into ``SLICE_POSITIONS``) only by one trained with
+        ``--cycle_conditioning``. Any H, W: the input is padded (edge replication) to a multiple of
+        ``size_multiple`` and the output cropped back.
         """
+        condition = self.condition_for(cycle_fraction, slice_position)
         magnitude = self._prepare(magnitude)
         x = self.generator_input(magnitude, self._prepare(myocardium))
         x, (h, w) = pad_to_multiple(x, self.size_multiple)
@@ -422,7 +485,7 @@ class PhaseModel(BaseModel):
             x = x.contiguous(memory_format=torch.channels_last)
         net = self.local_network("netG")
         with eval_mode(net), self.autocast():
-            out = net(x)
+            out = self.run_generator(net, x, condition)
         return out[..., :h, :w].float().contiguous()
 
     @torch.no_grad()
@@ -431,6 +494,8 @@ class PhaseModel(BaseModel):
         magnitude: torch.Tensor,
         myocardium: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
+        cycle_fraction: Any = None,
+        slice_position: Any = None,
     ) -> torch.Tensor:
         """Synthesised velocity / VENC [B, 3, H, W] (float32, on the model's device).
 
@@ -438,9 +503,10 @@ class PhaseModel(BaseModel):
         physics``) and noise-model draws on the background; the tissue foreground is computed from the
         centre magnitude frame with ``util.tissue``. Without the
         foreground-background scheme (``--no_fg_bg``, ``--l1_only`` runs) it is the generator's output.
-        ``generator`` (any device) makes the background draws reproducible.
+        ``generator`` (any device) makes the background draws reproducible. See ``foreground_velocity`` for
+        the inputs.
         """
-        foreground = self.foreground_velocity(magnitude, myocardium)
+        foreground = self.foreground_velocity(magnitude, myocardium, cycle_fraction, slice_position)
         if not self.fg_bg:
             return foreground
         mask = tissue_from_magnitude(magnitude).to(foreground.device)
