@@ -268,7 +268,7 @@ def test_train_then_test_end_to_end(tiny_cohort: Path, tmp_path: Path) -> None:
     out = results / "tiny" / "interp"
     table = read_metrics(out / "metrics.csv")
     assert list(table[0]) == ["method", "psnr", "psnr_fg", "ssim", "ssim_fg", "dice", "n_frames"]
-    assert [r["method"] for r in table] == ["hdl_interp", "linear"]
+    assert [r["method"] for r in table] == ["hdl_interp", "linear", "fourier"]
     n_expected = 3 * (24 - len(key_frame_grid(24, factor)))  # one test subject, 3 slices
     for r in table:
         assert all(math.isfinite(float(r[c])) for c in ("psnr", "psnr_fg", "ssim", "ssim_fg", "dice"))

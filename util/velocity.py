@@ -173,6 +173,33 @@ def velocity_components_frames(
     return maps
 
 
+def velocity_from_components(
+    components: Mapping[str, np.ndarray], mask: np.ndarray, z_towards_apex: int = 1
+) -> np.ndarray:
+    """Velocity [T, 3, H, W] (vx, vy, vz) whose every myocardial pixel moves with the global curves.
+
+    ``components`` holds [T] curves ``radial``, ``circumferential`` and ``longitudinal`` (cm/s); each
+    pixel of the [T, H, W] ``mask`` gets them along its own LV-centred directions (the inverse of the
+    projection above), every other pixel zero. Projecting the result back gives the curves again, up to
+    the small in-plane mean that bulk-motion removal takes off a ring that is not perfectly symmetric.
+    """
+    z = _check_z(z_towards_apex)
+    mask = np.asarray(mask) != 0
+    curves = {name: np.asarray(components[name], dtype=np.float64) for name in COMPONENTS}
+    if mask.ndim != 3 or any(c.shape != (mask.shape[0],) for c in curves.values()):
+        raise ValueError(f"expected [T] curves and a [T, H, W] mask, got {mask.shape}")
+    px = _pixels(mask)
+    r = np.hypot(px.d_col, px.d_row)
+    safe = np.where(r > 0, r, np.inf)  # a pixel on the centroid has no in-plane direction: no in-plane motion
+    radial, circ = curves["radial"][px.t], curves["circumferential"][px.t]
+    out = np.zeros((mask.shape[0], 3, *mask.shape[1:]), dtype=np.float32)
+    # Towards the centroid: -(d_col, d_row) / r; counter-clockwise tangent: (d_row, -d_col) / r.
+    out[px.t, 0, px.row, px.col] = (-radial * px.d_col + circ * px.d_row) / safe
+    out[px.t, 1, px.row, px.col] = (-radial * px.d_row - circ * px.d_col) / safe
+    out[px.t, 2, px.row, px.col] = curves["longitudinal"][px.t] * z
+    return out
+
+
 def velocity_components(
     velocity_frame: np.ndarray, mask: np.ndarray, z_towards_apex: int = 1, bulk_correction: bool = True
 ) -> dict[str, np.ndarray]:

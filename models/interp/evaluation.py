@@ -1,5 +1,6 @@
 """test.py --model interp: rebuild every test cine from its key frames and score it against the frames
-that were left out, next to the linear-interpolation baseline.
+that were left out, next to two yardsticks: linear interpolation between the bracketing key frames, and
+periodic band-limited (Fourier) interpolation over the cycle from all key frames.
 
 For every slice of the chosen subjects the cine is down-sampled by ``--factor`` (key frames
 ``0, k, 2k, ...``), every other frame is predicted, and both methods are scored on exactly the same
@@ -9,8 +10,8 @@ frames, the non-key ones:
   key-frame scale as the prediction; over the whole image and over the tissue foreground. The
   foreground is ``util.tissue.tissue_mask_from_magnitude`` of the *real* frame: the definition the
   training losses use, and one that also exists for acquired data (which has no ``tissue`` field);
-* Dice of the myocardium mask (prediction thresholded at 0.5; the baseline takes the nearer key frame's
-  mask).
+* Dice of the myocardium mask (prediction thresholded at 0.5; linear takes the nearer key frame's mask,
+  Fourier thresholds the interpolated masks).
 
 Frame scores are averaged over all scored frames (every frame counts equally). Outputs, in
 ``<results_dir>/<name>/interp/``: ``metrics.csv`` (one row per method), ``metrics_per_slice.csv`` and
@@ -33,7 +34,7 @@ from data.interp_dataset import key_frame_grid
 from data.mvm_io import SliceData, Subject, read_subject, write_subject
 from data.selection import select_subjects
 from data.transforms import crop_slice
-from models.interp.inference import CineReconstruction, interpolate_cine, linear_cine
+from models.interp.inference import CineReconstruction, fourier_cine, interpolate_cine, linear_cine
 from models.loading import load_trained_model
 from util import metrics
 from util.atomic import write_text
@@ -43,7 +44,7 @@ from util.intensity import to_unit_range
 from util.tables import to_csv
 from util.tissue import tissue_mask_from_magnitude
 
-METHODS = ("hdl_interp", "linear")
+METHODS = ("hdl_interp", "linear", "fourier")
 METRIC_COLUMNS = ("psnr", "psnr_fg", "ssim", "ssim_fg", "dice")
 MAGNITUDE_RANGE = 1.0  # metrics on the [0, 1] magnitude scale
 
@@ -186,6 +187,7 @@ def run_interp_test(opt: argparse.Namespace) -> dict[str, dict[str, float]]:
             recs = {
                 "hdl_interp": interpolate_cine(model, key_mag, key_mask, keys, s.num_frames, opt.batch_size),
                 "linear": linear_cine(key_mag, key_mask, keys, s.num_frames),
+                "fourier": fourier_cine(key_mag, key_mask, keys, s.num_frames),
             }
             for method, rec in recs.items():
                 scores = score_cine(rec, s.magnitude, s.myocardium)

@@ -8,6 +8,8 @@ fully convolutional; inference pads to its size multiple). Rows of ``metrics.csv
 * the model (``fg_bg_gan``; ``fg_bg_gan_tissue_noise`` with ``--tissue_noise physics``, ``gan_whole_image``
   for a ``--no_fg_bg`` run, ``l1_only`` for an L1 run);
 * the L1-only baseline generator, when ``--baseline_name RUN`` names one;
+* the yardsticks (models/phase/yardsticks.py): ``zero`` (no motion) and ``population`` (the training
+  set's mean curves, stored in the run, placed on the subject's myocardium);
 * ``measurement_floor`` (phantom only, where the noise-free ``velocity_true`` exists): the measured maps
   scored against the truth. A model that predicted the true velocity exactly would score about this
   against the measurement, so it is the floor of the fidelity columns;
@@ -21,7 +23,9 @@ Columns (blank where they do not apply):
   with the generator's output (and one that exists for acquired data, which has no ``tissue`` field).
   Whole-image scores of a composite are low by design: its background is independent noise.
 * ``mae_myo_cm_s``: mean absolute velocity error inside the myocardium, cm/s, over the three directions;
-  ``mae_myo_true_cm_s``: the same against ``velocity_true`` (phantom only).
+  ``mae_myo_true_cm_s``: the same against ``velocity_true`` (phantom only); ``skill``:
+  ``1 - MAE / MAE(zero)``, on ``mae_myo_true_cm_s`` where it exists (else ``mae_myo_cm_s``): 0 is no
+  better than a still heart, 1 is perfect;
 * ``hp_std_tissue_cm_s``, ``bg_std_cm_s``: realism statistics (``util/realism.py``), cm/s, averaged over
   the three directions: fine-scale texture in the tissue and the spread of the background, each at a
   pixel's distance from the tissue boundary.
@@ -41,11 +45,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
-from data.mvm_io import Subject, read_subject, write_subject
+from data.mvm_io import SliceData, Subject, read_subject, write_subject
 from data.selection import select_subjects
 from models.loading import load_trained_model
 from models.phase.synthesis import synthesise_cine
+from models.phase.yardsticks import PopulationPrior
 from util import metrics
 from util.atomic import write_text
 from util.conventions import DIRECTIONS, VELOCITY_DATA_RANGE
@@ -60,11 +66,11 @@ FIDELITY_COLUMNS = tuple(
     f"{metric}{region}_{d}" for metric in ("psnr", "ssim") for region in ("", "_fg") for d in DIRECTIONS
 )
 REALISM_COLUMNS = ("hp_std_tissue_cm_s", "bg_std_cm_s")
-COLUMNS = ("method", "run", *FIDELITY_COLUMNS, "mae_myo_cm_s", "mae_myo_true_cm_s", *REALISM_COLUMNS, "n_slices")
+COLUMNS = (
+    "method", "run", *FIDELITY_COLUMNS, "mae_myo_cm_s", "mae_myo_true_cm_s", "skill", *REALISM_COLUMNS, "n_slices"
+)  # fmt: skip
 FLOOR, REAL = "measurement_floor", "real"
-
-
-# ------------------------------------------------------------------------------------------ synthesis
+ZERO, POPULATION = "zero", "population"
 
 
 # -------------------------------------------------------------------------------------------- scoring
@@ -108,7 +114,8 @@ def average_rows(per_slice: list[dict[str, Any]], methods: list[tuple[str, str]]
             continue
         row: dict[str, Any] = {"method": method, "run": run, "n_slices": len(mine)}
         for column in COLUMNS[2:-1]:
-            row[column] = metrics.mean_skipping_nan([r.get(column, math.nan) for r in mine])
+            if column != "skill":  # a ratio of the averages, added by add_skill
+                row[column] = metrics.mean_skipping_nan([r.get(column, math.nan) for r in mine])
         rows.append(row)
     return rows
 
@@ -138,75 +145,121 @@ def _load(opt: argparse.Namespace, name: str, device: torch.device) -> Any:
     return load_trained_model(Path(opt.checkpoints_dir) / name, opt.which_epoch, device, overrides=overrides)
 
 
-def run_phase_test(opt: argparse.Namespace) -> dict[str, Any]:
-    """Evaluate a phase run (and the baseline) on the chosen subjects; returns the rows and output paths."""
-    from tqdm import tqdm
-
-    device = select_device(opt)
-    models = [(opt.name, _load(opt, opt.name, device))]
-    if getattr(opt, "baseline_name", None):
-        models.append((opt.baseline_name, _load(opt, opt.baseline_name, device)))
-    methods: list[tuple[str, str]] = []
-    for run, model in models:
+def _load_methods(opt: argparse.Namespace, device: torch.device) -> list[tuple[str, str, Any]]:
+    """(method label, run name, model) of the run and of ``--baseline_name``, labels made unique."""
+    methods: list[tuple[str, str, Any]] = []
+    for run in (opt.name, opt.baseline_name):
+        if not run:
+            continue
+        model = _load(opt, run, device)
         label = model.method_name
-        if label in {m for m, _ in methods}:  # two runs of one kind: tell them apart by run name
+        if label in {m for m, _, _ in methods}:  # two runs of one kind: tell them apart by run name
             label = f"{label}:{run}"
-        methods.append((label, run))
-    if models[0][1].fg_bg:
-        print(models[0][1].noise.describe())
-    out_dir = Path(opt.results_dir) / opt.name / "phase"
-    batch_size = max(1, int(opt.batch_size))
-    generators = [torch.Generator(device=device).manual_seed(int(opt.seed)) for _ in models]
-    paths = select_subjects(opt.dataroot, opt.split, opt.subjects, opt.max_subjects)
-    per_slice: list[dict[str, Any]] = []
-    written = []
-    bar = tqdm(paths, desc="phase synthesis", disable=opt.no_progress, dynamic_ncols=True)
-    for path in bar:
-        subject = read_subject(path, require_velocity=True)
-        slices_out = {}
-        for name, s in subject.slices.items():
-            if s.frame_index is not None:
-                raise DataError(f"{path}: slice {name!r} holds key frames only; stage 2 needs every frame")
-            venc = np.asarray(s.venc_cm_s, dtype=np.float64)
-            unit = normalise_magnitude(s.magnitude)
-            tissue = np.asarray(tissue_mask_from_magnitude(unit), dtype=bool)
-            myo = np.asarray(s.myocardium) != 0
-            scale = venc[None, :, None, None]
-            ref = s.velocity / scale
-            key = {"subject": path.stem, "slice": name}
-            synthesised = None
-            for (method, run), (_, model), gen in zip(methods, models, generators, strict=True):
-                pred = synthesise_cine(model, to_network_range(unit), myo, s.slice_position, batch_size, gen)
-                row = {**key, "method": method, "run": run, **fidelity(pred, ref, tissue, myo, venc)}
-                row.update(realism(pred, tissue, venc))
-                if s.velocity_true is not None:
-                    row["mae_myo_true_cm_s"] = metrics.mae(pred * scale, s.velocity_true, myo[:, None])
-                per_slice.append(row)
-                if synthesised is None:
-                    synthesised = pred
-            if s.velocity_true is not None:
-                truth = s.velocity_true / scale
-                floor = fidelity(ref, truth, tissue, myo, venc)
-                floor["mae_myo_true_cm_s"] = floor["mae_myo_cm_s"]
-                per_slice.append({**key, "method": FLOOR, "run": "", **floor})
-            per_slice.append({**key, "method": REAL, "run": "", **realism(ref, tissue, venc)})
-            slices_out[name] = replace(
-                s,
-                velocity=(synthesised * scale).astype(np.float32),
-                velocity_true=None,
-                attrs={**s.attrs, "synthesised_fields": "velocity", "synthesised_by": f"phase:{opt.name}"},
-            )
-        target = out_dir / "subjects" / f"{path.stem}.h5"
-        written.append(write_subject(target, Subject(subject.subject_id, slices_out, subject.attrs)))
+        methods.append((label, run, model))
+    return methods
 
-    all_methods = [*methods, (FLOOR, ""), (REAL, "")]
-    rows = average_rows(per_slice, all_methods)
+
+def yardstick_maps(s: SliceData, population: PopulationPrior) -> dict[str, np.ndarray]:
+    """Velocity / VENC [T, 3, H, W] of the yardsticks on slice ``s``: zero, and the population prior on
+    the slice's myocardium (when the run holds one)."""
+    venc = np.asarray(s.venc_cm_s, dtype=np.float32)[None, :, None, None]
+    maps = {ZERO: np.zeros((s.num_frames, 3, *s.shape), dtype=np.float32)}
+    if population.ready:
+        maps[POPULATION] = population.velocity(s) / venc
+    return maps
+
+
+def _score(pred: np.ndarray, s: SliceData, tissue: np.ndarray, realistic: bool) -> dict[str, float]:
+    """Fidelity (and, for synthesised composites, realism) of ``pred`` [T, 3, H, W] in VENC units."""
+    venc = np.asarray(s.venc_cm_s, dtype=np.float64)
+    scale = venc[None, :, None, None]
+    myo = np.asarray(s.myocardium) != 0
+    row = fidelity(pred, s.velocity / scale, tissue, myo, venc)
+    if realistic:
+        row.update(realism(pred, tissue, venc))
+    if s.velocity_true is not None:
+        row["mae_myo_true_cm_s"] = metrics.mae(pred * scale, s.velocity_true, myo[:, None])
+    return row
+
+
+def _evaluate_slice(
+    s: SliceData, key: dict[str, str], methods: list[tuple[str, str, Any]], generators: list, batch_size: int
+) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """Rows of every method, yardstick, floor and ``real`` on one slice, and the first model's maps."""
+    unit = normalise_magnitude(s.magnitude)
+    tissue = np.asarray(tissue_mask_from_magnitude(unit), dtype=bool)
+    myo = np.asarray(s.myocardium) != 0
+    rows, synthesised = [], None
+    for (method, run, model), gen in zip(methods, generators, strict=True):
+        pred = synthesise_cine(model, to_network_range(unit), myo, s.slice_position, batch_size, gen)
+        rows.append({**key, "method": method, "run": run, **_score(pred, s, tissue, realistic=True)})
+        synthesised = pred if synthesised is None else synthesised
+    for name, pred in yardstick_maps(s, methods[0][2].population).items():
+        rows.append({**key, "method": name, "run": "", **_score(pred, s, tissue, realistic=False)})
+    venc = np.asarray(s.venc_cm_s, dtype=np.float64)
+    ref = s.velocity / venc[None, :, None, None]
+    if s.velocity_true is not None:
+        floor = fidelity(ref, s.velocity_true / venc[None, :, None, None], tissue, myo, venc)
+        rows.append({**key, "method": FLOOR, "run": "", **floor, "mae_myo_true_cm_s": floor["mae_myo_cm_s"]})
+    rows.append({**key, "method": REAL, "run": "", **realism(ref, tissue, venc)})
+    return rows, synthesised
+
+
+def add_skill(rows: list[dict[str, Any]]) -> None:
+    """``skill = 1 - MAE / MAE(zero)`` of every row, with the MAE against the truth where it exists."""
+    by_method = {r["method"]: r for r in rows}
+    if ZERO not in by_method:
+        return
+    truth = by_method[ZERO].get("mae_myo_true_cm_s", math.nan)
+    column = "mae_myo_true_cm_s" if math.isfinite(truth) else "mae_myo_cm_s"
+    zero = by_method[ZERO][column]
+    for r in rows:
+        value = r.get(column, math.nan)
+        r["skill"] = 1.0 - value / zero if r["method"] != REAL and zero > 0 and not math.isnan(value) else math.nan
+
+
+def _write_outputs(out_dir: Path, rows: list[dict[str, Any]], per_slice: list[dict[str, Any]]) -> None:
     write_text(out_dir / "metrics.csv", to_csv([_blank_nan(r) for r in rows], list(COLUMNS)))
     slice_columns = ["subject", "slice", *COLUMNS[:-1]]
     write_text(
         out_dir / "metrics_per_slice.csv",
         to_csv([{**_blank_nan(r), **{k: r[k] for k in ("subject", "slice")}} for r in per_slice], slice_columns),
     )
+
+
+def run_phase_test(opt: argparse.Namespace) -> dict[str, Any]:
+    """Evaluate a phase run (and the baseline) on the chosen subjects; returns the rows and output paths."""
+    device = select_device(opt)
+    methods = _load_methods(opt, device)
+    first = methods[0][2]
+    if first.fg_bg:
+        print(first.noise.describe())
+    if not first.population.ready:
+        print(f"note: run {opt.name} holds no population prior (trained before it existed): no population row")
+    out_dir = Path(opt.results_dir) / opt.name / "phase"
+    generators = [torch.Generator(device=device).manual_seed(int(opt.seed)) for _ in methods]
+    paths = select_subjects(opt.dataroot, opt.split, opt.subjects, opt.max_subjects)
+    per_slice: list[dict[str, Any]] = []
+    written = []
+    for path in tqdm(paths, desc="phase synthesis", disable=opt.no_progress, dynamic_ncols=True):
+        subject = read_subject(path, require_velocity=True)
+        slices_out = {}
+        for name, s in subject.slices.items():
+            if s.frame_index is not None:
+                raise DataError(f"{path}: slice {name!r} holds key frames only; stage 2 needs every frame")
+            rows, synthesised = _evaluate_slice(s, {"subject": path.stem, "slice": name}, methods, generators,
+                                                max(1, int(opt.batch_size)))  # fmt: skip
+            per_slice.extend(rows)
+            velocity = synthesised * np.asarray(s.venc_cm_s, dtype=np.float32)[None, :, None, None]
+            attrs = {**s.attrs, "synthesised_fields": "velocity", "synthesised_by": f"phase:{opt.name}"}
+            slices_out[name] = replace(s, velocity=velocity, velocity_true=None, attrs=attrs)
+        target = out_dir / "subjects" / f"{path.stem}.h5"
+        written.append(write_subject(target, Subject(subject.subject_id, slices_out, subject.attrs)))
+
+    labels = [(m, run) for m, run, _ in methods] + [(ZERO, ""), (POPULATION, ""), (FLOOR, ""), (REAL, "")]
+    rows = average_rows(per_slice, labels)
+    add_skill(rows)
+    _write_outputs(out_dir, rows, per_slice)
     n_slices = rows[0]["n_slices"] if rows else 0
     print(f"stage 2: {len(paths)} subject(s), {n_slices} slice(s); velocity metrics in VENC units, errors in cm/s")
     print(format_table(rows))

@@ -48,7 +48,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from data.mvm_io import SLICE_POSITIONS
+from data.mvm_io import SLICE_POSITIONS, read_subject
 from models.base_model import BaseModel
 from models.losses import masked_l1
 from models.networks import (
@@ -64,6 +64,7 @@ from models.networks import (
 from models.padding import pad_to_multiple
 from models.phase.background_noise import NOISE_KINDS, BackgroundNoise, collect_background
 from models.phase.tissue_noise import TISSUE_NOISE_KINDS, add_tissue_noise
+from models.phase.yardsticks import PopulationPrior, fit_population_prior
 from util.conventions import DIRECTIONS, VELOCITY_DATA_RANGE
 from util.errors import OptionError
 from util.metrics import psnr_torch
@@ -271,6 +272,8 @@ class PhaseModel(BaseModel):
         #: whether the composite's foreground carries physics phase noise
         self.tissue_noise = opt.tissue_noise == "physics"
         self.noise = BackgroundNoise(opt.noise_model)
+        #: the training set's mean velocity curves, the ``population`` yardstick (fitted before training)
+        self.population = PopulationPrior()
         self._val_generator: torch.Generator | None = None
 
         net_g = UNet(
@@ -322,7 +325,12 @@ class PhaseModel(BaseModel):
     # ------------------------------------------------------------------------------------ training
 
     def prepare_training(self, train_dataset: Any) -> None:
-        """Estimate the empirical background noise model from the training split (same on every rank)."""
+        """Estimate what the run keeps from its training split (the same on every rank): the population
+        prior of the yardsticks (models/phase/yardsticks.py) and the empirical background noise model."""
+        paths = dict.fromkeys(entry.path for entry in train_dataset.slices)
+        self.population = fit_population_prior(
+            s for path in paths for s in read_subject(path, check_values=False).slices.values()
+        )
         if self.noise.kind == "empirical" and self.fg_bg:
             self.noise.fit(collect_background(train_dataset, seed=int(self.opt.seed)))
             if int(os.environ.get("RANK", "0")) == 0:
@@ -449,11 +457,16 @@ class PhaseModel(BaseModel):
     # ------------------------------------------------------------------------------------ state
 
     def extra_state(self) -> dict[str, Any]:
-        return {"noise_model": self.noise.state_dict()}
+        state: dict[str, Any] = {"noise_model": self.noise.state_dict()}
+        if self.population.ready:
+            state["population_prior"] = self.population.state_dict()
+        return state
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         if "noise_model" in state:
             self.noise.load_state_dict(state["noise_model"])
+        if "population_prior" in state:
+            self.population = PopulationPrior.from_state(state["population_prior"])
 
     # ----------------------------------------------------------------------------------- inference
 
