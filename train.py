@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from data import create_dataset
 from models import create_model, get_model_class
+from models.loading import load_initial_weights
 from options.train_options import TrainOptions
 from util.cli import run_cli
 from util.distributed import cleanup, init_distributed
@@ -29,6 +30,8 @@ def main(args: list[str] | None = None) -> dict:
         train_set = create_dataset(opt, "train")
         val_set = create_dataset(opt, "val") if opt.val_freq else None
         model = create_model(opt, ctx.device)
+        if opt.init_weights and not opt.continue_train:
+            print(f"starting from the weights of {load_initial_weights(model, opt.init_weights)}", flush=True)
         model.prepare_training(train_set)
         trainer = Trainer(opt, model, ctx, train_set, val_set)
         if opt.continue_train:

@@ -18,6 +18,9 @@ from models import get_model_class
 from util import checkpoint as ckpt
 from util.errors import CheckpointError
 
+#: the twin shipped with the repository (pretrained/MODEL_CARD.md): one run folder per stage
+PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
+
 
 def checkpoint_path(run_dir: str | os.PathLike, which: str | int = "best") -> Path:
     """The file for ``which`` in ``run_dir``; ``best`` falls back to ``weights`` (the export) if absent."""
@@ -31,6 +34,36 @@ def checkpoint_path(run_dir: str | os.PathLike, which: str | int = "best") -> Pa
     if not path.exists():
         found = sorted(p.name for p in run_dir.glob("*.pt"))
         raise CheckpointError(f"{path}: checkpoint not found; the run has {found or 'no checkpoints'}")
+    return path
+
+
+def load_initial_weights(model: Any, source: str | os.PathLike) -> Path:
+    """Load the network weights of ``source`` into ``model`` before training (fine-tuning).
+
+    ``source``: a run folder (its best checkpoint, else weights.pt), a checkpoint file, or ``pretrained``
+    for the shipped twin's run of the model's stage. Networks of the model that the file lacks (a
+    discriminator, when starting from a weights-only export of an older run) keep their initialisation;
+    a network whose shapes differ is an error naming the option to fix.
+    """
+    path = Path(source)
+    if str(source) == "pretrained":
+        path = PRETRAINED_DIR / model.opt.model / "weights.pt"
+    elif path.is_dir():
+        path = checkpoint_path(path, "best")
+    if not path.is_file():
+        raise CheckpointError(f"--init_weights {source}: no checkpoint file at {path}")
+    networks = ckpt.load(path, weights_only=path.name == "weights.pt").get("networks", {})
+    loaded = [name for name in model.network_names if name in networks]
+    if not loaded:
+        raise CheckpointError(f"--init_weights {path}: holds no weights for {model.network_names}")
+    for name in loaded:
+        try:
+            model.network(name).load_state_dict(networks[name])
+        except RuntimeError as exc:
+            raise CheckpointError(
+                f"--init_weights {path}: {name!r} has another architecture; use the options the weights were "
+                f"trained with (saved in the checkpoint): {str(exc).splitlines()[0]}"
+            ) from exc
     return path
 
 

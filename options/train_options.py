@@ -38,6 +38,12 @@ class TrainOptions(BaseOptions):
 
         c = parser.add_argument_group("checkpoints")
         c.add_argument("--continue_train", action="store_true", help="resume exactly from the latest checkpoint")
+        c.add_argument(
+            "--init_weights",
+            default=None,
+            help="start from these network weights (a run folder, a .pt checkpoint, or 'pretrained' for the "
+            "shipped twin's stage) to fine-tune on your own data; the architecture options must match",
+        )
         c.add_argument("--save_epoch_freq", type=int, default=10, help="also keep a checkpoint every N epochs")
         c.add_argument("--keep_last", type=int, default=3, help="how many periodic checkpoints to keep")
 

@@ -24,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from data.export_nifti import export_nifti
@@ -33,14 +34,19 @@ from data.transforms import crop_slice
 from models.hdl.keyframes import key_frames_of
 from models.hdl.predictor import HDLPredictor
 from models.hdl.report.builder import ReportBuilder
-from models.loading import load_trained_model
+from models.loading import PRETRAINED_DIR, load_trained_model
+from models.phase.yardsticks import PopulationPrior
 from util.distributed import select_device
 from util.errors import OptionError
 
-METHODS = ("hdl", "baseline")
+METHODS = ("hdl", "baseline", "zero", "population")
+#: the stage runs of the shipped twin, which test.py --model hdl --pretrained loads
+PRETRAINED_RUNS = {"interp_name": PRETRAINED_DIR / "interp", "phase_name": PRETRAINED_DIR / "phase"}
 
 
 def _run_dir(opt: argparse.Namespace, option: str) -> Path:
+    if opt.pretrained and option in PRETRAINED_RUNS:
+        return PRETRAINED_RUNS[option]
     name = getattr(opt, option)
     if not name:
         raise OptionError(f"--{option} is required with --model hdl (a run name under --checkpoints_dir)")
@@ -52,7 +58,8 @@ def build_predictors(opt: argparse.Namespace) -> dict[str, HDLPredictor]:
 
     device = select_device(opt)
     common = {"device": device, "precision": opt.precision, "batch_size": opt.batch_size, "seed": opt.seed}
-    hdl = HDLPredictor.from_runs(_run_dir(opt, "interp_name"), _run_dir(opt, "phase_name"), opt.which_epoch, **common)
+    which = "weights" if opt.pretrained else opt.which_epoch
+    hdl = HDLPredictor.from_runs(_run_dir(opt, "interp_name"), _run_dir(opt, "phase_name"), which, **common)
     if opt.baseline_phase_name:
         overrides = {"precision": hdl.precision, "channels_last": device.type == "cuda"}
         phase = load_trained_model(_run_dir(opt, "baseline_phase_name"), opt.which_epoch, device, overrides)
@@ -62,14 +69,34 @@ def build_predictors(opt: argparse.Namespace) -> dict[str, HDLPredictor]:
     return {"hdl": hdl, "baseline": baseline}
 
 
+def yardstick_twins(twin: Subject, population: PopulationPrior) -> dict[str, Subject]:
+    """The velocity yardsticks on ``twin``'s own cine and masks: no motion (``zero``) and the training set's
+    mean curves on its myocardium (``population``, when the phase run holds a prior). Only the velocity
+    differs from the twin, so their rows show what stage 2 adds over knowing nothing of the subject."""
+    def with_velocity(method: str, velocity_of: Any) -> Subject:
+        slices = {
+            name: replace(s, velocity=velocity_of(s), attrs={**s.attrs, "synthesised_by": method})
+            for name, s in twin.slices.items()
+        }
+        return replace(twin, slices=slices)
+
+    twins = {"zero": with_velocity("zero", lambda s: np.zeros_like(s.velocity))}
+    if population.ready:
+        twins["population"] = with_velocity("population", population.velocity)
+    return twins
+
+
 def _descriptions(opt: argparse.Namespace) -> dict[str, str]:
+    interp, phase = (str(_run_dir(opt, o)) if opt.pretrained else getattr(opt, o) for o in PRETRAINED_RUNS)
     if opt.baseline_phase_name:
         baseline = f"linear interpolation + L1-only phase generator ({opt.baseline_phase_name})"
     else:
-        baseline = f"linear interpolation + the HDL phase model ({opt.phase_name}; no L1-only run given)"
+        baseline = f"linear interpolation + the HDL phase model ({phase}; no L1-only run given)"
     return {
-        "hdl": f"hybrid UNet interpolation ({opt.interp_name}) + foreground-background GAN ({opt.phase_name})",
+        "hdl": f"hybrid UNet interpolation ({interp}) + foreground-background GAN ({phase})",
         "baseline": baseline,
+        "zero": "yardstick: zero velocity on the HDL twin's cine",
+        "population": "yardstick: the phase run's training-set mean curves on the HDL twin's myocardium",
     }
 
 
@@ -104,8 +131,8 @@ def run_hdl_test(opt: argparse.Namespace) -> dict[str, dict[str, Any]]:
         "data": f"{opt.dataroot} ({opt.split} split, {len(paths)} subject(s))",
         "input": "key frames only" if opt.input_keyframes_only else f"full cines, key frame every {opt.factor}",
         "factor": opt.factor,
-        "stage 1": f"{Path(opt.checkpoints_dir) / opt.interp_name} ({opt.which_epoch})",
-        "stage 2": f"{Path(opt.checkpoints_dir) / opt.phase_name} ({opt.which_epoch})",
+        "stage 1": f"{_run_dir(opt, 'interp_name')} ({hdl.interp_model.checkpoint_path.name})",
+        "stage 2": f"{_run_dir(opt, 'phase_name')} ({hdl.phase_model.checkpoint_path.name})",
         "device": f"{hdl.device} ({hdl.precision})",
         "seed": opt.seed,
     }
@@ -131,6 +158,7 @@ def run_hdl_test(opt: argparse.Namespace) -> dict[str, dict[str, Any]]:
             if opt.export_nifti:
                 _export_nifti(twin, out_dir / "nifti" / method)
             twins[method] = twin
+        twins.update(yardstick_twins(twins["hdl"], hdl.phase_model.population))
         builder.add_subject(subject, twins)
     result = builder.finish(files)
 

@@ -16,6 +16,12 @@ class ChainOptions:
         g.add_argument("--interp_name", default=None, help="run name of the stage-1 (interp) model")
         g.add_argument("--phase_name", default=None, help="run name of the stage-2 (phase) model")
         g.add_argument(
+            "--pretrained",
+            action="store_true",
+            help="use the twin shipped in pretrained/ (see pretrained/MODEL_CARD.md) instead of "
+            "--interp_name and --phase_name",
+        )
+        g.add_argument(
             "--baseline_phase_name",
             default=None,
             help="run name of an L1-only phase model (train.py --model phase --l1_only) for the baseline chain; "

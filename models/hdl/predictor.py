@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from data.mvm_io import SliceData, Subject
 from models.hdl.keyframes import KeyFrames, key_frames_of
 from models.interp.inference import CineReconstruction, interpolate_cine, linear_cine
-from models.loading import load_trained_model
+from models.loading import PRETRAINED_DIR, load_trained_model
 from models.phase.synthesis import synthesise_cine
 from util.device import autocast, resolve_device, resolve_precision
 from util.errors import OptionError
@@ -121,6 +121,12 @@ class HDLPredictor:
             interp = load_trained_model(interp_run_dir, which, dev, overrides)
         phase = load_trained_model(phase_run_dir, which, dev, overrides)
         return cls(interp, phase, dev, prec, batch_size, interpolation, seed, name)
+
+    @classmethod
+    def from_pretrained(cls, device: torch.device | str | None = None, **kwargs: Any) -> HDLPredictor:
+        """The shipped twin (``pretrained/``, trained on the phantom; see its model card), no training needed.
+        ``kwargs`` are those of ``from_runs``."""
+        return cls.from_runs(PRETRAINED_DIR / "interp", PRETRAINED_DIR / "phase", "weights", device, **kwargs)
 
     # ------------------------------------------------------------------------------------- stages
 
