@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
+from pydicom.errors import BytesLengthException, InvalidDicomError
 
 from data import dicom_rules as rules
 from data.dicom_vendor import vendor_units
@@ -251,7 +251,7 @@ def read_header(path: Path) -> tuple[Dataset | None, str]:
         ds = pydicom.dcmread(path, stop_before_pixels=True, force=False)
     except InvalidDicomError:
         return None, "not a DICOM file"
-    except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError, BytesLengthException) as exc:
         return None, f"unreadable DICOM ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
     media_class = str(getattr(ds.get("file_meta", Dataset()), "MediaStorageSOPClassUID", ""))
     if media_class == DICOMDIR_CLASS:
