@@ -57,6 +57,8 @@ class AssembledSlice:
     patient_id: str
     series: list[str] = field(default_factory=list)
     source: dict = field(default_factory=dict)  # the UIDs of the images used (see ``source_uids``)
+    image_type: str = ""  # of the magnitude images: DERIVED\\SECONDARY marks a synthesised twin
+    derivation: str = ""  # the magnitude images' DerivationDescription
 
 
 def source_uids(channels: dict[str, list[FrameRecord]]) -> dict:
@@ -426,6 +428,8 @@ def _assemble_one(
         manufacturer=mag_frames[0].manufacturer,
         patient_id=mag_frames[0].patient_id,
         series=sorted({r.series_label for r in every}),
+        image_type=mag_frames[0].image_type,
+        derivation=mag_frames[0].derivation,
         source=source_uids(
             {"magnitude": mag_frames, **{_channel_name(e): f for e, f in zip(encodings, phase_frames, strict=True)}}
         ),

@@ -23,6 +23,11 @@ Base or apex (``order_slices``). Geometry alone does not say which end of a stac
   (1 slice: mid; 2: basal and apical; 3: one each). ``z_towards_apex`` is set from the same decision:
   positive vz is along the slice normal (row x column of ImageOrientationPatient).
 
+Synthesised twins: images marked DERIVED\\SECONDARY whose DerivationDescription says "SYNTHETIC"
+(what ``data.export_dicom`` writes for a twin) give slices with ``synthesised_by`` (the method named in
+that description), so that a twin exported and imported again is still known as synthetic; every slice
+records the magnitude's ImageType in ``dicom_image_type``.
+
 Masks: ``--myocardium`` (and ``--lv_blood``, ``--rv_blood``) take a NIfTI volume, a DICOM SEG object
 or a folder of PNG images, for every frame or for key frames only (``data.masks``; key frames are
 recorded in the ``labelled_frames`` slice attribute). Without them the importer writes an all-zero
@@ -34,6 +39,7 @@ analysis.
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -184,6 +190,7 @@ def _scan(root: Path, log: Log) -> list[FrameRecord]:
 
 def _to_slice(name: str, s: AssembledSlice, position: str, z_dir: int) -> SliceData:
     """An assembled slice as ``SliceData``, with an all-zero myocardium (``mask_source`` "none")."""
+    made_by = synthetic_marking(s.image_type, s.derivation)
     return SliceData(
         name=name,
         magnitude=s.magnitude,
@@ -203,8 +210,19 @@ def _to_slice(name: str, s: AssembledSlice, position: str, z_dir: int) -> SliceD
             "slice_location_mm": s.location_mm,
             "rr_source": s.rr_source,
             "dicom_source": s.source,
+            "dicom_image_type": s.image_type,
+            **({"synthesised_by": made_by} if made_by else {}),
         },
     )
+
+
+def synthetic_marking(image_type: str, derivation: str) -> str | None:
+    """The ``synthesised_by`` of images marked as a synthesised twin (DERIVED + a SYNTHETIC derivation
+    description, see ``data.export_dicom``); None for anything else."""
+    if not image_type.upper().startswith("DERIVED") or not derivation.upper().startswith("SYNTHETIC"):
+        return None
+    match = re.search(r"synthesised by HDL-MVM \((.*)\)\s*$", derivation)
+    return match.group(1) if match else derivation
 
 
 def _describe(s: AssembledSlice, position: str, how: str, z_dir: int) -> str:
