@@ -29,7 +29,7 @@ import pydicom
 
 from data import dicom_rules as rules
 from data.dicom_scan import FrameRecord
-from data.dicom_vendor import PHASE_UNITS, raw_to_velocity
+from data.dicom_vendor import PHASE_UNITS, RAW_BITS, phase_levels, raw_to_velocity
 from util.errors import DataError
 
 LOCATION_TOLERANCE_MM = 0.5
@@ -57,6 +57,8 @@ class AssembledSlice:
     patient_id: str
     series: list[str] = field(default_factory=list)
     source: dict = field(default_factory=dict)  # the UIDs of the images used (see ``source_uids``)
+    image_type: str = ""  # of the magnitude images: DERIVED\\SECONDARY marks a synthesised twin
+    derivation: str = ""  # the magnitude images' DerivationDescription
 
 
 def source_uids(channels: dict[str, list[FrameRecord]]) -> dict:
@@ -197,9 +199,7 @@ def _channels(
                 f"warning: {where}: {series[0].series_label} is in-plane without an x/y word: taken as {axis} "
                 f"by series order (--inplane_order {settings.inplane_order})"
             )
-    channels = [
-        (np.asarray(k, dtype=np.float64), v) for k, v in sorted(phase.items(), key=lambda kv: _axis_rank(kv[0]))
-    ]
+    channels = [(_exact_encoding(k, v), v) for k, v in sorted(phase.items(), key=lambda kv: _axis_rank(kv[0]))]
     missing = []
     if not magnitude:
         missing.append("magnitude")
@@ -210,6 +210,16 @@ def _channels(
     if len(channels) > 3:
         return magnitude, channels, f"phase images for {len(channels)} encoding directions (expected 3)"
     return magnitude, channels, ""
+
+
+def _exact_encoding(key: tuple[float, ...], records: list[FrameRecord]) -> np.ndarray:
+    """The encoding direction of a channel: its records' own unit vectors (the grouping key is rounded,
+    which would bias an oblique direction by up to 1e-4), or the key for in-plane series placed by order."""
+    vectors = [r.encoding for r in records if r.encoding is not None]
+    if not vectors:
+        return np.asarray(key, dtype=np.float64)
+    mean = np.mean(vectors, axis=0)
+    return mean / np.linalg.norm(mean)
 
 
 def _axis_rank(key: Sequence[float]) -> tuple[int, tuple[float, ...]]:
@@ -284,24 +294,40 @@ def _phase_units(where: str, records: list[FrameRecord], settings: ImportSetting
     )
 
 
-def _convert_phase(rec: FrameRecord, stored: np.ndarray, units: str, venc: float, log: Log, told: set) -> np.ndarray:
-    if units == "cm_s":
-        velocity = (stored * rec.slope + rec.intercept).astype(np.float32)
-        if np.abs(velocity).max(initial=0) > 1.01 * venc and rec.series_uid not in told:
-            told.add(rec.series_uid)
-            log(f"warning: {rec.series_label}: values beyond VENC {venc:g} cm/s: are these cm/s (--phase_units)?")
-        return velocity
-    standard = (2.0, -(2.0**rec.bits_stored))
-    if (rec.slope, rec.intercept) != standard and rec.series_uid not in told:
-        told.add(rec.series_uid)
-        log(
-            f"note: {rec.series_label}: rescale ({rec.slope:g}, {rec.intercept:g}) is not the Siemens standard "
-            f"{standard}; velocities are computed from the stored values, which do not depend on it"
-        )
+def _raw_levels(rec: FrameRecord) -> tuple[int, str]:
     try:
-        return raw_to_velocity(stored, venc, rec.bits_stored)
+        return phase_levels(rec.slope, rec.intercept, rec.bits_stored)
     except DataError as exc:
         raise DataError(f"{rec.where}: {exc}") from exc
+
+
+def _convert_channel(frames: list[FrameRecord], units: str, venc: float, reader: PixelReader, log: Log) -> np.ndarray:
+    """One phase channel [T, H, W] in cm/s along its encoding direction (``dicom_vendor`` conventions)."""
+    stored = [reader.read(r) for r in frames]
+    if units == "cm_s":
+        pairs = zip(stored, frames, strict=True)
+        velocity = np.stack([(p * r.slope + r.intercept).astype(np.float32) for p, r in pairs])
+        if np.abs(velocity).max(initial=0) > 1.01 * venc:
+            log(f"warning: {frames[0].series_label}: values beyond VENC {venc:g} cm/s: are these cm/s (--phase_units)?")
+        return velocity
+    out = []
+    for pixels, rec in zip(stored, frames, strict=True):
+        levels, source = _raw_levels(rec)
+        try:
+            out.append(raw_to_velocity(pixels, venc, levels=levels))
+        except DataError as exc:
+            raise DataError(f"{rec.where}: {exc} ({source})") from exc
+    levels, source = _raw_levels(frames[0])
+    top = max(int(p.max(initial=0)) for p in stored)
+    if source.startswith("BitsStored") and top < levels // 2:
+        raise DataError(
+            f"{frames[0].where}: Siemens phase values of {frames[0].series_label} reach only {top}, the lower half "
+            f"of the 0..{levels - 1} range that {source} gives without a rescale (every velocity would be "
+            "negative): BitsStored is not the depth of the data; fix BitsStored or RescaleSlope/RescaleIntercept"
+        )
+    if source != f"rescale (slope 2, intercept {-levels})" and source != f"BitsStored {RAW_BITS}":
+        log(f"note: {frames[0].series_label}: {levels} phase levels span [-VENC, VENC) ({source})")
+    return np.stack(out)
 
 
 def _rr_interval(records: list[FrameRecord], trigger: np.ndarray) -> tuple[float, str]:
@@ -314,6 +340,63 @@ def _rr_interval(records: list[FrameRecord], trigger: np.ndarray) -> tuple[float
     return step * len(trigger), "trigger times"
 
 
+def _sorted_frames(
+    where: str, magnitude: list[FrameRecord], channels: list[tuple[np.ndarray, list[FrameRecord]]], log: Log
+) -> tuple[list[FrameRecord], list[list[FrameRecord]], np.ndarray]:
+    """Each channel sorted by trigger time and checked against the magnitude: (magnitude, phase channels,
+    trigger times in ms)."""
+    mag_frames = _frames(where, "magnitude", magnitude)
+    phase_frames = [_frames(where, f"phase ({_axis_name(e)})", recs) for e, recs in channels]
+    counts = [len(mag_frames)] + [len(f) for f in phase_frames]
+    if len(set(counts)) != 1:
+        raise DataError(f"{where}: magnitude and phase channels have different frame counts {counts}")
+    every = mag_frames + [r for f in phase_frames for r in f]
+    shapes = {(r.rows, r.cols) for r in every}
+    spacings = {tuple(np.round(r.spacing, 4)) for r in every}
+    if len(shapes) != 1 or len(spacings) != 1:
+        raise DataError(
+            f"{where}: magnitude and phase images differ in size {sorted(shapes)} or spacing {sorted(spacings)}"
+        )
+    trigger = np.array([r.trigger_ms for r in mag_frames], dtype=np.float64)
+    step = float(np.median(np.diff(trigger))) if counts[0] > 1 else 0.0
+    for frames in phase_frames:
+        other = np.array([r.trigger_ms for r in frames])
+        if np.max(np.abs(other - trigger)) > 0.5 * step:
+            log(
+                f"warning: {where}: {frames[0].series_label} trigger times differ from the magnitude's "
+                "by over half a frame"
+            )
+    return mag_frames, phase_frames, trigger
+
+
+def _image_velocity(
+    where: str,
+    encodings: np.ndarray,
+    phase_frames: list[list[FrameRecord]],
+    settings: ImportSettings,
+    reader: PixelReader,
+    log: Log,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Velocity [T, 3, H, W] in cm/s along the image axes and the VENC of each axis."""
+    override = None if settings.venc is None else np.asarray(settings.venc, dtype=np.float64)
+    vencs, fields = [], []
+    for e, frames in zip(encodings, phase_frames, strict=True):
+        axis = int(np.argmax(np.abs(e)))
+        venc = _channel_venc(where, frames, None if override is None else override[axis])
+        units = _phase_units(where, frames, settings)
+        vencs.append(venc)
+        fields.append(_convert_channel(frames, units, venc, reader, log))
+    if np.linalg.cond(encodings) > 10:
+        raise DataError(
+            f"{where}: the three velocity-encoding directions are nearly coplanar: {encodings.round(3).tolist()}"
+        )
+    to_image = np.linalg.inv(encodings)
+    encoded = np.stack(fields, axis=1)  # [T, 3, H, W] along the encoding directions
+    velocity = np.einsum("ij,tjhw->tihw", to_image, encoded).astype(np.float32)
+    venc_axes = np.abs(to_image) @ np.asarray(vencs)  # the largest speed each image axis can show
+    return velocity, (override if override is not None else venc_axes)
+
+
 def _assemble_one(
     where: str,
     ref_normal: np.ndarray | None,
@@ -324,51 +407,12 @@ def _assemble_one(
     reader: PixelReader,
     log: Log,
 ) -> AssembledSlice:
-    mag_frames = _frames(where, "magnitude", magnitude)
-    phase_frames = [_frames(where, f"phase ({_axis_name(e)})", recs) for e, recs in channels]
-    counts = [len(mag_frames)] + [len(f) for f in phase_frames]
-    if len(set(counts)) != 1:
-        raise DataError(f"{where}: magnitude and phase channels have different frame counts {counts}")
-    n = counts[0]
-    every = mag_frames + [r for f in phase_frames for r in f]
-    shapes = {(r.rows, r.cols) for r in every}
-    spacings = {tuple(np.round(r.spacing, 4)) for r in every}
-    if len(shapes) != 1 or len(spacings) != 1:
-        raise DataError(
-            f"{where}: magnitude and phase images differ in size {sorted(shapes)} or spacing {sorted(spacings)}"
-        )
-    trigger = np.array([r.trigger_ms for r in mag_frames], dtype=np.float64)
-    step = float(np.median(np.diff(trigger))) if n > 1 else 0.0
-    for frames in phase_frames:
-        other = np.array([r.trigger_ms for r in frames])
-        if np.max(np.abs(other - trigger)) > 0.5 * step:
-            log(
-                f"warning: {where}: {frames[0].series_label} trigger times differ from the magnitude's "
-                "by over half a frame"
-            )
-
+    mag_frames, phase_frames, trigger = _sorted_frames(where, magnitude, channels, log)
     encodings = np.stack([e for e, _ in channels])
-    override = None if settings.venc is None else np.asarray(settings.venc, dtype=np.float64)
-    vencs, fields, told = [], [], set()
-    for e, frames in zip(encodings, phase_frames, strict=True):
-        axis = int(np.argmax(np.abs(e)))
-        venc = _channel_venc(where, frames, None if override is None else override[axis])
-        units = _phase_units(where, frames, settings)
-        vencs.append(venc)
-        fields.append(np.stack([_convert_phase(r, reader.read(r), units, venc, log, told) for r in frames]))
+    velocity, venc_axes = _image_velocity(where, encodings, phase_frames, settings, reader, log)
     mag = np.stack([(reader.read(r) * r.slope + r.intercept).astype(np.float32) for r in mag_frames])
-    if np.linalg.cond(encodings) > 10:
-        raise DataError(
-            f"{where}: the three velocity-encoding directions are nearly coplanar: {encodings.round(3).tolist()}"
-        )
-    to_image = np.linalg.inv(encodings)
-    encoded = np.stack(fields, axis=1)  # [T, 3, H, W] along the encoding directions
-    velocity = np.einsum("ij,tjhw->tihw", to_image, encoded).astype(np.float32)
-    venc_axes = np.abs(to_image) @ np.asarray(vencs)  # the largest speed each image axis can show
-    if override is not None:
-        venc_axes = override
+    every = mag_frames + [r for f in phase_frames for r in f]
     rr, rr_source = _rr_interval(every, trigger)
-    keyword = rules.position_keyword({r.description for r in every})
     return AssembledSlice(
         location_mm=location,
         stack_normal=None if ref_normal is None else np.asarray(ref_normal, dtype=np.float64),
@@ -380,10 +424,12 @@ def _assemble_one(
         rr_interval_ms=rr,
         rr_source=rr_source,
         trigger_ms=trigger,
-        keyword=keyword,
+        keyword=rules.position_keyword({r.description for r in every}),
         manufacturer=mag_frames[0].manufacturer,
         patient_id=mag_frames[0].patient_id,
         series=sorted({r.series_label for r in every}),
+        image_type=mag_frames[0].image_type,
+        derivation=mag_frames[0].derivation,
         source=source_uids(
             {"magnitude": mag_frames, **{_channel_name(e): f for e, f in zip(encodings, phase_frames, strict=True)}}
         ),

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
+from pydicom.errors import BytesLengthException, InvalidDicomError
 
 from data import dicom_rules as rules
 from data.dicom_vendor import vendor_units
@@ -94,6 +94,8 @@ class FrameRecord:
     slope: float = 1.0
     intercept: float = 0.0
     bits_stored: int = 16
+    image_type: str = ""  # ImageType / FrameType, values joined by backslashes
+    derivation: str = ""  # DerivationDescription (a synthesised twin says so there, see data.export_dicom)
 
     @property
     def normal(self) -> np.ndarray | None:
@@ -128,6 +130,16 @@ def _floats(value: Any, n: int) -> np.ndarray | None:
     except (TypeError, ValueError):
         return None
     return arr if arr.shape == (n,) and np.all(np.isfinite(arr)) else None
+
+
+def _joined(value: Any) -> str:
+    """A multi-valued attribute as DICOM shows it (values joined by backslashes)."""
+    if value is None or isinstance(value, str):
+        return value or ""
+    try:
+        return "\\".join(str(v) for v in value)
+    except TypeError:
+        return str(value)
 
 
 def _venc_items(view: FrameView) -> list[Dataset]:
@@ -215,6 +227,8 @@ def describe_frame(path: Path, ds: Dataset, frame: int | None) -> FrameRecord:
         return rec
     image_type = view.get("FrameType") or ds.get("ImageType")
     philips_type = view.private(PHILIPS_IMAGE_TYPE)
+    rec.image_type = _joined(image_type)
+    rec.derivation = str(view.get("DerivationDescription", "") or "")
     rec.kind, rule = rules.image_kind(
         image_type, view.get("ComplexImageComponent"), philips_type if isinstance(philips_type, str) else None
     )
@@ -251,7 +265,7 @@ def read_header(path: Path) -> tuple[Dataset | None, str]:
         ds = pydicom.dcmread(path, stop_before_pixels=True, force=False)
     except InvalidDicomError:
         return None, "not a DICOM file"
-    except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError, BytesLengthException) as exc:
         return None, f"unreadable DICOM ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
     media_class = str(getattr(ds.get("file_meta", Dataset()), "MediaStorageSOPClassUID", ""))
     if media_class == DICOMDIR_CLASS:

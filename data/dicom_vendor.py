@@ -11,10 +11,24 @@ Two conventions are implemented, and the importer picks one from the Manufacture
 
         velocity = -VENC + 2 * VENC * stored / 2**bits          (= VENC * rescaled / 4096 for 12 bits)
 
-    The importer works from the **stored** value and BitsStored, so it does not depend on whether a
-    converter kept, dropped or changed the rescale attributes; a rescale other than the standard
-    (2, -2**bits) is reported but does not change the result. The VENC is not in the pixels: it comes
-    from the sequence name (see ``dicom_rules``).
+    The number of stored levels that span [-VENC, VENC) (4096 above) is read from the header by
+    ``phase_levels``, from two sources that must agree:
+
+    * the rescale, when it is not the identity: a rescale ``(slope, intercept)`` with slope > 0 and
+      intercept < 0 maps the stored range onto ``[intercept, -intercept)``, which is [-VENC, VENC), so
+      it names ``levels = -2 * intercept / slope`` (4096 for (2, -4096), 1024 for (2, -1024), 4096
+      for (1, -2048)), and then velocity = VENC * rescaled / -intercept;
+    * BitsStored: ``levels <= 2**BitsStored``. A rescale that names fewer levels than BitsStored
+      allows is the usual "12-bit values in a 16-bit container" (a converter that rewrote BitsStored
+      to 16) and the rescale wins; one that names more is contradictory and the image is refused.
+
+    With the identity rescale (absent, or dropped by a converter) BitsStored alone gives
+    ``levels = 2**BitsStored``; since phase noise in the background covers the whole range, a phase
+    series whose stored values all lie in the lower half of that range means BitsStored is not the
+    bit depth of the data, and the image is refused rather than read as all-negative velocities. Any
+    other rescale (slope <= 0, or intercept >= 0 but not the identity) is refused. Each refusal is a
+    one-line ``DataError`` naming the file. The VENC is not in the pixels: it comes from the sequence
+    name (see ``dicom_rules``).
 
 ``cm_s`` (Philips)
     The rescaled value (stored * RescaleSlope + RescaleIntercept) *is* the velocity in cm/s; the VENC
@@ -63,16 +77,37 @@ def vendor_units(manufacturer: str | None) -> str | None:
     return None if vendor is None else _VENDOR_UNITS[vendor]
 
 
-def raw_to_velocity(stored: np.ndarray, venc: float, bits: int = RAW_BITS) -> np.ndarray:
-    """Siemens stored phase (0 .. 2**bits - 1) to velocity in cm/s over [-VENC, VENC)."""
+def raw_to_velocity(stored: np.ndarray, venc: float, bits: int = RAW_BITS, levels: int | None = None) -> np.ndarray:
+    """Siemens stored phase (0 .. levels - 1, levels = 2**bits unless given) to cm/s over [-VENC, VENC)."""
     stored = np.asarray(stored)
-    levels = 2**bits
+    levels = 2**bits if levels is None else int(levels)
     if stored.size and (stored.min() < 0 or stored.max() >= levels):
         raise DataError(
-            f"stored phase values span {int(stored.min())}..{int(stored.max())}, outside the "
-            f"{bits}-bit range 0..{levels - 1} of the Siemens convention"
+            f"stored phase values span {int(stored.min())}..{int(stored.max())}, outside the range "
+            f"0..{levels - 1} of the Siemens convention"
         )
     return (-venc + 2.0 * venc * stored.astype(np.float64) / levels).astype(np.float32)
+
+
+def phase_levels(slope: float, intercept: float, bits_stored: int) -> tuple[int, str]:
+    """Stored levels spanning [-VENC, VENC) in a Siemens phase image, and the header that gave them.
+
+    See the module docstring; raises ``DataError`` (without a file name) for a contradictory header.
+    """
+    container = 2 ** int(bits_stored)
+    if (slope, intercept) == (1.0, 0.0):
+        return container, f"BitsStored {bits_stored}"
+    rescale = f"rescale (slope {slope:g}, intercept {intercept:g})"
+    if not (slope > 0 and intercept < 0):
+        raise DataError(f"{rescale} does not map the phase onto a range centred on zero (Siemens convention)")
+    levels = -2.0 * intercept / slope
+    if levels != round(levels) or levels < 2:
+        raise DataError(f"{rescale} names {levels:g} phase levels, not a whole number >= 2")
+    if levels > container:
+        raise DataError(
+            f"{rescale} names {levels:g} phase levels but BitsStored {bits_stored} holds only {container}"
+        )
+    return int(levels), rescale
 
 
 def velocity_to_raw(velocity: np.ndarray, venc: float, bits: int = RAW_BITS) -> np.ndarray:

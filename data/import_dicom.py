@@ -23,6 +23,11 @@ Base or apex (``order_slices``). Geometry alone does not say which end of a stac
   (1 slice: mid; 2: basal and apical; 3: one each). ``z_towards_apex`` is set from the same decision:
   positive vz is along the slice normal (row x column of ImageOrientationPatient).
 
+Synthesised twins: images marked DERIVED\\SECONDARY whose DerivationDescription says "SYNTHETIC"
+(what ``data.export_dicom`` writes for a twin) give slices with ``synthesised_by`` (the method named in
+that description), so that a twin exported and imported again is still known as synthetic; every slice
+records the magnitude's ImageType in ``dicom_image_type``.
+
 Masks: ``--myocardium`` (and ``--lv_blood``, ``--rv_blood``) take a NIfTI volume, a DICOM SEG object
 or a folder of PNG images, for every frame or for key frames only (``data.masks``; key frames are
 recorded in the ``labelled_frames`` slice attribute). Without them the importer writes an all-zero
@@ -34,6 +39,7 @@ analysis.
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -41,7 +47,7 @@ import numpy as np
 
 from data.add_masks import add_mask_arguments, mask_sources
 from data.dicom_assemble import AssembledSlice, ImportSettings, assemble_slices
-from data.dicom_scan import scan_folder
+from data.dicom_scan import FrameRecord, scan_folder
 from data.dicom_vendor import PHASE_UNITS
 from data.masks import attach_masks, read_masks
 from data.mvm_io import SLICE_POSITIONS, SliceData, Subject, write_subject
@@ -152,13 +158,7 @@ def import_dicom(
     """
     _check_settings(venc, phase_units, order, inplane_order)
     root = Path(dicom_dir)
-    if not root.is_dir():
-        raise DataError(f"{root}: DICOM folder not found" if not root.exists() else f"{root}: is not a folder")
-    records, n_files = scan_folder(root, log)
-    if n_files == 0:
-        raise DataError(f"{root}: the folder holds no files")
-    if not records:
-        raise DataError(f"{root}: none of its {n_files} files is a DICOM file")
+    records = _scan(root, log)
     settings = ImportSettings(venc=venc, phase_units=phase_units, inplane_order=inplane_order)
     slices = assemble_slices(records, settings, log)
     if not slices:
@@ -170,36 +170,69 @@ def import_dicom(
     names = slice_names([p for _, p, _, _ in ordered])
     out: dict[str, SliceData] = {}
     for name, (s, position, z_dir, how) in zip(names, ordered, strict=True):
-        t, h, w = s.magnitude.shape
-        out[name] = SliceData(
-            name=name,
-            magnitude=s.magnitude,
-            myocardium=np.zeros((t, h, w), dtype=np.uint8),
-            velocity=s.velocity,
-            venc_cm_s=s.venc_cm_s,
-            pixel_spacing_mm=s.pixel_spacing_mm,
-            rr_interval_ms=s.rr_interval_ms,
-            slice_position=position,
-            z_towards_apex=z_dir,
-            attrs={
-                "mask_source": "none",
-                "source": "dicom",
-                "manufacturer": s.manufacturer,
-                "dicom_series": s.series,
-                "trigger_times_ms": s.trigger_ms,
-                "slice_location_mm": s.location_mm,
-                "rr_source": s.rr_source,
-                "dicom_source": s.source,
-            },
-        )
-        log(
-            f"{name}: {position} ({how}), {t} frames of {h}x{w}, pixel {s.pixel_spacing_mm[0]:.3g}x"
-            f"{s.pixel_spacing_mm[1]:.3g} mm, VENC {'/'.join(f'{v:g}' for v in s.venc_cm_s)} cm/s, "
-            f"RR {s.rr_interval_ms:.0f} ms ({s.rr_source}), location {s.location_mm:.1f} mm, "
-            f"z_towards_apex {z_dir:+d}, {s.manufacturer or 'unknown vendor'}"
-        )
+        out[name] = _to_slice(name, s, position, z_dir)
+        log(f"{name}: {_describe(s, position, how, z_dir)}")
     sid = subject_id or _subject_id(slices, root)
     return Subject(subject_id=sid, slices=out, attrs={"source": "dicom", "dicom_folder": str(root)})
+
+
+def _scan(root: Path, log: Log) -> list[FrameRecord]:
+    """The header records of every DICOM image under ``root``; a clear error when there are none."""
+    if not root.is_dir():
+        raise DataError(f"{root}: DICOM folder not found" if not root.exists() else f"{root}: is not a folder")
+    records, n_files = scan_folder(root, log)
+    if n_files == 0:
+        raise DataError(f"{root}: the folder holds no files")
+    if not records:
+        raise DataError(f"{root}: none of its {n_files} files is a DICOM file")
+    return records
+
+
+def _to_slice(name: str, s: AssembledSlice, position: str, z_dir: int) -> SliceData:
+    """An assembled slice as ``SliceData``, with an all-zero myocardium (``mask_source`` "none")."""
+    made_by = synthetic_marking(s.image_type, s.derivation)
+    return SliceData(
+        name=name,
+        magnitude=s.magnitude,
+        myocardium=np.zeros(s.magnitude.shape, dtype=np.uint8),
+        velocity=s.velocity,
+        venc_cm_s=s.venc_cm_s,
+        pixel_spacing_mm=s.pixel_spacing_mm,
+        rr_interval_ms=s.rr_interval_ms,
+        slice_position=position,
+        z_towards_apex=z_dir,
+        attrs={
+            "mask_source": "none",
+            "source": "dicom",
+            "manufacturer": s.manufacturer,
+            "dicom_series": s.series,
+            "trigger_times_ms": s.trigger_ms,
+            "slice_location_mm": s.location_mm,
+            "rr_source": s.rr_source,
+            "dicom_source": s.source,
+            "dicom_image_type": s.image_type,
+            **({"synthesised_by": made_by} if made_by else {}),
+        },
+    )
+
+
+def synthetic_marking(image_type: str, derivation: str) -> str | None:
+    """The ``synthesised_by`` of images marked as a synthesised twin (DERIVED + a SYNTHETIC derivation
+    description, see ``data.export_dicom``); None for anything else."""
+    if not image_type.upper().startswith("DERIVED") or not derivation.upper().startswith("SYNTHETIC"):
+        return None
+    match = re.search(r"synthesised by HDL-MVM \((.*)\)\s*$", derivation)
+    return match.group(1) if match else derivation
+
+
+def _describe(s: AssembledSlice, position: str, how: str, z_dir: int) -> str:
+    t, h, w = s.magnitude.shape
+    return (
+        f"{position} ({how}), {t} frames of {h}x{w}, pixel {s.pixel_spacing_mm[0]:.3g}x"
+        f"{s.pixel_spacing_mm[1]:.3g} mm, VENC {'/'.join(f'{v:g}' for v in s.venc_cm_s)} cm/s, "
+        f"RR {s.rr_interval_ms:.0f} ms ({s.rr_source}), location {s.location_mm:.1f} mm, "
+        f"z_towards_apex {z_dir:+d}, {s.manufacturer or 'unknown vendor'}"
+    )
 
 
 def build_parser() -> ToolParser:

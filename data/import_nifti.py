@@ -273,33 +273,52 @@ def import_nifti(
         name: read_mask(path, name, layout)
         for name, path in (("myocardium", myocardium), ("lv_blood", lv_blood), ("rv_blood", rv_blood))
     }
-    n_slices, n_frames = mag.shape[:2]
-    rr_ms, rr_source = _rr_interval(rr, mag_img, side, magnitude, n_frames)
-    positions = _positions(slice_positions, order, n_slices)
+    rr_ms, rr_source = _rr_interval(rr, mag_img, side, magnitude, mag.shape[1])
+    common = {
+        "venc_cm_s": vencs,
+        "pixel_spacing_mm": spacing,
+        "rr_interval_ms": rr_ms,
+        "z_towards_apex": z_towards_apex,
+    }
+    positions = _positions(slice_positions, order, mag.shape[0])
     slices = {}
     for i, (name, position) in enumerate(zip(slice_names(positions), positions, strict=True)):
-        myo, lv, rv = (None if masks[m] is None else masks[m][i] for m in ("myocardium", "lv_blood", "rv_blood"))
-        slices[name] = SliceData(
-            name=name,
-            magnitude=mag[i].astype(np.float32),
-            myocardium=myo if myo is not None else np.zeros(mag.shape[1:], dtype=np.uint8),
-            velocity=vel[i],
-            venc_cm_s=vencs,
-            pixel_spacing_mm=spacing,
-            rr_interval_ms=rr_ms,
-            slice_position=position,
-            z_towards_apex=z_towards_apex,
-            lv_blood=lv,
-            rv_blood=rv,
-            attrs={"mask_source": "nifti" if myo is not None else "none", "source": "nifti", "rr_source": rr_source},
-        )
-        log(
-            f"{name}: {position}, {n_frames} frames of {mag.shape[2]}x{mag.shape[3]}, pixel {spacing[0]:.3g}x"
-            f"{spacing[1]:.3g} mm, VENC {'/'.join(f'{v:g}' for v in vencs)} cm/s, RR {rr_ms:.0f} ms ({rr_source}), "
-            f"orientation: {how}" + ("" if myo is not None else ", no myocardium mask")
-        )
+        mask_i = {m: None if masks[m] is None else masks[m][i] for m in masks}
+        slices[name] = _slice(name, position, mag[i], vel[i], mask_i, common, rr_source)
+        log(f"{name}: {_describe(slices[name], rr_source)}, orientation: {how}" + _mask_note(mask_i["myocardium"]))
     sid = subject_id or Path(magnitude).name.split(".nii")[0]
     return Subject(subject_id=sid, slices=slices, attrs={"source": "nifti"})
+
+
+def _slice(
+    name: str, position: str, mag: np.ndarray, vel: np.ndarray, masks: dict, common: dict, rr_source: str
+) -> SliceData:
+    """One imported slice; a missing myocardium becomes an all-zero mask (``mask_source`` "none")."""
+    myo = masks["myocardium"]
+    return SliceData(
+        name=name,
+        magnitude=mag.astype(np.float32),
+        myocardium=myo if myo is not None else np.zeros(mag.shape, dtype=np.uint8),
+        velocity=vel,
+        slice_position=position,
+        lv_blood=masks["lv_blood"],
+        rv_blood=masks["rv_blood"],
+        attrs={"mask_source": "nifti" if myo is not None else "none", "source": "nifti", "rr_source": rr_source},
+        **common,
+    )
+
+
+def _describe(s: SliceData, rr_source: str) -> str:
+    t, h, w = s.magnitude.shape
+    spacing, vencs = s.pixel_spacing_mm, s.venc_cm_s
+    return (
+        f"{s.slice_position}, {t} frames of {h}x{w}, pixel {spacing[0]:.3g}x{spacing[1]:.3g} mm, VENC "
+        f"{'/'.join(f'{v:g}' for v in vencs)} cm/s, RR {s.rr_interval_ms:.0f} ms ({rr_source})"
+    )
+
+
+def _mask_note(myo: np.ndarray | None) -> str:
+    return "" if myo is not None else ", no myocardium mask"
 
 
 def build_parser() -> ToolParser:

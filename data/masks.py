@@ -4,7 +4,9 @@ Sources (``read_masks``), one per mask kind (myocardium, lv_blood, rv_blood):
   * a NIfTI volume (``.nii`` / ``.nii.gz``), (x, y, slice, time), reoriented like the NIfTI importer
     (``data.nifti_axes``): one slice per slice of the subject in base-to-apex file order, and either
     every frame or only the key frames named by ``mask_frames`` (as many as the volume has);
-  * a DICOM SEG object (Modality SEG, read with pydicom), or a folder of them: each frame is placed
+  * a DICOM SEG object (Modality SEG, read with pydicom), or a folder searched recursively for them
+    (other files are left out, so the folder ``data.export_dicom --seg`` wrote, images included, holds
+    the masks of every slice): each frame is placed
     by the source image it references (DerivationImageSequence / SourceImageSequence), which must be
     one of the images the subject was imported from (the ``dicom_source`` slice attribute of ``data.import_dicom``); the
     segment is the one whose label names the mask (``myocard``, ``lv``/``left``, ``rv``/``right``), or
@@ -164,6 +166,7 @@ def _referenced_sop(frame_group, path: Path, i: int) -> str:
 
 def _from_seg(path: Path, kind: str, subject: Subject) -> dict[str, SliceMasks]:
     import pydicom
+    from pydicom.dataset import Dataset
 
     try:
         ds = pydicom.dcmread(path)
@@ -180,8 +183,10 @@ def _from_seg(path: Path, kind: str, subject: Subject) -> dict[str, SliceMasks]:
     pixels = pixels.reshape((-1, *pixels.shape[-2:]))
     number = _segment_number(ds, kind, path)
     out: dict[str, SliceMasks] = {}
+    shared = (ds.get("SharedFunctionalGroupsSequence") or [Dataset()])[0]
     for i, group in enumerate(ds.get("PerFrameFunctionalGroupsSequence", [])):
-        ident = group.get("SegmentIdentificationSequence", [None])[0]
+        # One segment: highdicom (and others) put its identification in the shared groups.
+        ident = (group.get("SegmentIdentificationSequence") or shared.get("SegmentIdentificationSequence") or [None])[0]
         if ident is None or int(ident.ReferencedSegmentNumber) != number:
             continue
         sop = _referenced_sop(group, path, i)
@@ -195,6 +200,23 @@ def _from_seg(path: Path, kind: str, subject: Subject) -> dict[str, SliceMasks]:
     if not out:
         raise DataError(f"{path}: no frame of segment {number} ({kind})")
     return out
+
+
+def _seg_files(folder: Path) -> list[Path]:
+    """The DICOM SEG files under ``folder`` (recursively); an error when there is none."""
+    import pydicom
+
+    found = []
+    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+        try:
+            modality = pydicom.dcmread(file, stop_before_pixels=True, specific_tags=["Modality"]).get("Modality")
+        except Exception:  # not DICOM, or unreadable: not a SEG either way
+            continue
+        if str(modality or "") == "SEG":
+            found.append(file)
+    if not found:
+        raise DataError(f"{folder}: no DICOM SEG file (Modality SEG) in the folder or below it")
+    return found
 
 
 def read_masks(
@@ -212,7 +234,7 @@ def read_masks(
             raise DataError(f"{path}: {kind} mask not found")
         if path.is_dir() and not any(p.suffix.lower() == ".png" for p in path.iterdir()):
             found = {}
-            for file in sorted(p for p in path.iterdir() if p.is_file()):  # a SEG series, one file per frame
+            for file in _seg_files(path):  # SEG series of one or more slices, one file per frame
                 for name, masks in _from_seg(file, kind, subject).items():
                     for k, by_frame in masks.frames.items():
                         found.setdefault(name, SliceMasks()).frames.setdefault(k, {}).update(by_frame)

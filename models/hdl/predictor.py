@@ -199,6 +199,7 @@ class HDLPredictor:
             velocity_true=None,
             frame_index=None,
             n_frames=None,
+            labelled_frames=None,  # the twin has a mask on every frame (key frames given, others synthesised)
             attrs={
                 **s.attrs,
                 "synthesised_by": self.name,

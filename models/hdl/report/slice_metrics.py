@@ -15,6 +15,14 @@ acquired slice is the region of the velocity error.
 Curves: the acquired curves come from the acquired velocity and myocardium; the synthesised ones from
 the twin's own velocity and myocardium, with the same septum, so the comparison is end to end (what a
 clinician would read from either data set).
+
+Acquired masks on some frames only (``real.labelled_frames``, e.g. key frames only): an unlabelled frame's
+all-zero mask means "not segmented", not "no myocardium", so every metric that needs the acquired
+myocardium uses the labelled frames only: Dice over the labelled non-key frames (NaN when there are
+none, as when only the key frames are labelled), the myocardial velocity errors over the labelled frames,
+curve correlation and RMSE over the labelled frames. Peak values and times to peak are NaN: a curve
+sampled on a few frames does not show the acquired peak or when it happened. Magnitude and whole-image
+velocity metrics do not use the masks and are unchanged.
 """
 
 from __future__ import annotations
@@ -51,6 +59,12 @@ def _tissue(unit: np.ndarray) -> np.ndarray:
     return np.asarray(tissue_mask_from_magnitude(unit), dtype=bool)
 
 
+def labelled(real: SliceData) -> np.ndarray:
+    """Boolean [T]: frames of ``real`` whose acquired masks are real (``SliceData.mask_frames``)."""
+    flags = np.zeros(real.num_frames, dtype=bool)
+    flags[real.mask_frames()] = True
+    return flags
+
 
 
 def magnitude_metrics(real: SliceData, synth: SliceData, is_key: np.ndarray, scale: float) -> dict[str, float]:
@@ -58,6 +72,7 @@ def magnitude_metrics(real: SliceData, synth: SliceData, is_key: np.ndarray, sca
     frames = np.flatnonzero(~is_key)
     if frames.size == 0:
         return {}
+    has_mask = labelled(real)
     ref = to_unit_range(real.magnitude[frames], scale)
     out = to_unit_range(synth.magnitude[frames], scale)
     tissue = _tissue(ref)
@@ -68,7 +83,7 @@ def magnitude_metrics(real: SliceData, synth: SliceData, is_key: np.ndarray, sca
             [psnr(o, r, 1.0, m) for o, r, m in zip(out, ref, tissue, strict=True)]
         ),
         "myo_dice_nonkey": mean_skipping_nan(
-            [dice(synth.myocardium[t], real.myocardium[t]) for t in frames],
+            [dice(synth.myocardium[t], real.myocardium[t]) for t in frames if has_mask[t]],
         ),
     }
 
@@ -94,26 +109,34 @@ def velocity_metrics(real: SliceData, synth: SliceData, scale: float) -> dict[st
         result[f"vel_ssim_tissue_{name}"] = mean_skipping_nan(
             [ssim(o[t], r[t], VELOCITY_DATA_RANGE, tissue[t]) for t in range(t_count)]
         )
-    myo = (real.myocardium != 0)[:, None]
+    myo = ((real.myocardium != 0) & labelled(real)[:, None, None])[:, None]
     result["vel_mae_myo_cm_s"] = mae(synth.velocity, real.velocity, myo)
     truth = real.velocity_true
     result["vel_mae_myo_true_cm_s"] = mae(synth.velocity, truth, myo) if truth is not None else math.nan
     return result
 
 
-def curve_metrics(real: SliceAnalysis, synth: SliceAnalysis) -> dict[str, float]:
-    """Correlation and RMSE of the global curves; absolute errors of peaks (cm/s) and times to peak (ms)."""
+def curve_metrics(real: SliceAnalysis, synth: SliceAnalysis, has_mask: np.ndarray | None = None) -> dict[str, float]:
+    """Correlation and RMSE of the global curves; absolute errors of peaks (cm/s) and times to peak (ms).
+
+    ``has_mask`` [T] (default: every frame) marks the frames whose acquired masks are real: the curves
+    are compared on those frames only, and peaks are NaN unless every frame is labelled.
+    """
     result: dict[str, float] = {}
+    every = has_mask is None or bool(np.all(has_mask))
     for c in COMPONENTS:
-        agreement = curve_agreement(synth.curves.global_curves[c], real.curves.global_curves[c])
+        ref = np.asarray(real.curves.global_curves[c], dtype=np.float64)
+        if not every:
+            ref = np.where(has_mask, ref, np.nan)
+        agreement = curve_agreement(synth.curves.global_curves[c], ref)
         result[f"curve_{c}_r"] = agreement["correlation"]
         result[f"curve_{c}_rmse_cm_s"] = agreement["rmse"]
     for c in COMPONENTS:
         for p in PEAKS:
             a = real.peaks[c]["global"][p]
             b = synth.peaks[c]["global"][p]
-            result[f"peak_err_{c}_{p}_cm_s"] = abs(float(b["value"]) - float(a["value"]))
-            result[f"ttp_err_{c}_{p}_ms"] = abs(float(b["time_ms"]) - float(a["time_ms"]))
+            result[f"peak_err_{c}_{p}_cm_s"] = abs(float(b["value"]) - float(a["value"])) if every else math.nan
+            result[f"ttp_err_{c}_{p}_ms"] = abs(float(b["time_ms"]) - float(a["time_ms"])) if every else math.nan
     return result
 
 
@@ -134,5 +157,5 @@ def slice_metrics(
     row.update(magnitude_metrics(real, synth, is_key, scale))
     row.update(velocity_metrics(real, synth, scale))
     if real_analysis is not None and synth_analysis is not None:
-        row.update(curve_metrics(real_analysis, synth_analysis))
+        row.update(curve_metrics(real_analysis, synth_analysis, labelled(real)))
     return row
