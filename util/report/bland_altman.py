@@ -103,7 +103,8 @@ def _draw(ax, panel: Panel, colour: str, limits: Limits | None, unit: str) -> No
     key = unit.replace("/", "_")  # "cm/s" -> the rounding rule of "cm_s"
     low, bias, high = (display_value(v, key) for v in (stats.loa_low, stats.bias, stats.loa_high))
     text = f"n={stats.n}\nbias {bias}\nLoA {low} to {high}"
-    ax.text(0.02, 0.97, text, transform=ax.transAxes, va="top", fontsize=7, family="monospace")
+    box = {"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 1.5}  # readable over the points
+    ax.text(0.02, 0.97, text, transform=ax.transAxes, va="top", fontsize=7, family="monospace", bbox=box)
     if limits is not None:
         ax.set_xlim(*limits[0])
         ax.set_ylim(*limits[1])
