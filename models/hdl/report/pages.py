@@ -129,6 +129,8 @@ def write_cohort_page(
     quantity -> [(method, PNG path)]).
     """
     subject_cols = ["subject", "method", "n_slices", *shown_columns(subjects, KEY_COLUMNS)]
+    without = list(dict.fromkeys(str(r["subject"]) for r in subjects if not r["has_reference"]))
+    unscored = [f"No acquired velocity for {', '.join(without)}: synthesised data only, no metrics."] if without else []
     body = [
         f"<h1>{html.escape(title)}</h1>",
         info_block(info),
@@ -136,7 +138,7 @@ def write_cohort_page(
         notes_html(notes),
         metrics_table(*summary),
         "<h2>Subjects</h2>",
-        notes_html(["Mean over each subject's slices with a reference; the subject links to its page."]),
+        notes_html(["Mean over each subject's slices with a reference; the subject links to its page.", *unscored]),
         data_table(subjects, subject_cols, links={"subject": dict(pages)}),
         "<h2>Agreement of the velocity peaks with the acquired data (Bland-Altman)</h2>",
         notes_html(
