@@ -183,8 +183,9 @@ def test_curve_and_peak_tables_cover_every_data_set(report: ReportResult) -> Non
 def test_figures_decode_with_sensible_sizes(report: ReportResult) -> None:
     figures = report.out_dir / "figures"
     pngs = sorted(figures.glob("*.png"))
-    # 6 curve plots (2 subjects x 3 slices) and 2 bull's-eyes
-    assert len(pngs) == 8
+    # 6 curve plots (2 subjects x 3 slices), 2 bull's-eyes, 2 x 2 Bland-Altman grids (quantity x method)
+    assert len(pngs) == 12
+    assert len([p for p in pngs if p.name.startswith("agreement_")]) == 4
     for png in pngs:
         with Image.open(png) as im:
             im.verify()
@@ -200,18 +201,71 @@ def test_figures_decode_with_sensible_sizes(report: ReportResult) -> None:
             assert np.asarray(im.convert("RGB")).std() > 0
 
 
-def test_index_html_links_only_existing_local_files(report: ReportResult) -> None:
+def page_links(page: Path) -> list[str]:
+    return re.findall(r'(?:src|href)="([^"]+)"', page.read_text())
+
+
+def test_every_page_links_only_existing_local_files(report: ReportResult) -> None:
+    pages = [report.index_html, *report.subject_pages.values()]
+    assert [p.relative_to(report.out_dir).as_posix() for p in pages[1:]] == [
+        "subjects/ring01.html",
+        "subjects/ring02_keys.html",
+    ]
+    for page in pages:
+        text = page.read_text()
+        links = page_links(page)
+        assert links, f"{page.name} shows nothing"
+        for link in links:
+            assert "://" not in link and not link.startswith("/"), link
+            assert (page.parent / link).is_file(), (page.name, link)
+        assert "http" not in text and "<script" not in text
+
+
+def test_cohort_page_links_each_subject_and_shows_the_agreement(report: ReportResult) -> None:
     text = report.index_html.read_text()
-    links = re.findall(r'(?:src|href)="([^"]+)"', text)
-    assert links, "the page shows nothing"
-    for link in links:
-        assert "://" not in link and not link.startswith("/"), link
-        assert (report.out_dir / link).is_file(), link
-    for needed in ("metrics.csv", "ring01_bullseye.png", "ring01_mid_cine.gif", "ring02_keys_basal_curves.png"):
-        assert any(link.endswith(needed) for link in links), needed
-    assert "<table" in text and ">hdl<" in text and ">baseline<" in text
-    assert "http" not in text and "<script" not in text
-    assert "No acquired velocity for this subject" in text
+    links = page_links(report.index_html)
+    for needed in ("metrics.csv", "peak_agreement.csv", "subjects/ring01.html", "subjects/ring02_keys.html"):
+        assert needed in links, needed
+    for needed in ("agreement_peak_velocity_cm_s_hdl.png", "agreement_time_to_peak_ms_baseline.png"):
+        assert f"figures/{needed}" in links, needed
+    assert ">hdl<" in text and ">baseline<" in text and "Bland-Altman" in text
+    # the subject figures live on the subject pages only
+    assert not any(link.endswith("_bullseye.png") for link in links)
+
+
+def test_subject_pages_hold_the_subject_figures(report: ReportResult) -> None:
+    page = report.subject_pages["ring01"]
+    links = page_links(page)
+    assert "../index.html" in links
+    for needed in ("ring01_bullseye.png", "ring01_mid_cine.gif", "ring01_basal_curves.png"):
+        assert f"../figures/{needed}" in links, needed
+    assert "Metrics per slice" in page.read_text()
+    assert "No acquired velocity for this subject" in report.subject_pages["ring02_keys"].read_text()
+
+
+def test_pages_round_numbers_by_their_unit(report: ReportResult) -> None:
+    """PSNR to 2 decimals, Dice to 3; the CSV keeps 6 significant digits."""
+    summary = read_csv(report.metrics_csv)[0]
+    psnr, dice = float(summary["mag_psnr_nonkey"]), float(summary["myo_dice_nonkey"])
+    text = report.index_html.read_text()
+    assert f">{psnr:.2f}<" in text and f">{dice:.3f}<" in text
+    if summary["mag_psnr_nonkey"] != f"{psnr:.2f}":
+        assert f">{summary['mag_psnr_nonkey']}<" not in text
+
+
+def test_per_subject_and_agreement_csv(report: ReportResult) -> None:
+    subjects = read_csv(report.out_dir / "metrics_per_subject.csv")
+    assert [(r["subject"], r["method"]) for r in subjects] == [
+        ("ring01", "hdl"),
+        ("ring01", "baseline"),
+        ("ring02_keys", "hdl"),
+        ("ring02_keys", "baseline"),
+    ]
+    assert [r["has_reference"] for r in subjects] == ["1", "1", "0", "0"]
+    agreement = read_csv(report.out_dir / "peak_agreement.csv")
+    assert list(agreement[0]) == ["method", "component", "peak", "quantity", "n", "bias", "sd", "loa_low", "loa_high"]
+    assert len(agreement) == 2 * 3 * 3 * 2  # method x component x peak x quantity
+    assert {r["n"] for r in agreement} == {"3"}  # the 3 slices of ring01; ring02_keys has no acquired peaks
 
 
 def test_bullseye_layout_follows_the_aha_convention() -> None:

@@ -1,13 +1,42 @@
-"""Metrics tables as text: CSV files and the values in them, one format for every stage's results."""
+"""Metrics tables as text: CSV files (full precision) and tables for people (HTML, markdown), rounded.
+
+CSV files keep 6 significant digits, so a later analysis loses nothing. Tables that people read show
+each number to the precision it means, decided in one place, :func:`display_decimals`, from the column
+name: the names already carry the unit (``_cm_s``, ``_ms``) or the metric (``psnr``, ``ssim``, ``dice``,
+``_r``). The markdown command prints a metrics.csv as the README's tables::
+
+    python -m util.tables results/quickstart/hdl/metrics.csv --columns method mag_psnr_nonkey \\
+        vel_mae_myo_cm_s --rename mag_psnr_nonkey=PSNR
+"""
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import math
+import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
+
+from util.cli import ToolParser, run_tool
+from util.errors import DataError, OptionError
+
+#: (pattern on the column name, decimals), first match wins: units before metric names, so that
+#: ``curve_radial_rmse_cm_s`` is a velocity (2) and not a correlation
+DISPLAY_RULES: tuple[tuple[str, int], ...] = (
+    (r"_cm_s$|^cm_s$", 2),  # velocities, velocity errors, their agreement statistics
+    (r"_ms$|^ms$", 0),  # times to peak: the frame interval is tens of ms
+    (r"(^|_)psnr|(^|_)db($|_)", 2),  # dB
+    (r"(^|_)(ssim|dice)($|_)", 3),
+    (r"_r$|^r$|(^|_)correlation($|_)", 3),  # Pearson r
+    (r"(^|_)fid($|_)", 2),
+)
+#: significant digits of a number whose column matches no rule
+DEFAULT_SIGNIFICANT = 4
 
 
 def format_value(value: object) -> str:
@@ -24,6 +53,37 @@ def format_value(value: object) -> str:
     return str(value)
 
 
+def display_decimals(column: str) -> int | None:
+    """Decimals a number of ``column`` is shown with, or None (no rule: ``DEFAULT_SIGNIFICANT`` digits)."""
+    name = column.lower()
+    for pattern, decimals in DISPLAY_RULES:
+        if re.search(pattern, name):
+            return decimals
+    return None
+
+
+def display_value(value: object, column: str, missing: str = "n/a") -> str:
+    """``value`` as a person reads it in ``column``: rounded by :func:`display_decimals`, integers and
+    text as they are, NaN and None as ``missing`` (a number that does not exist is not "nan")."""
+    if value is None or (isinstance(value, str) and value == ""):
+        return missing
+    if isinstance(value, (bool, np.bool_)):
+        return str(value)
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if not isinstance(value, (float, np.floating)):
+        return str(value)
+    value = float(value)
+    if math.isnan(value):
+        return missing
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    decimals = display_decimals(column)
+    text = f"{value:.{decimals}f}" if decimals is not None else f"{value:.{DEFAULT_SIGNIFICANT}g}"
+    # -0.001 shown to 2 decimals is 0.00, not a negative number
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
 def to_csv(rows: Iterable[Mapping[str, object]], columns: Sequence[str]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -31,3 +91,86 @@ def to_csv(rows: Iterable[Mapping[str, object]], columns: Sequence[str]) -> str:
     for row in rows:
         writer.writerow([format_value(row.get(c, math.nan)) for c in columns])
     return buf.getvalue()
+
+
+def parse_cell(text: str) -> object:
+    """A CSV cell back as int, float or text (``unavailable: ...`` stays text; empty stays empty)."""
+    text = text.strip()
+    if re.fullmatch(r"[+-]?\d+", text):
+        return int(text)
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def to_markdown(
+    rows: Iterable[Mapping[str, object]],
+    columns: Sequence[str],
+    headers: Mapping[str, str] | None = None,
+    missing: str = "",
+) -> str:
+    """A GitHub markdown table of ``rows``, numbers rounded by the column's rule (by its original name,
+    whatever ``headers`` renames it to); a missing value is a blank cell, as in the README's tables."""
+    headers = headers or {}
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = [
+        "| " + " | ".join(cell(headers.get(c, c)) for c in columns) + " |",
+        "| " + " | ".join("---" for _ in columns) + " |",
+    ]
+    for row in rows:
+        values = [cell(display_value(row.get(c), c, missing)) for c in columns]
+        lines.append("| " + " | ".join(values) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def read_csv_rows(path: str | Path) -> tuple[list[str], list[dict[str, object]]]:
+    """The columns and typed rows of a CSV file written by :func:`to_csv`."""
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        rows = [{k: parse_cell(v or "") for k, v in r.items()} for r in reader]
+        return list(reader.fieldnames or []), rows
+
+
+def _renames(pairs: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        old, sep, new = pair.partition("=")
+        if not sep or not old:
+            raise OptionError(f"--rename takes old=new, got {pair!r}")
+        out[old] = new
+    return out
+
+
+def _print_markdown(args: argparse.Namespace) -> None:
+    renames = _renames(args.rename)
+    try:
+        columns, rows = read_csv_rows(args.csv)
+    except OSError as exc:
+        raise DataError(f"{args.csv}: cannot read: {exc.strerror or exc}") from exc
+    wanted = args.columns or columns
+    unknown = [c for c in wanted if c not in columns]
+    if unknown:
+        raise OptionError(f"{args.csv}: no column(s) {unknown}; it has {columns}")
+    sys.stdout.write(to_markdown(rows, wanted, renames))
+
+
+def build_parser() -> ToolParser:
+    p = ToolParser(prog="python -m util.tables", description="Print a metrics CSV as a GitHub markdown table.")
+    p.add_argument("csv", type=Path, help="a metrics CSV (metrics.csv, metrics_per_slice.csv...)")
+    p.add_argument("--columns", nargs="+", help="columns to show, in this order (default: all)")
+    p.add_argument("--rename", nargs="+", default=[], metavar="OLD=NEW", help="column headings to rename")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m util.tables FILE.csv [--columns ...] [--rename old=new ...]``; exit 2 on a bad file or
+    option, with one line on stderr."""
+    return run_tool(_print_markdown, build_parser(), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

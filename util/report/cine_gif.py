@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from util.atomic import atomic_path
 from util.conventions import DIRECTIONS
 from util.intensity import magnitude_scale
 from util.report.style import VELOCITY_CMAP, close, plt, velocity_limit
@@ -45,31 +47,32 @@ def _rgb(fig) -> Image.Image:
     return Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy())
 
 
-def write_cine_gif(
-    rows: Mapping[str, tuple[np.ndarray, np.ndarray | None]],
-    out_gif: str | os.PathLike,
-    rr_interval_ms: float,
-    venc_cm_s: Sequence[float],
-    title: str = "",
-    key_frames: Sequence[int] = (),
-    myocardium: np.ndarray | None = None,
-) -> Path:
-    """Write the GIF of ``rows``: label -> (magnitude [T, H, W], velocity [T, 3, H, W] cm/s or None).
+Rows = Mapping[str, tuple[np.ndarray, np.ndarray | None]]
 
-    The first row is the reference: its magnitude scale and its myocardial velocity range (from
-    ``myocardium`` [T, H, W], when given) set the grey and colour scales of every row, so rows compare
-    directly. A row without velocity shows its magnitude only.
-    """
+
+@dataclass
+class _Canvas:
+    """The figure drawn once, with the artists whose image data is swapped per frame."""
+
+    fig: plt.Figure
+    artists: list[list]  # per row: the magnitude image, then one image (or None) per velocity direction
+    caption: object
+
+
+def _check_rows(rows: Rows) -> int:
+    """The common frame count; rows of different lengths cannot share one GIF timeline."""
     labels = list(rows)
-    ref_mag, ref_vel = rows[labels[0]]
-    t_count = ref_mag.shape[0]
+    t_count = rows[labels[0]][0].shape[0]
     for label, (mag, vel) in rows.items():
         if mag.shape[0] != t_count or (vel is not None and vel.shape[0] != t_count):
             raise ValueError(f"row {label!r} has a different number of frames than {labels[0]!r}")
-    ref_vel = ref_vel if ref_vel is not None else next((v for _, v in rows.values() if v is not None), None)
-    vlim = velocity_limit(ref_vel, myocardium, np.asarray(venc_cm_s))
-    mscale = magnitude_scale(ref_mag)
-    h, w = ref_mag.shape[-2:]
+    return t_count
+
+
+def _draw_rows(rows: Rows, vlim: np.ndarray, mscale: float) -> _Canvas:
+    """Lay out one row of four panels per data set, showing frame 0, with shared grey and colour scales."""
+    labels = list(rows)
+    h, w = rows[labels[0]][0].shape[-2:]
     panel = 1.9
     fig, axes = plt.subplots(
         len(labels),
@@ -101,24 +104,58 @@ def write_cine_gif(
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
-    caption = fig.suptitle("", fontsize=9)
+    return _Canvas(fig, artists, fig.suptitle("", fontsize=9))
+
+
+def _render_frames(
+    canvas: _Canvas, rows: Rows, t_count: int, rr_interval_ms: float, title: str, key_frames: Sequence[int]
+) -> list[Image.Image]:
+    """Swap each frame's data into the drawn figure and grab its pixels (redrawing axes would be slow)."""
     keys = set(int(k) for k in key_frames)
     images = []
     for t in range(t_count):
-        for label, row in zip(labels, artists, strict=True):
-            mag, vel = rows[label]
+        for (mag, vel), row in zip(rows.values(), canvas.artists, strict=True):
             row[0].set_data(mag[t])
             for d in range(3):
                 if row[d + 1] is not None:
                     row[d + 1].set_data(vel[t, d])
         tag = " (key frame)" if t in keys else ""
-        caption.set_text(f"{title}  frame {t + 1}/{t_count}, {t * rr_interval_ms / t_count:.0f} ms{tag}".strip())
-        images.append(_rgb(fig))
-    close(fig)
-    out = Path(out_gif)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    duration = max(MIN_FRAME_MS, round(rr_interval_ms / t_count))
+        canvas.caption.set_text(f"{title}  frame {t + 1}/{t_count}, {t * rr_interval_ms / t_count:.0f} ms{tag}".strip())
+        images.append(_rgb(canvas.fig))
+    return images
+
+
+def _save_gif(images: Sequence[Image.Image], out_gif: str | os.PathLike, frame_ms: float) -> Path:
+    """Quantise every frame to the fixed palette and store them, atomically, as a looping GIF."""
     palette = _palette()
     frames = [im.quantize(palette=palette, dither=Image.Dither.NONE) for im in images]
-    frames[0].save(out, save_all=True, append_images=frames[1:], duration=duration, loop=0)
-    return out
+    with atomic_path(out_gif) as tmp:
+        frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0)
+    return Path(out_gif)
+
+
+def write_cine_gif(
+    rows: Rows,
+    out_gif: str | os.PathLike,
+    rr_interval_ms: float,
+    venc_cm_s: Sequence[float],
+    title: str = "",
+    key_frames: Sequence[int] = (),
+    myocardium: np.ndarray | None = None,
+) -> Path:
+    """Write the GIF of ``rows``: label -> (magnitude [T, H, W], velocity [T, 3, H, W] cm/s or None).
+
+    The first row is the reference: its magnitude scale and its myocardial velocity range (from
+    ``myocardium`` [T, H, W], when given) set the grey and colour scales of every row, so rows compare
+    directly. A row without velocity shows its magnitude only.
+    """
+    t_count = _check_rows(rows)
+    ref_mag, ref_vel = next(iter(rows.values()))
+    ref_vel = ref_vel if ref_vel is not None else next((v for _, v in rows.values() if v is not None), None)
+    vlim = velocity_limit(ref_vel, myocardium, np.asarray(venc_cm_s))
+    canvas = _draw_rows(rows, vlim, magnitude_scale(ref_mag))
+    try:
+        images = _render_frames(canvas, rows, t_count, rr_interval_ms, title, key_frames)
+    finally:
+        close(canvas.fig)
+    return _save_gif(images, out_gif, max(MIN_FRAME_MS, round(rr_interval_ms / t_count)))

@@ -1,7 +1,9 @@
-"""index.html of the chained-synthesis report: one self-contained page that opens from disk.
+"""HTML pages of the reports: self-contained pages that open from disk.
 
 No server, no scripts, no external resources: inline CSS and relative links only, so the results folder
-can be zipped, mailed or opened on a cluster's file browser. The metrics table is shown transposed (one
+can be zipped, mailed or opened on a cluster's file browser. Every link is checked when a page is
+written (a broken image in a report is worse than an error). Numbers are rounded by the one display
+rule of ``util.tables`` (CSV files keep full precision). The method summary is shown transposed (one
 row per metric, one column per method), with the better value of each row in bold.
 """
 
@@ -10,12 +12,13 @@ from __future__ import annotations
 import html
 import math
 import os
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from util.atomic import write_text
-from util.tables import format_value
+from util.tables import display_value
 
 CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 24px; color: #222;
@@ -31,7 +34,9 @@ dl.info { display: grid; grid-template-columns: max-content auto; gap: 2px 14px;
 dl.info dt { font-weight: bold; } dl.info dd { margin: 0; font-family: monospace; }
 figure { margin: 10px 0 18px 0; } figcaption { font-size: 12px; color: #555; }
 img { max-width: 100%; border: 1px solid #eee; } .note { font-size: 12px; color: #555; }
-ul.files { font-size: 13px; }
+ul.files { font-size: 13px; } td.text, th.text { text-align: left; } td.subject { font-family: monospace;
+     text-align: left; vertical-align: top; } p.nav { font-size: 13px; } .figrow { display: flex;
+     flex-wrap: wrap; gap: 12px; } .figrow figure { flex: 1 1 560px; margin: 6px 0; }
 """
 
 #: (column prefix, group heading, explanation, higher is better?)
@@ -51,7 +56,7 @@ COLUMN_GROUPS: tuple[tuple[str, str, str, bool], ...] = (
 
 @dataclass
 class Figure:
-    path: str  # relative to index.html
+    path: str  # relative to the page that shows it
     caption: str
 
 
@@ -60,6 +65,11 @@ class Section:
     title: str
     figures: list[Figure] = field(default_factory=list)
     note: str = ""
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe version of a subject, slice or method name."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "x"
 
 
 def _group(column: str) -> tuple[str, str, bool]:
@@ -99,7 +109,7 @@ def metrics_table(summary: Sequence[Mapping[str, object]], columns: Sequence[str
         values = [r.get(col, math.nan) for r in summary]
         best = _best(values, higher) if col != "n_slices" else None
         cells = "".join(
-            f'<td class="{"best" if i == best else ""}">{html.escape(format_value(v))}</td>'
+            f'<td class="{"best" if i == best else ""}">{html.escape(display_value(v, col))}</td>'
             for i, v in enumerate(values)
         )
         lines.append(f'<tr><td class="name">{html.escape(col)}</td>{cells}</tr>')
@@ -107,48 +117,77 @@ def metrics_table(summary: Sequence[Mapping[str, object]], columns: Sequence[str
     return "\n".join(lines)
 
 
-def write_index(
-    out_dir: str | os.PathLike,
-    title: str,
-    info: Mapping[str, object],
-    summary: Sequence[Mapping[str, object]],
+def data_table(
+    rows: Sequence[Mapping[str, object]],
     columns: Sequence[str],
-    sections: Sequence[Section],
-    files: Sequence[tuple[str, str]] = (),
-    notes: Sequence[str] = (),
-) -> Path:
-    """Write ``out_dir/index.html``. Every ``Figure.path`` and file link must be relative to ``out_dir``
-    and exist (checked: a broken image in a report is worse than an error)."""
-    out = Path(out_dir)
-    linked = [f.path for s in sections for f in s.figures] + [p for p, _ in files]
-    missing = [p for p in linked if not (out / p).is_file()]
+    links: Mapping[str, Mapping[str, str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> str:
+    """A plain table, a row per row; ``links[column][value]`` makes that cell a link (a subject id to its
+    page). Numbers are rounded by their column's rule; text is left-aligned."""
+    links = links or {}
+    headers = headers or {}
+
+    def cell(col: str, value: object) -> str:
+        text = html.escape(display_value(value, col))
+        href = links.get(col, {}).get(str(value))
+        if href is not None:
+            text = f'<a href="{html.escape(href)}">{text}</a>'
+        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return f"<td>{text}</td>" if numeric else f'<td class="text">{text}</td>'
+
+    head = "".join(f'<th class="text">{html.escape(headers.get(c, c))}</th>' for c in columns)
+    body = ["<tr>" + "".join(cell(c, r.get(c)) for c in columns) + "</tr>" for r in rows]
+    return "\n".join(['<table class="data">', f"<tr>{head}</tr>", *body, "</table>"])
+
+
+def info_block(info: Mapping[str, object]) -> str:
+    items = "".join(f"<dt>{html.escape(str(k))}</dt><dd>{html.escape(str(v))}</dd>" for k, v in info.items())
+    return f'<dl class="info">{items}</dl>'
+
+
+def notes_html(notes: Sequence[str]) -> str:
+    return "".join(f'<p class="note">{html.escape(n)}</p>' for n in notes)
+
+
+def files_list(files: Sequence[tuple[str, str]]) -> str:
+    """A bulleted list of (relative path, description) links."""
+    items = "".join(f'<li><a href="{html.escape(p)}">{html.escape(p)}</a>: {html.escape(d)}</li>' for p, d in files)
+    return f'<ul class="files">{items}</ul>'
+
+
+def figures_html(figures: Sequence[Figure], side_by_side: bool = False) -> str:
+    """Figures (each image links to itself at full size), stacked, or in a wrapping row to compare."""
+    parts = []
+    for f in figures:
+        src = html.escape(f.path)
+        parts.append(
+            f'<figure><a href="{src}"><img src="{src}" alt="{html.escape(f.caption)}"></a>'
+            f"<figcaption>{html.escape(f.caption)}</figcaption></figure>"
+        )
+    return f'<div class="figrow">{"".join(parts)}</div>' if side_by_side else "\n".join(parts)
+
+
+def render_page(title: str, body: Sequence[str]) -> str:
+    """A whole page: ``body`` is a sequence of HTML fragments (escaped by whoever built them)."""
+    head = f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n<title>{html.escape(title)}</title>'
+    return "\n".join([f"{head}<style>{CSS}</style></head><body>", *body, "</body></html>\n"])
+
+
+def page_links(text: str) -> list[str]:
+    """Every ``src`` and ``href`` of a page, unescaped."""
+    return [html.unescape(link) for link in re.findall(r'(?:src|href)="([^"]+)"', text)]
+
+
+def write_page(path: str | os.PathLike, text: str, pending: Collection[str] = ()) -> Path:
+    """Write a page atomically after checking that each of its links is relative and names an existing
+    file, relative to the page's folder; ``pending`` lists links to pages written afterwards."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)  # "../x" resolves only from an existing folder
+    bad = [link for link in page_links(text) if "://" in link or link.startswith("/")]
+    missing = [link for link in page_links(text) if link not in pending and not (path.parent / link).is_file()]
+    if bad:
+        raise FileNotFoundError(f"{path}: the page would link outside the report folder: {bad[:5]}")
     if missing:
-        raise FileNotFoundError(f"{out}: index.html would link to missing files {missing[:5]}")
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-        '<dl class="info">'
-        + "".join(f"<dt>{html.escape(str(k))}</dt><dd>{html.escape(str(v))}</dd>" for k, v in info.items())
-        + "</dl>",
-        "<h2>Metrics</h2>",
-        "".join(f'<p class="note">{html.escape(n)}</p>' for n in notes),
-        metrics_table(summary, columns),
-    ]
-    if files:
-        parts.append('<h2>Files</h2><ul class="files">')
-        parts += [f'<li><a href="{html.escape(p)}">{html.escape(p)}</a>: {html.escape(d)}</li>' for p, d in files]
-        parts.append("</ul>")
-    for s in sections:
-        parts.append(f"<h2>{html.escape(s.title)}</h2>")
-        if s.note:
-            parts.append(f'<p class="note">{html.escape(s.note)}</p>')
-        for f in s.figures:
-            src = html.escape(f.path)
-            parts.append(
-                f'<figure><a href="{src}"><img src="{src}" alt="{html.escape(f.caption)}"></a>'
-                f"<figcaption>{html.escape(f.caption)}</figcaption></figure>"
-            )
-    parts.append("</body></html>\n")
-    return write_text(out / "index.html", "\n".join(parts))
+        raise FileNotFoundError(f"{path}: the page would link to missing files {missing[:5]}")
+    return write_text(path, text)

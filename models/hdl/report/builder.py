@@ -1,10 +1,13 @@
 """Builds the chained-synthesis report one subject at a time.
 
 ``add_subject`` analyses and plots a subject as soon as it is synthesised and keeps only numbers (metric
-rows, curves), so memory does not grow with the cohort; ``finish`` writes the tables, FID and index.html.
+rows, curves) and figure paths, so memory does not grow with the cohort; ``finish`` writes the tables,
+FID, the Bland-Altman agreement, one page per subject (``subjects/<subject>.html``) and the cohort page
+(``index.html``), which links to them.
 
 Per subject and slice, the data sets compared are the acquired slice (when the input is a full cine:
-the reference) and every synthesised one (``hdl``, ``baseline``). Input without velocity, or with key
+the reference) and every synthesised one (``hdl``, ``baseline`` and any other method: nothing here
+assumes how many). Input without velocity, or with key
 frames only, still gets the synthesised curves and bull's-eyes, with no metrics against a reference.
 """
 
@@ -12,8 +15,7 @@ from __future__ import annotations
 
 import math
 import os
-import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,23 +24,24 @@ import numpy as np
 from data.mvm_io import SLICE_POSITIONS, SliceData, Subject
 from models.hdl.keyframes import KeyFrames, key_frames_of
 from models.hdl.report.analysis import SliceAnalysis, analyse_slice, segment_peak_values
+from models.hdl.report.bland_altman import AGREEMENT_COLUMNS, agreement_rows, plot_agreement
+from models.hdl.report.cohort import subject_columns, subject_rows
 from models.hdl.report.curves_plot import plot_velocity_curves
+from models.hdl.report.pages import subject_page_paths, write_cohort_page, write_subject_page
 from models.hdl.report.slice_metrics import metric_columns, slice_metrics
 from models.hdl.report.table import curve_rows, peak_rows, summarise, summary_columns, write_curves, write_metrics
+from util.atomic import write_text
 from util.report import fid as fid_mod
 from util.report.bullseye import plot_bullseye
 from util.report.cine_gif import write_cine_gif
-from util.report.html import Figure, Section, write_index
+from util.report.html import Figure, Section, safe_name
 from util.report.style import REFERENCE
+from util.tables import to_csv
 from util.velocity import COMPONENTS
 
 INPUT_LABEL = "input (key frames held)"
 FIGURE_DIR = "figures"
-
-
-def safe_name(text: str) -> str:
-    """A file-name-safe version of a subject or slice name."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "x"
+__all__ = ["INPUT_LABEL", "ReportBuilder", "ReportResult", "held_cine", "safe_name"]
 
 
 def held_cine(s: SliceData, keys: KeyFrames) -> np.ndarray:
@@ -66,18 +69,21 @@ def gif_slice(subject: Subject) -> str:
 
 @dataclass
 class ReportResult:
+    """What ``finish`` wrote: the cohort page, the method summary, one page per subject, every file."""
+
     out_dir: Path
     index_html: Path
     metrics_csv: Path
     summary: list[dict[str, object]]
     files: list[Path] = field(default_factory=list)
+    subject_pages: dict[str, Path] = field(default_factory=dict)
 
 
 class ReportBuilder:
     """Accumulates subjects, then writes the report into ``out_dir``.
 
     Args:
-        out_dir: the report folder (index.html, CSVs, ``figures/``).
+        out_dir: the report folder (index.html, ``subjects/<subject>.html``, CSVs, ``figures/``).
         methods: method label -> one-line description, in table order (``hdl`` first).
         factor: the down-sampling factor (for full-cine input, and key-frame-only files without index).
         keyframes_only: the input files hold key frames only.
@@ -106,7 +112,8 @@ class ReportBuilder:
         self.slice_rows: list[dict[str, object]] = []
         self.curve_rows: list[dict[str, object]] = []
         self.peak_rows: list[dict[str, object]] = []
-        self.sections: list[Section] = []
+        self.sections: dict[str, Section] = {}
+        self.subject_files: dict[str, list[tuple[str, str]]] = {}
         self.n_reference = 0
         self.fid_reason = fid_mod.unavailable_reason(fid)
         self.fid = fid_mod.FIDAccumulator(device) if self.fid_reason is None else None
@@ -114,10 +121,15 @@ class ReportBuilder:
 
     # ------------------------------------------------------------------------------------ subjects
 
-    def add_subject(self, source: Subject, synthesised: Mapping[str, Subject]) -> None:
+    def add_subject(
+        self, source: Subject, synthesised: Mapping[str, Subject], files: Sequence[tuple[str, str]] = ()
+    ) -> None:
         """Analyse, score and plot one subject: ``source`` is the input file, ``synthesised`` maps each
-        method to its twin of that subject."""
+        method to its twin of that subject; ``files`` are (path relative to ``out_dir``, description) of
+        what was written for this subject (its twins), listed on its page."""
         sid = source.subject_id
+        if sid in self.sections:
+            raise ValueError(f"subject {sid!r} was added twice: its page and rows would be mixed up")
         section = Section(title=f"Subject {sid}")
         bullseye: dict[str, dict[str, dict[int, float]]] = {}
         for name, src in anatomical_order(source):
@@ -146,7 +158,8 @@ class ReportBuilder:
         section.figures.insert(0, self._gif(source, synthesised))
         if not any(r["has_reference"] for r in self.slice_rows if r["subject"] == sid):
             section.note = "No acquired velocity for this subject: synthesised data only, no metrics."
-        self.sections.append(section)
+        self.sections[sid] = section
+        self.subject_files[sid] = list(files)
 
     def _analyse(self, reference: SliceData | None, synth: Mapping[str, SliceData]) -> dict[str, SliceAnalysis]:
         analyses: dict[str, SliceAnalysis] = {}
@@ -224,14 +237,38 @@ class ReportBuilder:
             return dict.fromkeys(self.methods, self.fid_reason)
         return {m: self.fid.score(REFERENCE, m) for m in self.methods}
 
+    def _agreement(self) -> tuple[list[dict[str, object]], dict[str, list[tuple[str, str]]], Path]:
+        """Bland-Altman statistics (CSV, full precision) and plots of the global peaks, every method."""
+        rows = agreement_rows(self.peak_rows, list(self.methods))
+        csv_path = write_text(self.out_dir / "peak_agreement.csv", to_csv(rows, AGREEMENT_COLUMNS))
+        plots = plot_agreement(self.peak_rows, list(self.methods), self.out_dir / FIGURE_DIR, "agreement")
+        figures = {q: [(m, png.relative_to(self.out_dir).as_posix()) for m, png in items] for q, items in plots.items()}
+        return rows, figures, csv_path
+
+    def _subject_pages(self) -> dict[str, Path]:
+        pages = subject_page_paths(list(self.sections))
+        written = {}
+        for sid, section in self.sections.items():
+            slices = [r for r in self.slice_rows if r["subject"] == sid]
+            written[sid] = write_subject_page(
+                self.out_dir, pages[sid], self.title, section, slices, self.subject_files[sid]
+            )
+        return written
+
     def finish(self, extra_files: list[tuple[str, str]] | None = None) -> ReportResult:
-        """Write metrics.csv, metrics_per_slice.csv, the curve and peak tables and index.html."""
+        """Write the CSV files, the agreement plots, a page per subject and the cohort page index.html."""
         summary = summarise(self.slice_rows, self.methods, self._fid_scores())
         files = write_metrics(self.out_dir, summary, self.slice_rows)
         files += write_curves(self.out_dir, self.curve_rows, self.peak_rows)
+        subjects = subject_rows(self.slice_rows, list(self.methods))
+        files.append(write_text(self.out_dir / "metrics_per_subject.csv", to_csv(subjects, subject_columns())))
+        agreement, agreement_figures, agreement_csv = self._agreement()
+        files.append(agreement_csv)
         links = [
             ("metrics.csv", "one row per method, the mean over slices"),
+            ("metrics_per_subject.csv", "one row per subject and method, the mean over the subject's slices"),
             ("metrics_per_slice.csv", "the same metrics for every slice"),
+            ("peak_agreement.csv", "Bland-Altman bias, SD and 95% limits of agreement of the global peaks"),
             ("velocity_curves.csv", "global radial / circumferential / longitudinal curves (cm/s) per frame"),
             ("velocity_peaks.csv", "systolic, E' and A' peaks and times to peak, global and per AHA segment"),
             *(extra_files or []),
@@ -239,11 +276,21 @@ class ReportBuilder:
         notes = [
             "Magnitude and mask metrics: non-key frames only (key frames are copied from the input). "
             "Velocity metrics: all frames. Curves of the synthesised data use its own velocity and "
-            "myocardium. Means over slices with a reference.",
+            "myocardium. Means over slices with a reference; CSV files keep full precision.",
         ]
         if self.n_reference == 0:
             notes.append("No input slice had a full acquired cine with velocity: there is nothing to score against.")
-        index = write_index(
-            self.out_dir, self.title, self.info, summary, summary_columns(), self.sections, links, notes
+        pages = self._subject_pages()
+        index = write_cohort_page(
+            self.out_dir,
+            self.title,
+            self.info,
+            notes,
+            (summary, summary_columns()),
+            subjects,
+            {sid: p.relative_to(self.out_dir).as_posix() for sid, p in pages.items()},
+            (agreement, agreement_figures),
+            links,
         )
-        return ReportResult(self.out_dir, index, self.out_dir / "metrics.csv", summary, [*files, index])
+        files += [*pages.values(), index]
+        return ReportResult(self.out_dir, index, self.out_dir / "metrics.csv", summary, files, pages)

@@ -1,0 +1,100 @@
+"""util.tables: the display rounding rule, markdown tables and the ``python -m util.tables`` command."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from util.tables import display_decimals, display_value, main, parse_cell, to_csv, to_markdown
+
+
+@pytest.mark.parametrize(
+    ("column", "decimals"),
+    [
+        ("mag_psnr_nonkey", 2),
+        ("vel_psnr_tissue_x", 2),
+        ("psnr_fg_vx", 2),
+        ("mag_ssim_nonkey", 3),
+        ("vel_ssim_tissue_z", 3),
+        ("ssim_fg", 3),
+        ("myo_dice_nonkey", 3),
+        ("dice", 3),
+        ("curve_radial_r", 3),
+        ("curve_radial_rmse_cm_s", 2),  # the unit wins over the "_r..." of rmse
+        ("vel_mae_myo_true_cm_s", 2),
+        ("peak_velocity_cm_s", 2),
+        ("ttp_err_radial_systolic_ms", 0),
+        ("time_to_peak_ms", 0),
+        ("fid", 2),
+        ("n_slices", None),
+        ("description", None),
+    ],
+)
+def test_display_decimals_follow_the_unit_or_metric_in_the_name(column: str, decimals: int | None) -> None:
+    assert display_decimals(column) == decimals
+
+
+def test_display_value_rounds_and_spells_out_what_is_missing() -> None:
+    assert display_value(25.84567, "mag_psnr_nonkey") == "25.85"
+    assert display_value(np.float32(0.97749), "myo_dice_nonkey") == "0.977"
+    assert display_value(0.66349, "curve_longitudinal_r") == "0.663"
+    assert display_value(1.254, "vel_mae_myo_cm_s") == "1.25"
+    assert display_value(187.6, "ttp_err_radial_systolic_ms") == "188"
+    assert display_value(-0.001, "vel_mae_myo_cm_s") == "0.00"  # no negative zero
+    assert display_value(6, "n_slices") == "6" and display_value(np.int64(6), "n_slices") == "6"
+    assert display_value(123.456789, "other") == "123.5"
+    assert display_value(math.nan, "mag_psnr_nonkey") == "n/a"
+    assert display_value(math.nan, "mag_psnr_nonkey", missing="") == ""
+    assert display_value(None, "fid") == "n/a"
+    assert display_value("unavailable: not requested", "fid") == "unavailable: not requested"
+    assert display_value(math.inf, "fid") == "inf"
+
+
+def test_csv_keeps_full_precision() -> None:
+    text = to_csv([{"mag_psnr_nonkey": 25.845678, "n": 3}], ["mag_psnr_nonkey", "n"])
+    assert text.splitlines()[1] == "25.8457,3"
+
+
+def test_parse_cell_returns_what_to_csv_wrote() -> None:
+    assert parse_cell("6") == 6 and isinstance(parse_cell("6"), int)
+    assert parse_cell("25.8457") == pytest.approx(25.8457)
+    assert math.isnan(parse_cell("nan"))
+    assert parse_cell("unavailable: x") == "unavailable: x"
+    assert parse_cell("") == ""
+
+
+def test_markdown_table_rounds_renames_and_escapes() -> None:
+    rows = [
+        {"method": "hdl", "mag_psnr_nonkey": 25.8457, "myo_dice_nonkey": 0.97749, "note": "a|b"},
+        {"method": "baseline", "mag_psnr_nonkey": 24.4, "myo_dice_nonkey": math.nan, "note": ""},
+    ]
+    text = to_markdown(rows, ["method", "mag_psnr_nonkey", "myo_dice_nonkey", "note"], {"mag_psnr_nonkey": "PSNR"})
+    assert text.splitlines() == [
+        "| method | PSNR | myo_dice_nonkey | note |",
+        "| --- | --- | --- | --- |",
+        "| hdl | 25.85 | 0.977 | a\\|b |",
+        "| baseline | 24.40 |  |  |",
+    ]
+
+
+def test_command_prints_a_metrics_csv_as_markdown(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = tmp_path / "metrics.csv"
+    path.write_text(
+        to_csv(
+            [{"method": "hdl", "psnr": 25.845678, "ssim": 0.66349, "n_frames": 40}],
+            ["method", "psnr", "ssim", "n_frames"],
+        )
+    )
+    assert main([str(path), "--columns", "method", "psnr", "--rename", "psnr=PSNR (dB)"]) == 0
+    assert capsys.readouterr().out == "| method | PSNR (dB) |\n| --- | --- |\n| hdl | 25.85 |\n"
+    assert main([str(path)]) == 0
+    assert capsys.readouterr().out.splitlines()[2] == "| hdl | 25.85 | 0.663 | 40 |"
+    assert main([str(path), "--columns", "nope"]) == 2
+    assert "no column(s) ['nope']" in capsys.readouterr().err
+    assert main([str(path), "--rename", "psnr"]) == 2
+    assert "old=new" in capsys.readouterr().err
+    assert main([str(tmp_path / "missing.csv")]) == 2
+    assert capsys.readouterr().err.startswith("error: ")

@@ -1,0 +1,147 @@
+"""Bland-Altman agreement: bias and 95% limits of agreement, and the plot that shows them.
+
+Correlation says whether two measurements move together; Bland-Altman says by how much they differ,
+which is what a clinician replacing an acquisition by a synthesised one needs to know. For pairs
+(reference a, measured b): differences d = b - a, bias = mean(d), SD = sample standard deviation of d
+(ddof 1), limits of agreement = bias -+ 1.96 SD (95% of differences if they are roughly normal). Each
+point of the plot is one pair at x = (a + b) / 2, y = b - a.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from util.atomic import atomic_path
+from util.report.style import close, plt
+from util.tables import display_value
+
+#: the normal quantile of the 95% limits of agreement
+LOA_Z = 1.96
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """Bland-Altman statistics of n finite pairs; sd and the limits are NaN below 2 pairs."""
+
+    n: int
+    bias: float
+    sd: float
+    loa_low: float
+    loa_high: float
+
+
+def finite_pairs(reference: Sequence[float], measured: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs where both values are finite (a peak that was not found is no measurement)."""
+    a = np.asarray(reference, dtype=np.float64)
+    b = np.asarray(measured, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"reference and measured differ in shape: {a.shape} vs {b.shape}")
+    keep = np.isfinite(a) & np.isfinite(b)
+    return a[keep], b[keep]
+
+
+def agreement(reference: Sequence[float], measured: Sequence[float]) -> Agreement:
+    """Bias (mean of measured - reference) and bias -+ ``LOA_Z`` SD over the finite pairs."""
+    a, b = finite_pairs(reference, measured)
+    d = b - a
+    if d.size == 0:
+        return Agreement(0, math.nan, math.nan, math.nan, math.nan)
+    bias = float(d.mean())
+    sd = float(d.std(ddof=1)) if d.size > 1 else math.nan
+    return Agreement(int(d.size), bias, sd, bias - LOA_Z * sd, bias + LOA_Z * sd)
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One Bland-Altman panel: a title and the pairs it shows."""
+
+    title: str
+    reference: Sequence[float]
+    measured: Sequence[float]
+
+
+Limits = tuple[tuple[float, float], tuple[float, float]]
+
+
+def shared_limits(panels: Iterable[Panel]) -> Limits:
+    """x and y ranges that hold every point and limit line of ``panels``, so that the same panel of
+    several methods can be drawn on the same axes and compared by eye."""
+    xs, ys = [], []
+    for p in panels:
+        a, b = finite_pairs(p.reference, p.measured)
+        stats = agreement(a, b)
+        xs += list((a + b) / 2)
+        ys += [*(b - a), *(v for v in (stats.loa_low, stats.loa_high) if math.isfinite(v))]
+
+    def padded(values: list[float]) -> tuple[float, float]:
+        if not values:
+            return (-1.0, 1.0)
+        lo, hi = min(values), max(values)
+        pad = max(0.08 * (hi - lo), 0.05 * max(abs(lo), abs(hi)), 1e-3)
+        return (lo - pad, hi + pad)
+
+    ys.append(0.0)  # zero difference is always on the plot: the eye judges the bias against it
+    return padded(xs), padded(ys)
+
+
+def _draw(ax, panel: Panel, colour: str, limits: Limits | None, unit: str) -> None:
+    a, b = finite_pairs(panel.reference, panel.measured)
+    stats = agreement(a, b)
+    ax.axhline(0.0, color="0.7", linewidth=0.8)
+    ax.scatter((a + b) / 2, b - a, s=14, color=colour, alpha=0.8, edgecolors="none")
+    if math.isfinite(stats.bias):
+        ax.axhline(stats.bias, color=colour, linewidth=1.3)
+    for v in (stats.loa_low, stats.loa_high):
+        if math.isfinite(v):
+            ax.axhline(v, color=colour, linewidth=1.0, linestyle="--")
+    key = unit.replace("/", "_")  # "cm/s" -> the rounding rule of "cm_s"
+    low, bias, high = (display_value(v, key) for v in (stats.loa_low, stats.bias, stats.loa_high))
+    text = f"n={stats.n}\nbias {bias}\nLoA {low} to {high}"
+    box = {"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 1.5}  # readable over the points
+    ax.text(0.02, 0.97, text, transform=ax.transAxes, va="top", fontsize=7, family="monospace", bbox=box)
+    if limits is not None:
+        ax.set_xlim(*limits[0])
+        ax.set_ylim(*limits[1])
+    ax.set_title(panel.title, fontsize=9)
+    ax.grid(alpha=0.3)
+
+
+def plot_bland_altman(
+    grid: Sequence[Sequence[Panel]],
+    out_png: str | os.PathLike,
+    unit: str,
+    title: str = "",
+    colour: str = "tab:red",
+    difference: str = "measured - reference",
+    limits: Sequence[Sequence[Limits | None]] | None = None,
+) -> Path:
+    """A grid of Bland-Altman panels (``grid[row][col]``), each with its bias (solid) and limits of
+    agreement (dashed); ``limits[row][col]`` fixes a panel's axes (see :func:`shared_limits`).
+
+    ``unit`` ("cm/s", "ms") labels the axes and rounds the annotations (``util.tables`` rule);
+    ``difference`` names the y axis.
+    """
+    rows, cols = len(grid), max(len(r) for r in grid)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 2.7 * rows + 0.5), squeeze=False, constrained_layout=True)
+    for r, row in enumerate(grid):
+        for c in range(cols):
+            if c >= len(row):
+                axes[r, c].set_axis_off()
+                continue
+            _draw(axes[r, c], row[c], colour, limits[r][c] if limits is not None else None, unit)
+            if r == rows - 1:
+                axes[r, c].set_xlabel(f"mean of the two ({unit})", fontsize=8)
+            if c == 0:
+                axes[r, c].set_ylabel(f"{difference} ({unit})", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
+    close(fig)
+    return Path(out_png)
