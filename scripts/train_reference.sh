@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The reference training of the twin shipped in pretrained/ (see pretrained/MODEL_CARD.md): a phantom
 # cohort, both stages, evaluation on its held-out subjects and on a cohort drawn differently, export.
-#   bash scripts/train_reference.sh              # 2 CPU cores: the two stages side by side, ~45 min each
+#   bash scripts/train_reference.sh              # 2 CPU cores: the two stages side by side, 30-45 min
 #   DEVICE=gpu bash scripts/train_reference.sh   # one GPU: larger batches, bf16, a longer schedule
 # Knobs come from the environment. The shipped weights are what this script produced with the defaults
 # (CPU settings; the model card gives the command, the metrics and the file hashes).
@@ -23,7 +23,7 @@ if [[ "$DEVICE" == "gpu" ]]; then
 else
   # 2 CPU cores: one compute thread per stage, the stages side by side, data read in the same process.
   HW=(--gpu -1 --num_workers 0 --batch_size 8)
-  INTERP_EPOCHS="${INTERP_EPOCHS:-40}"; PHASE_EPOCHS="${PHASE_EPOCHS:-50}"; PARALLEL=1
+  INTERP_EPOCHS="${INTERP_EPOCHS:-20}"; PHASE_EPOCHS="${PHASE_EPOCHS:-25}"; PARALLEL=1
 fi
 COMMON=(--dataroot "$DATAROOT" --seed 0 --no_progress "${HW[@]}")
 # Stage 1: hybrid UNet, width 16, 4 levels for 128x128 images, augmented by quarter turns and mirrors.
@@ -42,11 +42,12 @@ fi
 
 step "training both stages ($DEVICE)"
 if [[ "$PARALLEL" == "1" ]]; then
-  "$PY" train.py "${INTERP[@]}" "${COMMON[@]}" > "logs_${NAME}_interp.txt" 2>&1 &
+  mkdir -p checkpoints
+  "$PY" train.py "${INTERP[@]}" "${COMMON[@]}" > "checkpoints/${NAME}_interp.log" 2>&1 &
   interp_pid=$!
-  "$PY" train.py "${PHASE[@]}" "${COMMON[@]}" 2>&1 | tee "logs_${NAME}_phase.txt"
-  wait "$interp_pid" || { cat "logs_${NAME}_interp.txt"; exit 1; }
-  tail -n 2 "logs_${NAME}_interp.txt"
+  "$PY" train.py "${PHASE[@]}" "${COMMON[@]}"
+  wait "$interp_pid" || { cat "checkpoints/${NAME}_interp.log"; exit 1; }
+  tail -n 2 "checkpoints/${NAME}_interp.log"
 else
   "$PY" train.py "${INTERP[@]}" "${COMMON[@]}"
   "$PY" train.py "${PHASE[@]}" "${COMMON[@]}"

@@ -195,7 +195,7 @@ def test_run_test_writes_twins_metrics_and_report(
     out = tmp_path / "chain" / "hdl"
     printed = capsys.readouterr().out.strip().splitlines()
     assert printed[-1] == f"report: {out / 'index.html'}"
-    assert set(rows) == {"hdl", "baseline"}
+    assert set(rows) == {"hdl", "baseline", "zero", "population"}
     assert "L1-only phase generator (hdl_phase_l1)" in str(rows["baseline"]["description"])
     name = load_splits(tiny_cohort)["test"][0]
     subject = read_subject(tiny_cohort / f"{name}.h5")
@@ -206,10 +206,16 @@ def test_run_test_writes_twins_metrics_and_report(
         assert any((out / "nifti" / method).glob("*vx*.nii.gz"))
     with open(out / "metrics.csv", newline="") as f:
         table = list(csv.DictReader(f))
-    assert [r["method"] for r in table] == ["hdl", "baseline"]
+    assert [r["method"] for r in table] == ["hdl", "baseline", "zero", "population"]
     for r in table:
         assert r["fid"] == "unavailable: not requested (run with --fid)"
-        assert math.isfinite(float(r["mag_psnr_nonkey"])) and math.isfinite(float(r["curve_longitudinal_r"]))
+        assert math.isfinite(float(r["mag_psnr_nonkey"])) and math.isfinite(float(r["vel_mae_myo_true_cm_s"]))
+    by_method = {r["method"]: r for r in table}
+    assert float(by_method["zero"]["vel_skill"]) == 0.0  # the yardstick of the skill score
+    # The yardsticks share the HDL twin's cine and masks: only their velocity differs.
+    assert by_method["zero"]["mag_psnr_nonkey"] == by_method["hdl"]["mag_psnr_nonkey"]
+    hdl_skill = 1 - float(by_method["hdl"]["vel_mae_myo_true_cm_s"]) / float(by_method["zero"]["vel_mae_myo_true_cm_s"])
+    assert float(by_method["hdl"]["vel_skill"]) == pytest.approx(hdl_skill, abs=1e-5)  # CSV: 6 digits
     assert (out / "index.html").is_file() and (out / "opt_test.json").is_file()
 
 
@@ -229,7 +235,7 @@ def test_run_test_on_key_frames_without_velocity(
     assert twin.slices["mid"].magnitude.shape[0] == len(keys) * FACTOR
     assert math.isnan(float(rows["hdl"]["vel_mae_myo_cm_s"]))
     with open(out / "velocity_curves.csv", newline="") as f:
-        assert {r["data"] for r in csv.DictReader(f)} == {"hdl", "baseline"}
+        assert {r["data"] for r in csv.DictReader(f)} == {"hdl", "baseline", "zero", "population"}
     assert "No acquired velocity" in (out / "index.html").read_text()
     assert capsys.readouterr().out.strip().endswith("index.html")
 

@@ -11,9 +11,12 @@ same is done by the baseline chain (linear interpolation + the L1-only phase run
 
     subjects/<method>/<subject>.h5   the synthesised data sets, in the dataset format
     nifti/<method>/...               the same as NIfTI (--export_nifti)
-    metrics.csv, metrics_per_slice.csv, velocity_curves.csv, velocity_peaks.csv
+    metrics.csv, metrics_per_slice.csv, metrics_per_subject.csv, velocity_curves.csv, velocity_peaks.csv,
+    peak_agreement.csv               (Bland-Altman bias and limits of agreement per method)
     figures/                         curve plots, bull's-eyes, cine GIFs
-    index.html                       the report (opens from disk)
+    index.html                       the cohort page (opens from disk): metrics, per-subject summary,
+                                     Bland-Altman agreement of peaks and times to peak
+    subjects/<subject>.html          one page per subject
 """
 
 from __future__ import annotations
@@ -150,16 +153,18 @@ def run_hdl_test(opt: argparse.Namespace) -> dict[str, dict[str, Any]]:
     for path in tqdm(paths, desc="hdl subjects", disable=opt.no_progress, dynamic_ncols=True):
         subject = _crop(read_subject(path, require_velocity=False), opt)
         twins = {}
+        subject_files: list[tuple[str, str]] = []
         for method, predictor in predictors.items():
             twin = predictor.predict_subject(subject, opt.factor, opt.input_keyframes_only)
             rel = Path("subjects") / method / f"{path.stem}.h5"
             write_subject(out_dir / rel, twin)
             files.append((rel.as_posix(), f"{method} twin of {subject.subject_id} (dataset format)"))
+            subject_files.append(files[-1])
             if opt.export_nifti:
                 _export_nifti(twin, out_dir / "nifti" / method)
             twins[method] = twin
         twins.update(yardstick_twins(twins["hdl"], hdl.phase_model.population))
-        builder.add_subject(subject, twins)
+        builder.add_subject(subject, twins, subject_files)
     result = builder.finish(files)
 
     rows = {str(r["method"]): r for r in result.summary}

@@ -1,8 +1,10 @@
 """The report's tables: per-slice metrics, their summary per method, velocity curves and peaks (CSV).
 
-``metrics.csv`` has one row per method (``hdl``, ``baseline``): every metric is the mean over the slices
-that have it (a slice without a reference velocity has no velocity metrics), and ``fid`` is a number
-only when FID was computed, else the string ``unavailable: <reason>``.
+``metrics.csv`` has one row per method (``hdl``, ``baseline``, the yardsticks ``zero`` and
+``population``): every metric is the mean over the slices that have it (a slice without a reference
+velocity has no velocity metrics); ``vel_skill`` is ``1 - MAE / MAE(zero)`` of the myocardial velocity,
+against the noise-free truth where it exists (the phantom), else against the acquired maps; ``fid`` is a
+number only when FID was computed, else the string ``unavailable: <reason>``.
 """
 
 from __future__ import annotations
@@ -39,11 +41,24 @@ def summarise(
             out[col] = mean_skipping_nan([float(r.get(col, math.nan)) for r in rows])
         out["fid"] = fid.get(method, "unavailable: not computed")
         summary.append(out)
+    add_skill(summary)
     return summary
 
 
+def add_skill(summary: Sequence[dict[str, object]]) -> None:
+    """``vel_skill`` of every row against the ``zero`` row (NaN without one or without velocity)."""
+    zero = next((r for r in summary if r["method"] == "zero"), None)
+    column = "vel_mae_myo_cm_s"
+    if zero is not None and math.isfinite(float(zero.get("vel_mae_myo_true_cm_s", math.nan))):
+        column = "vel_mae_myo_true_cm_s"
+    reference = math.nan if zero is None else float(zero.get(column, math.nan))
+    for row in summary:
+        value = float(row.get(column, math.nan))
+        row["vel_skill"] = 1.0 - value / reference if reference > 0 else math.nan
+
+
 def summary_columns() -> list[str]:
-    return [*ID_COLUMNS, *metric_columns(), "fid"]
+    return [*ID_COLUMNS, *metric_columns(), "vel_skill", "fid"]
 
 
 def slice_columns() -> list[str]:
