@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 
+from data.phantom.analytic import slice_params
 from data.phantom.anatomy import render_slice
 from data.phantom.config import PhantomConfig
 from data.phantom.generate import generate_subject
@@ -26,7 +27,7 @@ def _crop(image: np.ndarray, half: int = 36) -> np.ndarray:
 
 def draw(out: str, seed: int = 0) -> None:
     """Render the subject of ``seed`` (128 x 128, 50 frames) and save the figure to ``out``."""
-    import matplotlib
+    import matplotlib  # here, not at the top: the phantom itself must not need a plotting backend
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -68,8 +69,6 @@ def draw(out: str, seed: int = 0) -> None:
 
 def s_params(s):
     """The slice's stored ``SliceParams`` (to re-render the structure masks, which files do not store)."""
-    from data.phantom.analytic import slice_params
-
     return slice_params(s)
 
 

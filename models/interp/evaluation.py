@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from data.interp_dataset import key_frame_grid
 from data.mvm_io import SliceData, Subject, read_subject, write_subject
@@ -155,8 +156,6 @@ def output_slice(
 
 def run_interp_test(opt: argparse.Namespace) -> dict[str, dict[str, float]]:
     """Score a trained interpolation run on the chosen subjects; returns {method: {metric: value}}."""
-    from tqdm import tqdm
-
     factor = int(opt.factor)
     if factor < 2:
         raise OptionError(f"--factor must be >= 2, got {factor}")
