@@ -26,8 +26,9 @@ else
   INTERP_EPOCHS="${INTERP_EPOCHS:-20}"; PHASE_EPOCHS="${PHASE_EPOCHS:-25}"; PARALLEL=1
 fi
 COMMON=(--dataroot "$DATAROOT" --seed 0 --no_progress "${HW[@]}")
-# Stage 1: hybrid UNet, width 16, 4 levels for 128x128 images, augmented by quarter turns and mirrors.
-INTERP=(--model interp --name "${NAME}_interp" --n_epochs "$INTERP_EPOCHS" --steps_per_epoch 75
+# Stage 1: hybrid UNet, width 16, 4 levels, trained on 96x96 crops around the heart (whole 128x128
+# images at inference), augmented by quarter turns and mirrors.
+INTERP=(--model interp --name "${NAME}_interp" --n_epochs "$INTERP_EPOCHS" --steps_per_epoch 75 --crop_size 96
         --base_channels 16 --depth 4 --lr 2e-3 --lr_policy cosine --augment --val_freq 5 --val_max_batches 20)
 # Stage 2: cycle-aware R2U-Net (5 frames, FiLM on cycle fraction and slice), PatchGAN, tissue noise.
 PHASE=(--model phase --name "${NAME}_phase" --n_epochs "$PHASE_EPOCHS" --steps_per_epoch 100

@@ -52,6 +52,7 @@ def metric_columns() -> list[str]:
         cols += [f"curve_{c}_r", f"curve_{c}_rmse_cm_s"]
     cols += [f"peak_err_{c}_{p}_cm_s" for c in COMPONENTS for p in PEAKS]
     cols += [f"ttp_err_{c}_{p}_ms" for c in COMPONENTS for p in PEAKS]
+    cols += ["peak_err_mean_cm_s", "ttp_err_mean_frames"]  # over the three components and three peaks
     return cols
 
 
@@ -137,6 +138,10 @@ def curve_metrics(real: SliceAnalysis, synth: SliceAnalysis, has_mask: np.ndarra
             b = synth.peaks[c]["global"][p]
             result[f"peak_err_{c}_{p}_cm_s"] = abs(float(b["value"]) - float(a["value"])) if every else math.nan
             result[f"ttp_err_{c}_{p}_ms"] = abs(float(b["time_ms"]) - float(a["time_ms"])) if every else math.nan
+    frame_ms = float(real.times_ms[1] - real.times_ms[0]) if len(real.times_ms) > 1 else math.nan
+    result["peak_err_mean_cm_s"] = mean_skipping_nan([v for k, v in result.items() if k.startswith("peak_err_")])
+    ttp = mean_skipping_nan([v for k, v in result.items() if k.startswith("ttp_err_")])
+    result["ttp_err_mean_frames"] = ttp / frame_ms
     return result
 
 
