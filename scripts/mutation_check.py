@@ -41,7 +41,14 @@ TESTS = {
     "phase_losses": ["tests/test_phase_losses.py"],
     "motion": ["tests/test_phantom_motion.py", "tests/test_velocity_phantom.py", "tests/test_phantom.py"],
     "dicom": ["tests/test_dicom.py"],
+    # The issue-16 tests, each against a bug of the kind it was written for (not part of the score).
+    "issue16_losses": ["tests/test_losses.py"],
+    "issue16_augmentation": ["tests/test_augmentation.py"],
+    "issue16_identity": ["tests/test_metrics_identity.py"],
+    "issue16_ssim": ["tests/test_metrics.py"],
+    "issue16_noise": ["tests/test_background_noise.py"],
 }
+SCORED = ("velocity", "phase_losses", "motion", "dicom")
 
 V, P, M, D = "util/velocity.py", "models/phase/model.py", "data/phantom/motion.py", "data/dicom_vendor.py"
 
@@ -133,6 +140,31 @@ MUTANTS = [
     Mutant("dicom", D, '_VENDOR_UNITS = {"siemens": "raw12", "philips": "cm_s"}',
            '_VENDOR_UNITS = {"siemens": "cm_s", "philips": "raw12"}', "vendor conventions swapped"),
     Mutant("dicom", D, 'if vendor in text:', 'if vendor == text:', "manufacturer matched exactly"),
+    # ------------------------------------------------------------------ issue-16 demonstrations
+    Mutant("issue16_losses", "models/losses.py", "weights.flatten(1).sum(1).clamp(min=eps)",
+           "(weights.flatten(1).sum(1) + eps)", "masked_l1: eps added to the pixel count (the old code)"),
+    Mutant("issue16_losses", "models/losses.py", "dice = (2 * (p * t).sum(1) + smooth)", "dice = (2 * (p * t).sum(1))",
+           "soft Dice without the smooth term in the numerator"),
+    Mutant("issue16_augmentation", "data/transforms.py", "vx, vy = vy, -vx", "vx, vy = -vy, vx",
+           "quarter turn turns the vector the wrong way"),
+    Mutant("issue16_augmentation", "data/transforms.py", "        vx = -vx", "        vy = -vy",
+           "mirror flips vy instead of vx"),
+    Mutant("issue16_augmentation", "data/phase_dataset.py", "velocity = dihedral_velocity(velocity, k_rot, flip)",
+           "velocity = dihedral(velocity, k_rot, flip)", "dataset turns the image but not the vector"),
+    Mutant("issue16_identity", "models/hdl/report/slice_metrics.py", "frames = np.flatnonzero(~is_key)",
+           "frames = np.flatnonzero(is_key)", "report scores the key frames"),
+    Mutant("issue16_identity", "models/interp/evaluation.py",
+           "frames = [target % rec.unit.shape[0] for target, _, _ in rec.targets]",
+           "frames = [k0 % rec.unit.shape[0] for _, k0, _ in rec.targets]", "interp scores the bracketing key frame"),
+    Mutant("issue16_identity", "models/phase/evaluation.py",
+           'out[f"psnr_fg_{d}"] = metrics.psnr_frames(p, r, VELOCITY_DATA_RANGE, tissue)',
+           'out[f"psnr_fg_{d}"] = metrics.psnr_frames(p, r, VELOCITY_DATA_RANGE)', "phase fg PSNR without the mask"),
+    Mutant("issue16_ssim", "util/metrics.py", "data_range=data_range, full=True)",
+           "data_range=data_range, full=True, gaussian_weights=True)", "SSIM with a Gaussian window"),
+    Mutant("issue16_noise", "models/phase/background_noise.py", "pos = u * (k - 1)", "pos = u * k",
+           "inverse CDF indexed over k levels"),
+    Mutant("issue16_noise", "models/phase/background_noise.py", "hi = q[channel, idx + 1]", "hi = q[channel, idx]",
+           "inverse CDF not interpolated"),
 ]  # fmt: skip
 
 
@@ -165,12 +197,14 @@ def run_mutant(tree: Path, m: Mutant, timeout: float) -> tuple[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--only", choices=sorted(TESTS), action="append", help="groups to run (default: all)")
+    p.add_argument(
+        "--only", choices=sorted(TESTS), action="append", help=f"groups to run (default: {', '.join(SCORED)})"
+    )
     p.add_argument("--timeout", type=float, default=600.0, help="seconds per mutant")
     p.add_argument("--list", action="store_true", help="list the mutants and exit")
     p.add_argument("--min_score", type=float, default=0.9, help="exit 1 below this fraction killed")
     args = p.parse_args(argv)
-    mutants = [m for m in MUTANTS if not args.only or m.group in args.only]
+    mutants = [m for m in MUTANTS if m.group in (args.only or SCORED)]
     if args.list:
         for i, m in enumerate(mutants):
             print(f"{i:3d} {m.group:13s} {m.path}: {m.what}")
