@@ -37,7 +37,7 @@ class Mutant:
 
 
 TESTS = {
-    "velocity": ["tests/test_velocity.py", "tests/test_velocity_phantom.py"],
+    "velocity": ["tests/test_velocity.py", "tests/test_velocity_peaks.py", "tests/test_velocity_phantom.py"],
     "phase_losses": ["tests/test_phase_losses.py"],
     "motion": ["tests/test_phantom_motion.py", "tests/test_velocity_phantom.py", "tests/test_phantom.py"],
     "dicom": ["tests/test_dicom.py"],
