@@ -40,7 +40,7 @@ TESTS = {
     "velocity": ["tests/test_velocity.py", "tests/test_velocity_peaks.py", "tests/test_velocity_phantom.py"],
     "phase_losses": ["tests/test_phase_losses.py"],
     "motion": ["tests/test_phantom_motion.py", "tests/test_velocity_phantom.py", "tests/test_phantom.py"],
-    "dicom": ["tests/test_dicom.py"],
+    "dicom": ["tests/test_dicom_vendor.py", "tests/test_dicom.py"],
     # The issue-16 tests, each against a bug of the kind it was written for (not part of the score).
     "issue16_losses": ["tests/test_losses.py"],
     "issue16_augmentation": ["tests/test_augmentation.py"],

@@ -123,3 +123,11 @@ def test_generator_gradient_does_not_reach_the_discriminator() -> None:
     assert model.netD.gain.grad is None
     # d total / d G's vx value: only through the adversarial term and the L1 terms, all finite.
     assert model.netG.values.grad is not None and torch.isfinite(model.netG.values.grad).all()
+
+
+def test_l1_terms_ignore_the_tissue_noise() -> None:
+    # With --tissue_noise physics the composite carries phase noise on the tissue; the L1 terms compare
+    # the generator's own output, so they keep their noise-free values.
+    losses = build(tissue_noise="physics").compute_losses("G")
+    assert losses["l1_tissue"].item() == pytest.approx((ABS_SUM[0, 0] + ABS_SUM[0, 1] + ABS_SUM[1, 0]) / 9, abs=1e-6)
+    assert losses["l1_myo"].item() == pytest.approx(ABS_SUM[0, 0] / 3, abs=1e-6)
