@@ -1,10 +1,12 @@
 """Stage-2 samples: the magnitude frames around t (t-1, t, t+1 for ``--temporal_window 3``; cyclic), where
 frame t lies in the cycle and which slice it is, and the velocity of frame t.
 
-Velocity is returned divided by the slice's VENC per direction, so it lies in [-1, 1]. The tissue
-foreground comes from the magnitude through ``util.tissue.tissue_mask_from_magnitude``, the same
-function the synthesis uses at inference, so the generator is trained on the foreground it will be
-given. On the phantom, the noise-free ``velocity_true`` comes along for the noise-floor baseline.
+Velocity is returned divided by the slice's VENC per direction, so it lies in [-1, 1] (augmentation
+turns the vector in cm/s: after a quarter turn of a slice whose in-plane VENCs differ, a value may
+exceed 1 by their ratio). The tissue foreground comes from the magnitude through
+``util.tissue.tissue_mask_from_magnitude``, the same function the synthesis uses at inference, so the
+generator is trained on the foreground it will be given. On the phantom, the noise-free
+``velocity_true`` comes along for the noise-floor baseline.
 """
 
 from __future__ import annotations
@@ -41,9 +43,11 @@ class PhaseDataset(SliceDataset):
         n = entry.num_frames
         window = list(neighbour_indices(t, n, self.opt.temporal_window))
         mag = to_unit_range(self.read_frames(entry, "magnitude", window), entry.mag_scale)
-        velocity = self.read_frames(entry, "velocity", [t])[0] / entry.venc_cm_s[:, None, None]
+        # In cm/s until after the augmentation: a quarter turn moves vy into the x channel, which the
+        # slice's x VENC then scales (turning VENC-scaled values would mix the VENCs of x and y).
+        velocity = self.read_frames(entry, "velocity", [t])[0]
         if entry.has_velocity_true:
-            velocity_true = self.read_frames(entry, "velocity_true", [t])[0] / entry.venc_cm_s[:, None, None]
+            velocity_true = self.read_frames(entry, "velocity_true", [t])[0]
         else:
             velocity_true = np.zeros_like(velocity)
         myo = self.read_frames(entry, "myocardium", [t]).astype(np.float32)
@@ -54,6 +58,8 @@ class PhaseDataset(SliceDataset):
             mag, myo, tissue = (dihedral(a, k_rot, flip) for a in (mag, myo, tissue))
             velocity = dihedral_velocity(velocity, k_rot, flip)
             velocity_true = dihedral_velocity(velocity_true, k_rot, flip)
+        velocity = velocity / entry.venc_cm_s[:, None, None]
+        velocity_true = velocity_true / entry.venc_cm_s[:, None, None]
         return {
             "magnitude": self.as_tensor(to_network_range(mag)),
             "velocity": self.as_tensor(velocity),

@@ -29,11 +29,12 @@ def dilate_mask(mask: torch.Tensor, radius: int) -> torch.Tensor:
 def masked_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
     """Mean absolute error over the pixels of ``mask`` (per sample, then averaged over the batch).
 
-    ``eps`` (in pixels) keeps a sample whose mask is empty at zero loss instead of 0 / 0.
+    ``eps`` (in pixels) is the least denominator: it keeps a sample whose mask is empty at zero loss
+    instead of 0 / 0, and leaves the mean over a non-empty binary mask exact (it is not added to the count).
     """
     weights = mask.to(pred.dtype).expand_as(pred)
     err = (pred - target).abs() * weights
-    per_sample = err.flatten(1).sum(1) / (weights.flatten(1).sum(1) + eps)
+    per_sample = err.flatten(1).sum(1) / weights.flatten(1).sum(1).clamp(min=eps)
     return per_sample.mean()
 
 

@@ -1,6 +1,8 @@
-"""util.metrics: agreement with scikit-image, masked variants against hand-computed values, edge cases.
+"""util.metrics: PSNR against scikit-image and by hand, SSIM against a numpy implementation of Wang et al.
+(2004) written here (not the scikit-image function it wraps), masked variants against hand-computed
+values, edge cases.
 
-Tolerances: agreement with scikit-image and between numpy and torch is to 1e-10 (float64) or 1e-4 dB
+Tolerances: agreement with references and between numpy and torch is to 1e-10 (float64) or 1e-4 dB
 (float32 torch); hand-computed values to 1e-12.
 """
 
@@ -11,7 +13,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from skimage.metrics import peak_signal_noise_ratio
 
 from util.metrics import (
     curve_agreement,
@@ -81,12 +83,58 @@ def test_psnr_rejects_bad_input(pair):
 
 
 # ---------------------------------------------------------------------------------------------------- SSIM
+def wang_ssim_map(x: np.ndarray, y: np.ndarray, data_range: float, win: int = 7) -> np.ndarray:
+    """SSIM of Wang et al. (2004) at every pixel whose win x win window lies inside the image.
+
+    Written from the paper's formula, independently of scikit-image: uniform window, sample (N - 1)
+    variances and covariance, K1 = 0.01, K2 = 0.03. Returns the [H - win + 1, W - win + 1] map, whose
+    pixel (i, j) belongs to image pixel (i + win // 2, j + win // 2).
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    wx = sliding_window_view(np.asarray(x, np.float64), (win, win)).reshape(*np.subtract(x.shape, win - 1), -1)
+    wy = sliding_window_view(np.asarray(y, np.float64), (win, win)).reshape(*np.subtract(y.shape, win - 1), -1)
+    n = win * win
+    mx, my = wx.mean(-1), wy.mean(-1)
+    vx = ((wx - mx[..., None]) ** 2).sum(-1) / (n - 1)
+    vy = ((wy - my[..., None]) ** 2).sum(-1) / (n - 1)
+    cxy = ((wx - mx[..., None]) * (wy - my[..., None])).sum(-1) / (n - 1)
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    return ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
+
+
 @pytest.mark.parametrize("data_range", [1.0, 2.0])
-def test_ssim_matches_skimage(pair, data_range):
+def test_ssim_matches_the_wang_formula(pair, data_range):
     pred, target = pair
-    ref = structural_similarity(target, pred, data_range=data_range)
-    assert ssim(pred, target, data_range) == pytest.approx(ref, abs=1e-10)
+    assert ssim(pred, target, data_range) == pytest.approx(wang_ssim_map(pred, target, data_range).mean(), abs=1e-10)
     assert ssim(pred, target, 2.0) > ssim(pred, target, 1.0)  # a larger range forgives the same error
+
+
+def test_ssim_masked_is_the_mean_of_the_wang_map_over_the_mask(pair):
+    pred, target = pair
+    mask = np.zeros(pred.shape, bool)
+    mask[10:30, 5:25] = True
+    mask[0:2, :] = True  # within the border band: left out, as in the unmasked mean
+    expected = wang_ssim_map(pred, target, 1.0)[10 - 3 : 30 - 3, 5 - 3 : 25 - 3].mean()
+    assert ssim(pred, target, 1.0, mask) == pytest.approx(expected, abs=1e-10)
+
+
+def test_ssim_known_values():
+    rng = np.random.default_rng(5)
+    image = rng.random((20, 20))
+    assert ssim(image, image, 1.0) == pytest.approx(1.0, abs=1e-12)
+    # Two constant images a, b: no variance, so SSIM = (2 a b + C1) / (a^2 + b^2 + C1), C1 = (0.01 L)^2.
+    flat_a, flat_b = np.full((16, 16), 0.4), np.full((16, 16), 0.6)
+    c1 = 1e-4
+    assert ssim(flat_b, flat_a, 1.0) == pytest.approx((2 * 0.4 * 0.6 + c1) / (0.16 + 0.36 + c1), abs=1e-12)
+    # The same texture on top of the offset: the contrast-structure term stays 1, the luminance term is
+    # the closed form of each window's mean m, (2 m (m + d) + C1) / (m^2 + (m + d)^2 + C1).
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    m = sliding_window_view(image, (7, 7)).mean(axis=(-2, -1))
+    d = 0.25
+    expected = ((2 * m * (m + d) + c1) / (m**2 + (m + d) ** 2 + c1)).mean()
+    assert ssim(image + d, image, 1.0) == pytest.approx(expected, abs=1e-12)
 
 
 def test_ssim_all_true_mask_equals_unmasked(pair):
@@ -125,7 +173,7 @@ def test_frame_helpers_average_per_frame_values():
     target = rng.random((3, 24, 24))
     pred = target + 0.02 * rng.standard_normal(target.shape)
     per_frame_psnr = [peak_signal_noise_ratio(target[t], pred[t], data_range=1.0) for t in range(3)]
-    per_frame_ssim = [structural_similarity(target[t], pred[t], data_range=1.0) for t in range(3)]
+    per_frame_ssim = [wang_ssim_map(pred[t], target[t], 1.0).mean() for t in range(3)]
     assert psnr_frames(pred, target, 1.0) == pytest.approx(np.mean(per_frame_psnr), abs=1e-10)
     assert ssim_frames(pred, target, 1.0) == pytest.approx(np.mean(per_frame_ssim), abs=1e-10)
 

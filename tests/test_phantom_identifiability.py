@@ -22,7 +22,7 @@ import numpy as np
 from skimage.registration import optical_flow_tvl1
 
 from data.phantom import PhantomConfig, generate_subject
-from util.tissue import normalise_magnitude
+from util.intensity import normalise_magnitude
 from util.velocity import velocity_curves
 
 SLICES = ("basal", "mid", "apical")

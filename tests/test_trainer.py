@@ -227,7 +227,11 @@ def test_checkpoint_folder_that_is_a_file(tiny_cohort: Path, tmp_path: Path) -> 
 
 
 def test_ctrl_c_stops_cleanly_and_the_run_resumes(tiny_cohort: Path, tmp_path: Path) -> None:
-    cmd = [sys.executable, str(ROOT / "train.py"), *_args(tiny_cohort, tmp_path, "--save_epoch_freq", "1")]
+    cmd = [
+        sys.executable,
+        str(ROOT / "train.py"),
+        *_args(tiny_cohort, tmp_path, "--save_epoch_freq", "1", "--print_freq", "1"),
+    ]
     # Far more epochs than can finish before the signal, however slowly the poll below gets scheduled.
     cmd[cmd.index("--n_epochs") + 1] = "1000"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -255,4 +259,16 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(tiny_cohort: Path, tmp_path: P
     import torch
 
     state = torch.load(tmp_path / "run" / "latest.pt", weights_only=False)
-    assert 1 <= state["counter"]["epoch"] < 1000
+    stopped_at = state["counter"]["epoch"]
+    assert 1 <= stopped_at < 1000
+    assert state["counter"]["global_step"] == 2 * stopped_at  # --steps_per_epoch 2, whole epochs only
+
+    # The run resumes where it stopped and finishes at the (shortened) epoch budget.
+    cmd[cmd.index("--n_epochs") + 1] = str(stopped_at + 2)
+    resumed = subprocess.run([*cmd, "--continue_train"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resumed {tmp_path / 'run'} at epoch {stopped_at}" in resumed.stdout
+    final = torch.load(tmp_path / "run" / "latest.pt", weights_only=False)["counter"]
+    assert final == {"epoch": stopped_at + 2, "global_step": 2 * (stopped_at + 2)}
+    steps = {int(step) for (_, step, _) in loss_rows(tmp_path / "run")}
+    assert steps == set(range(1, 2 * (stopped_at + 2) + 1))

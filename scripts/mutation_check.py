@@ -1,0 +1,229 @@
+"""Mutation check: does the test suite notice small, plausible bugs?
+
+    python -m scripts.mutation_check                 # every mutant, one at a time
+    python -m scripts.mutation_check --only velocity --list
+
+Each mutant is one textual change (a flipped sign, swapped labels, a changed constant) to the velocity
+analysis (util/velocity.py), the phase GAN's losses (models/phase/model.py), the phantom's motion
+(data/phantom/motion.py) or the DICOM velocity scaling (data/dicom_vendor.py). The tree is copied to a
+temporary folder first and every mutation is made and undone there, so the working tree is never
+touched, even when a run crashes. For each mutant the tests of its group run with ``-x`` and a timeout;
+a failing (or timed-out) run kills the mutant. The score is killed / total. docs/TESTING.md lists the
+survivors and why they are harmless.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Mutant:
+    group: str
+    path: str
+    old: str
+    new: str
+    what: str
+
+
+TESTS = {
+    "velocity": ["tests/test_velocity.py", "tests/test_velocity_peaks.py", "tests/test_velocity_phantom.py"],
+    "phase_losses": ["tests/test_phase_losses.py"],
+    "motion": ["tests/test_phantom_motion.py", "tests/test_velocity_phantom.py", "tests/test_phantom.py"],
+    "dicom": ["tests/test_dicom_vendor.py", "tests/test_dicom.py"],
+    # The issue-16 tests, each against a bug of the kind it was written for (not part of the score).
+    "issue16_losses": ["tests/test_losses.py"],
+    "issue16_augmentation": ["tests/test_augmentation.py"],
+    "issue16_identity": ["tests/test_metrics_identity.py"],
+    "issue16_ssim": ["tests/test_metrics.py"],
+    "issue16_noise": ["tests/test_background_noise.py"],
+}
+SCORED = ("velocity", "phase_losses", "motion", "dicom")
+
+V, P, M, D = "util/velocity.py", "models/phase/model.py", "data/phantom/motion.py", "data/dicom_vendor.py"
+
+MUTANTS = [
+    # ------------------------------------------------------------------ velocity analysis
+    Mutant("velocity", V, "return float(rows.mean()), float(cols.mean())",
+           "return float(cols.mean()), float(rows.mean())", "centroid (row, col) swapped"),
+    Mutant("velocity", V, "np.arctan2(-np.asarray(d_row, float)", "np.arctan2(np.asarray(d_row, float)",
+           "angles clockwise (rows taken as pointing up)"),
+    Mutant("velocity", V, "radial = -(vx * px.d_col + vy * px.d_row) / r",
+           "radial = (vx * px.d_col + vy * px.d_row) / r", "radial sign flipped"),
+    Mutant("velocity", V, "circumferential = (vx * px.d_row - vy * px.d_col) / r",
+           "circumferential = (vy * px.d_row - vx * px.d_col) / r", "circumferential: vx and vy swapped"),
+    Mutant("velocity", V, "circumferential = (vx * px.d_row - vy * px.d_col) / r",
+           "circumferential = (vx * px.d_row + vy * px.d_col) / r", "circumferential: sign of one term"),
+    Mutant("velocity", V, '"longitudinal": vz * z_towards_apex}', '"longitudinal": vz}',
+           "z_towards_apex ignored"),
+    Mutant("velocity", V, "vx = vx - _frame_mean(vx, px.t, n_frames)[px.t]", "vx = vx",
+           "no bulk correction of vx"),
+    Mutant("velocity", V, "vy = vy - _frame_mean(vy, px.t, n_frames)[px.t]",
+           "vy = vy - _frame_mean(vx, px.t, n_frames)[px.t]", "bulk vy taken from vx"),
+    Mutant("velocity", V, "rel = np.mod(_angle_deg(px.d_row, px.d_col) - (septum_deg + start), 360.0)",
+           "rel = np.mod(_angle_deg(px.d_row, px.d_col) + (septum_deg + start), 360.0)",
+           "segments measured from minus the septum"),
+    Mutant("velocity", V, "width = 360.0 / n_sectors", "width = 360.0 / (n_sectors + 1)", "sector width"),
+    Mutant("velocity", V, "return float(_angle_deg(rv_r.mean() - lv_r.mean(), rv_c.mean() - lv_c.mean()))",
+           "return float(_angle_deg(lv_r.mean() - rv_r.mean(), lv_c.mean() - rv_c.mean()))",
+           "septum on the side opposite the RV"),
+    Mutant("velocity", V, "return 1 if net >= 0 else -1", "return -1 if net >= 0 else 1", "auto polarity flipped"),
+    Mutant("velocity", V, 'direction = sign if key == "systolic" else -sign', "direction = sign",
+           "diastolic peaks searched in the systolic direction"),
+    Mutant("velocity", V, '"time_ms": best * rr / n', '"time_ms": (best + 1) * rr / n', "time to peak off by a frame"),
+    Mutant("velocity", V, "    n = curve.size\n    phase = np.arange(n) / n",
+           "    n = curve.size\n    phase = np.arange(1, n + 1) / n", "peak windows: frame t at (t+1)/T"),
+    Mutant("velocity", V, "row0 = np.bincount(t, weights=row, minlength=n_frames) / count",
+           "row0 = np.bincount(t, weights=col, minlength=n_frames) / count", "centroid row from columns"),
+    Mutant("velocity", V, "return np.where(n > 0, s / np.maximum(n, 1), np.nan)",
+           "return np.where(n > 0, s / np.maximum(n + 1, 1), np.nan)", "frame mean over n + 1"),
+    Mutant("velocity", V, "return angle % 360.0", "return (-angle) % 360.0", "rv_insertion_deg negated"),
+    # ------------------------------------------------------------------ phase GAN losses
+    Mutant("phase_losses", P, "loss_real = self.gan_loss(pred_real, True)",
+           "loss_real = self.gan_loss(pred_real, False)", "D: real labelled fake"),
+    Mutant("phase_losses", P, "loss_fake = self.gan_loss(pred_fake, False)",
+           "loss_fake = self.gan_loss(pred_fake, True)", "D: fake labelled real"),
+    Mutant("phase_losses", P, "pred_real, pred_fake = self._discriminate",
+           "pred_fake, pred_real = self._discriminate", "D: halves of the batch swapped"),
+    Mutant("phase_losses", P, "velocity = torch.cat([self.real, self.fake.detach()], dim=0)",
+           "velocity = torch.cat([self.fake.detach(), self.real], dim=0)", "D: real and fake swapped in the batch"),
+    Mutant("phase_losses", P, '"total": 0.5 * (loss_real + loss_fake)', '"total": (loss_real + loss_fake)',
+           "D total without the 1/2"),
+    Mutant("phase_losses", P, "return net(torch.cat([magnitude, velocity.to(magnitude.dtype)], dim=1))",
+           "return net(torch.cat([velocity.to(magnitude.dtype), magnitude], dim=1))", "D input channels swapped"),
+    Mutant("phase_losses", P, "l1_myo = masked_l1(foreground, self.real, self.myocardium)",
+           "l1_myo = masked_l1(foreground, self.real, self.tissue)", "myocardium term on the tissue mask"),
+    Mutant("phase_losses", P, "l1_tissue = masked_l1(foreground, self.real, self.tissue)",
+           "l1_tissue = masked_l1(self.fake.float(), self.real, self.tissue)",
+           "tissue L1 on the composite instead of G's output"),
+    Mutant("phase_losses", P, "self._discriminate(net_d, self.magnitude, self.fake), True,",
+           "self._discriminate(net_d, self.magnitude, self.fake), False,", "G: adversarial target 0"),
+    Mutant("phase_losses", P, "float(opt.lambda_tissue) * l1_tissue", "float(opt.lambda_myo) * l1_tissue",
+           "tissue term weighted by lambda_myo"),
+    Mutant("phase_losses", P, "total = float(opt.lambda_gan) * gan", "total = gan", "lambda_gan ignored"),
+    # ------------------------------------------------------------------ phantom motion
+    Mutant("motion", M, "ux = r_rate * cos_a - r * theta_rate * sin_a", "ux = r_rate * cos_a + r * theta_rate * sin_a",
+           "rotation sign in x"),
+    Mutant("motion", M, "uy = r_rate * sin_a + r * theta_rate * cos_a", "uy = r_rate * sin_a - r * theta_rate * cos_a",
+           "rotation sign in y"),
+    Mutant("motion", M, "vx = m[0, 0] * ux + m[0, 1] * uy + bvx.astype(dtype)",
+           "vx = m[0, 0] * ux + m[0, 1] * uy - bvx.astype(dtype)", "bulk velocity sign in x"),
+    Mutant("motion", M, "vel = -(a1 * 2 * np.pi", "vel = (a1 * 2 * np.pi", "bulk velocity not the derivative"),
+    Mutant("motion", M, "self.contraction.velocity(phi) / self.rr_s", "self.contraction.velocity(phi) * self.rr_s",
+           "contraction rate times RR"),
+    Mutant("motion", M, "return self.params.endo_radius_mm - dr * c, -dr * dc",
+           "return self.params.endo_radius_mm - dr * c, dr * dc", "endocardial rate sign"),
+    Mutant("motion", M, "self.longitudinal.velocity(np.asarray(phi, dtype=np.float64) - delay)",
+           "self.longitudinal.velocity(np.asarray(phi, dtype=np.float64) + delay)", "longitudinal delay sign"),
+    Mutant("motion", M, "r_rate = np.where(in_cavity, r / endo, endo / np.maximum(r, dtype(1e-3))) * endo_rate",
+           "r_rate = np.where(in_cavity, endo / np.maximum(r, dtype(1e-3)), r / endo) * endo_rate",
+           "radial rate of cavity and wall swapped"),
+    # ------------------------------------------------------------------ DICOM scaling
+    Mutant("dicom", D, "return (-venc + 2.0 * venc * stored.astype(np.float64) / levels)",
+           "return (venc - 2.0 * venc * stored.astype(np.float64) / levels)", "raw12 decoded with the wrong sign"),
+    Mutant("dicom", D, "stored.astype(np.float64) / levels)", "stored.astype(np.float64) / (levels - 1))",
+           "raw12 decoded over levels - 1"),
+    Mutant("dicom", D, "aliased = np.mod(v + venc, 2.0 * venc) - venc", "aliased = v", "no aliasing on export"),
+    Mutant("dicom", D, "raw = np.rint((aliased + venc)", "raw = np.floor((aliased + venc)", "floor instead of round"),
+    Mutant("dicom", D, "ds_number(2.0 * venc / (levels - 1)), ds_number(-venc)",
+           "ds_number(2.0 * venc / levels), ds_number(-venc)", "Philips slope over levels"),
+    Mutant("dicom", D, '_VENDOR_UNITS = {"siemens": "raw12", "philips": "cm_s"}',
+           '_VENDOR_UNITS = {"siemens": "cm_s", "philips": "raw12"}', "vendor conventions swapped"),
+    Mutant("dicom", D, 'if vendor in text:', 'if vendor == text:', "manufacturer matched exactly"),
+    # ------------------------------------------------------------------ issue-16 demonstrations
+    Mutant("issue16_losses", "models/losses.py", "weights.flatten(1).sum(1).clamp(min=eps)",
+           "(weights.flatten(1).sum(1) + eps)", "masked_l1: eps added to the pixel count (the old code)"),
+    Mutant("issue16_losses", "models/losses.py", "dice = (2 * (p * t).sum(1) + smooth)", "dice = (2 * (p * t).sum(1))",
+           "soft Dice without the smooth term in the numerator"),
+    Mutant("issue16_augmentation", "data/transforms.py", "vx, vy = vy, -vx", "vx, vy = -vy, vx",
+           "quarter turn turns the vector the wrong way"),
+    Mutant("issue16_augmentation", "data/transforms.py", "        vx = -vx", "        vy = -vy",
+           "mirror flips vy instead of vx"),
+    Mutant("issue16_augmentation", "data/phase_dataset.py", "velocity = dihedral_velocity(velocity, k_rot, flip)",
+           "velocity = dihedral(velocity, k_rot, flip)", "dataset turns the image but not the vector"),
+    Mutant("issue16_identity", "models/hdl/report/slice_metrics.py", "frames = np.flatnonzero(~is_key)",
+           "frames = np.flatnonzero(is_key)", "report scores the key frames"),
+    Mutant("issue16_identity", "models/interp/evaluation.py",
+           "frames = [target % rec.unit.shape[0] for target, _, _ in rec.targets]",
+           "frames = [k0 % rec.unit.shape[0] for _, k0, _ in rec.targets]", "interp scores the bracketing key frame"),
+    Mutant("issue16_identity", "models/phase/evaluation.py",
+           'out[f"psnr_fg_{d}"] = metrics.psnr_frames(p, r, VELOCITY_DATA_RANGE, tissue)',
+           'out[f"psnr_fg_{d}"] = metrics.psnr_frames(p, r, VELOCITY_DATA_RANGE)', "phase fg PSNR without the mask"),
+    Mutant("issue16_ssim", "util/metrics.py", "data_range=data_range, full=True)",
+           "data_range=data_range, full=True, gaussian_weights=True)", "SSIM with a Gaussian window"),
+    Mutant("issue16_noise", "models/phase/background_noise.py", "pos = u * (k - 1)", "pos = u * k",
+           "inverse CDF indexed over k levels"),
+    Mutant("issue16_noise", "models/phase/background_noise.py", "hi = q[channel, idx + 1]", "hi = q[channel, idx]",
+           "inverse CDF not interpolated"),
+]  # fmt: skip
+
+
+def copy_tree(dest: Path) -> None:
+    ignore = shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.pyc", "checkpoints", "results", ".ruff_cache")
+    shutil.copytree(ROOT, dest, ignore=ignore, dirs_exist_ok=True)
+
+
+def run_mutant(tree: Path, m: Mutant, timeout: float) -> tuple[str, float]:
+    path = tree / m.path
+    original = path.read_text()
+    count = original.count(m.old)
+    if count != 1:
+        return f"invalid (snippet found {count} times)", 0.0
+    path.write_text(original.replace(m.old, m.new))
+    start = time.monotonic()
+    try:
+        cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *TESTS[m.group]]
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+        result = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True, timeout=timeout)
+        verdict = "survived" if result.returncode == 0 else "killed"
+        if result.returncode not in (0, 1):  # 2: interrupted / collection error, still a detected change
+            verdict = f"killed (pytest exit {result.returncode})"
+    except subprocess.TimeoutExpired:
+        verdict = "killed (timeout)"
+    finally:
+        path.write_text(original)
+    return verdict, time.monotonic() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument(
+        "--only", choices=sorted(TESTS), action="append", help=f"groups to run (default: {', '.join(SCORED)})"
+    )
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds per mutant")
+    p.add_argument("--list", action="store_true", help="list the mutants and exit")
+    p.add_argument("--min_score", type=float, default=0.9, help="exit 1 below this fraction killed")
+    args = p.parse_args(argv)
+    mutants = [m for m in MUTANTS if m.group in (args.only or SCORED)]
+    if args.list:
+        for i, m in enumerate(mutants):
+            print(f"{i:3d} {m.group:13s} {m.path}: {m.what}")
+        return 0
+    killed = survived = invalid = 0
+    with tempfile.TemporaryDirectory(prefix="hdl-mutants-") as tmp:
+        tree = Path(tmp)
+        copy_tree(tree)
+        for i, m in enumerate(mutants):
+            verdict, seconds = run_mutant(tree, m, args.timeout)
+            killed += verdict.startswith("killed")
+            survived += verdict == "survived"
+            invalid += verdict.startswith("invalid")
+            print(f"{i:3d} {verdict:28s} {seconds:6.1f}s  {m.group:13s} {m.path}: {m.what}", flush=True)
+    total = killed + survived
+    score = killed / total if total else 0.0
+    print(f"mutation score: {killed}/{total} killed ({100 * score:.0f} %), {survived} survived, {invalid} invalid")
+    return 0 if score >= args.min_score and not invalid else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
