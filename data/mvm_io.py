@@ -186,7 +186,8 @@ def write_subject(path: str | os.PathLike, subject: Subject, compression: str | 
 
 
 def _fail(where: str, problem: str) -> DataError:
-    return DataError(f"{where}: {problem}")
+    # One line, whatever the problem quotes (the repr of a numpy array spans several).
+    return DataError(f"{where}: {' '.join(problem.split())}")
 
 
 def validate_slice(s: SliceData, where: str, check_values: bool = True) -> None:

@@ -598,7 +598,7 @@ def test_cli_errors_are_one_line(tmp_path: Path, args: list[str], message: str) 
     assert not (tmp_path / "o.h5").exists() and not (tmp_path / "out").exists()
 
 
-# ------------------------------------------------------------------------ external validators (issue 15)
+# ------------------------------------------------------------------------ external validators
 
 
 def tool(name: str) -> str:

@@ -1,4 +1,4 @@
-"""Hardening of the DICOM reader (issue 15, part 5): corrupted series import or fail with one line.
+"""Hardening of the DICOM reader: corrupted series import or fail with one line.
 
 A valid hand-built scan is corrupted one way per example (a tag removed, a value of the wrong type,
 pixel data of the wrong size, contradictory geometry or bit depth); ``data.import_dicom``'s command

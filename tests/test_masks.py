@@ -1,4 +1,4 @@
-"""Masks for scanner data (issue 15): NIfTI, PNG and DICOM SEG sources, key frames, add_masks, SEG export."""
+"""Masks for scanner data: NIfTI, PNG and DICOM SEG sources, key frames, add_masks, SEG export."""
 
 from __future__ import annotations
 

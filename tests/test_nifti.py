@@ -207,7 +207,7 @@ def test_cli(tmp_path: Path) -> None:
     assert len(done.stderr.strip().splitlines()) == 1
 
 
-# ------------------------------------------------------------------- real client: dcm2niix (issue 16)
+# ------------------------------------------------------------------- real client: dcm2niix
 
 
 def dicom_twin(frames: int = 20) -> Subject:

@@ -11,7 +11,7 @@ global curves of ``velocity_true`` over the same frames.
 Size: 3 subjects x 3 slices at the default 128 x 128 pixels (~1.5 mm), 20 frames per cycle (larger
 steps between frames than at 50 frames: sub-pixel rotations are what flow measures worst), the flow
 computed in a 64 x 64 window around the heart, TV-L1 with its default settings. Measured (median over
-the 9 slices): uniform ring before issue 13, radial 0.965, circumferential -0.09; with the anatomy,
+the 9 slices): the former uniform ring, radial 0.965, circumferential -0.09; with the anatomy,
 radial 0.967, circumferential 0.87 (the mid slices, which barely rotate, are the weakest: 0.3-0.7).
 Run ``PYTHONPATH=. python tests/test_phantom_identifiability.py`` to print them.
 """

@@ -354,7 +354,7 @@ class PhaseModel(BaseModel):
         self.tissue = self.to_device(batch["tissue"])
         self.myocardium = self.to_device(batch["myocardium"])
         self.venc = batch["venc"].to(self.device, non_blocking=True).float()
-        self.condition = self.condition_for(batch["cycle_fraction"], batch["slice_position"])
+        self.condition = self.condition_for(batch.get("cycle_fraction"), batch.get("slice_position"))
 
     def condition_for(self, cycle_fraction: Any, slice_position: Any) -> torch.Tensor | None:
         """The generator's condition [B, N_CONDITION_FEATURES] on the device, or None when not conditioned."""
