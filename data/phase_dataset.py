@@ -72,4 +72,5 @@ class PhaseDataset(SliceDataset):
             "frame": t,
             "cycle_fraction": torch.tensor(t / n, dtype=torch.float32),
             "slice_position": SLICE_POSITIONS.index(entry.slice_position),
+            "z_towards_apex": entry.z_towards_apex,
         }

@@ -40,6 +40,7 @@ class SliceEntry:
     box: tuple[int, int, int, int]  # row0, col0, height, width of the (possibly cropped) window
     has_velocity_true: bool
     slice_position: str
+    z_towards_apex: int
 
 
 class SliceDataset(Dataset):
@@ -98,6 +99,7 @@ class SliceDataset(Dataset):
                         box=box,
                         has_velocity_true=s.velocity_true is not None,
                         slice_position=s.slice_position,
+                        z_towards_apex=int(s.z_towards_apex),
                     )
                 )
         sizes = {(e.box[2], e.box[3]) for e in entries}

@@ -14,6 +14,7 @@ SEED="${SEED:-2026}"                      # cohort seed: not the quick start's (
 NAME="${NAME:-reference}"
 DEVICE="${DEVICE:-cpu}"                   # cpu | gpu
 EXPORT="${EXPORT:-0}"                     # 1: copy the best weights into pretrained/ and write the hashes
+STAGES="${STAGES:-interp phase}"          # the stages to train (the evaluation uses both runs)
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 
 if [[ "$DEVICE" == "gpu" ]]; then
@@ -30,10 +31,12 @@ COMMON=(--dataroot "$DATAROOT" --seed 0 --no_progress "${HW[@]}")
 # images at inference), augmented by quarter turns and mirrors.
 INTERP=(--model interp --name "${NAME}_interp" --n_epochs "$INTERP_EPOCHS" --steps_per_epoch 75 --crop_size 96
         --base_channels 16 --depth 4 --lr 2e-3 --lr_policy cosine --augment --val_freq 5 --val_max_batches 20)
-# Stage 2: cycle-aware R2U-Net (5 frames, FiLM on cycle fraction and slice), PatchGAN, tissue noise.
+# Stage 2: R2U-Net refining the population prior, cycle-aware (5 frames, FiLM on cycle fraction and
+# slice), PatchGAN, tissue noise.
 PHASE=(--model phase --name "${NAME}_phase" --n_epochs "$PHASE_EPOCHS" --steps_per_epoch 100
        --netG r2unet --base_channels 16 --depth 3 --ndf 32 --crop_size 64 --temporal_window 5
-       --cycle_conditioning --tissue_noise physics --lr_policy cosine --val_freq 5 --val_max_batches 20)
+       --cycle_conditioning --population_prior --tissue_noise physics --lr_policy cosine --val_freq 5
+       --val_max_batches 20)
 
 step() { printf '\n== %s\n' "$*"; }
 if [[ ! -f "$DATAROOT/splits.json" ]]; then
@@ -41,8 +44,8 @@ if [[ ! -f "$DATAROOT/splits.json" ]]; then
   "$PY" -m data.phantom --out "$DATAROOT" --subjects "$SUBJECTS" --seed "$SEED"
 fi
 
-step "training both stages ($DEVICE)"
-if [[ "$PARALLEL" == "1" ]]; then
+step "training: $STAGES ($DEVICE)"
+if [[ "$PARALLEL" == "1" && "$STAGES" == "interp phase" ]]; then
   mkdir -p checkpoints
   "$PY" train.py "${INTERP[@]}" "${COMMON[@]}" > "checkpoints/${NAME}_interp.log" 2>&1 &
   interp_pid=$!
@@ -50,8 +53,8 @@ if [[ "$PARALLEL" == "1" ]]; then
   wait "$interp_pid" || { cat "checkpoints/${NAME}_interp.log"; exit 1; }
   tail -n 2 "checkpoints/${NAME}_interp.log"
 else
-  "$PY" train.py "${INTERP[@]}" "${COMMON[@]}"
-  "$PY" train.py "${PHASE[@]}" "${COMMON[@]}"
+  [[ "$STAGES" != *interp* ]] || "$PY" train.py "${INTERP[@]}" "${COMMON[@]}"
+  [[ "$STAGES" != *phase* ]] || "$PY" train.py "${PHASE[@]}" "${COMMON[@]}"
 fi
 
 step "held-out subjects of the training cohort, k = 6"

@@ -14,7 +14,7 @@ from data.mvm_io import SliceData
 from data.transforms import neighbour_indices
 from models.interp.inference import fourier_cine, fourier_weights, linear_cine
 from models.phase.evaluation import ZERO, add_skill, yardstick_maps
-from models.phase.model import PhaseModel, cycle_condition
+from models.phase.model import FrameContext, PhaseModel, cycle_condition, prior_velocity
 from models.phase.yardsticks import CYCLE_BINS, PopulationPrior, fit_population_prior, periodic_resample
 from util.errors import DataError, OptionError
 from util.velocity import velocity_curves, velocity_from_components
@@ -148,9 +148,12 @@ def test_the_cycle_condition_changes_the_generator_output() -> None:
     opt = model_options("phase", "--base_channels", "4", "--depth", "2", "--netG", "unet", "--cycle_conditioning")
     model = PhaseModel(opt)
     magnitude = torch.rand(2, 3, 16, 16) * 2 - 1
-    systole = model.foreground_velocity(magnitude, None, torch.tensor([0.2, 0.2]), torch.tensor([0, 0]))
-    diastole = model.foreground_velocity(magnitude, None, torch.tensor([0.6, 0.6]), torch.tensor([0, 0]))
-    apex = model.foreground_velocity(magnitude, None, torch.tensor([0.2, 0.2]), torch.tensor([2, 2]))
+
+    def at(fraction: float, position: int) -> torch.Tensor:
+        context = FrameContext(torch.full((2,), fraction), torch.full((2,), position), torch.ones(2), torch.ones(2, 3))
+        return model.foreground_velocity(magnitude, None, context)
+
+    systole, diastole, apex = at(0.2, 0), at(0.6, 0), at(0.2, 2)
     assert not torch.allclose(systole, diastole) and not torch.allclose(systole, apex)
     with pytest.raises(OptionError, match="--cycle_conditioning"):
         model.foreground_velocity(magnitude)
@@ -161,6 +164,36 @@ def test_cycle_condition_is_periodic_and_one_hot_in_the_slice() -> None:
     torch.testing.assert_close(features[0, :4], features[1, :4], atol=1e-6, rtol=0)
     torch.testing.assert_close(features[2, :4], torch.tensor([1.0, 0.0, 0.0, -1.0]), atol=1e-6, rtol=0)
     assert features[:, 4:].argmax(dim=1).tolist() == [0, 1, 2]
+
+
+def test_the_prior_channel_is_the_population_yardstick() -> None:
+    prior = fit_population_prior([slice_with(curves_of(0.1), "mid", z=-1)])
+    s = slice_with(curves_of(0.1), "mid", z=-1)
+    frames = np.array([3, 17, 40])
+    context = FrameContext.of_slice(frames, T, s)
+    mask = torch.from_numpy(s.myocardium[frames, None].astype(np.float32))
+    batched = prior_velocity(prior, mask, context).numpy()
+    expected = prior.velocity(s)[frames] / s.venc_cm_s[None, :, None, None]
+    np.testing.assert_allclose(batched, expected, atol=1e-5)
+
+
+def test_a_prior_refining_generator_starts_from_the_prior() -> None:
+    torch.manual_seed(0)
+    opt = model_options("phase", "--base_channels", "4", "--depth", "2", "--netG", "unet", "--population_prior")
+    model = PhaseModel(opt)
+    assert model.network("netG").in_channels == 6
+    s = slice_with(curves_of(0.1))
+    model.population = fit_population_prior([s])
+    frames = np.array([5, 30])
+    context = FrameContext.of_slice(frames, T, s)
+    mask = torch.from_numpy(s.myocardium[frames, None].astype(np.float32))
+    magnitude = torch.zeros(2, 3, SIZE, SIZE)
+    torch.nn.init.zeros_(model.network("netG").head.weight)
+    torch.nn.init.zeros_(model.network("netG").head.bias)  # a network that adds nothing: tanh(0) = 0
+    out = model.foreground_velocity(magnitude, mask, context)
+    torch.testing.assert_close(out, prior_velocity(model.population, mask, context))
+    with pytest.raises(OptionError, match="refines the population prior"):
+        model.foreground_velocity(magnitude, mask)
 
 
 def test_a_wider_window_takes_the_frames_around_t_cyclically() -> None:

@@ -60,7 +60,13 @@ def build_predictors(opt: argparse.Namespace) -> dict[str, HDLPredictor]:
     """The HDL chain and the baseline chain, on the device and precision the options ask for."""
 
     device = select_device(opt)
-    common = {"device": device, "precision": opt.precision, "batch_size": opt.batch_size, "seed": opt.seed}
+    common = {
+        "device": device,
+        "precision": opt.precision,
+        "batch_size": opt.batch_size,
+        "seed": opt.seed,
+        "acquisition_noise": opt.acquisition_noise,
+    }
     which = "weights" if opt.pretrained else opt.which_epoch
     hdl = HDLPredictor.from_runs(_run_dir(opt, "interp_name"), _run_dir(opt, "phase_name"), which, **common)
     if opt.baseline_phase_name:

@@ -27,6 +27,12 @@ class ChainOptions:
             help="run name of an L1-only phase model (train.py --model phase --l1_only) for the baseline chain; "
             "default: the baseline uses --phase_name, so only stage 1 differs",
         )
+        g.add_argument(
+            "--acquisition_noise",
+            action="store_true",
+            help="give the twins' tissue the scanner's phase noise (phase runs trained with --tissue_noise "
+            "physics), as an acquisition has; default: the model's velocity estimate",
+        )
         g.add_argument("--factor", type=int, default=6, help="temporal down-sampling factor k (key frame every k)")
         g.add_argument("--export_nifti", action="store_true", help="also write the synthesised subjects as NIfTI")
         g.add_argument(

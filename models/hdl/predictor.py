@@ -57,6 +57,9 @@ class HDLPredictor:
         seed: seeds the background noise. Each slice gets its own generator, seeded from (seed, slice
             name), so the same seed gives the same twin whatever else is synthesised in the same run.
         name: label stored in the synthesised files (``synthesised_by``) and used in reports.
+        acquisition_noise: give the twin's tissue the scanner's phase noise (runs trained with
+            ``--tissue_noise physics``), so that it looks like an acquisition. Off by default: the twin's
+            velocity is then the model's estimate, which is what its velocity errors and curves measure.
     """
 
     def __init__(
@@ -69,6 +72,7 @@ class HDLPredictor:
         interpolation: str = "network",
         seed: int = 0,
         name: str | None = None,
+        acquisition_noise: bool = False,
     ) -> None:
         if interpolation not in INTERPOLATIONS:
             raise OptionError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
@@ -87,6 +91,7 @@ class HDLPredictor:
         self.interpolation = interpolation
         self.seed = int(seed)
         self.name = name or ("hdl" if interpolation == "network" else "baseline")
+        self.acquisition_noise = bool(acquisition_noise)
 
     def _align_precision(self, model: Any) -> None:
         """The stages autocast on their own from their ``precision``; make it this predictor's."""
@@ -105,6 +110,7 @@ class HDLPredictor:
         interpolation: str = "network",
         seed: int = 0,
         name: str | None = None,
+        acquisition_noise: bool = False,
     ) -> HDLPredictor:
         """Load both stages from their run folders (``<checkpoints_dir>/<name>``) with their saved options.
 
@@ -120,7 +126,7 @@ class HDLPredictor:
                 raise OptionError("interpolation='network' needs the stage-1 run folder")
             interp = load_trained_model(interp_run_dir, which, dev, overrides)
         phase = load_trained_model(phase_run_dir, which, dev, overrides)
-        return cls(interp, phase, dev, prec, batch_size, interpolation, seed, name)
+        return cls(interp, phase, dev, prec, batch_size, interpolation, seed, name, acquisition_noise)
 
     @classmethod
     def from_pretrained(cls, device: torch.device | str | None = None, **kwargs: Any) -> HDLPredictor:
@@ -149,16 +155,16 @@ class HDLPredictor:
             )
 
     @torch.no_grad()
-    def synthesise_velocity(
-        self, unit: np.ndarray, myocardium: np.ndarray, slice_name: str, slice_position: str
-    ) -> np.ndarray:
-        """Stage 2: velocity / VENC [T, 3, H, W] of a whole cine given on the [0, 1] scale.
+    def synthesise_velocity(self, unit: np.ndarray, myocardium: np.ndarray, s: SliceData) -> np.ndarray:
+        """Stage 2: velocity / VENC [T, 3, H, W] of slice ``s``'s whole cine, given on the [0, 1] scale
+        with its masks [T, H, W] (rebuilt by stage 1).
 
         Each frame is synthesised from the frames around it (cyclic), as stage 2 was trained.
         """
         cine = to_network_range(np.asarray(unit, dtype=np.float32))
+        noise = None if self.acquisition_noise else False
         return synthesise_cine(
-            self.phase_model, cine, myocardium, slice_position, self.batch_size, self.generator(slice_name)
+            self.phase_model, cine, myocardium, s, self.batch_size, self.generator(s.name), tissue_noise=noise
         )
 
     # ------------------------------------------------------------------------------------- slices
@@ -181,7 +187,7 @@ class HDLPredictor:
         """
         keys = key_frames_of(s, factor, keyframes_only)
         rec = self.rebuild_cine(s, keys)
-        velocity = self.synthesise_velocity(rec.unit, rec.myocardium, s.name, s.slice_position)
+        velocity = self.synthesise_velocity(rec.unit, rec.myocardium, s)
         velocity *= np.asarray(s.venc_cm_s, dtype=np.float32)[None, :, None, None]
         magnitude = rec.magnitude
         if s.magnitude.dtype == np.uint16:

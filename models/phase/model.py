@@ -42,13 +42,14 @@ import argparse
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from data.mvm_io import SLICE_POSITIONS, read_subject
+from data.mvm_io import SLICE_POSITIONS, SliceData, read_subject
 from models.base_model import BaseModel
 from models.losses import masked_l1
 from models.networks import (
@@ -64,8 +65,8 @@ from models.networks import (
 from models.padding import pad_to_multiple
 from models.phase.background_noise import NOISE_KINDS, BackgroundNoise, collect_background
 from models.phase.tissue_noise import TISSUE_NOISE_KINDS, add_tissue_noise
-from models.phase.yardsticks import PopulationPrior, fit_population_prior
-from util.conventions import DIRECTIONS, VELOCITY_DATA_RANGE
+from models.phase.yardsticks import CYCLE_BINS, PopulationPrior, fit_population_prior
+from util.conventions import DIRECTIONS, MASK_THRESHOLD, VELOCITY_DATA_RANGE
 from util.errors import OptionError
 from util.metrics import psnr_torch
 from util.option_values import require_at_least
@@ -90,6 +91,69 @@ def cycle_condition(cycle_fraction: torch.Tensor, slice_position: torch.Tensor) 
     one_hot = torch.nn.functional.one_hot(position, len(SLICE_POSITIONS)).float()
     harmonics = [torch.sin(angle), torch.cos(angle), torch.sin(2 * angle), torch.cos(2 * angle)]
     return torch.cat([torch.stack(harmonics, dim=1), one_hot], dim=1)
+
+
+@dataclass(frozen=True)
+class FrameContext:
+    """Where a batch of frames lies, besides its images: what a cycle-aware or prior-refining generator needs.
+
+    ``cycle_fraction`` [B] (t / T), ``slice_position`` [B] (indices into ``SLICE_POSITIONS``),
+    ``z_towards_apex`` [B] (+1 / -1) and ``venc`` [B, 3] (cm/s).
+    """
+
+    cycle_fraction: torch.Tensor
+    slice_position: torch.Tensor
+    z_towards_apex: torch.Tensor
+    venc: torch.Tensor
+
+    @classmethod
+    def of_batch(cls, batch: dict[str, Any]) -> FrameContext | None:
+        """The context of a dataset batch (None for hand-made batches without one)."""
+        if "cycle_fraction" not in batch:
+            return None
+        return cls(batch["cycle_fraction"], batch["slice_position"], batch["z_towards_apex"], batch["venc"])
+
+    @classmethod
+    def of_slice(cls, frames: np.ndarray, n_frames: int, s: SliceData) -> FrameContext:
+        """The context of ``frames`` of slice ``s`` (a cycle of ``n_frames``)."""
+        count = len(frames)
+        return cls(
+            torch.from_numpy(np.asarray(frames, dtype=np.float64) / n_frames).float(),
+            torch.full((count,), SLICE_POSITIONS.index(s.slice_position)),
+            torch.full((count,), int(s.z_towards_apex)),
+            torch.from_numpy(np.asarray(s.venc_cm_s, dtype=np.float32)).expand(count, 3),
+        )
+
+
+def prior_velocity(
+    population: PopulationPrior, myocardium: torch.Tensor, context: FrameContext
+) -> torch.Tensor:
+    """The population prior on each frame's myocardium [B, 1, H, W]: velocity / VENC [B, 3, H, W].
+
+    The torch twin of ``PopulationPrior.velocity`` (``util.velocity.velocity_from_components``), batched:
+    the prior's curves at each frame's cycle fraction, along the LV-centred directions of its own mask.
+    """
+    device = myocardium.device
+    table = torch.from_numpy(population.table(CYCLE_BINS)).float().to(device)  # [P, 3, bins]
+    position = torch.as_tensor(context.slice_position, device=device).long()
+    at = torch.as_tensor(context.cycle_fraction, device=device).float() % 1.0 * CYCLE_BINS
+    lower = at.floor().long() % CYCLE_BINS
+    weight = (at - at.floor())[:, None]
+    curves = table[position, :, lower] * (1 - weight) + table[position, :, (lower + 1) % CYCLE_BINS] * weight
+    radial, circ, longitudinal = curves.unbind(dim=1)  # [B] each, cm/s
+    mask = (myocardium[:, 0] > MASK_THRESHOLD).float()
+    rows = torch.arange(mask.shape[-2], device=device, dtype=torch.float32)[None, :, None]
+    cols = torch.arange(mask.shape[-1], device=device, dtype=torch.float32)[None, None, :]
+    total = mask.sum(dim=(1, 2)).clamp(min=1.0)
+    d_row = rows - ((mask * rows).sum(dim=(1, 2)) / total)[:, None, None]
+    d_col = cols - ((mask * cols).sum(dim=(1, 2)) / total)[:, None, None]
+    r = torch.hypot(d_row, d_col)
+    r = torch.where(r > 0, r, torch.full_like(r, float("inf")))
+    radial, circ = radial[:, None, None], circ[:, None, None]
+    z = torch.as_tensor(context.z_towards_apex, device=device).float()
+    vz = (longitudinal * z)[:, None, None].expand_as(mask)
+    velocity = torch.stack([(-radial * d_col + circ * d_row) / r, (-radial * d_row - circ * d_col) / r, vz], dim=1)
+    return velocity * mask[:, None] / torch.as_tensor(context.venc, device=device).float()[:, :, None, None]
 
 
 def composite(foreground: torch.Tensor, noise: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -176,6 +240,12 @@ def _add_generator_options(g: argparse._ArgumentGroup) -> None:
         action="store_true",
         help="condition the generator (FiLM) on the frame's cycle fraction t/T and the slice position",
     )
+    g.add_argument(
+        "--population_prior",
+        action="store_true",
+        help="the generator refines the population prior: the training set's mean curves on the frame's "
+        "myocardium enter as three input channels and are added to its output",
+    )
     g.add_argument("--init_type", choices=INIT_CHOICES, default="normal", help="weight initialisation")
     g.add_argument("--init_gain", type=float, default=0.02, help="gain of normal/xavier/orthogonal")
 
@@ -252,6 +322,7 @@ class PhaseModel(BaseModel):
             raise OptionError(f"--temporal_window must be odd (frames centred on t), got {opt.temporal_window}")
         self.window = int(opt.temporal_window)
         self.cycle_conditioning = bool(opt.cycle_conditioning)
+        self.refines_prior = bool(opt.population_prior)
         require_at_least(opt, ("lambda_gan", "lambda_tissue", "lambda_myo", "lambda_l1"), 0)
         if opt.netG not in GENERATORS:
             raise OptionError(f"--netG {opt.netG!r} is not a generator; valid: {', '.join(GENERATORS)}")
@@ -277,7 +348,7 @@ class PhaseModel(BaseModel):
         self._val_generator: torch.Generator | None = None
 
         net_g = UNet(
-            in_channels=self.window + int(self.use_mask_channel),
+            in_channels=self.window + int(self.use_mask_channel) + 3 * int(self.refines_prior),
             out_channels=3,
             base_channels=int(opt.base_channels),
             depth=int(opt.depth),
@@ -336,17 +407,34 @@ class PhaseModel(BaseModel):
             if int(os.environ.get("RANK", "0")) == 0:
                 print(self.noise.describe(), flush=True)
 
-    def generator_input(self, magnitude: torch.Tensor, myocardium: torch.Tensor | None) -> torch.Tensor:
-        """The generator's input: magnitude [B, window, H, W] (+ myocardium mapped to [-1, 1] if used)."""
+    def generator_input(
+        self, magnitude: torch.Tensor, myocardium: torch.Tensor | None, prior: torch.Tensor | None
+    ) -> torch.Tensor:
+        """The generator's input: magnitude [B, window, H, W] (+ myocardium mapped to [-1, 1], + the prior
+        [B, 3, H, W], for the runs that use them)."""
         if magnitude.dim() != 4 or magnitude.shape[1] != self.window:
             raise OptionError(
                 f"magnitude must be [B, {self.window}, H, W] (the frames around t), got {list(magnitude.shape)}"
             )
-        if not self.use_mask_channel:
-            return magnitude
-        if myocardium is None:
-            raise OptionError("this generator was trained with --use_mask_channel: pass the myocardium mask")
-        return torch.cat([magnitude, myocardium.to(magnitude.dtype) * 2 - 1], dim=1)
+        parts = [magnitude]
+        if self.use_mask_channel:
+            if myocardium is None:
+                raise OptionError("this generator was trained with --use_mask_channel: pass the myocardium mask")
+            parts.append(myocardium.to(magnitude.dtype) * 2 - 1)
+        if prior is not None:
+            parts.append(prior.to(magnitude.dtype))
+        return torch.cat(parts, dim=1)
+
+    def prior_for(self, myocardium: torch.Tensor | None, context: FrameContext | None) -> torch.Tensor | None:
+        """The population prior [B, 3, H, W] (VENC units) a prior-refining generator starts from, else None."""
+        if not self.refines_prior:
+            return None
+        if myocardium is None or context is None or not self.population.ready:
+            raise OptionError(
+                "this generator refines the population prior: it needs the myocardium, the frame context and a "
+                "fitted prior (prepare_training, or a checkpoint that holds one)"
+            )
+        return prior_velocity(self.population, myocardium.float(), context)
 
     def set_input(self, batch: dict[str, Any]) -> None:
         self.magnitude = self.to_device(batch["magnitude"])
@@ -354,22 +442,28 @@ class PhaseModel(BaseModel):
         self.tissue = self.to_device(batch["tissue"])
         self.myocardium = self.to_device(batch["myocardium"])
         self.venc = batch["venc"].to(self.device, non_blocking=True).float()
-        self.condition = self.condition_for(batch.get("cycle_fraction"), batch.get("slice_position"))
+        self.context = FrameContext.of_batch(batch)
+        self.condition = self.condition_for(self.context)
+        self.prior = self.prior_for(self.myocardium, self.context)
 
-    def condition_for(self, cycle_fraction: Any, slice_position: Any) -> torch.Tensor | None:
+    def condition_for(self, context: FrameContext | None) -> torch.Tensor | None:
         """The generator's condition [B, N_CONDITION_FEATURES] on the device, or None when not conditioned."""
         if not self.cycle_conditioning:
             return None
-        if cycle_fraction is None or slice_position is None:
-            raise OptionError("this generator was trained with --cycle_conditioning: pass the cycle fraction and slice")
-        return cycle_condition(cycle_fraction, slice_position).to(self.device)
+        if context is None:
+            raise OptionError("this generator was trained with --cycle_conditioning: pass the frames' context")
+        return cycle_condition(context.cycle_fraction, context.slice_position).to(self.device)
 
-    def run_generator(self, net: nn.Module, x: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
-        return net(x) if condition is None else net(x, condition)
+    def run_generator(
+        self, net: nn.Module, x: torch.Tensor, condition: torch.Tensor | None, prior: torch.Tensor | None
+    ) -> torch.Tensor:
+        """The foreground: the network's output, plus the prior for a prior-refining generator."""
+        out = net(x) if condition is None else net(x, condition)
+        return out if prior is None else out + prior.to(out.dtype)
 
     def forward(self, generator: torch.Generator | None = None) -> None:
-        x = self.generator_input(self.magnitude, self.myocardium)
-        self.foreground = self.run_generator(self.netG, x, self.condition)
+        x = self.generator_input(self.magnitude, self.myocardium, self.prior)
+        self.foreground = self.run_generator(self.netG, x, self.condition, self.prior)
         if self.fg_bg:
             self.fake = self.composite(self.foreground, self.magnitude, self.tissue, generator)
         else:
@@ -381,12 +475,15 @@ class PhaseModel(BaseModel):
         magnitude: torch.Tensor,
         tissue: torch.Tensor,
         generator: torch.Generator | None = None,
+        tissue_noise: bool | None = None,
     ) -> torch.Tensor:
         """The synthesised map: ``foreground`` (+ tissue noise if chosen) on ``tissue``, noise elsewhere.
 
-        ``magnitude`` [B, 3, H, W] on the network scale; its centre frame sets the tissue noise level.
+        ``magnitude`` [B, window, H, W] on the network scale; its centre frame sets the tissue noise level.
+        ``tissue_noise`` overrides the run's ``--tissue_noise`` (False: the model's estimate of the velocity
+        on the tissue, without the scanner's noise an acquisition would add).
         """
-        if self.tissue_noise:
+        if self.tissue_noise if tissue_noise is None else tissue_noise:
             foreground = add_tissue_noise(foreground, centre_frame01(magnitude), tissue, generator)
         noise = self.noise.sample(foreground.shape, foreground.device, generator)
         return composite(foreground, noise, tissue)
@@ -478,28 +575,27 @@ class PhaseModel(BaseModel):
         self,
         magnitude: torch.Tensor,
         myocardium: torch.Tensor | None = None,
-        cycle_fraction: Any = None,
-        slice_position: Any = None,
+        context: FrameContext | None = None,
     ) -> torch.Tensor:
-        """The generator's raw output, velocity / VENC [B, 3, H, W] (float32, on the model's device).
+        """The generator's foreground, velocity / VENC [B, 3, H, W] (float32, on the model's device).
 
         Deterministic: no noise, and the generator runs in eval mode. ``magnitude`` [B, window, H, W] holds
         the frames around t on the network scale [-1, 1]; ``myocardium`` [B, 1, H, W] {0, 1} is needed
-        only by a generator trained with ``--use_mask_channel``; ``cycle_fraction`` [B] (t / T) and
-        ``slice_position`` [B] (indices into ``SLICE_POSITIONS``) only by one trained with
-        ``--cycle_conditioning``. Any H, W: the input is padded (edge replication) to a multiple of
-        ``size_multiple`` and the output cropped back.
+        by a generator trained with ``--use_mask_channel`` or ``--population_prior``; ``context`` (where the
+        frames lie) by one trained with ``--cycle_conditioning`` or ``--population_prior``. Any H, W: the
+        input is padded (edge replication) to a multiple of ``size_multiple`` and the output cropped back.
         """
-        condition = self.condition_for(cycle_fraction, slice_position)
-        magnitude = self._prepare(magnitude)
-        x = self.generator_input(magnitude, self._prepare(myocardium))
-        x, (h, w) = pad_to_multiple(x, self.size_multiple)
+        condition = self.condition_for(context)
+        magnitude, myocardium = self._prepare(magnitude), self._prepare(myocardium)
+        prior = self.prior_for(myocardium, context)
+        x, (h, w) = pad_to_multiple(self.generator_input(magnitude, myocardium, prior), self.size_multiple)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         net = self.local_network("netG")
         with eval_mode(net), self.autocast():
-            out = self.run_generator(net, x, condition)
-        return out[..., :h, :w].float().contiguous()
+            out = net(x) if condition is None else net(x, condition)
+        out = out[..., :h, :w].float()
+        return (out if prior is None else out + prior).contiguous()
 
     @torch.no_grad()
     def synthesise(
@@ -507,8 +603,8 @@ class PhaseModel(BaseModel):
         magnitude: torch.Tensor,
         myocardium: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
-        cycle_fraction: Any = None,
-        slice_position: Any = None,
+        context: FrameContext | None = None,
+        tissue_noise: bool | None = None,
     ) -> torch.Tensor:
         """Synthesised velocity / VENC [B, 3, H, W] (float32, on the model's device).
 
@@ -516,11 +612,11 @@ class PhaseModel(BaseModel):
         physics``) and noise-model draws on the background; the tissue foreground is computed from the
         centre magnitude frame with ``util.tissue``. Without the
         foreground-background scheme (``--no_fg_bg``, ``--l1_only`` runs) it is the generator's output.
-        ``generator`` (any device) makes the background draws reproducible. See ``foreground_velocity`` for
-        the inputs.
+        ``generator`` (any device) makes the background draws reproducible; ``tissue_noise`` as in
+        ``composite``. See ``foreground_velocity`` for the other inputs.
         """
-        foreground = self.foreground_velocity(magnitude, myocardium, cycle_fraction, slice_position)
+        foreground = self.foreground_velocity(magnitude, myocardium, context)
         if not self.fg_bg:
             return foreground
         mask = tissue_from_magnitude(magnitude).to(foreground.device)
-        return self.composite(foreground, magnitude.to(foreground.device), mask, generator)
+        return self.composite(foreground, magnitude.to(foreground.device), mask, generator, tissue_noise)

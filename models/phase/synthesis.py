@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from data.mvm_io import SLICE_POSITIONS
+from data.mvm_io import SliceData
 from data.transforms import neighbour_indices
+from models.phase.model import FrameContext
 
 
 @torch.no_grad()
@@ -22,13 +23,16 @@ def synthesise_cine(
     model: Any,
     cine_net: np.ndarray,
     myocardium: np.ndarray,
-    slice_position: str,
+    s: SliceData,
     batch_size: int,
     generator: torch.Generator,
+    tissue_noise: bool | None = None,
 ) -> np.ndarray:
     """Velocity / VENC [T, 3, H, W] (float32) of every frame of a magnitude cine [T, H, W] on the network
-    scale [-1, 1] of a slice at ``slice_position``, given its myocardium masks [T, H, W]; ``model`` is a
-    ``PhaseModel``."""
+    scale [-1, 1] of slice ``s`` (its position, orientation and VENC), given its myocardium masks
+    [T, H, W] (``s``'s own, or those a stage-1 model rebuilt); ``model`` is a
+    ``PhaseModel``; ``tissue_noise`` overrides the run's ``--tissue_noise`` (False: the model's estimate,
+    without the scanner noise a realistic rendering adds)."""
     cine = torch.from_numpy(np.asarray(cine_net, dtype=np.float32))
     masks = torch.from_numpy(np.asarray(myocardium, dtype=np.float32))
     t_count = cine.shape[0]
@@ -38,8 +42,7 @@ def synthesise_cine(
         stack = cine[torch.from_numpy(neighbour_indices(frames, t_count, model.window))]
         magnitude = stack.to(model.device, non_blocking=True)
         myo = masks[frames][:, None].to(model.device, non_blocking=True)
-        position = torch.full((len(frames),), SLICE_POSITIONS.index(slice_position))
-        cycle_fraction = torch.from_numpy(frames / t_count)
-        v = model.synthesise(magnitude, myo, generator, cycle_fraction, position)
+        context = FrameContext.of_slice(frames, t_count, s)
+        v = model.synthesise(magnitude, myo, generator, context, tissue_noise)
         out[frames] = v.float().cpu().numpy()
     return out

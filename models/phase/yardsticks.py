@@ -68,6 +68,14 @@ class PopulationPrior:
         curves = self.curves_at(s.slice_position, mask.shape[0])
         return velocity_from_components(curves, mask, s.z_towards_apex)
 
+    def table(self, bins: int = CYCLE_BINS) -> np.ndarray:
+        """The curves of every slice position [len(SLICE_POSITIONS), 3, bins] (zero where none was fitted)."""
+        out = np.zeros((len(SLICE_POSITIONS), len(COMPONENTS), bins))
+        for i, position in enumerate(SLICE_POSITIONS):
+            if position in self.curves:
+                out[i] = periodic_resample(self.curves[position], np.arange(bins) / bins)
+        return out
+
     def state_dict(self) -> dict[str, Any]:
         return {
             "curves": {k: np.asarray(v, dtype=np.float64).tolist() for k, v in self.curves.items()},
