@@ -5,7 +5,8 @@
 #   paper      R2U-Net on frames t-1, t, t+1
 #   window5    frames t-2 .. t+2
 #   cycle      + FiLM conditioning on the cycle fraction and the slice position
-#   both       window5 + cycle (the shipped generator)
+#   both       window5 + cycle
+#   prior      both + refining the population prior (the shipped generator)
 #   bash scripts/ablation_phase.sh                       # on datasets/reference, 500 steps per run
 #   STEPS=5000 DATAROOT=datasets/mine bash scripts/ablation_phase.sh
 set -euo pipefail
@@ -25,20 +26,21 @@ declare -A VARIANT=(
   [window5]="--temporal_window 5"
   [cycle]="--temporal_window 3 --cycle_conditioning"
   [both]="--temporal_window 5 --cycle_conditioning"
+  [prior]="--temporal_window 5 --cycle_conditioning --population_prior"
 )
-ORDER=(paper window5 cycle both)
+ORDER=(paper window5 cycle both prior)
 
 train() {  # two runs at a time: one per core
   # shellcheck disable=SC2086  # the variant's options are words
   "$PY" train.py "${BASE[@]}" --name "${NAME}_$1" ${VARIANT[$1]} > "checkpoints/${NAME}_$1.log" 2>&1
 }
 mkdir -p checkpoints
-for pair in "paper window5" "cycle both"; do
+for pair in "paper window5" "cycle both" "prior"; do
   read -r a b <<< "$pair"
-  printf '== training %s and %s (%s steps each)\n' "$a" "$b" "$STEPS"
-  train "$a" & pid=$!
-  train "$b"
-  wait "$pid"
+  printf '== training %s (%s steps each)\n' "$pair" "$STEPS"
+  if [[ -n "${b:-}" ]]; then train "$b" & pid=$!; fi
+  train "$a"
+  if [[ -n "${b:-}" ]]; then wait "$pid"; fi
 done
 
 for v in "${ORDER[@]}"; do
@@ -52,7 +54,7 @@ rows = list(csv.DictReader(open(sys.argv[1])))
 model = rows[0]
 print(f"| {sys.argv[2]} | {float(model['mae_myo_true_cm_s']):.2f} | {float(model['skill']):.3f} | "
       f"{float(model['mae_myo_cm_s']):.2f} |")
-if sys.argv[2] == "both":
+if sys.argv[2] == "prior":
     for r in rows:
         if r["method"] in ("zero", "population"):
             print(f"| yardstick: {r['method']} | {float(r['mae_myo_true_cm_s']):.2f} | {float(r['skill']):.3f} | "

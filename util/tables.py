@@ -34,6 +34,8 @@ DISPLAY_RULES: tuple[tuple[str, int], ...] = (
     (r"(^|_)(ssim|dice)($|_)", 3),
     (r"_r$|^r$|(^|_)correlation($|_)", 3),  # Pearson r
     (r"(^|_)fid($|_)", 2),
+    (r"(^|_)skill($|_)", 3),  # 1 - MAE / MAE(zero)
+    (r"_frames$", 1),  # errors in frames (times to peak)
 )
 #: significant digits of a number whose column matches no rule
 DEFAULT_SIGNIFICANT = 4
