@@ -27,7 +27,8 @@ PHASE_EPOCHS="${PHASE_EPOCHS:-2}"         # x 67 steps of 8 samples, for the GAN
 # oversubscribed thread pools are much slower than one thread each.
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 COMMON=(--dataroot "$DATAROOT" --seed "$SEED" --no_progress)
-PHASE_NET=(--netG r2unet --base_channels 16 --depth 3 --ndf 32 --crop_size 64 --temporal_window 5 --cycle_conditioning)
+PHASE_NET=(--netG r2unet --base_channels 16 --depth 3 --ndf 32 --crop_size 64 --temporal_window 5 --cycle_conditioning
+           --population_prior)
 
 step() { printf '\n== %s\n' "$*"; }
 started=$SECONDS
