@@ -126,18 +126,27 @@ def _export_nifti(subject: Subject, out_dir: Path) -> None:
     export_nifti(subject, out_dir, log=lambda _msg: None)
 
 
-def run_hdl_test(opt: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    """test.py --model hdl: synthesise, write the subjects and the report, print where everything is."""
+def _twins_of(
+    subject: Subject, predictors: dict[str, HDLPredictor], opt: argparse.Namespace, out_dir: Path, stem: str
+) -> tuple[dict[str, Subject], list[tuple[str, str]]]:
+    """Every method's twin of one subject, written in the dataset format (and NIfTI), and the yardsticks."""
+    twins: dict[str, Subject] = {}
+    files: list[tuple[str, str]] = []
+    for method, predictor in predictors.items():
+        twin = predictor.predict_subject(subject, opt.factor, opt.input_keyframes_only)
+        rel = Path("subjects") / method / f"{stem}.h5"
+        write_subject(out_dir / rel, twin)
+        files.append((rel.as_posix(), f"{method} twin of {subject.subject_id} (dataset format)"))
+        if opt.export_nifti:
+            _export_nifti(twin, out_dir / "nifti" / method)
+        twins[method] = twin
+    twins.update(yardstick_twins(twins["hdl"], predictors["hdl"].phase_model.population))
+    return twins, files
 
-    if opt.factor < 2:
-        raise OptionError(f"--factor must be >= 2, got {opt.factor}")
-    start = time.perf_counter()
-    predictors = build_predictors(opt)
-    out_dir = Path(opt.results_dir) / opt.name / "hdl"
-    paths = select_subjects(opt.dataroot, opt.split, opt.subjects, opt.max_subjects)
-    hdl = predictors["hdl"]
+
+def _report_builder(opt: argparse.Namespace, hdl: HDLPredictor, out_dir: Path, n_subjects: int) -> ReportBuilder:
     info = {
-        "data": f"{opt.dataroot} ({opt.split} split, {len(paths)} subject(s))",
+        "data": f"{opt.dataroot} ({opt.split} split, {n_subjects} subject(s))",
         "input": "key frames only" if opt.input_keyframes_only else f"full cines, key frame every {opt.factor}",
         "factor": opt.factor,
         "stage 1": f"{_run_dir(opt, 'interp_name')} ({hdl.interp_model.checkpoint_path.name})",
@@ -145,7 +154,7 @@ def run_hdl_test(opt: argparse.Namespace) -> dict[str, dict[str, Any]]:
         "device": f"{hdl.device} ({hdl.precision})",
         "seed": opt.seed,
     }
-    builder = ReportBuilder(
+    return ReportBuilder(
         out_dir,
         _descriptions(opt),
         opt.factor,
@@ -155,32 +164,37 @@ def run_hdl_test(opt: argparse.Namespace) -> dict[str, dict[str, Any]]:
         title=f"HDL digital twins: {opt.name}",
         info=info,
     )
+
+
+def _print_summary(rows: dict[str, dict[str, Any]]) -> None:
+    for method, r in rows.items():
+        fid = r["fid"]
+        print(
+            f"  {method:<10} magnitude PSNR {r['mag_psnr_nonkey']:.2f} dB, Dice {r['myo_dice_nonkey']:.3f}, "
+            f"velocity MAE {r['vel_mae_myo_cm_s']:.2f} cm/s, FID {f'{fid:.2f}' if isinstance(fid, float) else fid}"
+        )
+
+
+def run_hdl_test(opt: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """test.py --model hdl: synthesise, write the subjects and the report, print where everything is."""
+    if opt.factor < 2:
+        raise OptionError(f"--factor must be >= 2, got {opt.factor}")
+    start = time.perf_counter()
+    predictors = build_predictors(opt)
+    out_dir = Path(opt.results_dir) / opt.name / "hdl"
+    paths = select_subjects(opt.dataroot, opt.split, opt.subjects, opt.max_subjects)
+    builder = _report_builder(opt, predictors["hdl"], out_dir, len(paths))
     files: list[tuple[str, str]] = []
     for path in tqdm(paths, desc="hdl subjects", disable=opt.no_progress, dynamic_ncols=True):
         subject = _crop(read_subject(path, require_velocity=False), opt)
-        twins = {}
-        subject_files: list[tuple[str, str]] = []
-        for method, predictor in predictors.items():
-            twin = predictor.predict_subject(subject, opt.factor, opt.input_keyframes_only)
-            rel = Path("subjects") / method / f"{path.stem}.h5"
-            write_subject(out_dir / rel, twin)
-            files.append((rel.as_posix(), f"{method} twin of {subject.subject_id} (dataset format)"))
-            subject_files.append(files[-1])
-            if opt.export_nifti:
-                _export_nifti(twin, out_dir / "nifti" / method)
-            twins[method] = twin
-        twins.update(yardstick_twins(twins["hdl"], hdl.phase_model.population))
+        twins, subject_files = _twins_of(subject, predictors, opt, out_dir, path.stem)
+        files.extend(subject_files)
         builder.add_subject(subject, twins, subject_files)
     result = builder.finish(files)
 
     rows = {str(r["method"]): r for r in result.summary}
     print(f"hdl: {len(paths)} subject(s), factor {opt.factor}, {time.perf_counter() - start:.0f} s")
-    for method, r in rows.items():
-        fid = r["fid"]
-        print(
-            f"  {method:<9} magnitude PSNR {r['mag_psnr_nonkey']:.2f} dB, Dice {r['myo_dice_nonkey']:.3f}, "
-            f"velocity MAE {r['vel_mae_myo_cm_s']:.2f} cm/s, FID {f'{fid:.2f}' if isinstance(fid, float) else fid}"
-        )
+    _print_summary(rows)
     print(f"synthesised subjects: {out_dir / 'subjects'}")
     if opt.export_nifti:
         print(f"NIfTI: {out_dir / 'nifti'}")
