@@ -106,13 +106,12 @@ class HDLPredictor:
         which: str | int = "best",
         device: torch.device | str | None = None,
         precision: str | None = None,
-        batch_size: int = 16,
         interpolation: str = "network",
-        seed: int = 0,
-        name: str | None = None,
-        acquisition_noise: bool = False,
+        **options: Any,
     ) -> HDLPredictor:
         """Load both stages from their run folders (``<checkpoints_dir>/<name>``) with their saved options.
+
+        ``options`` are the constructor's (``batch_size``, ``seed``, ``name``, ``acquisition_noise``).
 
         ``interp_run_dir`` may be None with ``interpolation="linear"``. ``which`` picks the checkpoint of
         both runs: ``best``, ``latest``, an epoch number, or ``weights`` (the weights-only export).
@@ -126,7 +125,7 @@ class HDLPredictor:
                 raise OptionError("interpolation='network' needs the stage-1 run folder")
             interp = load_trained_model(interp_run_dir, which, dev, overrides)
         phase = load_trained_model(phase_run_dir, which, dev, overrides)
-        return cls(interp, phase, dev, prec, batch_size, interpolation, seed, name, acquisition_noise)
+        return cls(interp, phase, dev, prec, interpolation=interpolation, **options)
 
     @classmethod
     def from_pretrained(cls, device: torch.device | str | None = None, **kwargs: Any) -> HDLPredictor:
