@@ -82,6 +82,21 @@ def _frame_masks(mask: np.ndarray | None, shape: tuple[int, ...]) -> list[np.nda
     return [None if full is None else full[t] for t in range(shape[0])]
 
 
+def add_skill_scores(
+    rows: Sequence[dict], error: str, true_error: str, column: str, zero_method: str = "zero"
+) -> None:
+    """Set ``row[column] = 1 - E / E(zero)`` on every row of a metrics table, ``E`` being the ``true_error``
+    column (against a noise-free truth) where the ``zero_method`` row has it, else the ``error`` column.
+
+    The skill of a still heart is 0 and of a perfect model 1; NaN without a zero row or an error.
+    """
+    zero = next((r for r in rows if r.get("method") == zero_method), None)
+    name = true_error if zero is not None and math.isfinite(float(zero.get(true_error, math.nan))) else error
+    reference = math.nan if zero is None else float(zero.get(name, math.nan))
+    for row in rows:
+        row[column] = 1.0 - float(row.get(name, math.nan)) / reference if reference > 0 else math.nan
+
+
 def mean_skipping_nan(values: Sequence[float] | np.ndarray) -> float:
     """Mean of per-frame (or per-slice) values, skipping those without a value (NaN: an empty mask); NaN
     when none has one.

@@ -216,15 +216,7 @@ def _evaluate_slice(
 
 def add_skill(rows: list[dict[str, Any]]) -> None:
     """``skill = 1 - MAE / MAE(zero)`` of every row, with the MAE against the truth where it exists."""
-    by_method = {r["method"]: r for r in rows}
-    if ZERO not in by_method:
-        return
-    truth = by_method[ZERO].get("mae_myo_true_cm_s", math.nan)
-    column = "mae_myo_true_cm_s" if math.isfinite(truth) else "mae_myo_cm_s"
-    zero = by_method[ZERO][column]
-    for r in rows:
-        value = r.get(column, math.nan)
-        r["skill"] = 1.0 - value / zero if r["method"] != REAL and zero > 0 and not math.isnan(value) else math.nan
+    metrics.add_skill_scores(rows, "mae_myo_cm_s", "mae_myo_true_cm_s", "skill", ZERO)
 
 
 def _write_outputs(out_dir: Path, rows: list[dict[str, Any]], per_slice: list[dict[str, Any]]) -> None:

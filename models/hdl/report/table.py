@@ -17,7 +17,7 @@ from pathlib import Path
 from models.hdl.report.analysis import SliceAnalysis
 from models.hdl.report.slice_metrics import PEAKS, metric_columns
 from util.atomic import write_text
-from util.metrics import mean_skipping_nan
+from util.metrics import add_skill_scores, mean_skipping_nan
 from util.tables import to_csv
 from util.velocity import COMPONENTS
 
@@ -41,20 +41,8 @@ def summarise(
             out[col] = mean_skipping_nan([float(r.get(col, math.nan)) for r in rows])
         out["fid"] = fid.get(method, "unavailable: not computed")
         summary.append(out)
-    add_skill(summary)
+    add_skill_scores(summary, "vel_mae_myo_cm_s", "vel_mae_myo_true_cm_s", "vel_skill")
     return summary
-
-
-def add_skill(summary: Sequence[dict[str, object]]) -> None:
-    """``vel_skill`` of every row against the ``zero`` row (NaN without one or without velocity)."""
-    zero = next((r for r in summary if r["method"] == "zero"), None)
-    column = "vel_mae_myo_cm_s"
-    if zero is not None and math.isfinite(float(zero.get("vel_mae_myo_true_cm_s", math.nan))):
-        column = "vel_mae_myo_true_cm_s"
-    reference = math.nan if zero is None else float(zero.get(column, math.nan))
-    for row in summary:
-        value = float(row.get(column, math.nan))
-        row["vel_skill"] = 1.0 - value / reference if reference > 0 else math.nan
 
 
 def summary_columns() -> list[str]:
