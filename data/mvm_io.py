@@ -422,6 +422,13 @@ def read_subject(
     return Subject(subject_id=subject_id, slices=data, attrs=file_attrs)
 
 
+def read_subject_attrs(path: str | os.PathLike) -> dict[str, Any]:
+    """The file-level attributes of a subject file (without reading its slices): e.g. a phantom
+    subject's ``patient`` and ``pathology``."""
+    with open_h5(path) as f:
+        return {k: _read_attr(v) for k, v in f.attrs.items() if k != "format"}
+
+
 # ------------------------------------------------------------------------------------- folders, splits
 
 SPLIT_NAMES = ("train", "val", "test")

@@ -79,11 +79,31 @@ def test_circumferential_velocity_is_radius_times_angular_rate(position):
     np.testing.assert_allclose(circ_pixels, theta_rate * np.hypot(px, py) / 10.0, rtol=1e-3, atol=1e-3)
 
 
+#: Every kind of pathology the phantom draws, as slice parameter changes (mid slice: segments 7-12):
+#: a hypokinetic territory, an akinetic one, LBBB-like delays with early (negative) septal segments, a
+#: cohort-wide delay, per-direction timing offsets, and all of them at once.
+PATHOLOGIES = {
+    "healthy": {},
+    "hypokinetic": {"segment_scale": [0.3, 0.3, 1.0, 1.0, 1.0, 1.0]},
+    "akinetic": {"segment_scale": [1.0, 1.0, 1.0, 0.0, 0.0, 1.0]},
+    "lbbb_early_and_late": {"segment_delay": [0.0, -0.06, -0.06, 0.0, 0.07, 0.07]},
+    "cohort_delay": {"delay_segments": [9, 10], "delay_fraction": 0.12},
+    "direction_offsets": {"direction_offsets": [0.03, -0.04, 0.05]},
+    "all": {
+        "segment_scale": [0.5, 1.0, 1.0, 1.0, 0.2, 1.0],
+        "segment_delay": [0.1, -0.05, 0.0, 0.0, 0.0, 0.02],
+        "direction_offsets": [-0.02, 0.03, 0.01],
+    },
+}
+
+
+@pytest.mark.parametrize("pathology", sorted(PATHOLOGIES))
 @pytest.mark.parametrize("region", ["wall", "cavity", "fat"])
-def test_lv_material_velocity_is_the_derivative_of_its_position(region):
-    """Wall (incompressible map), cavity tissue (papillary muscles: homogeneous map) and epicardial fat:
-    the model velocity at a tracked point equals the finite difference of its position, all phases."""
-    p = _params(seed=7, position="mid")
+def test_lv_material_velocity_is_the_derivative_of_its_position(region, pathology):
+    """Wall (incompressible map), cavity tissue (papillary muscles: homogeneous map) and epicardial fat,
+    healthy and with every kind of pathology: the model velocity at a tracked point equals the finite
+    difference of its position, all phases."""
+    p = _params(seed=7, position="mid", **PATHOLOGIES[pathology])
     motion = SliceMotion(p)
     rho0 = {
         "wall": p.endo_radius_mm + 0.3 * p.wall_mm,

@@ -7,8 +7,9 @@ import sys
 import time
 from collections.abc import Sequence
 
-from data.phantom.config import PhantomConfig
+from data.phantom.config import PATHOLOGY_KINDS, PhantomConfig
 from data.phantom.generate import generate_cohort
+from data.phantom.stats import cohort_pathology
 from util.errors import HDLError, OptionError
 
 
@@ -45,7 +46,14 @@ def _finite_float(text: str) -> float:
 def _add_heart_options(p: argparse.ArgumentParser, defaults: PhantomConfig) -> None:
     """Cohort diversity: heart rate (or RR), LV size, wall thickness and ejection fraction ranges."""
     rate = p.add_mutually_exclusive_group()
-    rate.add_argument("--rr", type=_finite_float, nargs=2, metavar=("MIN", "MAX"), default=defaults.rr_ms, help="RR ms")
+    rate.add_argument(
+        "--rr",
+        type=_finite_float,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        default=defaults.rr_ms,
+        help="RR interval range in ms (default 700-1200)",
+    )
     rate.add_argument(
         "--heart_rate",
         type=_finite_float,
@@ -80,6 +88,58 @@ def _add_heart_options(p: argparse.ArgumentParser, defaults: PhantomConfig) -> N
     )
 
 
+def _range(p: argparse.ArgumentParser, flag: str, default: tuple[float, float], text: str) -> None:
+    """A MIN MAX option whose help shows its default range."""
+    help_text = f"{text} (default {default[0]:g}-{default[1]:g})".replace("%", "%%")
+    p.add_argument(flag, type=_finite_float, nargs=2, metavar=("MIN", "MAX"), default=default, help=help_text)
+
+
+def _add_pathology_options(p: argparse.ArgumentParser, defaults: PhantomConfig) -> None:
+    """Patients: a pathology shared by the cohort's patients, or one drawn per patient (docs/PHANTOM.md)."""
+    g = p.add_argument_group("pathology shared by every patient")
+    g.add_argument("--delay_segments", type=int, nargs="+", default=[], metavar="SEG", help="late AHA segments (1-16)")
+    delay = g.add_mutually_exclusive_group()
+    delay.add_argument("--delay", type=_finite_float, default=0.0, help="their delay, fraction of RR 0-0.3 (default 0)")
+    delay.add_argument("--delay_ms", type=_finite_float, default=None, help="their delay in ms, 0-300")
+    g.add_argument(
+        "--hypokinetic_segments", type=int, nargs="+", default=[], metavar="SEG", help="hypokinetic AHA segments (1-16)"
+    )
+    g.add_argument("--hypokinetic_scale", type=_finite_float, default=1.0, help="their motion scale 0-1 (default 1)")
+    r = p.add_argument_group("pathology drawn per patient")
+    r.add_argument(
+        "--random_pathology",
+        nargs="+",
+        default=[],
+        metavar="KIND",
+        help=f"kinds drawn per patient, one each: {', '.join(PATHOLOGY_KINDS)} (default: none)",
+    )
+    r.add_argument(
+        "--territories",
+        nargs="+",
+        default=list(defaults.territories),
+        metavar="NAME",
+        help="coronary territories a territory patient may get (default LAD RCA LCx)",
+    )
+    _range(r, "--territory_scale", defaults.territory_scale, "motion scale of the territory, 0 akinetic")
+    _range(r, "--lbbb_delay_ms", defaults.lbbb_delay_ms, "septal-to-lateral delay of an lbbb patient, ms")
+    _range(r, "--global_ef", defaults.global_ef, "area ejection fraction of a global patient")
+    _range(r, "--global_scale", defaults.global_scale, "longitudinal and rotation scale of a global patient")
+    p.add_argument(
+        "--pathology_fraction",
+        type=_finite_float,
+        default=1.0,
+        help="fraction 0-1 of subjects who are patients (default 1)",
+    )
+    h = p.add_argument_group("normal variation (opt-in)")
+    h.add_argument(
+        "--direction_offset_ms",
+        type=_finite_float,
+        default=0.0,
+        help="largest timing offset between the radial, circumferential and longitudinal waves, ms (default 0)",
+    )
+    _range(h, "--mid_rotation", defaults.mid_rotation_deg, "mid-ventricular peak systolic rotation, degrees")
+
+
 def build_parser() -> argparse.ArgumentParser:
     defaults = PhantomConfig()
     p = argparse.ArgumentParser(
@@ -94,22 +154,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--pixel_spacing", type=_finite_float, default=None, help="pixel size in mm (default: FOV 180-200 mm / size)"
     )
-    p.add_argument("--fov", type=_finite_float, nargs=2, metavar=("MIN", "MAX"), default=defaults.fov_mm)
-    p.add_argument("--snr", type=_finite_float, nargs=2, metavar=("MIN", "MAX"), default=defaults.snr)
-    p.add_argument("--venc_inplane", type=_finite_float, nargs=2, metavar=("MIN", "MAX"), default=defaults.venc_inplane)
-    p.add_argument("--venc_through", type=_finite_float, nargs=2, metavar=("MIN", "MAX"), default=defaults.venc_through)
+    _range(p, "--fov", defaults.fov_mm, "field of view in mm when --pixel_spacing is not given")
+    _range(p, "--snr", defaults.snr, "myocardial SNR of the magnitude; sets the phase noise too")
+    _range(p, "--venc_inplane", defaults.venc_inplane, "in-plane VENC in cm/s (shared by x and y)")
+    _range(p, "--venc_through", defaults.venc_through, "through-plane VENC in cm/s")
     _add_heart_options(p, defaults)
     p.add_argument("--eddy", type=_finite_float, default=0.0, help="max eddy-current offset, cm/s (default 0: off)")
-    p.add_argument("--bulk", type=_finite_float, default=defaults.bulk_motion_mm, help="max bulk translation, mm")
-    p.add_argument("--delay_segments", type=int, nargs="+", default=[], metavar="SEG", help="AHA segments (1-16)")
-    group = p.add_mutually_exclusive_group()
-    group.add_argument("--delay", type=_finite_float, default=0.0, help="delay as a fraction of RR (0-0.3)")
-    group.add_argument("--delay_ms", type=_finite_float, default=None, help="delay in ms (0-300)")
-    p.add_argument("--hypokinetic_segments", type=int, nargs="+", default=[], metavar="SEG", help="AHA segments")
-    p.add_argument("--hypokinetic_scale", type=_finite_float, default=1.0, help="motion scale 0-1 of those segments")
     p.add_argument(
-        "--pathology_fraction", type=_finite_float, default=1.0, help="fraction of subjects with the pathology"
+        "--bulk", type=_finite_float, default=defaults.bulk_motion_mm, help="max bulk translation, mm (default 1.5)"
     )
+    _add_pathology_options(p, defaults)
     p.add_argument("--workers", type=_positive_int, default=2, help="processes (default 2)")
     p.add_argument(
         "--compression",
@@ -143,6 +197,14 @@ def config_from_args(args: argparse.Namespace) -> PhantomConfig:
         hypokinetic_segments=tuple(args.hypokinetic_segments),
         hypokinetic_scale=args.hypokinetic_scale,
         pathology_fraction=args.pathology_fraction,
+        random_pathology=tuple(args.random_pathology),
+        territories=tuple(args.territories),
+        territory_scale=tuple(args.territory_scale),
+        lbbb_delay_ms=tuple(args.lbbb_delay_ms),
+        global_ef=tuple(args.global_ef),
+        global_scale=tuple(args.global_scale),
+        direction_offset_ms=args.direction_offset_ms,
+        mid_rotation_deg=tuple(args.mid_rotation),
     )
 
 
@@ -164,4 +226,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"wrote {len(paths)} subjects x 3 slices x {config.frames} frames of {config.size}x{config.size} "
         f"to {args.out} (seed {args.seed}) in {seconds:.1f} s"
     )
+    records = cohort_pathology(paths)
+    patients = [(path.stem, text) for path, (patient, _, text) in zip(paths, records, strict=True) if patient]
+    print(f"patients: {len(patients)} of {len(paths)}" + ("" if patients else " (every subject is healthy)"))
+    for stem, text in patients:
+        print(f"  {stem}: {text}")
     return 0

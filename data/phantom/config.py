@@ -11,10 +11,13 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from data.phantom.segments import slice_of_segment
+from data.phantom.segments import TERRITORIES, slice_of_segment
 from util.errors import OptionError
 
 Range = tuple[float, float]
+
+#: Kinds of pathology drawn per patient (``random_pathology``); docs/PHANTOM.md describes each.
+PATHOLOGY_KINDS = ("territory", "lbbb", "global")
 
 
 @dataclass
@@ -56,6 +59,22 @@ class PhantomConfig:
         hypokinetic_scale: the motion scale of those segments (1 normal, 0 akinetic).
         pathology_fraction: fraction of subjects (chosen by their own generator) that get the pathology
             above; the rest are normal. 1 (default) gives every subject the pathology.
+        random_pathology: kinds of pathology drawn per patient (each patient gets one, chosen at
+            random): ``territory`` (hypokinesia or akinesia of a coronary territory), ``lbbb``
+            (dyssynchrony: septum early, lateral wall late) and ``global`` (globally reduced function).
+            Empty (default): only the cohort-wide pathology above. ``pathology_fraction`` picks the
+            patients; the cohort-wide segments, if any, apply to the same patients.
+        territories: coronary territories a ``territory`` patient may get (AHA 17-segment model).
+        territory_scale: range of the territory's radial and longitudinal motion scale (0 akinetic).
+        lbbb_delay_ms: range of the septal-to-lateral delay of an ``lbbb`` patient (ms): a segment at
+            angle ``a`` from the septum centre is delayed by ``-D/2 cos(a)``, septum early, lateral late.
+        global_ef: range of the slices' area ejection fraction of a ``global`` patient.
+        global_scale: range of the scale of a ``global`` patient's longitudinal motion and rotation.
+        direction_offset_ms: largest timing offset (ms) of the radial, circumferential and longitudinal
+            waveforms of every subject against each other, drawn per subject in +-this (0: off).
+        mid_rotation_deg: range of the mid-ventricular peak systolic rotation (degrees, counter-
+            clockwise seen from the apex); the default -1 to 3 may be near zero, published normals are
+            small but non-zero (e.g. 1 to 3).
     """
 
     frames: int = 50
@@ -78,11 +97,22 @@ class PhantomConfig:
     hypokinetic_segments: tuple[int, ...] = field(default_factory=tuple)
     hypokinetic_scale: float = 1.0
     pathology_fraction: float = 1.0
+    random_pathology: tuple[str, ...] = field(default_factory=tuple)
+    territories: tuple[str, ...] = tuple(TERRITORIES)
+    territory_scale: Range = (0.0, 0.8)
+    lbbb_delay_ms: Range = (60.0, 150.0)
+    global_ef: Range = (0.20, 0.40)
+    global_scale: Range = (0.4, 0.7)
+    direction_offset_ms: float = 0.0
+    mid_rotation_deg: Range = (-1.0, 3.0)
 
     def __post_init__(self) -> None:
         self.delay_segments = tuple(int(s) for s in self.delay_segments)
         self.hypokinetic_segments = tuple(int(s) for s in self.hypokinetic_segments)
-        for name in ("fov_mm", "snr", "venc_inplane", "venc_through", "rr_ms", "lv_radius_mm", "wall_mm"):
+        self.random_pathology = tuple(str(k) for k in self.random_pathology)
+        self.territories = tuple(str(k) for k in self.territories)
+        ranges = ("territory_scale", "lbbb_delay_ms", "global_ef", "global_scale", "mid_rotation_deg")
+        for name in ("fov_mm", "snr", "venc_inplane", "venc_through", "rr_ms", "lv_radius_mm", "wall_mm", *ranges):
             setattr(self, name, tuple(float(v) for v in getattr(self, name)))
         self.ejection_fraction = tuple(float(v) for v in self.ejection_fraction)
         if self.heart_rate_bpm is not None:
@@ -135,6 +165,24 @@ class PhantomConfig:
             raise OptionError("hypokinetic segments were given with scale 1 (normal motion); set a scale < 1")
         if not (math.isfinite(self.pathology_fraction) and 0.0 <= self.pathology_fraction <= 1.0):
             raise OptionError(f"pathology fraction must be within 0-1, got {self.pathology_fraction}")
+        self._validate_random_pathology()
+
+    def _validate_random_pathology(self) -> None:
+        for kind in self.random_pathology:
+            if kind not in PATHOLOGY_KINDS:
+                raise OptionError(f"random_pathology: unknown kind {kind!r} (valid: {', '.join(PATHOLOGY_KINDS)})")
+        for name in self.territories:
+            if name not in TERRITORIES:
+                raise OptionError(f"territories: unknown territory {name!r} (valid: {', '.join(TERRITORIES)})")
+        if not self.territories:
+            raise OptionError("territories: give at least one of " + ", ".join(TERRITORIES))
+        _check_range("territory_scale", self.territory_scale, 0.0, 1.0)
+        _check_range("lbbb_delay_ms", self.lbbb_delay_ms, 0.0, 300.0)
+        _check_range("global_ef", self.global_ef, 0.05, 0.85)
+        _check_range("global_scale", self.global_scale, 0.0, 1.0)
+        _check_range("mid_rotation", self.mid_rotation_deg, -10.0, 10.0)
+        if not (math.isfinite(self.direction_offset_ms) and 0.0 <= self.direction_offset_ms <= 100.0):
+            raise OptionError(f"direction_offset_ms must be within 0-100 ms, got {self.direction_offset_ms}")
 
     @property
     def has_pathology(self) -> bool:

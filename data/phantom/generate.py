@@ -21,7 +21,9 @@ from data.mvm_io import SUBJECT_SUFFIX, SliceData, Subject, default_splits, writ
 from data.phantom.acquisition import acquire, eddy_offsets
 from data.phantom.anatomy import render_slice
 from data.phantom.config import PhantomConfig
-from data.phantom.sampling import SLICES, draw_subject
+from data.phantom.motion import segment_pathology
+from data.phantom.params import SliceParams
+from data.phantom.sampling import SLICES, describe_pathology, draw_subject
 from util.errors import OptionError
 
 #: Noise-free myocardial signal level in the stored magnitude (arbitrary units, scanner-like range).
@@ -81,10 +83,28 @@ def generate_subject(subject_id: str, seed: int, config: PhantomConfig | None = 
                 "snr": float(drawn["snr"]),
                 "noise_sigma": float(sigma * SIGNAL_SCALE),
                 "eddy_cm_s": float(config.eddy_cm_s),
+                **segment_truth(p),
             },
         )
-    attrs = {"phantom": {"seed": int(seed), "config": config.to_dict(), **drawn}}
+    attrs = {
+        "phantom": {"seed": int(seed), "config": config.to_dict(), **drawn},
+        "patient": bool(drawn["pathology"]["patient"]),
+        "pathology": describe_pathology(drawn["pathology"]),
+    }
     return Subject(subject_id=subject_id, slices=slices, attrs=attrs)
+
+
+def segment_truth(params: SliceParams) -> dict[str, np.ndarray]:
+    """The regional truth a phantom slice records (docs/PHANTOM.md): its AHA segment numbers, each
+    segment's radial and longitudinal motion scale (1 normal, 0 akinetic; relative to the subject's own
+    normal motion, so a globally reduced heart has scale 1 everywhere) and its delay in ms (negative:
+    early)."""
+    ids, scale, delay = segment_pathology(params)
+    return {
+        "aha_segment_ids": np.asarray(ids, dtype=np.int64),
+        "aha_motion_scale": np.asarray(scale, dtype=np.float64),
+        "aha_delay_ms": np.asarray(delay, dtype=np.float64) * float(params.rr_ms),
+    }
 
 
 def _generate_and_write(job: tuple[str, int, PhantomConfig, str, str | None]) -> str:

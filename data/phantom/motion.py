@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from data.phantom.params import SliceParams, Timing
-from data.phantom.segments import segment_weight
+from data.phantom.segments import regional_values, segment_numbers
 from data.phantom.waveforms import Pulse, Waveform, pulse_with_area
 
 
@@ -96,6 +96,24 @@ def _unit(angle_deg: float) -> np.ndarray:
     return np.array([np.cos(a), np.sin(a)])
 
 
+def segment_pathology(params: SliceParams) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """AHA segment numbers of the slice and each segment's motion scale and delay (fraction of RR).
+
+    Combines the cohort-wide pathology (``hypokinetic_segments`` at ``hypokinetic_scale``,
+    ``delay_segments`` late by ``delay_fraction``) with the per-patient ``segment_scale`` and
+    ``segment_delay``: scales multiply, delays add. This is the truth a file records per slice.
+    """
+    p = params
+    ids = segment_numbers(p.slice_position)
+    scale = np.array([p.hypokinetic_scale if s in p.hypokinetic_segments else 1.0 for s in ids])
+    delay = np.array([p.delay_fraction if s in p.delay_segments else 0.0 for s in ids])
+    if p.segment_scale is not None:
+        scale = scale * np.asarray(p.segment_scale, dtype=np.float64)
+    if p.segment_delay is not None:
+        delay = delay + np.asarray(p.segment_delay, dtype=np.float64)
+    return ids, scale, delay
+
+
 @dataclass
 class WallState:
     """Motion of the points asked about, all arrays of one broadcast shape (mm, mm/s, cm/s, rad)."""
@@ -131,18 +149,23 @@ class SliceMotion:
         self.rv_matrix = p.rv_axis_along_mm * np.outer(e_s, e_s) + p.rv_axis_across_mm * np.outer(e_across, e_across)
         self.rv_matrix_inv = np.linalg.inv(self.rv_matrix)
         self.rv_wall_unit = p.rv_wall_mm / (0.5 * (p.rv_axis_along_mm + p.rv_axis_across_mm))
-        self.has_delay = bool(p.delay_segments) and p.delay_fraction > 0
-        self.has_hypokinesis = bool(p.hypokinetic_segments) and p.hypokinetic_scale < 1.0
+        self.segment_ids, self.segment_scale, self.segment_delay = segment_pathology(p)
+        self.has_delay = bool(np.any(self.segment_delay != 0.0))
+        self.has_hypokinesis = bool(np.any(self.segment_scale != 1.0))
+        offsets = p.direction_offsets or (0.0, 0.0, 0.0)
+        self.offset_radial, self.offset_rotation, self.offset_longitudinal = (float(v) for v in offsets)
 
     # ------------------------------------------------------------------------------ time functions
 
     def contraction_at(self, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Normalised contraction ``c`` and its rate dc/dt (1/s) of normal tissue."""
+        phi = np.asarray(phi, dtype=np.float64) - self.offset_radial
         return self.contraction.displacement(phi), self.contraction.velocity(phi) / self.rr_s
 
     def rotation(self, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Rotation angle (rad, counter-clockwise seen from the apex) and rate (rad/s)."""
         amp = np.deg2rad(self.params.rotation_deg)
+        phi = np.asarray(phi, dtype=np.float64) - self.offset_rotation
         return amp * self.rotation_wave.displacement(phi), amp * self.rotation_wave.velocity(phi) / self.rr_s
 
     def bulk(self, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -178,12 +201,9 @@ class SliceMotion:
         if self.has_delay or self.has_hypokinesis:
             angle = np.rad2deg(np.arctan2(iy, ix))
             if self.has_delay:
-                delay = p.delay_fraction * segment_weight(
-                    angle, tuple(p.delay_segments), p.septum_deg, p.slice_position
-                )
+                delay = regional_values(angle, self.segment_delay, p.septum_deg, p.slice_position, 0.0)
             if self.has_hypokinesis:
-                w = segment_weight(angle, tuple(p.hypokinetic_segments), p.septum_deg, p.slice_position)
-                scale = 1.0 - w * (1.0 - p.hypokinetic_scale)
+                scale = regional_values(angle, self.segment_scale, p.septum_deg, p.slice_position, 1.0)
         return delay, scale, gain
 
     def regional(self, alpha0: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -206,7 +226,8 @@ class SliceMotion:
         self, phi: np.ndarray, delay: np.ndarray | float = 0.0, scale_gain: np.ndarray | float = 1.0
     ) -> np.ndarray:
         """Longitudinal velocity (cm/s, towards apex positive) of a ray."""
-        return scale_gain * self.longitudinal.velocity(np.asarray(phi, dtype=np.float64) - delay)
+        shifted = np.asarray(phi, dtype=np.float64) - self.offset_longitudinal - delay
+        return scale_gain * self.longitudinal.velocity(shifted)
 
     # ------------------------------------------------------------------------------ LV wall
 
@@ -344,7 +365,7 @@ class SliceMotion:
         k = (s * s_rate).astype(dtype) / u2
         m = self.rv_matrix.astype(dtype)
         metric = np.hypot(m[0, 0] * ux + m[0, 1] * uy, m[1, 0] * ux + m[1, 1] * uy) / u
-        vz = p.rv_long_gain * self.longitudinal.velocity(np.asarray(phi, dtype=np.float64))
+        vz = p.rv_long_gain * self.longitudinal.velocity(np.asarray(phi, dtype=np.float64) - self.offset_longitudinal)
         return {
             "u": u,
             "u0": u0,  # material (end-diastolic) normalised radius; the direction (ux, uy) / u is material too

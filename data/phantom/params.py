@@ -11,7 +11,7 @@ docs/CONVENTIONS.md. Times are cycle phases (fractions of the RR interval).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any
 
 
@@ -125,6 +125,14 @@ class SliceParams:
     hypokinetic_scale: float
     # Anatomy in material coordinates (None: a uniform ring, as in files written before it existed).
     anatomy: Anatomy | None = None
+    # Pathology drawn per patient, one value per AHA segment of this slice in the order of
+    # ``segments.segment_numbers(slice_position)``; None is normal. They combine with the cohort-wide
+    # fields above: scales multiply, delays add.
+    segment_scale: list[float] | None = None  # radial and longitudinal motion scale (1 normal, 0 akinetic)
+    segment_delay: list[float] | None = None  # phase delay, fraction of RR (negative: early)
+    # Timing offsets of the radial (contraction), circumferential (rotation) and longitudinal waveforms,
+    # fractions of RR (None: all three share the slice's event times).
+    direction_offsets: list[float] | None = None
 
     @property
     def epi_radius_mm(self) -> float:
@@ -141,7 +149,8 @@ class SliceParams:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SliceParams:
-        kwargs = {f.name: data[f.name] for f in fields(cls) if f.name in data or f.name != "anatomy"}
+        # Fields with a default may be absent (files written before they existed); the others may not.
+        kwargs = {f.name: data[f.name] for f in fields(cls) if f.name in data or f.default is MISSING}
         kwargs["timing"] = Timing(**data["timing"])
         kwargs["scene"] = Scene(**data["scene"])
         if kwargs.get("anatomy") is not None:

@@ -21,6 +21,7 @@ import numpy as np
 from data.phantom.config import PhantomConfig
 from data.phantom.motion import SliceMotion, contraction_waveform
 from data.phantom.params import Anatomy, Scene, SliceParams, Timing
+from data.phantom.segments import TERRITORIES, segment_centre_deg, segment_numbers
 
 SLICES = ("basal", "mid", "apical")
 
@@ -221,7 +222,7 @@ def _draw_heart(rng: np.random.Generator, config: PhantomConfig) -> dict:
         "apical": r_mid * _u(rng, 0.65, 0.8),
     }
     wall = {"basal": wall_mid * _u(rng, 0.95, 1.0), "mid": wall_mid, "apical": wall_mid * _u(rng, 0.8, 0.9)}
-    rotation = {"basal": _u(rng, -7.0, -4.0), "mid": _u(rng, -1.0, 3.0), "apical": _u(rng, 6.0, 12.0)}
+    rotation = {"basal": _u(rng, -7.0, -4.0), "mid": _u(rng, *config.mid_rotation_deg), "apical": _u(rng, 6.0, 12.0)}
     return {
         "scene_angle": scene_angle,
         "septum": septum,
@@ -336,24 +337,33 @@ def draw_texture(rng: np.random.Generator) -> list[list[float]]:
     return [[float(v) for v in w] for w in waves]
 
 
+def _fixed_pathology(config: PhantomConfig, rr: float) -> dict:
+    """The cohort-wide pathology fields of ``SliceParams`` for a patient of ``config``."""
+    delay = config.delay_ms / rr if config.delay_ms is not None else config.delay_fraction
+    return {
+        "delay_segments": list(config.delay_segments),
+        "delay_fraction": delay,
+        "hypokinetic_segments": list(config.hypokinetic_segments),
+        "hypokinetic_scale": config.hypokinetic_scale,
+    }
+
+
+_NORMAL = {"delay_segments": [], "delay_fraction": 0.0, "hypokinetic_segments": [], "hypokinetic_scale": 1.0}
+
+
 def draw_subject(rng: np.random.Generator, config: PhantomConfig) -> tuple[dict, dict[str, SliceParams]]:
     """Subject-level acquisition parameters and one ``SliceParams`` per slice position.
 
-    The anatomy (papillary muscles, trabeculae, texture, fat) is drawn last, so that adding it left
-    every earlier draw, and so the motion of a given seed, unchanged."""
+    The anatomy (papillary muscles, trabeculae, texture, fat) is drawn after the motion, and the
+    per-subject timing offsets and random pathology after the anatomy, each only when asked for, so that
+    adding them left every earlier draw, and so the healthy subjects of a given seed, unchanged."""
     subject = _draw_acquisition(rng, config)
     rr = subject["rr_interval_ms"]
     timing, long_base = draw_timing(rng, rr)
-    diseased = config.has_pathology and rng.random() < config.pathology_fraction
-    delay = 0.0
-    if diseased:
-        delay = config.delay_ms / rr if config.delay_ms is not None else config.delay_fraction
-    pathology = {
-        "delay_segments": list(config.delay_segments) if diseased else [],
-        "delay_fraction": delay,
-        "hypokinetic_segments": list(config.hypokinetic_segments) if diseased else [],
-        "hypokinetic_scale": config.hypokinetic_scale if diseased else 1.0,
-    }
+    # A cohort-wide pathology alone keeps its patient draw here, where it always was.
+    early = config.has_pathology and not config.random_pathology
+    diseased = early and rng.random() < config.pathology_fraction
+    pathology = _fixed_pathology(config, rr) if diseased else _NORMAL
     heart = _draw_heart(rng, config)
     slices = {
         position: _draw_slice(rng, position, config, rr, timing, long_base, heart, pathology) for position in SLICES
@@ -361,5 +371,70 @@ def draw_subject(rng: np.random.Generator, config: PhantomConfig) -> tuple[dict,
     texture = draw_texture(rng)
     for params in slices.values():
         params.anatomy = draw_anatomy(rng, params, texture)
-    subject["pathology"] = bool(diseased)
+    if config.direction_offset_ms > 0:
+        draw_direction_offsets(rng, config.direction_offset_ms, rr, slices)
+    record: dict = {"patient": bool(diseased), "kind": "segments" if diseased else "none"}
+    if config.random_pathology and rng.random() < config.pathology_fraction:
+        for params in slices.values():
+            for key, value in _fixed_pathology(config, rr).items():
+                setattr(params, key, value)
+        record = {"patient": True, **draw_random_pathology(rng, config, rr, slices)}
+    subject["pathology"] = record
     return subject, slices
+
+
+def draw_direction_offsets(rng: np.random.Generator, max_ms: float, rr: float, slices: dict[str, SliceParams]) -> None:
+    """Per-subject timing offsets of the radial, circumferential and longitudinal waveforms (uniform in
+    +-``max_ms``, shared by the slices): the directions of tissue phase mapping peak at slightly
+    different times in normals."""
+    offsets = [_u(rng, -max_ms, max_ms) / rr for _ in range(3)]
+    for params in slices.values():
+        params.direction_offsets = list(offsets)
+
+
+def draw_random_pathology(
+    rng: np.random.Generator, config: PhantomConfig, rr: float, slices: dict[str, SliceParams]
+) -> dict:
+    """One pathology of ``config.random_pathology`` drawn for a patient and applied to its slices.
+
+    Returns the record of what was drawn (stored in the subject file): ``kind`` and its numbers.
+    """
+    kind = config.random_pathology[int(rng.integers(len(config.random_pathology)))]
+    if kind == "territory":
+        name = config.territories[int(rng.integers(len(config.territories)))]
+        scale = _u(rng, *config.territory_scale)
+        for params in slices.values():
+            ids = segment_numbers(params.slice_position)
+            params.segment_scale = [scale if seg in TERRITORIES[name] else 1.0 for seg in ids]
+        return {"kind": kind, "territory": name, "motion_scale": scale}
+    if kind == "lbbb":
+        spread_ms = _u(rng, *config.lbbb_delay_ms)
+        for params in slices.values():
+            params.segment_delay = [
+                -0.5 * spread_ms / rr * round(float(np.cos(np.deg2rad(segment_centre_deg(seg, 0.0)))), 12)
+                for seg in segment_numbers(params.slice_position)
+            ]
+        return {"kind": kind, "septal_to_lateral_ms": spread_ms}
+    ejection_fraction, scale = _u(rng, *config.global_ef), _u(rng, *config.global_scale)
+    for params in slices.values():
+        params.es_fraction = float(np.sqrt(1.0 - ejection_fraction))
+        params.long_systolic_cm_s *= scale
+        params.long_e_cm_s *= scale
+        params.long_a_cm_s *= scale
+        params.rotation_deg *= scale
+    return {"kind": kind, "ejection_fraction": ejection_fraction, "motion_scale": scale}
+
+
+def describe_pathology(record: dict) -> str:
+    """One line saying what a subject's pathology record holds."""
+    kind = record.get("kind", "none")
+    if not record.get("patient"):
+        return "healthy"
+    if kind == "territory":
+        return f"{record['territory']} territory, motion scale {record['motion_scale']:.2f}"
+    if kind == "lbbb":
+        return f"LBBB-like dyssynchrony, lateral wall {record['septal_to_lateral_ms']:.0f} ms after the septum"
+    if kind == "global":
+        ef, scale = record["ejection_fraction"], record["motion_scale"]
+        return f"globally reduced function, area EF {ef:.2f}, motion x{scale:.2f}"
+    return "the cohort-wide segment pathology"

@@ -22,6 +22,14 @@ _LAYOUT = {
 #: Half-width (degrees) of the smooth transition at a segment border.
 BORDER_HALF_WIDTH_DEG = 10.0
 
+#: Coronary territories of the AHA 17-segment model (Cerqueira et al., Circulation 2002; segment 17,
+#: the apical cap, has no short-axis slice here): left anterior descending, right coronary, circumflex.
+TERRITORIES: dict[str, tuple[int, ...]] = {
+    "LAD": (1, 2, 7, 8, 13, 14),
+    "RCA": (3, 4, 9, 10, 15),
+    "LCx": (5, 6, 11, 12, 16),
+}
+
 
 def slice_of_segment(segment: int) -> str:
     """The slice position holding AHA segment ``segment`` (1-16; the apical cap 17 has no slice)."""
@@ -42,6 +50,12 @@ def segment_interval(segment: int, septum_deg: float) -> tuple[float, float]:
     first, _, width, offset = _LAYOUT[slice_of_segment(segment)]
     start = septum_deg + offset + (segment - first) * width
     return start, start + width
+
+
+def segment_centre_deg(segment: int, septum_deg: float) -> float:
+    """Angle (degrees) of the centre of an AHA segment."""
+    start, end = segment_interval(segment, septum_deg)
+    return 0.5 * (start + end)
 
 
 def segment_of_angle(angle_deg: np.ndarray, septum_deg: float, slice_position: str) -> np.ndarray:
@@ -76,3 +90,21 @@ def segment_weight(
         d = np.abs(np.mod(angle - centre + 180.0, 360.0) - 180.0)
         total = total + _smooth_step(half - d, BORDER_HALF_WIDTH_DEG)
     return np.minimum(total, 1.0)
+
+
+def regional_values(
+    angle_deg: np.ndarray, values: np.ndarray, septum_deg: float, slice_position: str, normal: float
+) -> np.ndarray:
+    """A per-segment quantity (``values`` in the order of ``segment_numbers``) spread smoothly over angle.
+
+    The segments' smooth weights sum to 1 at every angle (adjacent raised-cosine borders are
+    complementary), so the result is ``sum_s w_s(angle) values_s``: the segment's value inside it, a
+    smooth blend across each border. Segments at ``normal`` are skipped (their contribution is folded
+    into ``normal``), which keeps the common case of one abnormal territory cheap.
+    """
+    angle = np.asarray(angle_deg, dtype=np.float64)
+    out = np.full(angle.shape, float(normal))
+    for seg, value in zip(segment_numbers(slice_position), np.asarray(values, dtype=np.float64), strict=True):
+        if value != normal:
+            out = out + (value - normal) * segment_weight(angle, (seg,), septum_deg, slice_position)
+    return out

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data.mvm_io import SUBJECT_SUFFIX, read_subject
+from data.mvm_io import SUBJECT_SUFFIX, read_subject, read_subject_attrs
 from data.phantom.analytic import frame_phases, slice_params
 from data.phantom.motion import SliceMotion
 from util.errors import DataError, OptionError
@@ -73,6 +73,35 @@ def cohort_peaks(folder: str | Path) -> tuple[dict, dict]:
     return values, extra
 
 
+def cohort_pathology(paths: Sequence[str | Path]) -> list[tuple[bool, str, str]]:
+    """Per subject file: whether it is a patient, the kind of pathology (``none``, ``segments``,
+    ``territory``, ``lbbb``, ``global``) and one line of what it got (the file's ``patient`` and
+    ``pathology`` attributes; files written before they existed read as healthy)."""
+    out = []
+    for path in paths:
+        attrs = read_subject_attrs(path)
+        record = attrs.get("phantom", {}).get("pathology", {})
+        kind = record.get("kind", "none") if isinstance(record, dict) else "none"
+        out.append((bool(attrs.get("patient", False)), kind, str(attrs.get("pathology", "healthy"))))
+    return out
+
+
+def pathology_table(folder: str | Path) -> str:
+    """Markdown summary of a cohort's pathology: how many subjects of each kind, and per patient what
+    was drawn."""
+    files = sorted(Path(folder).glob(f"*{SUBJECT_SUFFIX}"))
+    records = cohort_pathology(files)
+    kinds: dict[str, int] = {}
+    for patient, kind, _ in records:
+        group = kind if patient else "healthy"
+        kinds[group] = kinds.get(group, 0) + 1
+    lines = ["| kind | subjects |", "|---|---|"]
+    lines += [f"| {kind} | {count} |" for kind, count in sorted(kinds.items())]
+    lines += ["", "| subject | pathology |", "|---|---|"]
+    lines += [f"| {path.stem} | {text} |" for path, (patient, _, text) in zip(files, records, strict=True) if patient]
+    return "\n".join(lines)
+
+
 def _fmt(numbers: list[float]) -> str:
     a = np.asarray(numbers, dtype=np.float64)
     return f"{np.nanmean(a):.1f} +- {np.nanstd(a):.1f}"
@@ -119,6 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     n_subjects = len(next(iter(values.values()))["value"])
     print(markdown_tables(values, extra, n_subjects))
+    print("\nPathology of the cohort (velocity_true of the patients is included in the table above)\n")
+    print(pathology_table(args[0]))
     return 0
 
 
