@@ -1,4 +1,5 @@
-"""Speed of the phantom's image side: frames per second of the generator and of the tissue mask.
+"""Speed of the phantom's image side: frames per second of the generator (a healthy subject and patients
+of each drawn kind, with their ratio to the healthy one) and of the tissue mask.
 
     python -m scripts.phantom_speed                 # 128 x 128, 50 frames, best of 3
     python -m scripts.phantom_speed --size 192 --frames 30 --repeats 5
@@ -11,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
 from data.phantom import PhantomConfig, generate_subject
+from data.phantom.config import PATHOLOGY_KINDS
 from util.intensity import normalise_magnitude
 from util.tissue import tissue_mask_from_magnitude
 
@@ -47,6 +50,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         f"generation {result['generate_frames_per_s']:.0f} frames/s, "
         f"tissue mask {result['tissue_mask_ms_per_frame']:.2f} ms/frame"
     )
+    for kind in PATHOLOGY_KINDS:  # a regional delay evaluates the waveforms per pixel: the slow case
+        patient = replace(config, random_pathology=(kind,))
+        seconds = best_of(args.repeats, lambda c=patient: generate_subject("speed", 1, c))
+        result[f"generate_{kind}_frames_per_s"] = args.frames * n_slices / seconds
+        print(
+            f"  patient ({kind}): {result[f'generate_{kind}_frames_per_s']:.0f} frames/s, "
+            f"{generate / seconds:.2f} x the healthy subject's speed"
+        )
     return result
 
 
