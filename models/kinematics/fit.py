@@ -1,0 +1,205 @@
+"""The subject fit of the kinematic prior: the population's curve shapes, the subject's timing and gains.
+
+What the key frames show of a slice (``KeyTrajectories``): the myocardium's mean distance from its
+centroid (global and per AHA segment) and the rotation of the slice, at each key frame. Between two key
+frames the wall moves ``k`` times further than between neighbouring frames, so these displacements are
+what the subject fit matches:
+
+1. **Timing and slice gains** (``fit_timing``): the five landmark times, shared by the slices of the heart,
+   a radial gain and a rotation gain per slice, and the unknown level of each trajectory. The model of a
+   slice's mean distance is ``c - g_r D_r(w(phi))`` and of its rotation ``c' + g_t D_t(w(phi))``, with
+   ``D`` the population templates (``templates.KinematicTemplates``) and ``w`` the warp that puts the
+   subject's landmarks on the canonical ones. Least squares (``scipy.optimize.least_squares``) with the
+   population as prior: landmark times around their regression on RR (its residual SD), gains around 1.
+2. **Segments** (``fit_segments``): with the timing fixed, each AHA segment's radial gain and delay from its
+   own mean-distance trajectory, priors gain 1 +- 0.5 and delay 0 +- 60 ms.
+
+The velocities are the fitted displacements' time derivatives (``KinematicFit.curves``): the same curve
+shapes as the population, stretched to the subject's events, scaled by its gains, shifted per segment.
+The longitudinal velocity, which a short-axis image does not show, takes the fitted timing and the
+population's amplitude, scaled per segment by the segment's radial gain relative to the slice's (regional
+dysfunction reduces every direction of motion) and delayed with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from models.kinematics.templates import KinematicTemplates, cycle_warp
+from util.errors import DataError
+
+#: Measurement noise assumed for the trajectories: mean distance of a slice (mm), of a segment (mm), and
+#: the rotation (degrees). They weigh the data against the priors.
+SIGMA_DISTANCE_MM = 0.12
+SIGMA_SEGMENT_MM = 0.3
+SIGMA_ROTATION_DEG = 1.0
+#: Priors of the gains and segment delays.
+GAIN_SD = 0.35
+SEGMENT_GAIN_SD = 0.5
+SEGMENT_DELAY_SD_MS = 60.0
+#: Fewest key frames a trajectory needs (a level, a gain and timing to fit).
+MIN_KEY_FRAMES = 4
+
+
+@dataclass(frozen=True)
+class KeyTrajectories:
+    """What the key frames of one slice show: at cycle fractions ``phases`` [K], the mean distance (mm) of
+    the myocardium from its centroid, per AHA segment [n_seg, K] too, and the slice's rotation (degrees,
+    counter-clockwise seen from the apex, relative to any reference; NaN where unmeasured)."""
+
+    position: str
+    phases: np.ndarray
+    mean_distance_mm: np.ndarray
+    segment_ids: np.ndarray
+    segment_distance_mm: np.ndarray
+    rotation_deg: np.ndarray
+
+
+@dataclass(frozen=True)
+class SliceFit:
+    """Fitted numbers of one slice: levels and gains, per segment gain, delay (fraction of RR), level."""
+
+    position: str
+    distance_level_mm: float
+    radial_gain: float
+    rotation_gain: float
+    segment_ids: np.ndarray
+    segment_gain: np.ndarray
+    segment_delay: np.ndarray
+    segment_level_mm: np.ndarray
+
+
+@dataclass(frozen=True)
+class KinematicFit:
+    """A subject's fitted landmark times (cycle fractions) and slices."""
+
+    landmarks: np.ndarray
+    rr_ms: float
+    slices: dict[str, SliceFit]
+
+
+def _check(trajectories: list[KeyTrajectories]) -> None:
+    for tr in trajectories:
+        if tr.phases.size < MIN_KEY_FRAMES:
+            raise DataError(f"slice {tr.position!r}: {tr.phases.size} key frames, the kinematic prior needs >= 4")
+        if not np.all(np.isfinite(tr.mean_distance_mm)):
+            raise DataError(f"slice {tr.position!r}: a key frame has no myocardium mask")
+
+
+def _monotone(landmarks: np.ndarray) -> np.ndarray:
+    """Landmarks made strictly increasing inside (0, 1) (the optimiser may step past an ordering)."""
+    out = np.clip(landmarks, 1e-3, 1.0 - 1e-3)
+    for i in range(1, out.size):
+        out[i] = max(out[i], out[i - 1] + 1e-3)
+    return out
+
+
+def _timing_residuals(x: np.ndarray, templates: KinematicTemplates, data: list[KeyTrajectories], rr: float):
+    n_l = templates.canonical.size
+    landmarks = _monotone(x[:n_l])
+    warp = cycle_warp(landmarks, templates.canonical)
+    prior_mean, prior_sd = templates.expected_landmarks(rr)
+    out = [(x[:n_l] - prior_mean) / prior_sd, 10.0 * (x[:n_l] - landmarks)]
+    for i, tr in enumerate(data):
+        level, gain, rot_level, rot_gain = x[n_l + 4 * i : n_l + 4 * i + 4]
+        psi = warp(tr.phases)
+        radial = templates.spline(tr.position, "radial")(psi)
+        out.append((level - gain * radial - tr.mean_distance_mm) / SIGMA_DISTANCE_MM)
+        out.append(np.array([(gain - 1.0) / GAIN_SD, (rot_gain - 1.0) / GAIN_SD]))
+        measured = np.isfinite(tr.rotation_deg)
+        rotation = templates.spline(tr.position, "rotation")(psi)
+        out.append((rot_level + rot_gain * rotation - tr.rotation_deg)[measured] / SIGMA_ROTATION_DEG)
+    return np.concatenate(out)
+
+
+def fit_timing(templates: KinematicTemplates, data: list[KeyTrajectories], rr_ms: float) -> tuple[np.ndarray, dict]:
+    """Landmark fractions [5] and per slice ``(level, radial gain, rotation level, rotation gain)``."""
+    _check(data)
+    prior_mean, _ = templates.expected_landmarks(rr_ms)
+    x0 = [*prior_mean]
+    for tr in data:
+        finite = tr.rotation_deg[np.isfinite(tr.rotation_deg)]
+        x0 += [float(np.max(tr.mean_distance_mm)), 1.0, float(finite[0]) if finite.size else 0.0, 1.0]
+    result = least_squares(_timing_residuals, np.asarray(x0), args=(templates, data, rr_ms), method="trf")
+    n_l = prior_mean.size
+    landmarks = _monotone(result.x[:n_l])
+    per_slice = {tr.position: tuple(result.x[n_l + 4 * i : n_l + 4 * i + 4]) for i, tr in enumerate(data)}
+    return landmarks, per_slice
+
+
+def _segment_displacement(templates: KinematicTemplates, position: str, warp, phases: np.ndarray, delay: float):
+    """Template radial excursion of a segment delayed by ``delay`` (fraction of RR), periodic in time."""
+    shifted = np.mod(phases - delay, 1.0)
+    return templates.spline(position, "radial")(warp(shifted))
+
+
+def fit_segments(
+    templates: KinematicTemplates, tr: KeyTrajectories, warp, rr_ms: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per segment of ``tr``: radial gain, delay (fraction of RR) and distance level."""
+    delay_sd = SEGMENT_DELAY_SD_MS / rr_ms
+    gains, delays, levels = [], [], []
+    for distance in tr.segment_distance_mm:
+        measured = np.isfinite(distance)
+
+        def residuals(x: np.ndarray, d: np.ndarray = distance, m: np.ndarray = measured) -> np.ndarray:
+            level, gain, delay = x
+            model = level - gain * _segment_displacement(templates, tr.position, warp, tr.phases, delay)
+            return np.r_[(model - d)[m] / SIGMA_SEGMENT_MM, (gain - 1.0) / SEGMENT_GAIN_SD, delay / delay_sd]
+
+        start = np.array([float(np.nanmax(distance)) if measured.any() else 0.0, 1.0, 0.0])
+        bounds = ([-np.inf, 0.0, -3 * delay_sd], [np.inf, 3.0, 3 * delay_sd])
+        x = least_squares(residuals, start, bounds=bounds, method="trf").x
+        levels.append(x[0])
+        gains.append(x[1])
+        delays.append(x[2])
+    return np.asarray(gains), np.asarray(delays), np.asarray(levels)
+
+
+def fit_subject(templates: KinematicTemplates, data: list[KeyTrajectories], rr_ms: float) -> KinematicFit:
+    """The whole fit of a subject's slices (see the module docstring)."""
+    landmarks, per_slice = fit_timing(templates, data, rr_ms)
+    warp = cycle_warp(landmarks, templates.canonical)
+    slices = {}
+    for tr in data:
+        level, gain, _, rot_gain = per_slice[tr.position]
+        seg_gain, seg_delay, seg_level = fit_segments(templates, tr, warp, rr_ms)
+        slices[tr.position] = SliceFit(
+            tr.position, float(level), float(gain), float(rot_gain), tr.segment_ids, seg_gain, seg_delay, seg_level
+        )
+    return KinematicFit(landmarks, float(rr_ms), slices)
+
+
+def _derivative(spline, warp, phases: np.ndarray) -> np.ndarray:
+    """d/dphi of ``spline(warp(phi))`` (per unit cycle fraction)."""
+    return spline(warp(phases), 1) * warp(phases, 1)
+
+
+def fitted_curves(templates: KinematicTemplates, fit: KinematicFit, position: str, n_frames: int) -> dict:
+    """The fitted velocity curves (cm/s) of a slice at the frames t / T: ``radial``, ``circumferential`` and
+    ``longitudinal`` [T] (global), and ``segment_radial`` and ``segment_longitudinal`` [n_seg, T]."""
+    s = fit.slices[position]
+    warp = cycle_warp(fit.landmarks, templates.canonical)
+    phases = np.arange(n_frames) / n_frames
+    per_second = 1000.0 / fit.rr_ms  # cycle fractions per second
+    radial_tpl, rotation_tpl = templates.spline(position, "radial"), templates.spline(position, "rotation")
+    long_tpl = templates.spline(position, "longitudinal")
+    radial = s.radial_gain * _derivative(radial_tpl, warp, phases) * per_second / 10.0
+    distance_cm = (s.distance_level_mm - s.radial_gain * radial_tpl(warp(phases))) / 10.0
+    angular = np.radians(s.rotation_gain * _derivative(rotation_tpl, warp, phases) * per_second)
+    relative = s.segment_gain / max(float(np.mean(s.segment_gain)), 1e-6)
+    seg_radial, seg_long = [], []
+    for gain, rel, delay in zip(s.segment_gain, relative, s.segment_delay, strict=True):
+        shifted = np.mod(phases - delay, 1.0)
+        seg_radial.append(gain * _derivative(radial_tpl, warp, shifted) * per_second / 10.0)
+        seg_long.append(rel * _derivative(long_tpl, warp, shifted) * per_second / 10.0)
+    return {
+        "radial": radial,
+        "circumferential": angular * distance_cm,
+        "longitudinal": _derivative(long_tpl, warp, phases) * per_second / 10.0,
+        "segment_radial": np.asarray(seg_radial),
+        "segment_longitudinal": np.asarray(seg_long),
+    }
