@@ -29,7 +29,9 @@ TWIST_DEG = {"basal": -6.0, "mid": 1.5, "apical": 9.0}
 def _timing(landmarks: np.ndarray) -> Timing:
     """A phantom timing whose systole, E' and A' events sit at the given landmark-like times."""
     onset, peak, es, e_peak, a_peak = landmarks
-    return Timing(onset - 0.04, peak, es, e_peak - 0.05, e_peak, e_peak + 0.12, a_peak - 0.05, a_peak, a_peak + 0.05, 0.6)
+    return Timing(
+        onset - 0.04, peak, es, e_peak - 0.05, e_peak, e_peak + 0.12, a_peak - 0.05, a_peak, a_peak + 0.05, 0.6
+    )
 
 
 def _templates() -> KinematicTemplates:
@@ -38,7 +40,11 @@ def _templates() -> KinematicTemplates:
     t = _timing(CANONICAL)
     contraction, twist = contraction_waveform(t, 0.7).displacement(grid), rotation_waveform(t, 0.8).displacement(grid)
     curves = {
-        p: {"radial": EXCURSION_MM[p] * contraction, "rotation": TWIST_DEG[p] * twist, "longitudinal": 8.0 * contraction}
+        p: {
+            "radial": EXCURSION_MM[p] * contraction,
+            "rotation": TWIST_DEG[p] * twist,
+            "longitudinal": 8.0 * contraction,
+        }
         for p in EXCURSION_MM
     }
     timing = np.stack([CANONICAL * RR, np.zeros(5)], axis=1)
@@ -157,8 +163,14 @@ def test_too_few_key_frames_or_a_missing_mask_is_one_line():
     with pytest.raises(DataError, match="3 key frames"):
         fit_subject(templates, _trajectories(templates, CANONICAL, {"mid": 1.0}, phases), RR)
     data = _trajectories(templates, CANONICAL, {"mid": 1.0}, np.arange(9) / 9)[0]
-    broken = KeyTrajectories("mid", data.phases, np.r_[np.nan, data.mean_distance_mm[1:]], data.segment_ids,
-                             data.segment_distance_mm, data.rotation_deg)
+    broken = KeyTrajectories(
+        "mid",
+        data.phases,
+        np.r_[np.nan, data.mean_distance_mm[1:]],
+        data.segment_ids,
+        data.segment_distance_mm,
+        data.rotation_deg,
+    )
     with pytest.raises(DataError, match="no myocardium mask"):
         fit_subject(templates, [broken], RR)
 
