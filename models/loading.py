@@ -35,6 +35,7 @@ _REFUSAL = "WeightsUnpickler error:"
 
 
 def sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -95,6 +96,8 @@ def read_checkpoint(path: Path, weights_only: bool | None = None) -> dict[str, A
     try:
         return ckpt.load(path, weights_only=path.name == "weights.pt" if weights_only is None else weights_only)
     except CheckpointError as exc:
+        # Not chained: the cause's full text is PyTorch's, which for a refused weights-only load advises
+        # retrying with weights_only=False; its first sentence is all the message keeps.
         cause = exc.__cause__ or exc
         raise CheckpointError(
             f"{path}: checkpoint unreadable ({_first_sentence(cause)}); it is damaged or was not written by "

@@ -272,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
         for i, m in enumerate(mutants):
             print(f"{i:3d} {m.group:13s} {m.path}: {m.what}")
         return 0
+    if not mutants:  # pytest without test files would run the whole suite as the "baseline"
+        print(f"error: scripts/mutation_check.py: no mutants in --only {' '.join(args.only)}", file=sys.stderr)
+        return 2
     python = shlex.split(args.python)
     with tempfile.TemporaryDirectory(prefix="hdl-mutants-") as tmp:
         tree = Path(tmp)
