@@ -161,3 +161,21 @@ def test_the_imports_inside_functions_are_those_docs_architecture_lists() -> Non
         found |= imports_inside_functions(path.read_text())
     assert found == documented
     assert imports_inside_functions("def f():\n    from util import x\n    import numpy.linalg\n") == {"util", "numpy"}
+
+
+#: a table of a package's modules: a line that mentions modules and ends in ":", then indented rows
+_MODULE_TABLE = re.compile(r"^.*\bmodules?\b.*:\n\n?((?: {2,}\S.*\n?)+)", re.M | re.I)
+
+
+def listed_but_absent(package: Path, docstring: str) -> list[str]:
+    """Names in a package docstring's table of its modules (indented ``name  what it does`` rows after a
+    line about its modules) that are neither a module nor a subpackage of ``package``."""
+    names = [row.split()[0].removesuffix(".py") for t in _MODULE_TABLE.findall(docstring) for row in t.splitlines()]
+    return [n for n in names if not (package / f"{n}.py").is_file() and not (package / n).is_dir()]
+
+
+def test_a_package_lists_only_its_own_modules() -> None:
+    for init in (p for pkg in PACKAGES for p in (ROOT / pkg).rglob("__init__.py")):
+        assert listed_but_absent(init.parent, ast.get_docstring(ast.parse(init.read_text())) or "") == [], init
+    table = "One module per concept:\n\n    html          pages\n    slice_metrics scores\n    builder       drives\n"
+    assert listed_but_absent(ROOT / "util" / "report", table) == ["slice_metrics", "builder"]
