@@ -3,12 +3,19 @@
 The run's own saved options rebuild the networks exactly as they were trained, so test.py and user code
 need only the run folder and which checkpoint to take (``best``, ``latest``, an epoch number, or
 ``weights`` for the weights-only export).
+
+Every checkpoint is read through ``read_checkpoint``: a shipped file (one listed in the ``MODEL_CARD.md``
+of the folder above its run folder, as ``pretrained/`` is) is checked against the card's SHA-256 before
+it is unpickled, and an unreadable file is one line naming it, never PyTorch's advice to retry with
+``weights_only=False`` (which would run whatever code a damaged or foreign file holds).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +27,82 @@ from util.errors import CheckpointError
 
 #: the twin shipped with the repository (pretrained/MODEL_CARD.md): one run folder per stage
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
+#: the file in a shipped folder that states each weights file's SHA-256
+MODEL_CARD = "MODEL_CARD.md"
+_HASH_LINE = re.compile(r"^\|\s*`(?P<file>[\w/.]+)`\s*\|\s*`(?P<sha>[0-9a-f]{64})`\s*\|", re.M)
+#: where PyTorch's refusal of a weights-only load says what it refused (the advice before it is dropped)
+_REFUSAL = "WeightsUnpickler error:"
+
+
+def sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def card_hashes(root: Path = PRETRAINED_DIR) -> dict[str, str]:
+    """The hashes ``root/MODEL_CARD.md`` states (its table rows ``| `file` | `sha256` |``)."""
+    card = root / MODEL_CARD
+    if not card.is_file():
+        raise CheckpointError(f"{card}: model card not found")
+    return {m["file"]: m["sha"] for m in _HASH_LINE.finditer(card.read_text())}
+
+
+def verify_shipped(path: Path) -> str | None:
+    """Check a shipped weights file against its model card; its hash, or None for a file not shipped.
+
+    A file is shipped when the folder above its run folder holds a model card (``pretrained/``, or a
+    copy of it); every file there must be listed and match, so a damaged, truncated or swapped file is
+    refused before ``torch.load`` reads it (a flipped byte inside a tensor would otherwise load).
+    """
+    root = path.resolve().parent.parent
+    if not (root / MODEL_CARD).is_file() and root != PRETRAINED_DIR:
+        return None
+    name = f"{path.parent.name}/{path.name}"
+    stated = card_hashes(root).get(name)
+    if stated is None:
+        raise CheckpointError(f"{root / MODEL_CARD}: states no SHA-256 for {name}, so {path} cannot be verified")
+    if sha256(path) != stated:
+        raise CheckpointError(
+            f"{path}: damaged or changed, its SHA-256 differs from the model card ({root / MODEL_CARD}); "
+            "restore the shipped files with `git checkout pretrained/`"
+        )
+    return stated
+
+
+def _first_sentence(exc: BaseException) -> str:
+    """``exc`` in a few words: its type and the first sentence of its message, or what a weights-only
+    load refused (PyTorch's message leads with advice to load unsafely, which is not repeated)."""
+    text = str(exc)
+    if _REFUSAL in text:
+        return "it holds objects a weights-only load refuses: " + text.split(_REFUSAL, 1)[1].strip().split(". ")[0]
+    first = text.strip().splitlines()[0].split(". ")[0] if text.strip() else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def read_checkpoint(path: Path, weights_only: bool | None = None) -> dict[str, Any]:
+    """Load a checkpoint file, verified first if shipped; errors are one line naming the file.
+
+    ``weights_only`` defaults to True for the weights export (``weights.pt``), which then loads without
+    unpickling arbitrary objects; full checkpoints hold RNG states, which need the full unpickler.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    verify_shipped(path)
+    try:
+        return ckpt.load(path, weights_only=path.name == "weights.pt" if weights_only is None else weights_only)
+    except CheckpointError as exc:
+        # Not chained: the cause's full text is PyTorch's, which for a refused weights-only load advises
+        # retrying with weights_only=False; its first sentence is all the message keeps.
+        cause = exc.__cause__ or exc
+        raise CheckpointError(
+            f"{path}: checkpoint unreadable ({_first_sentence(cause)}); it is damaged or was not written by "
+            "train.py or models.pretrained"
+        ) from None
 
 
 def checkpoint_path(run_dir: str | os.PathLike, which: str | int = "best") -> Path:
@@ -52,7 +135,7 @@ def load_initial_weights(model: Any, source: str | os.PathLike) -> Path:
         path = checkpoint_path(path, "best")
     if not path.is_file():
         raise CheckpointError(f"--init_weights {source}: no checkpoint file at {path}")
-    networks = ckpt.load(path, weights_only=path.name == "weights.pt").get("networks", {})
+    networks = read_checkpoint(path).get("networks", {})
     loaded = [name for name in model.network_names if name in networks]
     if not loaded:
         raise CheckpointError(f"--init_weights {path}: holds no weights for {model.network_names}")
@@ -82,8 +165,7 @@ def load_trained_model(
         overrides: option values to change for inference (e.g. ``{"precision": "bf16"}``).
     """
     path = checkpoint_path(run_dir, which)
-    # The weights export loads without unpickling arbitrary objects; full checkpoints hold RNG states.
-    state = ckpt.load(path, weights_only=path.name == "weights.pt")
+    state = read_checkpoint(path)
     saved = dict(state.get("options") or {})
     if "model" not in saved:
         raise CheckpointError(f"{path}: holds no options; it was not written by train.py")

@@ -5,7 +5,8 @@ networks of the run's best checkpoint, its options and its extra state (the phas
 population prior), as ``util.checkpoint`` writes a weights-only export. Only what inference and
 fine-tuning need is kept: the phase discriminator is dropped (fine-tuning starts a new one), which
 halves the phase file. ``pretrained/MODEL_CARD.md`` lists the files' SHA-256 hashes; ``verify`` checks
-them, so a corrupted or swapped file is caught before it synthesises anything.
+them all, and ``models.loading`` checks each file before loading it, so a corrupted or swapped file is
+caught before it synthesises anything.
 
     python -m models.pretrained export --interp checkpoints/reference_interp --phase checkpoints/reference_phase
     python -m models.pretrained verify
@@ -14,12 +15,18 @@ them, so a corrupted or swapped file is caught before it synthesises anything.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from models.loading import PRETRAINED_DIR, checkpoint_path
+from models.loading import (
+    MODEL_CARD,
+    PRETRAINED_DIR,
+    card_hashes,
+    checkpoint_path,
+    read_checkpoint,
+    sha256,
+    verify_shipped,
+)
 from util import checkpoint as ckpt
 from util.cli import ToolParser, run_tool, say
 from util.errors import CheckpointError
@@ -27,22 +34,12 @@ from util.errors import CheckpointError
 STAGES = ("interp", "phase")
 #: networks a shipped stage keeps
 KEEP_NETWORKS = ("netG",)
-MODEL_CARD = "MODEL_CARD.md"
-_HASH_LINE = re.compile(r"^\|\s*`(?P<file>[\w/.]+)`\s*\|\s*`(?P<sha>[0-9a-f]{64})`\s*\|", re.M)
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def export_stage(run_dir: str | Path, out_dir: Path, which: str = "best") -> Path:
     """Write the shipped form of one run's ``which`` checkpoint to ``out_dir/weights.pt``."""
     source = checkpoint_path(run_dir, which)
-    state = ckpt.load(source, weights_only=source.name == "weights.pt")
+    state = read_checkpoint(source)
     networks = {name: w for name, w in state["networks"].items() if name in KEEP_NETWORKS}
     export = {
         "networks": networks,
@@ -58,14 +55,6 @@ def shipped_hashes(root: Path = PRETRAINED_DIR) -> dict[str, str]:
     return {f"{stage}/weights.pt": sha256(root / stage / "weights.pt") for stage in STAGES}
 
 
-def card_hashes(root: Path = PRETRAINED_DIR) -> dict[str, str]:
-    """The hashes the model card states (its table rows ``| `file` | `sha256` |``)."""
-    card = root / MODEL_CARD
-    if not card.is_file():
-        raise CheckpointError(f"{card}: model card not found")
-    return {m["file"]: m["sha"] for m in _HASH_LINE.finditer(card.read_text())}
-
-
 def verify(root: Path = PRETRAINED_DIR) -> dict[str, str]:
     """Raise ``CheckpointError`` unless every shipped file exists and matches the model card's hash."""
     stated = card_hashes(root)
@@ -73,11 +62,7 @@ def verify(root: Path = PRETRAINED_DIR) -> dict[str, str]:
         path = root / name
         if not path.is_file():
             raise CheckpointError(f"{path}: shipped weights missing")
-        if name not in stated:
-            raise CheckpointError(f"{root / MODEL_CARD}: states no hash for {name}")
-        actual = sha256(path)
-        if actual != stated[name]:
-            raise CheckpointError(f"{path}: SHA-256 {actual} differs from the model card's {stated[name]}")
+        verify_shipped(path)
     return stated
 
 

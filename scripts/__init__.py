@@ -1,1 +1,2 @@
-"""Command-line tools and shell recipes, run from the repository root as ``python -m scripts.<tool>``."""
+"""Command-line tools and shell recipes: ``python -m scripts.<tool>`` from the repository root, or
+``python scripts/<tool>.py`` from anywhere (``scripts/_repo_root.py`` finds the packages then)."""

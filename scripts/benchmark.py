@@ -24,11 +24,15 @@ on the same machine, under the same load, minutes apart:
 Timing: every mode is warmed up first (cuDNN autotuning, allocator growth, compilation), and the device
 is synchronised only around the timed region, never inside it. See docs/PERFORMANCE.md.
 
-Run it from the repository root, as a module (the project's packages are found there); the code
-lives in ``scripts/benchmarking/``, one module per section.
+It runs as a module (``python -m scripts.benchmark``, from the repository root) or as a file
+(``python scripts/benchmark.py``, from anywhere); the code lives in ``scripts/benchmarking/``, one
+module per section.
 """
 
 from __future__ import annotations
+
+if not __package__:  # run as a file, python scripts/<tool>.py: put the repository root on the path
+    import _repo_root  # noqa: F401
 
 from scripts.benchmarking.cli import main
 

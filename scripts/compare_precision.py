@@ -19,10 +19,13 @@ spread that training itself has; a broken precision path (overflow, a scaler tha
 a compiled graph that computes something else) lands far outside both.
 
 The table goes to stdout, every number to ``<out>/precision_report.json``; the exit status is 1 if a
-variant does not match (or did not finish). Run it from the repository root, as a module.
+variant does not match (or did not finish). Run it as a module from the repository root, or as a file.
 """
 
 from __future__ import annotations
+
+if not __package__:  # run as a file, python scripts/<tool>.py: put the repository root on the path
+    import _repo_root  # noqa: F401
 
 import argparse
 import csv

@@ -7,15 +7,23 @@ Each mutant is one textual change (a flipped sign, swapped labels, a changed con
 analysis (util/velocity.py), the phase GAN's losses (models/phase/model.py), the phantom's motion
 (data/phantom/motion.py) or the DICOM velocity scaling (data/dicom_vendor.py). The tree is copied to a
 temporary folder first and every mutation is made and undone there, so the working tree is never
-touched, even when a run crashes. For each mutant the tests of its group run with ``-x`` and a timeout;
-a failing (or timed-out) run kills the mutant. The score is killed / total. docs/TESTING.md lists the
-survivors and why they are harmless.
+touched, even when a run crashes.
+
+The tests of the selected groups first run on the unmutated copy: if they fail, or pytest cannot run
+there (not installed in ``--python``, a collection error), the check refuses to score (exit 2), since
+every mutant would then count as killed. For each mutant the tests of its group then run with ``-x``
+and a timeout. Only a test failure (pytest exit 1) kills it; a run that times out is counted as killed
+and marked so (a mutation that makes a loop endless is caught, but a slow machine could look the same);
+a runner error (pytest exit 2-5: interrupted, internal error, usage error, no tests collected) is no
+kill, is listed as an error and makes the exit status 1. The score is killed / (killed + survived).
+docs/TESTING.md lists the survivors and why they are harmless.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -173,26 +181,80 @@ def copy_tree(dest: Path) -> None:
     shutil.copytree(ROOT, dest, ignore=ignore, dirs_exist_ok=True)
 
 
-def run_mutant(tree: Path, m: Mutant, timeout: float) -> tuple[str, float]:
+#: what pytest's exit status means for a mutant (1 is the only one that shows a test noticed it)
+PYTEST_ERRORS = {2: "interrupted or collection error", 3: "internal error", 4: "usage error", 5: "no tests collected"}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one run: ``killed``, ``survived``, ``error`` (the runner failed) or ``invalid``."""
+
+    status: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.status} ({self.detail})" if self.detail else self.status
+
+
+def last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
+
+
+def run_tests(tree: Path, tests: list[str], python: list[str], timeout: float) -> Verdict:
+    """Run ``tests`` in ``tree`` with ``python -m pytest -x``: killed on a test failure, survived on a pass."""
+    cmd = [*python, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    try:
+        result = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return Verdict("killed", f"timeout after {timeout:g} s")
+    except OSError as exc:  # the interpreter itself cannot start
+        return Verdict("error", f"{python[0]}: {exc.strerror}")
+    if result.returncode == 0:
+        return Verdict("survived")
+    summary = last_line(result.stdout + "\n" + result.stderr)
+    # pytest reports failed tests with 1, and so does Python when it cannot import pytest at all.
+    if result.returncode == 1 and "No module named pytest" not in result.stderr:
+        return Verdict("killed")
+    what = PYTEST_ERRORS.get(result.returncode, "pytest did not run")
+    return Verdict("error", f"exit {result.returncode}, {what}: {summary}")
+
+
+def run_mutant(tree: Path, m: Mutant, python: list[str], timeout: float) -> tuple[Verdict, float]:
     path = tree / m.path
     original = path.read_text()
     count = original.count(m.old)
     if count != 1:
-        return f"invalid (snippet found {count} times)", 0.0
+        return Verdict("invalid", f"snippet found {count} times"), 0.0
     path.write_text(original.replace(m.old, m.new))
     start = time.monotonic()
     try:
-        cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *TESTS[m.group]]
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
-        result = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True, timeout=timeout)
-        verdict = "survived" if result.returncode == 0 else "killed"
-        if result.returncode not in (0, 1):  # 2: interrupted / collection error, still a detected change
-            verdict = f"killed (pytest exit {result.returncode})"
-    except subprocess.TimeoutExpired:
-        verdict = "killed (timeout)"
+        verdict = run_tests(tree, TESTS[m.group], python, timeout)
     finally:
         path.write_text(original)
     return verdict, time.monotonic() - start
+
+
+def check_baseline(tree: Path, mutants: list[Mutant], python: list[str], timeout: float) -> str | None:
+    """None if the unmutated tree passes the tests of every selected group, else the one-line reason."""
+    tests = list(dict.fromkeys(t for m in mutants for t in TESTS[m.group]))
+    verdict = run_tests(tree, tests, python, timeout)
+    if verdict.status == "survived":
+        return None
+    reason = verdict.detail or "a test fails"
+    return f"the unmutated tree does not pass {' '.join(tests)} ({reason}); no score without a passing baseline"
+
+
+def score(tree: Path, mutants: list[Mutant], python: list[str], timeout: float) -> dict[str, int]:
+    """Run every mutant and print one line each; the counts by status (and of kills by timeout)."""
+    counts = {"killed": 0, "survived": 0, "error": 0, "invalid": 0, "timeout": 0}
+    for i, m in enumerate(mutants):
+        verdict, seconds = run_mutant(tree, m, python, timeout)
+        counts[verdict.status] += 1
+        counts["timeout"] += verdict.detail.startswith("timeout")
+        print(f"{i:3d} {str(verdict)[:60]:60s} {seconds:6.1f}s  {m.group:13s} {m.path}: {m.what}", flush=True)
+    return counts
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--only", choices=sorted(TESTS), action="append", help=f"groups to run (default: {', '.join(SCORED)})"
     )
-    p.add_argument("--timeout", type=float, default=600.0, help="seconds per mutant")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds per mutant (and for the unmutated run)")
+    p.add_argument("--python", default=sys.executable, help="command that runs the tests, e.g. 'python3 -X dev'")
     p.add_argument("--list", action="store_true", help="list the mutants and exit")
     p.add_argument("--min_score", type=float, default=0.9, help="exit 1 below this fraction killed")
     args = p.parse_args(argv)
@@ -209,20 +272,26 @@ def main(argv: list[str] | None = None) -> int:
         for i, m in enumerate(mutants):
             print(f"{i:3d} {m.group:13s} {m.path}: {m.what}")
         return 0
-    killed = survived = invalid = 0
+    if not mutants:  # pytest without test files would run the whole suite as the "baseline"
+        print(f"error: scripts/mutation_check.py: no mutants in --only {' '.join(args.only)}", file=sys.stderr)
+        return 2
+    python = shlex.split(args.python)
     with tempfile.TemporaryDirectory(prefix="hdl-mutants-") as tmp:
         tree = Path(tmp)
         copy_tree(tree)
-        for i, m in enumerate(mutants):
-            verdict, seconds = run_mutant(tree, m, args.timeout)
-            killed += verdict.startswith("killed")
-            survived += verdict == "survived"
-            invalid += verdict.startswith("invalid")
-            print(f"{i:3d} {verdict:28s} {seconds:6.1f}s  {m.group:13s} {m.path}: {m.what}", flush=True)
+        refusal = check_baseline(tree, mutants, python, args.timeout)
+        if refusal:
+            print(f"error: scripts/mutation_check.py: {refusal}", file=sys.stderr)
+            return 2
+        counts = score(tree, mutants, python, args.timeout)
+    killed, survived = counts["killed"], counts["survived"]
     total = killed + survived
-    score = killed / total if total else 0.0
-    print(f"mutation score: {killed}/{total} killed ({100 * score:.0f} %), {survived} survived, {invalid} invalid")
-    return 0 if score >= args.min_score and not invalid else 1
+    rate = killed / total if total else 0.0
+    print(
+        f"mutation score: {killed}/{total} killed ({100 * rate:.0f} %; {counts['timeout']} of them by timeout), "
+        f"{survived} survived, {counts['error']} runner errors (not scored), {counts['invalid']} invalid"
+    )
+    return 0 if rate >= args.min_score and not counts["invalid"] and not counts["error"] else 1
 
 
 if __name__ == "__main__":

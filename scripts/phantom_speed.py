@@ -10,6 +10,9 @@ mask took under 2 ms per 128 x 128 frame on an idle 2-core machine (the bound a 
 
 from __future__ import annotations
 
+if not __package__:  # run as a file, python scripts/<tool>.py: put the repository root on the path
+    import _repo_root  # noqa: F401
+
 import argparse
 import time
 from dataclasses import replace

@@ -42,7 +42,7 @@ def fitted() -> BackgroundNoise:
 
 @pytest.fixture(scope="module")
 def draws(fitted: BackgroundNoise) -> np.ndarray:
-    x = fitted.sample((4, 3, 128, 128), generator=torch.Generator().manual_seed(1))
+    x = fitted.sample((4, 3, 128, 128), rng=torch.Generator().manual_seed(1))
     return x.permute(1, 0, 2, 3).reshape(3, -1).double().numpy()
 
 

@@ -52,7 +52,7 @@ def first_batch(opt, split: str = "train", size: int = 2) -> dict:
 
 def test_uniform_noise_is_uniform_over_minus_one_one() -> None:
     noise = BackgroundNoise("uniform")
-    x = noise.sample((16, 3, 64, 64), generator=torch.Generator().manual_seed(0))
+    x = noise.sample((16, 3, 64, 64), rng=torch.Generator().manual_seed(0))
     assert x.shape == (16, 3, 64, 64) and x.dtype == torch.float32
     assert float(x.min()) >= -1.0 and float(x.max()) < 1.0
     for c in range(3):
@@ -72,7 +72,7 @@ def test_empirical_noise_reproduces_a_non_uniform_distribution() -> None:
     vz = np.where(rng.random(n) < 0.3, 0.0, rng.uniform(-1, 1, n))  # an atom at 0 (masked background)
     data = np.stack([vx, vy, vz]).astype(np.float32)
     noise = BackgroundNoise("empirical").fit(data)
-    draws = noise.sample((50, 3, 64, 64), generator=torch.Generator().manual_seed(1)).numpy()
+    draws = noise.sample((50, 3, 64, 64), rng=torch.Generator().manual_seed(1)).numpy()
     for c in range(3):
         d = draws[:, c]
         assert ks_distance(d, data[c]) < 0.01
@@ -87,8 +87,8 @@ def test_noise_state_loads_weights_only_and_reproduces_draws(tmp_path: Path) -> 
     restored = BackgroundNoise("uniform")
     restored.load_state_dict(torch.load(tmp_path / "state.pt", weights_only=True)["noise_model"])
     assert restored.kind == "empirical"
-    a = fitted.sample((2, 3, 8, 8), generator=torch.Generator().manual_seed(5))
-    b = restored.sample((2, 3, 8, 8), generator=torch.Generator().manual_seed(5))
+    a = fitted.sample((2, 3, 8, 8), rng=torch.Generator().manual_seed(5))
+    b = restored.sample((2, 3, 8, 8), rng=torch.Generator().manual_seed(5))
     assert torch.equal(a, b)
 
 
@@ -116,13 +116,13 @@ def test_shapes_and_the_composite_is_exact(tiny_cohort: Path, tmp_path: Path) ->
     assert 0 < float(tissue.mean()) < 1
 
     gen = torch.Generator().manual_seed(7)
-    out = model.synthesise(batch["magnitude"], batch["myocardium"], generator=gen)
+    out = model.synthesise(batch["magnitude"], batch["myocardium"], rng=gen)
     fg = model.foreground_velocity(batch["magnitude"], batch["myocardium"])
-    noise = model.noise.sample(out.shape, generator=torch.Generator().manual_seed(7))
+    noise = model.noise.sample(out.shape, rng=torch.Generator().manual_seed(7))
     inside = tissue.expand_as(out) != 0
     assert torch.equal(out[inside], fg[inside])
     assert torch.equal(out[~inside], noise[~inside])
-    # Deterministic foreground; fresh noise on every call without a generator.
+    # Deterministic foreground; fresh noise on every call without an rng.
     assert torch.equal(fg, model.foreground_velocity(batch["magnitude"], batch["myocardium"]))
     assert not torch.equal(model.synthesise(batch["magnitude"])[~inside], out[~inside])
     # Any image size: padded to the size multiple and cropped back.
@@ -154,7 +154,7 @@ def test_l1_only_has_no_discriminator_and_no_composite(tiny_cohort: Path, tmp_pa
     assert model.network_names == ["netG"] and model.optimizer_order == ("G",)
     assert not hasattr(model, "netD") and model.method_name == "l1_only"
     batch = first_batch(opt)
-    out = model.synthesise(batch["magnitude"], generator=torch.Generator().manual_seed(0))
+    out = model.synthesise(batch["magnitude"], rng=torch.Generator().manual_seed(0))
     assert torch.equal(out, model.foreground_velocity(batch["magnitude"]))
     model.set_input(batch)
     model.forward()
@@ -176,7 +176,7 @@ def test_physics_tissue_noise_on_the_foreground_only(tiny_cohort: Path, tmp_path
     assert model.tissue_noise and model.method_name == "fg_bg_gan_tissue_noise"
     batch = first_batch(opt, "val", size=4)
     fg = model.foreground_velocity(batch["magnitude"])
-    out = model.synthesise(batch["magnitude"], generator=torch.Generator().manual_seed(3))
+    out = model.synthesise(batch["magnitude"], rng=torch.Generator().manual_seed(3))
     tissue = tissue_from_magnitude(batch["magnitude"])
     inside = tissue.expand_as(out) != 0
     # Foreground: the generator's output plus noise whose spread follows the magnitude's SNR.
@@ -209,7 +209,7 @@ def test_empirical_noise_matches_the_training_background(tiny_cohort: Path, tmp_
     train_set = create_dataset(opt, "train")
     model.prepare_training(train_set)
     background = collect_background(train_set)
-    draws = model.noise.sample((64, 3, 64, 64), generator=torch.Generator().manual_seed(0)).numpy()
+    draws = model.noise.sample((64, 3, 64, 64), rng=torch.Generator().manual_seed(0)).numpy()
     for c in range(3):
         assert ks_distance(draws[:, c], background[c]) < 0.02
         assert draws[:, c].std() == pytest.approx(background[c].std(), rel=0.03)

@@ -12,9 +12,9 @@ import pytest
 
 from data.mvm_io import load_splits, read_subject
 from models.hdl.predictor import HDLPredictor
-from models.loading import PRETRAINED_DIR, load_initial_weights
+from models.loading import PRETRAINED_DIR, load_initial_weights, load_trained_model, read_checkpoint
 from models.phase.model import PhaseModel
-from models.pretrained import card_hashes, main, sha256, verify
+from models.pretrained import STAGES, card_hashes, main, sha256, shipped_hashes, verify
 from util import checkpoint as ckpt
 from util.errors import CheckpointError
 
@@ -64,3 +64,52 @@ def test_training_can_start_from_the_shipped_weights() -> None:
     small = argparse.Namespace(**{**vars(opt), "base_channels": 4})
     with pytest.raises(CheckpointError, match="another architecture"):
         load_initial_weights(PhaseModel(small), "pretrained")
+
+
+def damaged_copy(tmp_path: Path, offset: int) -> Path:
+    """A copy of pretrained/ whose phase weights have the byte at ``offset`` inverted."""
+    copy = tmp_path / "pretrained"
+    shutil.copytree(PRETRAINED_DIR, copy)
+    path = copy / "phase" / "weights.pt"
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+    return copy
+
+
+@pytest.mark.parametrize("offset", [100, 5000])  # a broken header; a flipped byte inside a tensor
+def test_a_damaged_shipped_file_is_refused_in_one_line_before_loading(tmp_path: Path, offset: int) -> None:
+    copy = damaged_copy(tmp_path, offset)
+    with pytest.raises(CheckpointError) as caught:
+        load_trained_model(copy / "phase", "weights")
+    message = str(caught.value)
+    assert "\n" not in message and "weights_only" not in message
+    assert message.startswith(f"{copy / 'phase' / 'weights.pt'}: damaged or changed")
+    assert message.endswith("restore the shipped files with `git checkout pretrained/`")
+    assert caught.value.__cause__ is None  # refused on its hash, before torch.load read it
+    assert load_trained_model(copy / "interp", "weights").checkpoint_path == copy / "interp" / "weights.pt"
+
+
+def test_a_file_that_would_load_unnoticed_is_still_refused(tmp_path: Path) -> None:
+    copy = damaged_copy(tmp_path, 5000)
+    damaged = ckpt.load(copy / "phase" / "weights.pt", weights_only=True)  # torch alone does not notice
+    assert damaged["networks"]["netG"]
+    with pytest.raises(CheckpointError, match="SHA-256 differs from the model card"):
+        read_checkpoint(copy / "phase" / "weights.pt")
+
+
+def test_a_shipped_file_the_card_does_not_list_is_refused(tmp_path: Path) -> None:
+    copy = tmp_path / "pretrained"
+    shutil.copytree(PRETRAINED_DIR, copy)
+    card = copy / "MODEL_CARD.md"
+    card.write_text("\n".join(line for line in card.read_text().splitlines() if "`phase/weights.pt`" not in line))
+    with pytest.raises(CheckpointError, match=r"MODEL_CARD.md: states no SHA-256 for phase/weights.pt"):
+        read_checkpoint(copy / "phase" / "weights.pt")
+
+
+def test_intact_shipped_files_load_and_keep_their_hashes(tmp_path: Path) -> None:
+    before = shipped_hashes()
+    for stage in STAGES:
+        model = load_trained_model(PRETRAINED_DIR / stage, "weights")
+        assert model.checkpoint_path == PRETRAINED_DIR / stage / "weights.pt"
+    assert shipped_hashes() == before == card_hashes()

@@ -7,7 +7,7 @@ The chain accepts two kinds of input slice:
 - a key-frame-only slice: the file stores ``frame_index`` and ``n_frames``; or, when the caller says
   the file holds consecutive key frames without an index, stored frame ``i`` is cycle frame ``i * k``.
 
-Key frames need not be evenly spaced: ``models.interp.inference.cyclic_targets`` brackets every other
+Key frames need not be evenly spaced: ``data.interp_dataset.cyclic_targets`` brackets every other
 frame by its neighbouring key frames, across the end of the (periodic) cycle.
 
 Masks on key frames only (``SliceData.labelled_frames``): the chain reads the myocardium of its key

@@ -7,8 +7,9 @@
     twin = hdl.predict_subject(read_subject("subject.h5", require_velocity=False), factor=6)
 
 Stage 1 (frame interpolation) turns the key magnitude frames and their myocardium masks into every
-frame of the cycle; stage 2 (phase synthesis) turns each frame and its two neighbours into the three
-velocity maps, the background filled from the run's noise model. The baseline chain of the reports is
+frame of the cycle; stage 2 (phase synthesis) turns each frame and the frames around it (the phase run's
+``--temporal_window``: 3 by default, 5 for the shipped twin; cyclic at the ends) into the three velocity
+maps, the background filled from the run's noise model. The baseline chain of the reports is
 the same class with ``interpolation="linear"`` (no stage-1 network: a linear blend of the key frames and
 the nearer key frame's mask) and, usually, the run of an L1-only phase generator (``--l1_only``)::
 

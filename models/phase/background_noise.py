@@ -101,11 +101,11 @@ class BackgroundNoise:
         self,
         shape: tuple[int, ...] | torch.Size,
         device: torch.device | str = "cpu",
-        generator: torch.Generator | None = None,
+        rng: torch.Generator | None = None,
     ) -> torch.Tensor:
         """Draw float32 noise of ``shape`` ([..., 3, H, W]) on ``device``.
 
-        ``generator`` makes the draw reproducible; it may live on another device than ``device`` (the
+        ``rng`` makes the draw reproducible; it may live on another device than ``device`` (the
         draw is made where the generator lives, then moved).
         """
         shape = tuple(shape)
@@ -114,8 +114,8 @@ class BackgroundNoise:
         if not self.ready:
             raise RuntimeError("the empirical noise model has not been fitted (call fit or load its state)")
         device = torch.device(device)
-        draw_device = generator.device if generator is not None else device
-        u = torch.rand(shape, generator=generator, device=draw_device, dtype=torch.float32).to(device)
+        draw_device = rng.device if rng is not None else device
+        u = torch.rand(shape, generator=rng, device=draw_device, dtype=torch.float32).to(device)
         if self.kind == "uniform":
             # u in [0, 1) -> [-1, 1); 2u - 1 is exact in float32, so 1 is never reached.
             return u * 2.0 - 1.0

@@ -345,7 +345,7 @@ class PhaseModel(BaseModel):
         self.noise = BackgroundNoise(opt.noise_model)
         #: the training set's mean velocity curves, the ``population`` yardstick (fitted before training)
         self.population = PopulationPrior()
-        self._val_generator: torch.Generator | None = None
+        self._val_rng: torch.Generator | None = None
 
         net_g = UNet(
             in_channels=self.window + int(self.use_mask_channel) + 3 * int(self.refines_prior),
@@ -359,13 +359,13 @@ class PhaseModel(BaseModel):
             upsample=opt.upsample,
             condition_dim=N_CONDITION_FEATURES if self.cycle_conditioning else 0,
         )
-        self._init(net_g)
+        self._initialise_weights(net_g)
         self.add_network("netG", net_g)
         self.has_discriminator = bool(opt.is_train) and not self.l1_only
         if self.has_discriminator:
             # D sees the magnitude frames beside the three velocity maps.
             net_d = PatchDiscriminator(self.window + 3, int(opt.ndf), int(opt.n_layers_D), opt.norm_D)
-            self._init(net_d)
+            self._initialise_weights(net_d)
             self.add_network("netD", net_d)
             self.gan_loss = GANLoss(opt.gan_mode)
         # The trainer builds one optimiser per group: no discriminator, no "D" group.
@@ -375,7 +375,8 @@ class PhaseModel(BaseModel):
                 n_params = sum(p.numel() for p in self.network(name).parameters())
                 print(f"{name}: {n_params / 1e6:.2f} M parameters\n{self.network(name)}")
 
-    def _init(self, net: nn.Module) -> None:
+    def _initialise_weights(self, net: nn.Module) -> None:
+        """``--init_type``'s initialisation; ``pytorch`` keeps each layer's own default."""
         if self.opt.init_type != "pytorch":
             init_weights(net, self.opt.init_type, float(self.opt.init_gain))
 
@@ -461,11 +462,11 @@ class PhaseModel(BaseModel):
         out = net(x) if condition is None else net(x, condition)
         return out if prior is None else out + prior.to(out.dtype)
 
-    def forward(self, generator: torch.Generator | None = None) -> None:
+    def forward(self, rng: torch.Generator | None = None) -> None:
         x = self.generator_input(self.magnitude, self.myocardium, self.prior)
         self.foreground = self.run_generator(self.netG, x, self.condition, self.prior)
         if self.fg_bg:
-            self.fake = self.composite(self.foreground, self.magnitude, self.tissue, generator)
+            self.fake = self.composite(self.foreground, self.magnitude, self.tissue, rng)
         else:
             self.fake = self.foreground.float()
 
@@ -474,7 +475,7 @@ class PhaseModel(BaseModel):
         foreground: torch.Tensor,
         magnitude: torch.Tensor,
         tissue: torch.Tensor,
-        generator: torch.Generator | None = None,
+        rng: torch.Generator | None = None,
         tissue_noise: bool | None = None,
     ) -> torch.Tensor:
         """The synthesised map: ``foreground`` (+ tissue noise if chosen) on ``tissue``, noise elsewhere.
@@ -484,8 +485,8 @@ class PhaseModel(BaseModel):
         on the tissue, without the scanner's noise an acquisition would add).
         """
         if self.tissue_noise if tissue_noise is None else tissue_noise:
-            foreground = add_tissue_noise(foreground, centre_frame01(magnitude), tissue, generator)
-        noise = self.noise.sample(foreground.shape, foreground.device, generator)
+            foreground = add_tissue_noise(foreground, centre_frame01(magnitude), tissue, rng)
+        noise = self.noise.sample(foreground.shape, foreground.device, rng)
         return composite(foreground, noise, tissue)
 
     @staticmethod
@@ -535,11 +536,11 @@ class PhaseModel(BaseModel):
     def validation_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         """Sums over the batch of the per-sample myocardial MAE (cm/s) and foreground PSNR per direction."""
         self.set_input(batch)
-        if self._val_generator is None:
-            # A private generator: validation draws never shift the training noise sequence.
-            self._val_generator = torch.Generator(device=self.device).manual_seed(int(self.opt.seed))
+        if self._val_rng is None:
+            # A private random-number generator: validation draws never shift the training noise sequence.
+            self._val_rng = torch.Generator(device=self.device).manual_seed(int(self.opt.seed))
         with self.autocast():
-            self.forward(self._val_generator)
+            self.forward(self._val_rng)
         fake = self.fake.float()
         err_cm_s = (fake - self.real).abs() * self.venc[:, :, None, None]
         myo = self.myocardium.expand_as(err_cm_s)
@@ -567,7 +568,8 @@ class PhaseModel(BaseModel):
 
     # ----------------------------------------------------------------------------------- inference
 
-    def _prepare(self, x: torch.Tensor | None) -> torch.Tensor | None:
+    def _to_model_device(self, x: torch.Tensor | None) -> torch.Tensor | None:
+        """``x`` as float32 on the model's device (None stays None)."""
         return None if x is None else x.to(self.device, dtype=torch.float32)
 
     @torch.no_grad()
@@ -586,7 +588,7 @@ class PhaseModel(BaseModel):
         input is padded (edge replication) to a multiple of ``size_multiple`` and the output cropped back.
         """
         condition = self.condition_for(context)
-        magnitude, myocardium = self._prepare(magnitude), self._prepare(myocardium)
+        magnitude, myocardium = self._to_model_device(magnitude), self._to_model_device(myocardium)
         prior = self.prior_for(myocardium, context)
         x, (h, w) = pad_to_multiple(self.generator_input(magnitude, myocardium, prior), self.size_multiple)
         if self.channels_last:
@@ -602,7 +604,7 @@ class PhaseModel(BaseModel):
         self,
         magnitude: torch.Tensor,
         myocardium: torch.Tensor | None = None,
-        generator: torch.Generator | None = None,
+        rng: torch.Generator | None = None,
         context: FrameContext | None = None,
         tissue_noise: bool | None = None,
     ) -> torch.Tensor:
@@ -612,11 +614,11 @@ class PhaseModel(BaseModel):
         physics``) and noise-model draws on the background; the tissue foreground is computed from the
         centre magnitude frame with ``util.tissue``. Without the
         foreground-background scheme (``--no_fg_bg``, ``--l1_only`` runs) it is the generator's output.
-        ``generator`` (any device) makes the background draws reproducible; ``tissue_noise`` as in
+        ``rng`` (any device) makes the background draws reproducible; ``tissue_noise`` as in
         ``composite``. See ``foreground_velocity`` for the other inputs.
         """
         foreground = self.foreground_velocity(magnitude, myocardium, context)
         if not self.fg_bg:
             return foreground
         mask = tissue_from_magnitude(magnitude).to(foreground.device)
-        return self.composite(foreground, magnitude.to(foreground.device), mask, generator, tissue_noise)
+        return self.composite(foreground, magnitude.to(foreground.device), mask, rng, tissue_noise)

@@ -3,7 +3,7 @@
 Every frame t is synthesised from the magnitude frames around it (t-1, t, t+1 for the default window;
 cyclic, as stage 2 was trained) and, for a cycle-conditioned generator, its cycle fraction t / T and the
 slice position, batched over frames; the model composites its foreground with background noise drawn
-from ``generator``, so the same generator state gives the same maps.
+from ``rng``, so the same RNG state gives the same maps.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def synthesise_cine(
     myocardium: np.ndarray,
     s: SliceData,
     batch_size: int,
-    generator: torch.Generator,
+    rng: torch.Generator,
     tissue_noise: bool | None = None,
 ) -> np.ndarray:
     """Velocity / VENC [T, 3, H, W] (float32) of every frame of a magnitude cine [T, H, W] on the network
@@ -43,6 +43,6 @@ def synthesise_cine(
         magnitude = stack.to(model.device, non_blocking=True)
         myo = masks[frames][:, None].to(model.device, non_blocking=True)
         context = FrameContext.of_slice(frames, t_count, s)
-        v = model.synthesise(magnitude, myo, generator, context, tissue_noise)
+        v = model.synthesise(magnitude, myo, rng, context, tissue_noise)
         out[frames] = v.float().cpu().numpy()
     return out

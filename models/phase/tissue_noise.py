@@ -94,15 +94,15 @@ def add_tissue_noise(
     velocity: torch.Tensor,
     magnitude01: torch.Tensor,
     tissue: torch.Tensor,
-    generator: torch.Generator | None = None,
+    rng: torch.Generator | None = None,
 ) -> torch.Tensor:
     """``velocity`` [B, 3, H, W] (units of VENC) plus physics phase noise, wrapped into [-1, 1).
 
     ``magnitude01`` [B, H, W] is the frame's magnitude on [0, 1] and ``tissue`` its foreground. The three
-    directions get independent draws of the same per-pixel std. ``generator`` (any device) makes the
+    directions get independent draws of the same per-pixel std. ``rng`` (any device) makes the
     draw reproducible. Float32.
     """
     std = phase_noise_std(magnitude01, tissue).to(velocity.device)
-    draw_device = generator.device if generator is not None else velocity.device
-    z = torch.randn(velocity.shape, generator=generator, device=draw_device, dtype=torch.float32)
+    draw_device = rng.device if rng is not None else velocity.device
+    z = torch.randn(velocity.shape, generator=rng, device=draw_device, dtype=torch.float32)
     return wrap_velocity(velocity.float() + z.to(velocity.device) * std)

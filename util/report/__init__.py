@@ -1,17 +1,14 @@
-"""The chained-synthesis report: metrics table, velocity-curve plots, bull's-eyes, cine GIFs, index.html.
+"""Stage-free drawing and page primitives of the reports; ``models.hdl.report`` builds the chain's
+report (metrics, curves, tables, index.html) from them.
 
 One module per concept:
 
-    analysis      velocity curves and peaks of one slice (util.velocity on SliceData)
-    slice_metrics image, mask, velocity and curve metrics of a synthesised slice against the acquired one
+    style         shared look of the figures: headless matplotlib backend, method colours, display ranges
+    bland_altman  bias and 95% limits of agreement, and their plot
+    bullseye      AHA 16-segment bull's-eye of segment peak velocities, acquired and synthesised (PNG)
+    cine_gif      animated cine, magnitude and the three velocity maps (GIF)
     fid           Frechet Inception Distance, only when pytorch-fid and its weights are available
-    table         aggregation over slices and the CSV files
-    curves_plot   real vs synthesised global velocity curves (PNG)
-    bullseye      AHA 16-segment polar plot of segment peak systolic velocities (PNG)
-    cine_gif      animated real vs synthesised cine (GIF)
-    overview      one slice of a subject file over several frames (PNG; ``python -m data.overview``)
-    html          index.html that opens from disk
-    builder       drives all of the above for test.py --model hdl
+    html          self-contained HTML pages that open from disk, with every link checked
 
 Nothing here imports torchvision: FID is looked up lazily (see ``fid``).
 """

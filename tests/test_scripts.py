@@ -1,0 +1,36 @@
+"""The Python commands in scripts/ run as people type them: as a file from anywhere, and as a module."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+#: every tool in scripts/ that has a command line (a ``__main__`` block)
+TOOLS = sorted(p.stem for p in (ROOT / "scripts").glob("*.py") if '__name__ == "__main__"' in p.read_text())
+
+
+def test_the_tools_are_found() -> None:
+    assert {"benchmark", "compare_precision", "mutation_check", "phantom_speed"} <= set(TOOLS)
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_a_tool_runs_as_a_file_from_another_folder(tool: str, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / f"{tool}.py"), "--help"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage:")
+    assert "Traceback" not in result.stderr
+
+
+def test_the_benchmark_runs_as_a_module_from_the_root() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "scripts.benchmark", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--quick" in result.stdout
