@@ -5,7 +5,7 @@ centroid (global and per AHA segment) and the rotation of the slice, at each key
 frames the wall moves ``k`` times further than between neighbouring frames, so these displacements are
 what the subject fit matches:
 
-1. **Timing and slice gains** (``fit_timing``): the five landmark times, shared by the slices of the heart,
+1. **Timing and slice gains** (``fit_slices``): the five landmark times, shared by the slices of the heart,
    a radial gain and a rotation gain per slice, and the unknown level of each trajectory. The model of a
    slice's mean distance is ``c - g_r D_r(w(phi))`` and of its rotation ``c' + g_t D_t(w(phi))``, with
    ``D`` the population templates (``templates.KinematicTemplates``) and ``w`` the warp that puts the
@@ -23,7 +23,7 @@ dysfunction reduces every direction of motion) and delayed with it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.optimize import least_squares
@@ -80,6 +80,18 @@ class KinematicFit:
     rr_ms: float
     slices: dict[str, SliceFit]
 
+    def without_segments(self) -> KinematicFit:
+        """The same fit with every segment moving as its slice (no regional gains or delays)."""
+        slices = {
+            name: replace(
+                s,
+                segment_gain=np.full(s.segment_ids.size, s.radial_gain),
+                segment_delay=np.zeros(s.segment_ids.size),
+            )
+            for name, s in self.slices.items()
+        }
+        return replace(self, slices=slices)
+
 
 def _check(trajectories: list[KeyTrajectories]) -> None:
     for tr in trajectories:
@@ -97,12 +109,18 @@ def _monotone(landmarks: np.ndarray) -> np.ndarray:
     return out
 
 
-def _timing_residuals(x: np.ndarray, templates: KinematicTemplates, data: list[KeyTrajectories], rr: float):
-    n_l = templates.canonical.size
-    landmarks = _monotone(x[:n_l])
-    warp = cycle_warp(landmarks, templates.canonical)
+def _timing_residuals(
+    x: np.ndarray, templates: KinematicTemplates, data: list[KeyTrajectories], rr: float, fixed: np.ndarray | None
+):
+    """Residuals of the timing fit; ``fixed`` landmarks (not fitted) leave only the slices' numbers in ``x``."""
     prior_mean, prior_sd = templates.expected_landmarks(rr)
-    out = [(x[:n_l] - prior_mean) / prior_sd, 10.0 * (x[:n_l] - landmarks)]
+    if fixed is None:
+        n_l = templates.canonical.size
+        landmarks = _monotone(x[:n_l])
+        out = [(x[:n_l] - prior_mean) / prior_sd, 10.0 * (x[:n_l] - landmarks)]
+    else:
+        n_l, landmarks, out = 0, fixed, []
+    warp = cycle_warp(landmarks, templates.canonical)
     for i, tr in enumerate(data):
         level, gain, rot_level, rot_gain = x[n_l + 4 * i : n_l + 4 * i + 4]
         psi = warp(tr.phases)
@@ -115,17 +133,22 @@ def _timing_residuals(x: np.ndarray, templates: KinematicTemplates, data: list[K
     return np.concatenate(out)
 
 
-def fit_timing(templates: KinematicTemplates, data: list[KeyTrajectories], rr_ms: float) -> tuple[np.ndarray, dict]:
-    """Landmark fractions [5] and per slice ``(level, radial gain, rotation level, rotation gain)``."""
+def fit_slices(
+    templates: KinematicTemplates, data: list[KeyTrajectories], rr_ms: float, fit_landmarks: bool = True
+) -> tuple[np.ndarray, dict]:
+    """Landmark fractions [5] and per slice ``(level, radial gain, rotation level, rotation gain)``.
+    ``fit_landmarks=False`` keeps the landmarks at the population's expectation for this RR interval."""
     _check(data)
     prior_mean, _ = templates.expected_landmarks(rr_ms)
-    x0 = [*prior_mean]
+    fixed = None if fit_landmarks else _monotone(prior_mean.copy())
+    x0 = [*prior_mean] if fit_landmarks else []
     for tr in data:
         finite = tr.rotation_deg[np.isfinite(tr.rotation_deg)]
         x0 += [float(np.max(tr.mean_distance_mm)), 1.0, float(finite[0]) if finite.size else 0.0, 1.0]
-    result = least_squares(_timing_residuals, np.asarray(x0), args=(templates, data, rr_ms), method="trf")
-    n_l = prior_mean.size
-    landmarks = _monotone(result.x[:n_l])
+    args = (templates, data, rr_ms, fixed)
+    result = least_squares(_timing_residuals, np.asarray(x0), args=args, method="trf")
+    n_l = prior_mean.size if fit_landmarks else 0
+    landmarks = _monotone(result.x[:n_l]) if fit_landmarks else fixed
     per_slice = {tr.position: tuple(result.x[n_l + 4 * i : n_l + 4 * i + 4]) for i, tr in enumerate(data)}
     return landmarks, per_slice
 
@@ -159,9 +182,12 @@ def fit_segments(
     return np.asarray(gains), np.asarray(delays), np.asarray(levels)
 
 
-def fit_subject(templates: KinematicTemplates, data: list[KeyTrajectories], rr_ms: float) -> KinematicFit:
-    """The whole fit of a subject's slices (see the module docstring)."""
-    landmarks, per_slice = fit_timing(templates, data, rr_ms)
+def fit_subject(
+    templates: KinematicTemplates, data: list[KeyTrajectories], rr_ms: float, fit_timing: bool = True
+) -> KinematicFit:
+    """The whole fit of a subject's slices (see the module docstring); ``fit_timing=False`` keeps the
+    population's landmark times for the subject's RR (an ablation)."""
+    landmarks, per_slice = fit_slices(templates, data, rr_ms, fit_timing)
     warp = cycle_warp(landmarks, templates.canonical)
     slices = {}
     for tr in data:

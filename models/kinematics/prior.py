@@ -1,0 +1,95 @@
+"""The kinematic prior: a subject's velocities read from its key frames, shaped by the population.
+
+    prior = KinematicPrior(fit_templates(training_subjects))
+    motions = {name: measure_keyframe_motion(...) for name, slice in subject.slices.items()}
+    fitted = prior.fit(motions)
+    velocity = prior.velocity(fitted, motions["mid"], "mid", twin_masks, septum_deg, z, key_masks, spacing)
+
+1. ``keyframe_motion.measure_keyframe_motion`` reads each slice's motion from its key frames and masks: the
+   myocardium's mean distance from its centroid (global and per AHA segment), the slice's rotation
+   (polar alignment of each key frame to the first), and the registration quality (Dice of the moved
+   first mask with each key frame's own mask);
+2. ``fit.fit_subject`` fits the population's landmark-registered displacement templates to them: the
+   landmark times (shared by the slices), the slices' radial and rotation gains, each segment's gain and
+   delay;
+3. the fitted curves (``fit.fitted_curves``) are painted on the twin's myocardium (``paint.paint_curves``)
+   with the in-plane bulk velocity of the key-frame mask centroids (``yardsticks.bulk_velocity``).
+
+Fallbacks, never a silent wrong answer: a key frame whose registration Dice is below
+``keyframe_motion.DICE_THRESHOLD`` does not enter the rotation fit (its rotation is unknown; the slice's
+rotation gain then leans on its prior), and ``badly_registered`` lists them for the caller to report.
+Nothing here reads anything but the key frames, their masks and the acquisition attributes (RR interval,
+pixel spacing, septum orientation, slice position).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.kinematics.fit import KeyTrajectories, KinematicFit, fit_subject, fitted_curves
+from models.kinematics.keyframe_motion import DICE_THRESHOLD, KeyFrameMotion
+from models.kinematics.paint import paint_curves
+from models.kinematics.templates import KinematicTemplates
+from models.kinematics.yardsticks import bulk_velocity
+from util.errors import DataError
+
+
+def trajectories(motion: KeyFrameMotion, position: str, use_rotation: bool = True) -> KeyTrajectories:
+    """The fit's view of a slice's key-frame motion; rotations of badly registered key frames are left out."""
+    rotation = np.where(motion.dice >= DICE_THRESHOLD, motion.rotation_deg, np.nan)
+    if not use_rotation:
+        rotation = np.full_like(rotation, np.nan)
+    return KeyTrajectories(
+        position=position,
+        phases=motion.fractions,
+        mean_distance_mm=motion.radius_mm,
+        segment_ids=motion.segment_ids,
+        segment_distance_mm=motion.segment_radius_mm.T,
+        rotation_deg=rotation,
+    )
+
+
+@dataclass
+class KinematicPrior:
+    """Population templates and how the subject is read (``use_rotation``, ``use_bulk``, ``use_timing``,
+    ``use_segments``: the ablations of the prior; all on by default)."""
+
+    templates: KinematicTemplates
+    use_rotation: bool = True
+    use_bulk: bool = True
+    use_timing: bool = True
+    use_segments: bool = True
+
+    def fit(self, motions: Mapping[str, KeyFrameMotion]) -> KinematicFit:
+        """The subject fit from the key-frame motion of its slices (keyed by slice position)."""
+        if not motions:
+            raise DataError("kinematic prior: no slice to fit")
+        rr = {round(float(m.rr_ms), 3) for m in motions.values()}
+        if len(rr) != 1:
+            raise DataError(f"kinematic prior: the slices of a subject disagree on the RR interval {sorted(rr)}")
+        data = [trajectories(m, position, self.use_rotation) for position, m in motions.items()]
+        fitted = fit_subject(self.templates, data, rr.pop(), fit_timing=self.use_timing)
+        return fitted if self.use_segments else fitted.without_segments()
+
+    def velocity(
+        self,
+        fitted: KinematicFit,
+        motion: KeyFrameMotion,
+        position: str,
+        masks: np.ndarray,
+        septum_deg: float,
+        z_towards_apex: int,
+        key_masks: np.ndarray,
+        pixel_spacing_mm: Sequence[float],
+    ) -> np.ndarray:
+        """The prior's velocity [T, 3, H, W] (cm/s) of one slice on the twin's myocardium ``masks``."""
+        masks = np.asarray(masks) != 0
+        curves = fitted_curves(self.templates, fitted, position, masks.shape[0])
+        bulk = None
+        if self.use_bulk:
+            bulk = bulk_velocity(key_masks, motion.frames, masks.shape[0], motion.rr_ms, pixel_spacing_mm)
+        segment_ids = fitted.slices[position].segment_ids
+        return paint_curves(curves, segment_ids, masks, position, septum_deg, z_towards_apex, bulk)
