@@ -86,6 +86,21 @@ def test_rotation_translation_and_scale_are_recovered():
     assert m.correlation[0] == pytest.approx(1.0)
 
 
+def test_masks_a_pixel_off_do_not_bias_the_rotation():
+    magnitude, masks = key_stack(MOTIONS)
+    offsets = [(0, 0), (-1, 1), (0, -1), (1, 1), (-1, -1)]  # the first mask exact: the tracked point is the centre
+    masks = np.stack([np.roll(m, o, axis=(0, 1)) for m, o in zip(masks, offsets, strict=True)])
+    m = measure(magnitude, masks)
+    angles = np.array([a for a, _, _ in MOTIONS])
+    np.testing.assert_allclose(m.rotation_deg, angles, atol=0.3)
+    # The tracked centre follows the image, not the shifted masks: within 0.3 mm (0.2 pixel).
+    shifts = np.array([[s[1], s[0]] for _, s, _ in MOTIONS]) * SPACING[0]
+    np.testing.assert_allclose(m.tracked_displacement_mm, shifts, atol=0.3)
+    assert np.abs(m.displacement_mm - shifts).max() > 1.0  # the mask centroids carry the offsets
+    without = measure(magnitude, masks, centre_search_px=0.0)
+    assert np.abs(without.rotation_deg - angles).max() > 0.5  # what the tracked centre avoids
+
+
 def test_segment_measures_follow_the_ring():
     m = measure(*key_stack(MOTIONS))
     np.testing.assert_array_equal(m.segment_ids, np.arange(7, 13))

@@ -16,6 +16,12 @@ Per key frame, relative to the first key frame:
   search is limited to a physiological range (default +-20 degrees): the texture of a ring is nearly
   periodic, and an unlimited search can jump by one period. Dense optical flow is not used for this,
   as its smoothness term pulls the wall towards the still surroundings and attenuates rotation.
+- **tracked centre**: the polar ring of each key frame is taken around the point that matches the
+  first frame's centroid in the image (a hill climb of the ring correlation over the centre, within a
+  few pixels of the mask centroid), not around the mask's own centroid: a ring taken a pixel off-centre
+  is warped in angle by several degrees near the papillary muscles, so a segmentation that is a pixel
+  off would bias the rotation. The tracked centre is also a bulk-motion measure that does not depend on
+  the masks being consistent;
 - **registration quality**: the Dice between the key frame's own mask and the first mask moved by the
   measured motion (centroid, radial map, rotation); below 0.8 the key frame registers badly.
 
@@ -26,7 +32,7 @@ velocity; lengths in mm from the pixel spacing (row, column), pixels assumed squ
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage
@@ -141,6 +147,44 @@ def _row_segments(label0: np.ndarray, geom0: RingGeometry) -> np.ndarray:
     return np.where(counts.max(axis=1) > 0, ids[counts.argmax(axis=1)], 0)
 
 
+def _best_global_score(reference_spectrum: np.ndarray, moving: np.ndarray, max_steps: int) -> float:
+    """Highest correlation over the full ring within +-``max_steps`` angular steps (by FFT along angle)."""
+    spectrum = np.fft.rfft(moving, axis=0)
+    # irfft(conj(A) B)[s] = sum over angle of a(theta) b(theta + s), for every shift s at once.
+    correlation = np.fft.irfft(np.conj(reference_spectrum) * spectrum, n=N_ANGLES, axis=0).sum(axis=1)
+    return float(correlation[np.arange(-max_steps, max_steps + 1) % N_ANGLES].max()) / moving.size
+
+
+def track_centre(
+    reference: np.ndarray, image: np.ndarray, geom: RingGeometry, max_deg: float, search_px: float
+) -> RingGeometry:
+    """``geom`` with its centre moved (at most ``search_px``) to the point of ``image`` whose polar ring
+    best matches ``reference`` (the first key frame's, around its centroid), by a coarse-to-fine hill
+    climb over the centre. Why: a polar ring taken around a centre a pixel off is warped in angle by
+    up to (offset / radius) radians, several degrees near the papillary muscles, so a mask whose
+    centroid is a pixel off (an inconsistent segmentation) would bias the rotation."""
+    spectrum = np.fft.rfft(reference, axis=0)
+    max_steps = int(np.ceil(max_deg * N_ANGLES / 360.0))
+
+    def score(g: RingGeometry) -> float:
+        return _best_global_score(spectrum, _standardised(polar_ring(image, g)), max_steps)
+
+    best, best_score = geom, score(geom)
+    neighbours = [(dr, dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1) if dr or dc]
+    for step in (1.0, 0.5, 0.25, 0.125):
+        improved = True
+        while improved:
+            improved = False
+            for dr, dc in neighbours:
+                candidate = replace(best, row=best.row + dr * step, col=best.col + dc * step)
+                if np.hypot(candidate.row - geom.row, candidate.col - geom.col) > search_px:
+                    continue
+                candidate_score = score(candidate)
+                if candidate_score > best_score:
+                    best, best_score, improved = candidate, candidate_score, True
+    return best
+
+
 def ring_rotation(
     reference: np.ndarray, moving: np.ndarray, row_segments: np.ndarray, segment_ids: np.ndarray, max_deg: float
 ) -> tuple[float, np.ndarray, float]:
@@ -202,8 +246,10 @@ class KeyFrameMotion:
     frames: np.ndarray  # [K] cycle frame of each key frame
     n_frames: int  # frames in the cycle
     rr_ms: float
-    centroid_px: np.ndarray  # [K, 2] LV centroid (row, col), pixels
+    centroid_px: np.ndarray  # [K, 2] LV centroid of the mask (row, col), pixels
     displacement_mm: np.ndarray  # [K, 2] centroid minus the first one's, (x along columns, y along rows), mm
+    tracked_centre_px: np.ndarray  # [K, 2] where the first key frame's centroid went (image-matched), pixels
+    tracked_displacement_mm: np.ndarray  # [K, 2] the same as a displacement from the first, (x, y), mm
     radius_mm: np.ndarray  # [K] mean distance of the myocardium from its centroid, mm
     endo_radius_mm: np.ndarray  # [K] equivalent-circle radius of the cavity, mm
     epi_radius_mm: np.ndarray  # [K] equivalent-circle radius of cavity plus wall, mm
@@ -244,6 +290,28 @@ def check_key_frames(
         raise DataError(f"{where}: key frames {empty} have no myocardium mask")
 
 
+def _align(
+    smooth: np.ndarray,
+    geoms: list[RingGeometry],
+    labels0: np.ndarray,
+    segment_ids: np.ndarray,
+    max_deg: float,
+    search_px: float,
+) -> tuple[list[RingGeometry], list[tuple[float, np.ndarray, float]]]:
+    """Each key frame's tracked geometry (centre matched to the first frame's) and its rotation
+    (global, per segment, correlation) relative to the first key frame."""
+    reference = _standardised(polar_ring(smooth[0], geoms[0]))
+    rows = _row_segments(labels0.astype(np.float64), geoms[0])
+    tracked = [geoms[0]]
+    for image, g in zip(smooth[1:], geoms[1:], strict=True):
+        tracked.append(track_centre(reference, image, g, max_deg, search_px) if search_px > 0 else g)
+    turns = [
+        ring_rotation(reference, _standardised(polar_ring(image, g)), rows, segment_ids, max_deg)
+        for image, g in zip(smooth, tracked, strict=True)
+    ]
+    return tracked, turns
+
+
 def measure_keyframe_motion(
     magnitude: np.ndarray,
     masks: np.ndarray,
@@ -254,12 +322,15 @@ def measure_keyframe_motion(
     slice_position: str,
     septum_deg: float,
     max_rotation_deg: float = 20.0,
+    centre_search_px: float = 3.0,
     where: str = "slice",
 ) -> KeyFrameMotion:
     """Measure the motion of a slice from its key frames (module docstring).
 
     ``magnitude`` and ``masks`` are [K, H, W] (key frames only, in cycle order), ``frames`` their cycle
-    frames, ``pixel_spacing_mm`` (row, column). ``where`` names the slice in errors.
+    frames, ``pixel_spacing_mm`` (row, column). Each key frame's ring is taken around the point that
+    matches the first frame's centroid (:func:`track_centre`, at most ``centre_search_px`` from its own
+    mask centroid; 0 uses the mask centroids). ``where`` names the slice in errors.
     """
     magnitude, masks = np.asarray(magnitude, np.float64), np.asarray(masks) != 0
     check_key_frames(magnitude, masks, frames, n_frames, where)
@@ -268,22 +339,20 @@ def measure_keyframe_motion(
     geoms = [ring_geometry(m) for m in masks]
     labels = aha_segments(masks, slice_position, septum_deg)
     segment_ids = np.unique(labels[labels > 0])
-    rows = _row_segments(labels[0].astype(np.float64), geoms[0])
     smooth = ndimage.gaussian_filter(magnitude, (0.0, SMOOTH_PX, SMOOTH_PX))
-    reference = _standardised(polar_ring(smooth[0], geoms[0]))
-    turns = [
-        ring_rotation(reference, _standardised(polar_ring(img, g)), rows, segment_ids, max_rotation_deg)
-        for img, g in zip(smooth, geoms, strict=True)
-    ]
+    tracked, turns = _align(smooth, geoms, labels[0], segment_ids, max_rotation_deg, centre_search_px)
     centroid = np.array([[g.row, g.col] for g in geoms])
+    centre = np.array([[g.row, g.col] for g in tracked])
     radius, segment_radius = _radii(masks, labels, segment_ids)
-    moved = [moved_mask(masks[0], geoms[0], g, t[0]) for g, t in zip(geoms, turns, strict=True)]
+    moved = [moved_mask(masks[0], geoms[0], g, t[0]) for g, t in zip(tracked, turns, strict=True)]
     return KeyFrameMotion(
         frames=np.asarray(frames, dtype=np.int64),
         n_frames=int(n_frames),
         rr_ms=float(rr_ms),
         centroid_px=centroid,
         displacement_mm=(centroid - centroid[0])[:, ::-1] * spacing[::-1],
+        tracked_centre_px=centre,
+        tracked_displacement_mm=(centre - centre[0])[:, ::-1] * spacing[::-1],
         radius_mm=radius * pixel_mm,
         endo_radius_mm=np.array([g.endo for g in geoms]) * pixel_mm,
         epi_radius_mm=np.array([g.epi for g in geoms]) * pixel_mm,
