@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, str]]:
                     pooled[condition][k][0].append(got[k].ravel())
                     pooled[condition][k][1].append(truth[k].ravel())
         seconds.append((time.perf_counter() - start) / len(conditions))
-    say(f"{len(paths)} subjects, key frames every {args.factor} frames; changes from the first key frame")
+    say(f"subjects: {len(paths)}; key frames every {args.factor} frames; changes from the first key frame")
     table = {}
     for condition in conditions:
         say(f"-- {condition}")

@@ -11,7 +11,7 @@ from scripts.keyframe_motion_precision import main
 def test_precision_report_on_the_phantom(tiny_cohort, capsys):
     assert main(["--dataroot", str(tiny_cohort), "--factor", "4", "--subjects", "1", "--jitter", "1"]) == 0
     out = capsys.readouterr().out
-    assert "1 subjects, key frames every 4 frames" in out
+    assert "subjects: 1; key frames every 4 frames" in out
     assert "-- exact masks" in out and "-- masks jittered 1 px" in out
     rotation = re.search(r"rotation_deg +r +([-\d.]+) +slope +([-\d.]+) +RMS +([-\d.]+)", out)
     radius = re.search(r"radius_mm +r +([-\d.]+) +slope +([-\d.]+) +RMS +([-\d.]+)", out)
