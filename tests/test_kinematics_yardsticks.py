@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from test_kinematics_motion import SPACING, ring_image
 
+from models.kinematics.keyframe_motion import measure_keyframe_motion
 from models.kinematics.registration import register_to_first
 from models.kinematics.yardsticks import bulk_velocity, flow_curves, flow_velocity, population_plus_bulk
 from util.errors import DataError
@@ -56,6 +57,18 @@ def test_bulk_velocity_follows_the_mask_centroids(cine):
     # Peaks 1.6 (vx) and 2.1 cm/s (vy); centroids of binary masks are good to ~0.1 pixel, which the
     # derivative of the fit turns into up to ~0.2 cm/s.
     np.testing.assert_allclose(bulk, true_bulk(), atol=0.25)
+
+
+def test_bulk_velocity_from_tracked_displacements_ignores_mask_offsets(cine):
+    magnitude, masks = cine
+    key_masks = np.stack(
+        [np.roll(m, o, axis=(0, 1)) for m, o in zip(masks[KEYS], [(1, 0), (-1, 1)] * 4 + [(0, -1)], strict=True)]
+    )
+    motion = measure_keyframe_motion(magnitude[KEYS], key_masks, KEYS, T, RR_MS, SPACING, "mid", 180.0)
+    tracked = bulk_velocity(key_masks, KEYS, T, RR_MS, SPACING, displacement_mm=motion.tracked_displacement_mm)
+    np.testing.assert_allclose(tracked, true_bulk(), atol=0.25)
+    from_masks = bulk_velocity(key_masks, KEYS, T, RR_MS, SPACING)
+    assert np.abs(from_masks - true_bulk()).max() > 0.5  # what a pixel of mask offset does to the centroids
 
 
 def test_population_plus_bulk_adds_the_bulk_on_the_myocardium_only(cine):

@@ -49,11 +49,19 @@ def bulk_velocity(
     rr_ms: float,
     pixel_spacing_mm: Sequence[float],
     order: int = BULK_ORDER,
+    displacement_mm: np.ndarray | None = None,
 ) -> np.ndarray:
     """[T, 2] in-plane bulk velocity (vx, vy) in cm/s at every frame of the cycle, from the LV centroids
-    of the key-frame masks [K, H, W] (a periodic fit of ``order`` harmonics, at most what K allows)."""
-    centroids = np.array([lv_centroid(m) for m in np.asarray(key_masks)])  # (row, col) pixels
-    position_mm = centroids[:, ::-1] * _spacing(pixel_spacing_mm)
+    of the key-frame masks [K, H, W] (a periodic fit of ``order`` harmonics, at most what K allows).
+
+    ``displacement_mm`` [K, 2] (x, y) replaces the mask centroids when given, e.g. the image-tracked
+    ``KeyFrameMotion.tracked_displacement_mm``: a mask a pixel off moves its centroid by a pixel, which
+    the derivative turns into centimetres per second, while the tracked centre follows the image."""
+    if displacement_mm is not None:
+        position_mm = np.asarray(displacement_mm, dtype=np.float64)
+    else:
+        centroids = np.array([lv_centroid(m) for m in np.asarray(key_masks)])  # (row, col) pixels
+        position_mm = centroids[:, ::-1] * _spacing(pixel_spacing_mm)
     order = min(order, max_order(len(key_frames)))
     _, rate_mm_s = periodic_fit(position_mm, key_frames, n_frames, rr_ms, order)
     return rate_mm_s / 10.0
@@ -67,13 +75,15 @@ def population_plus_bulk(
     rr_ms: float,
     pixel_spacing_mm: Sequence[float],
     order: int = BULK_ORDER,
+    displacement_mm: np.ndarray | None = None,
 ) -> np.ndarray:
     """The ``population + bulk`` yardstick: ``velocity`` [T, 3, H, W] (the population prior placed on the
-    twin's masks, cm/s) plus the bulk velocity of :func:`bulk_velocity` on every myocardial pixel of the
-    twin's ``masks`` [T, H, W]. Returns a new float32 map; the curves it gives equal the prior's, since
-    curves remove bulk motion, so only pixel errors change."""
+    twin's masks, cm/s) plus the bulk velocity of :func:`bulk_velocity` (from the key-frame mask
+    centroids, or ``displacement_mm``) on every myocardial pixel of the twin's ``masks`` [T, H, W].
+    Returns a new float32 map; the curves it gives equal the prior's, since curves remove bulk motion,
+    so only pixel errors change."""
     velocity, masks = np.asarray(velocity), np.asarray(masks) != 0
-    bulk = bulk_velocity(key_masks, key_frames, masks.shape[0], rr_ms, pixel_spacing_mm, order)
+    bulk = bulk_velocity(key_masks, key_frames, masks.shape[0], rr_ms, pixel_spacing_mm, order, displacement_mm)
     out = velocity.astype(np.float32, copy=True)
     out[:, :2] += (bulk[:, :, None, None] * masks[:, None]).astype(np.float32)
     return out
