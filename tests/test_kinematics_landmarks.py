@@ -59,9 +59,18 @@ def test_fit_recovers_the_landmark_times(n_keys, tolerance):
     truth = CANONICAL + np.array([0.03, -0.03, 0.04, -0.03, 0.02])
     keys = np.arange(n_keys) / n_keys
     observations = [Observation("mid", s, keys, shaped(truth, keys, s, 1.1)) for s in ("radius", "rotation")]
-    fit = fit_landmark_times(observations, template)
+    fit = fit_landmark_times(observations, template, prior=0.0)  # the data alone
     np.testing.assert_allclose(fit.landmarks, truth, atol=tolerance)
     assert fit.cost < 0.05 * sum(float(o.values @ o.values) for o in observations)
+
+
+def test_the_prior_keeps_unconstrained_landmarks_at_the_population_times():
+    curves, landmarks = training(np.random.default_rng(2))
+    template = build_template(curves, landmarks, modes=1)
+    keys = np.arange(4) / 4
+    flat = [Observation("mid", s, keys, np.zeros(4)) for s in ("radius", "rotation")]  # nothing to read
+    np.testing.assert_allclose(fit_landmark_times(flat, template).landmarks, CANONICAL, atol=1e-3)
+    np.testing.assert_allclose(template.spread, np.std(np.asarray(landmarks), axis=0))
 
 
 def test_displacement_integrates_the_velocity_curves():

@@ -12,7 +12,9 @@ landmarks to mimic a shape it cannot express. A subject is fitted by least squar
 (``scipy.optimize.least_squares``): its landmark times warp the template onto its own cycle, the
 weights of the mean and the modes per slice and signal (linear, solved in closed form) scale it, and the
 result must match the displacements measured at the key frames. Landmarks are shared by the slices of
-a subject.
+a subject. A Gaussian prior on the landmarks (the training subjects' mean and spread) is part of the
+fit (maximum a posteriori): landmarks the key frames barely constrain, such as an onset between two
+key frames, stay near the population's instead of wandering to where the misfit of the shape is least.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ TEMPLATE_BINS = 200
 SIGNAL_SCALE = {"radius": 1.0, "rotation": 2.0}
 #: landmarks must keep this much of the cycle between them
 MIN_GAP = 0.01
+#: smallest spread of the landmark prior (cycle fraction): training sets with near-identical timing
+#: must not pin the fit
+MIN_SPREAD = 0.005
 
 
 def warp(fractions: np.ndarray, landmarks: np.ndarray, canonical: np.ndarray) -> np.ndarray:
@@ -56,6 +61,7 @@ class LandmarkTemplate:
 
     canonical: np.ndarray
     curves: dict[tuple[str, str], np.ndarray]
+    spread: np.ndarray  # [len(LANDMARKS)] standard deviation of the training landmarks (fractions)
 
     def at(self, position: str, signal: str, canonical_fractions: np.ndarray) -> np.ndarray:
         """[M, N] the mean and modes of (position, signal) at ``canonical_fractions`` [N]."""
@@ -69,6 +75,7 @@ def build_template(
     displacement curve [T_i] (frames at t / T_i), ``landmarks[i]`` its landmark times (fractions);
     ``modes`` principal modes are kept beside the mean (fewer when there are too few curves)."""
     canonical = np.mean(np.asarray(landmarks, dtype=np.float64), axis=0)
+    spread = np.maximum(np.std(np.asarray(landmarks, dtype=np.float64), axis=0), MIN_SPREAD)
     grid = np.arange(TEMPLATE_BINS) / TEMPLATE_BINS
     registered: dict[tuple[str, str], list[np.ndarray]] = {}
     for subject, marks in zip(curves, landmarks, strict=True):
@@ -83,7 +90,7 @@ def build_template(
         keep = min(modes, len(rows) - 1)
         # Modes scaled by their spread over the training curves, so that the weights are comparable.
         out[key] = np.concatenate([mean[None], vt[:keep] * singular[:keep, None] / np.sqrt(len(rows))])
-    return LandmarkTemplate(canonical, out)
+    return LandmarkTemplate(canonical, out, spread)
 
 
 def displacement_curves(
@@ -107,7 +114,8 @@ def displacement_curves(
 @dataclass(frozen=True)
 class LandmarkFit:
     """A subject's landmark times (cycle fractions, in the order of LANDMARKS), the weights of the
-    template's mean and modes per (slice position, signal), and the final sum of squared scaled residuals."""
+    template's mean and modes per (slice position, signal), and the final sum of squared scaled residuals
+    (prior term included)."""
 
     landmarks: np.ndarray
     gains: dict[tuple[str, str], np.ndarray]
@@ -152,27 +160,31 @@ def _fit_gains(
 
 
 def fit_landmarks(
-    motions: Mapping[str, KeyFrameMotion], template: LandmarkTemplate, search: float = 0.12
+    motions: Mapping[str, KeyFrameMotion], template: LandmarkTemplate, search: float = 0.12, prior: float = 1.0
 ) -> LandmarkFit:
     """The landmark times that best warp ``template`` onto the key-frame displacements of a subject's
     slices (``motions[slice_position]``): :func:`fit_landmark_times` of :func:`observations_of`."""
-    return fit_landmark_times(observations_of(motions), template, search)
+    return fit_landmark_times(observations_of(motions), template, search, prior)
 
 
 def fit_landmark_times(
-    observations: Sequence[Observation], template: LandmarkTemplate, search: float = 0.12
+    observations: Sequence[Observation], template: LandmarkTemplate, search: float = 0.12, prior: float = 1.0
 ) -> LandmarkFit:
     """The landmark times that best warp ``template`` onto ``observations``, each within ``search`` of
-    the canonical time. Several starts (the canonical times, shifted earlier and later) guard against
-    the local minima a piecewise-linear warp has."""
+    the canonical time, with the landmark prior weighted by ``prior`` (0: none). Several starts (the
+    canonical times, shifted earlier and later) guard against the local minima a piecewise-linear warp
+    has."""
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        misfit = _fit_gains(x, template, observations)[0]
+        return np.concatenate([misfit, np.sqrt(prior) * (x - template.canonical) / template.spread])
+
     lower = np.clip(template.canonical - search, 0.005, 0.99)
     upper = np.clip(template.canonical + search, 0.01, 0.995)
     best = None
     for shift in (0.0, -0.04, 0.04, -0.08, 0.08):
         start = np.clip(template.canonical + shift, lower + 1e-6, upper - 1e-6)
-        result = least_squares(
-            lambda x: _fit_gains(x, template, observations)[0], start, bounds=(lower, upper), diff_step=0.05
-        )
+        result = least_squares(residuals, start, bounds=(lower, upper), diff_step=0.05)
         if best is None or result.cost < best.cost:
             best = result
     landmarks = _ordered(best.x)
