@@ -27,6 +27,8 @@ from types import MappingProxyType
 
 import numpy as np
 
+from util.regional import subframe_peak
+
 COMPONENTS: tuple[str, ...] = ("radial", "circumferential", "longitudinal")
 
 # Septum angle used when neither rv_insertion_deg nor an RV mask is available: the standard short-axis
@@ -372,6 +374,7 @@ def curve_peaks(
     rr_interval_ms: float,
     windows: Mapping[str, tuple[float, float]] = DEFAULT_PEAK_WINDOWS,
     polarity: int | str = 1,
+    subframe: bool = False,
 ) -> dict[str, dict[str, float | int | None]]:
     """Systolic, early-diastolic (E') and late-diastolic (A') peaks of a velocity-time curve [T].
 
@@ -382,6 +385,9 @@ def curve_peaks(
     whose systolic direction differs between base and apex). Returns, per peak (``"systolic"``,
     ``"e_prime"``, ``"a_prime"``), ``value`` (cm/s), ``time_ms`` (time to peak from frame 0, at frame
     resolution) and ``frame``; a window without frames or finite values gives NaN and ``frame=None``.
+    With ``subframe=True``, ``value`` and ``time_ms`` are those of the parabola through the discrete peak
+    and its neighbours on the periodic curve (``util.regional.subframe_peak``): a peak between two
+    frames is timed between them, to a fraction of a frame.
     """
     curve = np.asarray(curve, dtype=np.float64)
     if curve.ndim != 1 or curve.size == 0:
@@ -405,6 +411,9 @@ def curve_peaks(
             continue
         best = int(frames[np.argmax(direction * curve[frames])])
         peaks[key] = {"value": float(curve[best]), "time_ms": best * rr / n, "frame": best}
+        if subframe:
+            position, value = subframe_peak(curve, best)
+            peaks[key].update(value=value, time_ms=(position % n) * rr / n)
     return peaks
 
 
@@ -412,6 +421,8 @@ def peak_summary(
     curves: VelocityCurves,
     rr_interval_ms: float,
     windows: Mapping[str, tuple[float, float]] = DEFAULT_PEAK_WINDOWS,
+    segment_windows: Mapping[str, tuple[float, float]] | None = None,
+    subframe: bool = False,
 ) -> dict[str, dict]:
     """Peaks of every component: global curve and per segment, with the dispersion of systolic timing.
 
@@ -421,17 +432,23 @@ def peak_summary(
     ``value`` and ``time_ms`` in segment order) and ``systolic_time_dispersion_ms``: the standard
     deviation of the segments' systolic times to peak (population SD over the slice's segments, which
     are all the segments and not a sample; segments without a peak are left out; NaN if none has one).
+    ``segment_windows`` (default: ``windows``) are the segments' windows, wider where a late segment's
+    peaks must stay in their window (``util.regional.cycle_windows``); ``subframe`` times every peak to a
+    fraction of a frame (:func:`curve_peaks`).
     """
     summary: dict[str, dict] = {}
     for name in COMPONENTS:
         curve = curves.global_curves[name]
         polarity: int | str = "auto" if name == "circumferential" else 1
-        global_peaks = curve_peaks(curve, rr_interval_ms, windows, polarity)
+        global_peaks = curve_peaks(curve, rr_interval_ms, windows, polarity, subframe)
         n = curve.size
         phase = np.arange(n) / n
         lo, hi = windows["systolic"]
         sign = _resolve_polarity(curve, (phase >= lo) & (phase < hi), polarity)
-        per_segment = [curve_peaks(seg, rr_interval_ms, windows, sign) for seg in curves.segment_curves[name]]
+        seg_windows = windows if segment_windows is None else segment_windows
+        per_segment = [
+            curve_peaks(seg, rr_interval_ms, seg_windows, sign, subframe) for seg in curves.segment_curves[name]
+        ]
         segments: dict[str, object] = {"ids": curves.segment_ids.copy()}
         for key in DEFAULT_PEAK_WINDOWS:
             segments[key] = {
