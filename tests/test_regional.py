@@ -134,7 +134,8 @@ def cohort_peaks() -> tuple[list[dict[int, float]], list[dict[int, float]], list
     lad = {s: (2.0 if s in LAD else 4.0) for s in range(1, 17)}
     missed = dict.fromkeys(range(1, 17), 4.0)
     scales = [dict.fromkeys(range(1, 17), 1.0)] * 2
-    scales += [{s: (0.5 if s in LAD else 1.0) for s in range(1, 17)}, {s: (0.6 if s == 3 else 1.0) for s in range(1, 17)}]
+    scales += [{s: (0.5 if s in LAD else 1.0) for s in range(1, 17)}]
+    scales += [{s: (0.6 if s == 3 else 1.0) for s in range(1, 17)}]
     return [*healthy, lad, missed], scales, healthy
 
 
@@ -185,7 +186,7 @@ def test_bootstrap_interval_contains_the_mean_and_is_reproducible() -> None:
     values = [1.0, 2.0, 3.0, 4.0, 10.0, math.nan]
     low, high = bootstrap_mean_ci(values, seed=3)
     assert low < 4.0 < high  # the mean of the finite values
-    assert 1.0 <= low and high <= 10.0
+    assert low >= 1.0 and high <= 10.0
     assert bootstrap_mean_ci(values, seed=3) == (low, high)
     assert bootstrap_mean_ci(values, seed=4) != (low, high)
     assert bootstrap_mean_ci([2.5, 2.5, 2.5]) == (2.5, 2.5)
