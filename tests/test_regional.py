@@ -11,23 +11,33 @@ import pytest
 
 from util.bootstrap import bootstrap_mean_ci, bootstrap_statistic, paired_difference_ci
 from util.regional import (
+    ABNORMAL_SCALE,
     FALLBACK_END_SYSTOLE,
+    REGIONAL_PEAKS,
+    RegionalPeaks,
+    SubjectRegional,
+    SubjectTruth,
     abnormal_segments,
+    ci_columns,
+    cohort_detection,
     cycle_windows,
     detection_auc,
     detection_rates,
     dyssynchrony_index,
     end_systole_fraction,
+    fit_normals,
     fit_regional_normals,
     hypokinesia_scores,
     hypokinetic_ratio,
     is_patient,
     peak_ratios,
     segment_agreement,
-    subframe_peak,
+    subject_measures,
+    summarise_regional,
+    truth_from_attrs,
     youden_threshold,
 )
-from util.velocity import DEFAULT_PEAK_WINDOWS, curve_peaks
+from util.velocity import DEFAULT_PEAK_WINDOWS, curve_peaks, subframe_peak
 
 LAD = (1, 2, 7, 8, 13, 14)
 
@@ -209,3 +219,91 @@ def test_bootstrap_statistic_skips_resamples_without_a_value() -> None:
     assert (low, high) == (1.0, 1.0)
     with pytest.raises(ValueError, match="level"):
         bootstrap_statistic(lambda idx: 0.0, 4, level=1.5)
+
+
+# ------------------------------------------------------------------------------- truth and cohort summary
+
+
+def truth_of(scale: dict[int, float], delay: dict[int, float] | None = None) -> SubjectTruth:
+    return SubjectTruth(scale, delay or dict.fromkeys(scale, 0.0))
+
+
+def peaks_of(radial_systolic: dict[int, float]) -> RegionalPeaks:
+    values = {f"{c}_{p}": dict(radial_systolic) for c, p in REGIONAL_PEAKS}
+    return RegionalPeaks(values, dict.fromkeys(radial_systolic, 200.0), {})
+
+
+def test_truth_from_slice_attributes() -> None:
+    basal = {"aha_segment_ids": np.arange(1, 7), "aha_motion_scale": [0.5, 0.5, 1, 1, 1, 1],
+             "aha_delay_ms": np.zeros(6)}  # fmt: skip
+    apical = {"aha_segment_ids": np.arange(13, 17), "aha_motion_scale": np.ones(4), "aha_delay_ms": [0, 0, 60, 0]}
+    truth = truth_from_attrs([basal, {"other": 1}, apical], pathology=False, where="s.h5")
+    assert truth.known and truth.patient and sorted(truth.motion_scale) == [1, 2, 3, 4, 5, 6, 13, 14, 15, 16]
+    assert truth.abnormal[1] and not truth.abnormal[3] and truth.delay_ms[15] == 60.0
+    unknown = truth_from_attrs([{"other": 1}], pathology=False, where="s.h5")
+    assert not unknown.known and not unknown.patient
+    assert truth_from_attrs([{}], pathology=True, where="s.h5").patient
+    with pytest.raises(ValueError, match=r"s\.h5: a slice has"):
+        truth_from_attrs([{"aha_segment_ids": [1]}], pathology=False, where="s.h5")
+    with pytest.raises(ValueError, match="differ in length"):
+        truth_from_attrs([{**basal, "aha_delay_ms": [0.0]}], pathology=False, where="s.h5")
+
+
+def test_fit_normals_threshold_by_youden_or_the_fixed_rule() -> None:
+    healthy = peaks_of(dict.fromkeys(range(1, 17), 4.0))
+    lad = peaks_of({s: (2.0 if s in LAD else 4.0) for s in range(1, 17)})
+    lad_truth = truth_of({s: (0.5 if s in LAD else 1.0) for s in range(1, 17)})
+    fitted = fit_normals([(healthy, truth_of(dict.fromkeys(range(1, 17), 1.0))), (lad, lad_truth)])
+    # Only the healthy subject makes the normals; scores 0.5 (LAD) and 1.0: J = 1 at 0.5, halfway to 1.0.
+    assert fitted.normals == dict.fromkeys(range(1, 17), 1.0) and fitted.n_healthy == 1
+    assert fitted.threshold == pytest.approx(0.75) and fitted.threshold_rule == "youden"
+    unknown = fit_normals([(healthy, SubjectTruth({}, {})), (lad, SubjectTruth({}, {}))])
+    assert unknown.threshold == ABNORMAL_SCALE and unknown.threshold_rule == "fixed" and unknown.n_healthy == 2
+
+
+def test_cohort_detection_and_healthy_false_positives() -> None:
+    ones = dict.fromkeys(range(1, 17), 1.0)
+    healthy_scores = {**ones, 2: 0.6}  # one healthy segment scores low: a false positive
+    patient_scores = {s: (0.5 if s in LAD else 1.0) for s in range(1, 17)}
+    truths = [truth_of(ones), truth_of({s: (0.5 if s in LAD else 1.0) for s in range(1, 17)}), SubjectTruth({}, {})]
+    out = cohort_detection([healthy_scores, patient_scores, dict.fromkeys(range(1, 17), 0.1)], truths, 0.7)
+    assert out["detect_healthy_fpr"] == pytest.approx(1 / 16)
+    assert out["detect_sensitivity"] == 1.0 and out["detect_specificity"] == pytest.approx(25 / 26)
+    # The unknown subject's low scores do not count; the healthy 0.6 is above the LAD's 0.5: AUC 1.
+    assert out["detect_auc"] == 1.0
+
+
+def test_subject_measures_against_a_reference() -> None:
+    phi = np.arange(20) / 20
+    ref = RegionalPeaks({f"{c}_{p}": {1: 1.0, 2: 2.0, 3: 3.0} for c, p in REGIONAL_PEAKS}, {1: 100.0, 2: 140.0},
+                        {"mid": np.sin(2 * np.pi * phi)})  # fmt: skip
+    data = RegionalPeaks({f"{c}_{p}": {1: 1.5, 2: 2.5, 3: 3.5} for c, p in REGIONAL_PEAKS}, {1: 100.0, 2: 100.0},
+                         {"mid": 2 * np.sin(2 * np.pi * phi)})  # fmt: skip
+    truth = truth_of({1: 0.5, 2: 1.0, 3: 1.0})
+    out = subject_measures(data, ref, truth)
+    assert out["seg_peak_radial_systolic_r"] == pytest.approx(1.0)
+    assert out["seg_peak_longitudinal_e_prime_mae_cm_s"] == pytest.approx(0.5)
+    assert out["dyssync_index_ms"] == 0.0 and out["dyssync_err_ms"] == pytest.approx(20.0)
+    assert out["hypo_ratio"] == pytest.approx(1.5 / 3.0)
+    assert out["circ_r_mid"] == pytest.approx(1.0) and math.isnan(out["circ_r_basal"])
+    alone = subject_measures(data, None, SubjectTruth({}, {}))
+    assert alone["dyssync_index_ms"] == 0.0 and math.isnan(alone["seg_peak_radial_systolic_r"])
+    assert math.isnan(alone["hypo_ratio"])
+
+
+def test_summarise_regional_means_intervals_and_paired_difference() -> None:
+    truth = truth_of({s: (0.5 if s in LAD else 1.0) for s in range(1, 17)})
+    scores = {s: (0.5 if s in LAD else 1.0) for s in range(1, 17)}
+    method = [SubjectRegional(f"s{i}", {"dyssync_err_ms": float(e)}, scores, truth) for i, e in enumerate([2, 4, 6])]
+    reference = [SubjectRegional(r.subject, {"dyssync_err_ms": r.measures["dyssync_err_ms"] + 10}, dict.fromkeys(
+        range(1, 17), 1.0), truth) for r in method]  # fmt: skip
+    out = summarise_regional(method, reference, 0.7, ["dyssync_err_ms", "detect_auc"], seed=0, n_resamples=300)
+    assert out["dyssync_err_ms"] == pytest.approx(4.0) and out["detect_auc"] == 1.0
+    assert out["dyssync_err_ms_ci_low"] < 4.0 < out["dyssync_err_ms_ci_high"]
+    assert out["dyssync_err_ms_diff_ref"] == pytest.approx(-10.0)
+    assert out["dyssync_err_ms_diff_ci_low"] == pytest.approx(-10.0) == out["dyssync_err_ms_diff_ci_high"]
+    # The reference scores every segment 1.0: AUC 0.5; the method separates them: +0.5 in every resample.
+    assert out["detect_auc_diff_ref"] == pytest.approx(0.5) and out["detect_auc_diff_ci_low"] == pytest.approx(0.5)
+    assert ci_columns(["a"]) == ["a_ci_low", "a_ci_high", "a_diff_ref", "a_diff_ci_low", "a_diff_ci_high"]
+    with pytest.raises(ValueError, match="subjects differ"):
+        summarise_regional(method, reference[:2], 0.7, [])

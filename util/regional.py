@@ -28,12 +28,16 @@ Rules (stage-free; the report and the stage-2 evaluation apply them):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
 from scipy.stats import rankdata
+
+from util.bootstrap import DEFAULT_RESAMPLES, bootstrap_statistic
+from util.metrics import curve_agreement, mean_skipping_nan
+from util.velocity import VelocityCurves, peak_summary, velocity_curves
 
 #: a segment whose regional motion scale is at most this is abnormal (hypokinetic or akinetic)
 ABNORMAL_SCALE = 0.7
@@ -99,21 +103,6 @@ def cycle_windows(
     global_windows = {"systolic": (0.0, es), "e_prime": (es, middle), "a_prime": (middle, 1.0)}
     segment_windows = {"systolic": (0.0, systolic_end), "e_prime": (es, boundary), "a_prime": (boundary, 1.0)}
     return CycleWindows(es, MappingProxyType(global_windows), MappingProxyType(segment_windows))
-
-
-def subframe_peak(curve: np.ndarray, frame: int) -> tuple[float, float]:
-    """Position (in frames, within [frame - 0.5, frame + 0.5]) and value of the parabola through the
-    discrete peak at ``frame`` and its two neighbours on the periodic curve; the frame itself when a
-    neighbour is missing or the three points are collinear."""
-    curve = np.asarray(curve, dtype=np.float64)
-    n = curve.size
-    y0 = float(curve[frame])
-    before, after = float(curve[(frame - 1) % n]), float(curve[(frame + 1) % n])
-    curvature = before - 2.0 * y0 + after
-    if n < 3 or not (math.isfinite(before) and math.isfinite(after)) or curvature == 0.0:
-        return float(frame), y0
-    offset = float(np.clip(0.5 * (before - after) / curvature, -0.5, 0.5))
-    return frame + offset, y0 - 0.25 * (before - after) * offset
 
 
 # ------------------------------------------------------------------------------------ agreement
@@ -234,3 +223,261 @@ def youden_threshold(scores: Sequence[float], abnormal: Sequence[bool]) -> float
     if best + 1 < candidates.size:
         return float(0.5 * (candidates[best] + candidates[best + 1]))
     return float(candidates[best])
+
+
+# ------------------------------------------------------------------------------ one subject, one data set
+def assess_slice(
+    velocity: np.ndarray,
+    myocardium: np.ndarray,
+    slice_position: str,
+    rr_interval_ms: float,
+    z_towards_apex: int = 1,
+    septum_deg: float | None = None,
+    rv_mask: np.ndarray | None = None,
+) -> tuple[VelocityCurves, dict[str, dict], CycleWindows]:
+    """Curves, peaks and windows of one slice: ``util.velocity.velocity_curves``, then the peaks in the
+    slice's own cycle windows (:func:`cycle_windows`), timed to a fraction of a frame."""
+    curves = velocity_curves(velocity, myocardium, slice_position, z_towards_apex, septum_deg, rv_mask)
+    windows = cycle_windows(curves.radial, rr_interval_ms)
+    peaks = peak_summary(curves, rr_interval_ms, windows.global_windows, windows.segment_windows, subframe=True)
+    return curves, peaks, windows
+
+
+@dataclass(frozen=True)
+class RegionalPeaks:
+    """What regional function reads from one data set of one subject.
+
+    ``values["radial_systolic"]`` maps AHA segment -> peak (cm/s), likewise for every
+    :data:`REGIONAL_PEAKS`; ``ttp_ms`` the radial systolic time to peak per segment;
+    ``circumferential`` the global circumferential curve per slice position.
+    """
+
+    values: dict[str, dict[int, float]]
+    ttp_ms: dict[int, float]
+    circumferential: dict[str, np.ndarray]
+
+
+def regional_peaks(slices: Sequence[tuple[VelocityCurves, Mapping[str, dict]]]) -> RegionalPeaks:
+    """The segments of a subject's slices (``(curves, peak_summary)`` pairs) put together; a segment seen
+    in two slices keeps its first value."""
+    values: dict[str, dict[int, float]] = {f"{c}_{p}": {} for c, p in REGIONAL_PEAKS}
+    ttp: dict[int, float] = {}
+    circumferential: dict[str, np.ndarray] = {}
+    for curves, peaks in slices:
+        circumferential.setdefault(curves.slice_position, np.asarray(curves.circumferential, dtype=np.float64))
+        for c, p in REGIONAL_PEAKS:
+            seg = peaks[c]["segments"]
+            for i, sid in enumerate(seg["ids"]):
+                values[f"{c}_{p}"].setdefault(int(sid), float(seg[p]["value"][i]))
+        seg = peaks["radial"]["segments"]
+        for i, sid in enumerate(seg["ids"]):
+            ttp.setdefault(int(sid), float(seg["systolic"]["time_ms"][i]))
+    return RegionalPeaks(values, ttp, circumferential)
+
+
+@dataclass(frozen=True)
+class SubjectTruth:
+    """The regional pathology a subject was given: per AHA segment, motion scale and delay (ms); empty
+    when unknown. ``pathology`` is a file-level flag, for pathology that is not regional."""
+
+    motion_scale: dict[int, float]
+    delay_ms: dict[int, float]
+    pathology: bool = False
+
+    @property
+    def known(self) -> bool:
+        return bool(self.motion_scale)
+
+    @property
+    def patient(self) -> bool:
+        return self.pathology or is_patient(self.motion_scale, self.delay_ms)
+
+    @property
+    def abnormal(self) -> dict[int, bool]:
+        return abnormal_segments(self.motion_scale)
+
+
+TRUTH_ATTRS = ("aha_segment_ids", "aha_motion_scale", "aha_delay_ms")
+
+
+def truth_from_attrs(slice_attrs: Sequence[Mapping[str, object]], pathology: bool, where: str) -> SubjectTruth:
+    """The truth from the slices' ``aha_segment_ids`` / ``aha_motion_scale`` / ``aha_delay_ms``
+    attributes (unknown, i.e. empty, when no slice has them). Raises ``ValueError`` naming ``where`` when
+    a slice has some but not all, or arrays of different lengths."""
+    scale: dict[int, float] = {}
+    delay: dict[int, float] = {}
+    for attrs in slice_attrs:
+        present = [k for k in TRUTH_ATTRS if k in attrs]
+        if not present:
+            continue
+        if len(present) != len(TRUTH_ATTRS):
+            raise ValueError(f"{where}: a slice has {present} but not all of {list(TRUTH_ATTRS)}")
+        ids, sc, dl = (np.atleast_1d(np.asarray(attrs[k], dtype=np.float64)) for k in TRUTH_ATTRS)
+        if not ids.shape == sc.shape == dl.shape:
+            raise ValueError(f"{where}: {list(TRUTH_ATTRS)} differ in length ({ids.size}, {sc.size}, {dl.size})")
+        for i, s, d in zip(ids, sc, dl, strict=True):
+            scale[int(i)], delay[int(i)] = float(s), float(d)
+    return SubjectTruth(scale, delay, bool(pathology))
+
+
+# ----------------------------------------------------------------------------------- per-subject measures
+LEVELS = ("basal", "mid", "apical")
+SEGMENT_PEAK_COLUMNS = tuple(f"seg_peak_{c}_{p}_{stat}" for c, p in REGIONAL_PEAKS for stat in ("r", "mae_cm_s"))
+SUBJECT_COLUMNS = (
+    *SEGMENT_PEAK_COLUMNS,
+    "hypo_ratio",
+    "dyssync_index_ms",
+    "dyssync_err_ms",
+    *(f"circ_r_{level}" for level in LEVELS),
+)
+COHORT_COLUMNS = ("detect_auc", "detect_sensitivity", "detect_specificity", "detect_healthy_fpr")
+
+
+def subject_measures(data: RegionalPeaks, reference: RegionalPeaks | None, truth: SubjectTruth) -> dict[str, float]:
+    """:data:`SUBJECT_COLUMNS` of one data set of one subject against ``reference`` (the truth's or the
+    acquired peaks; without one, only ``dyssync_index_ms`` and ``hypo_ratio``). ``hypo_ratio`` is the
+    mean systolic radial peak of the truly abnormal segments over that of the normal ones, in ``data``."""
+    out = dict.fromkeys(SUBJECT_COLUMNS, math.nan)
+    out["dyssync_index_ms"] = dyssynchrony_index(data.ttp_ms)
+    if truth.known:
+        out["hypo_ratio"] = hypokinetic_ratio(data.values["radial_systolic"], truth.abnormal)
+    if reference is None:
+        return out
+    for c, p in REGIONAL_PEAKS:
+        agreement = segment_agreement(data.values[f"{c}_{p}"], reference.values[f"{c}_{p}"])
+        out[f"seg_peak_{c}_{p}_r"], out[f"seg_peak_{c}_{p}_mae_cm_s"] = agreement["r"], agreement["mae"]
+    out["dyssync_err_ms"] = abs(out["dyssync_index_ms"] - dyssynchrony_index(reference.ttp_ms))
+    for level in LEVELS:
+        if level in data.circumferential and level in reference.circumferential:
+            agreement = curve_agreement(data.circumferential[level], reference.circumferential[level])
+            out[f"circ_r_{level}"] = agreement["correlation"]
+    return out
+
+
+# --------------------------------------------------------------------------------- normals and cohort
+@dataclass(frozen=True)
+class RegionalNormals:
+    """Regional normals (AHA segment -> healthy peak ratio) and the detection threshold on the scores.
+
+    ``threshold_rule`` says where the threshold came from: ``youden`` (maximising Youden's J on the
+    training data's scores) or ``fixed`` (:data:`ABNORMAL_SCALE`, the truth's own cut-off, when the
+    training data hold no abnormal segment with known truth).
+    """
+
+    normals: dict[int, float]
+    threshold: float = ABNORMAL_SCALE
+    n_healthy: int = 0
+    threshold_rule: str = "fixed"
+
+
+def fit_normals(training: Sequence[tuple[RegionalPeaks, SubjectTruth]]) -> RegionalNormals:
+    """Normals from the subjects that are not known patients, then the threshold (see
+    :class:`RegionalNormals`) on every training subject whose truth is known."""
+    healthy = [peaks.values["radial_systolic"] for peaks, truth in training if not truth.patient]
+    normals = fit_regional_normals(healthy)
+    scores, labels = [], []
+    for peaks, truth in training:
+        if truth.known:
+            subject_scores = hypokinesia_scores(peaks.values["radial_systolic"], normals)
+            for seg, bad in truth.abnormal.items():
+                scores.append(subject_scores.get(seg, math.nan))
+                labels.append(bad)
+    threshold = youden_threshold(scores, labels) if scores else math.nan
+    if math.isfinite(threshold):
+        return RegionalNormals(normals, threshold, len(healthy), "youden")
+    return RegionalNormals(normals, ABNORMAL_SCALE, len(healthy), "fixed")
+
+
+def _flatten(scores: Sequence[Mapping[int, float]], truths: Sequence[SubjectTruth]) -> tuple[list[float], list[bool]]:
+    flat_scores, flat_labels = [], []
+    for subject_scores, truth in zip(scores, truths, strict=True):
+        for seg, bad in truth.abnormal.items():
+            flat_scores.append(subject_scores.get(seg, math.nan))
+            flat_labels.append(bad)
+    return flat_scores, flat_labels
+
+
+def cohort_detection(
+    scores: Sequence[Mapping[int, float]], truths: Sequence[SubjectTruth], threshold: float
+) -> dict[str, float]:
+    """:data:`COHORT_COLUMNS` pooled over the subject-segments of the subjects whose truth is known:
+    AUC, sensitivity and specificity at ``threshold``, and the false-positive rate over the segments of
+    the healthy subjects (the share called abnormal)."""
+    flat_scores, flat_labels = _flatten(scores, truths)
+    rates = detection_rates(flat_scores, flat_labels, threshold)
+    healthy = [i for i, t in enumerate(truths) if t.known and not t.patient]
+    healthy_scores, _ = _flatten([scores[i] for i in healthy], [truths[i] for i in healthy])
+    finite = np.array([v for v in healthy_scores if math.isfinite(v)])
+    return {
+        "detect_auc": detection_auc(flat_scores, flat_labels),
+        "detect_sensitivity": rates["sensitivity"],
+        "detect_specificity": rates["specificity"],
+        "detect_healthy_fpr": float(np.mean(finite <= threshold)) if finite.size else math.nan,
+    }
+
+
+# ------------------------------------------------------------------------------ one method over a cohort
+@dataclass(frozen=True)
+class SubjectRegional:
+    """One method's regional reading of one subject: per-subject measures (:data:`SUBJECT_COLUMNS` and any
+    other per-subject metric the caller adds), hypokinesia scores per segment, the subject's truth."""
+
+    subject: str
+    measures: dict[str, float]
+    scores: dict[int, float]
+    truth: SubjectTruth
+
+
+def _subject_statistic(rows: Sequence[SubjectRegional], metric: str) -> Callable[[np.ndarray], float]:
+    """``indices -> value`` of ``metric`` over the subjects at ``indices`` (repeats allowed)."""
+    if metric == "detect_auc":
+        per_subject = [_flatten([r.scores], [r.truth]) for r in rows]
+        flat = [(np.asarray(s, dtype=np.float64), np.asarray(a, dtype=bool)) for s, a in per_subject]
+
+        def auc(idx: np.ndarray) -> float:
+            if len(idx) == 0:
+                return math.nan
+            return detection_auc(np.concatenate([flat[i][0] for i in idx]), np.concatenate([flat[i][1] for i in idx]))
+
+        return auc
+    values = np.array([float(r.measures.get(metric, math.nan)) for r in rows], dtype=np.float64)
+    return lambda idx: mean_skipping_nan(values[np.asarray(idx, dtype=np.int64)])
+
+
+def summarise_regional(
+    rows: Sequence[SubjectRegional],
+    reference: Sequence[SubjectRegional] | None,
+    threshold: float,
+    ci_metrics: Sequence[str],
+    seed: int = 0,
+    n_resamples: int = DEFAULT_RESAMPLES,
+) -> dict[str, float]:
+    """One method's regional summary over a cohort: the mean over subjects of every per-subject measure,
+    :func:`cohort_detection`, and for each of ``ci_metrics`` its 95 % bootstrap interval over subjects
+    (``<metric>_ci_low`` / ``_ci_high``) and, when ``reference`` (the reference method's rows, same
+    subjects in the same order) is given, the difference from it (``<metric>_diff_ref``) with its
+    paired interval (``_diff_ci_low`` / ``_diff_ci_high``; the same resampled subjects for both)."""
+    if reference is not None and [r.subject for r in reference] != [r.subject for r in rows]:
+        raise ValueError("summarise_regional: the reference method's subjects differ from the method's")
+    names = list(dict.fromkeys(k for r in rows for k in r.measures))
+    out = {k: mean_skipping_nan([r.measures.get(k, math.nan) for r in rows]) for k in names}
+    out.update(cohort_detection([r.scores for r in rows], [r.truth for r in rows], threshold))
+    everyone = np.arange(len(rows))
+    for metric in ci_metrics:
+        stat = _subject_statistic(rows, metric)
+        out[f"{metric}_ci_low"], out[f"{metric}_ci_high"] = bootstrap_statistic(stat, len(rows), n_resamples, seed=seed)
+        diff = dict.fromkeys(("diff_ref", "diff_ci_low", "diff_ci_high"), math.nan)
+        if reference is not None:
+            ref_stat = _subject_statistic(reference, metric)
+            diff["diff_ref"] = stat(everyone) - ref_stat(everyone)
+            diff["diff_ci_low"], diff["diff_ci_high"] = bootstrap_statistic(
+                lambda idx, a=stat, b=ref_stat: a(idx) - b(idx), len(rows), n_resamples, seed=seed
+            )
+        out.update({f"{metric}_{k}": v for k, v in diff.items()})
+    return out
+
+
+def ci_columns(metrics: Sequence[str]) -> list[str]:
+    """The interval columns :func:`summarise_regional` adds for ``metrics``, in table order."""
+    suffixes = ("ci_low", "ci_high", "diff_ref", "diff_ci_low", "diff_ci_high")
+    return [f"{m}_{s}" for m in metrics for s in suffixes]

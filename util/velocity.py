@@ -27,8 +27,6 @@ from types import MappingProxyType
 
 import numpy as np
 
-from util.regional import subframe_peak
-
 COMPONENTS: tuple[str, ...] = ("radial", "circumferential", "longitudinal")
 
 # Septum angle used when neither rv_insertion_deg nor an RV mask is available: the standard short-axis
@@ -369,6 +367,21 @@ def _resolve_polarity(curve: np.ndarray, in_systole: np.ndarray, polarity: int |
     return 1 if net >= 0 else -1
 
 
+def subframe_peak(curve: np.ndarray, frame: int) -> tuple[float, float]:
+    """Position (in frames, within [frame - 0.5, frame + 0.5]) and value of the parabola through the
+    discrete peak at ``frame`` and its two neighbours on the periodic curve; the frame itself when a
+    neighbour is missing or the three points are collinear."""
+    curve = np.asarray(curve, dtype=np.float64)
+    n = curve.size
+    y0 = float(curve[frame])
+    before, after = float(curve[(frame - 1) % n]), float(curve[(frame + 1) % n])
+    curvature = before - 2.0 * y0 + after
+    if n < 3 or not (math.isfinite(before) and math.isfinite(after)) or curvature == 0.0:
+        return float(frame), y0
+    offset = float(np.clip(0.5 * (before - after) / curvature, -0.5, 0.5))
+    return frame + offset, y0 - 0.25 * (before - after) * offset
+
+
 def curve_peaks(
     curve: np.ndarray,
     rr_interval_ms: float,
@@ -386,7 +399,7 @@ def curve_peaks(
     ``"e_prime"``, ``"a_prime"``), ``value`` (cm/s), ``time_ms`` (time to peak from frame 0, at frame
     resolution) and ``frame``; a window without frames or finite values gives NaN and ``frame=None``.
     With ``subframe=True``, ``value`` and ``time_ms`` are those of the parabola through the discrete peak
-    and its neighbours on the periodic curve (``util.regional.subframe_peak``): a peak between two
+    and its neighbours on the periodic curve (:func:`subframe_peak`): a peak between two
     frames is timed between them, to a fraction of a frame.
     """
     curve = np.asarray(curve, dtype=np.float64)
