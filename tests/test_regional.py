@@ -37,6 +37,7 @@ from util.regional import (
     truth_from_attrs,
     youden_threshold,
 )
+from util.errors import DataError
 from util.velocity import DEFAULT_PEAK_WINDOWS, curve_peaks, subframe_peak
 
 LAD = (1, 2, 7, 8, 13, 14)
@@ -243,9 +244,9 @@ def test_truth_from_slice_attributes() -> None:
     unknown = truth_from_attrs([{"other": 1}], pathology=False, where="s.h5")
     assert not unknown.known and not unknown.patient
     assert truth_from_attrs([{}], pathology=True, where="s.h5").patient
-    with pytest.raises(ValueError, match=r"s\.h5: a slice has"):
+    with pytest.raises(DataError, match=r"s\.h5: a slice has"):
         truth_from_attrs([{"aha_segment_ids": [1]}], pathology=False, where="s.h5")
-    with pytest.raises(ValueError, match="differ in length"):
+    with pytest.raises(DataError, match="differ in length"):
         truth_from_attrs([{**basal, "aha_delay_ms": [0.0]}], pathology=False, where="s.h5")
 
 

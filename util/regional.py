@@ -36,6 +36,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from util.bootstrap import DEFAULT_RESAMPLES, bootstrap_statistic
+from util.errors import DataError
 from util.metrics import curve_agreement, mean_skipping_nan
 from util.velocity import VelocityCurves, peak_summary, velocity_curves
 
@@ -302,7 +303,7 @@ TRUTH_ATTRS = ("aha_segment_ids", "aha_motion_scale", "aha_delay_ms")
 
 def truth_from_attrs(slice_attrs: Sequence[Mapping[str, object]], pathology: bool, where: str) -> SubjectTruth:
     """The truth from the slices' ``aha_segment_ids`` / ``aha_motion_scale`` / ``aha_delay_ms``
-    attributes (unknown, i.e. empty, when no slice has them). Raises ``ValueError`` naming ``where`` when
+    attributes (unknown, i.e. empty, when no slice has them). Raises ``DataError`` naming ``where`` when
     a slice has some but not all, or arrays of different lengths."""
     scale: dict[int, float] = {}
     delay: dict[int, float] = {}
@@ -311,10 +312,10 @@ def truth_from_attrs(slice_attrs: Sequence[Mapping[str, object]], pathology: boo
         if not present:
             continue
         if len(present) != len(TRUTH_ATTRS):
-            raise ValueError(f"{where}: a slice has {present} but not all of {list(TRUTH_ATTRS)}")
+            raise DataError(f"{where}: a slice has {present} but not all of {list(TRUTH_ATTRS)}")
         ids, sc, dl = (np.atleast_1d(np.asarray(attrs[k], dtype=np.float64)) for k in TRUTH_ATTRS)
         if not ids.shape == sc.shape == dl.shape:
-            raise ValueError(f"{where}: {list(TRUTH_ATTRS)} differ in length ({ids.size}, {sc.size}, {dl.size})")
+            raise DataError(f"{where}: {list(TRUTH_ATTRS)} differ in length ({ids.size}, {sc.size}, {dl.size})")
         for i, s, d in zip(ids, sc, dl, strict=True):
             scale[int(i)], delay[int(i)] = float(s), float(d)
     return SubjectTruth(scale, delay, bool(pathology))
