@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from util.bootstrap import bootstrap_mean_ci, bootstrap_statistic, paired_difference_ci
+from util.errors import DataError
 from util.regional import (
     ABNORMAL_SCALE,
     FALLBACK_END_SYSTOLE,
@@ -37,7 +38,6 @@ from util.regional import (
     truth_from_attrs,
     youden_threshold,
 )
-from util.errors import DataError
 from util.velocity import DEFAULT_PEAK_WINDOWS, curve_peaks, subframe_peak
 
 LAD = (1, 2, 7, 8, 13, 14)
