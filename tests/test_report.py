@@ -25,12 +25,12 @@ from data.mvm_io import SliceData, Subject, write_subject
 from data.overview import main as overview_main
 from models.hdl.keyframes import KeyFrames
 from models.hdl.predictor import HDLPredictor
-from models.hdl.report.analysis import training_normals
 from models.hdl.report.builder import INPUT_LABEL, ReportBuilder, ReportResult, held_cine
 from models.hdl.report.cohort import regional_summary_columns
 from models.hdl.report.slice_metrics import metric_columns
 from models.interp.model import InterpModel
 from models.phase.model import PhaseModel
+from util.regional import training_normals
 from util.report import fid as fid_mod
 from util.report.bullseye import segment_geometry
 from util.velocity import aha_segments

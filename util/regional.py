@@ -28,9 +28,10 @@ Rules (stage-free; the report and the stage-2 evaluation apply them):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Protocol
 
 import numpy as np
 from scipy.stats import rankdata
@@ -301,6 +302,13 @@ class SubjectTruth:
 TRUTH_ATTRS = ("aha_segment_ids", "aha_motion_scale", "aha_delay_ms")
 
 
+def pathology_flag(file_attrs: Mapping[str, object]) -> bool:
+    """A file-level ``pathology`` attribute (or the phantom's record of it) says the subject is a patient."""
+    phantom = file_attrs.get("phantom")
+    flag = file_attrs.get("pathology", phantom.get("pathology", False) if isinstance(phantom, Mapping) else False)
+    return bool(flag)
+
+
 def truth_from_attrs(slice_attrs: Sequence[Mapping[str, object]], pathology: bool, where: str) -> SubjectTruth:
     """The truth from the slices' ``aha_segment_ids`` / ``aha_motion_scale`` / ``aha_delay_ms``
     attributes (unknown, i.e. empty, when no slice has them). Raises ``DataError`` naming ``where`` when
@@ -482,3 +490,55 @@ def ci_columns(metrics: Sequence[str]) -> list[str]:
     """The interval columns :func:`summarise_regional` adds for ``metrics``, in table order."""
     suffixes = ("ci_low", "ci_high", "diff_ref", "diff_ci_low", "diff_ci_high")
     return [f"{m}_{s}" for m in metrics for s in suffixes]
+
+
+# ------------------------------------------------------------------------------------- training data
+class SliceLike(Protocol):
+    """What reading a slice needs (``data.mvm_io.SliceData`` has it)."""
+
+    velocity: np.ndarray | None
+    myocardium: np.ndarray
+    slice_position: str
+    rr_interval_ms: float
+    z_towards_apex: int
+    rv_insertion_deg: float | None
+    rv_blood: np.ndarray | None
+    frame_index: np.ndarray | None
+    attrs: dict
+
+
+class SubjectLike(Protocol):
+    """What reading a subject needs (``data.mvm_io.Subject`` has it)."""
+
+    subject_id: str
+    slices: Mapping[str, SliceLike]
+    attrs: dict
+
+
+def slice_reading(s: SliceLike, velocity: np.ndarray, septum_deg: float | None = None) -> tuple[VelocityCurves, dict]:
+    """Curves and peaks (:func:`assess_slice`) of ``velocity`` (cm/s) on slice ``s``'s masks; the septum
+    is ``septum_deg``, else the slice's own."""
+    septum = septum_deg if septum_deg is not None else s.rv_insertion_deg
+    curves, peaks, _ = assess_slice(
+        velocity, s.myocardium, s.slice_position, s.rr_interval_ms, s.z_towards_apex, septum, s.rv_blood
+    )
+    return curves, peaks
+
+
+def subject_truth(subject: SubjectLike) -> SubjectTruth:
+    """The subject's regional truth from its slices' ``aha_*`` attributes (empty when it has none)."""
+    attrs = [s.attrs for s in subject.slices.values()]
+    return truth_from_attrs(attrs, pathology_flag(subject.attrs), f"subject {subject.subject_id!r}")
+
+
+def training_normals(subjects: Iterable[SubjectLike]) -> RegionalNormals:
+    """Regional normals and the detection threshold (:func:`fit_normals`) from the acquired velocity of
+    training subjects; subjects without a full acquired cine in every slice are skipped."""
+    training = []
+    for subject in subjects:
+        slices = list(subject.slices.values())
+        if not slices or any(s.velocity is None or s.frame_index is not None for s in slices):
+            continue
+        peaks = regional_peaks([slice_reading(s, s.velocity) for s in slices])
+        training.append((peaks, subject_truth(subject)))
+    return fit_normals(training)

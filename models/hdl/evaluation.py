@@ -37,13 +37,12 @@ from data.selection import select_subjects
 from data.transforms import crop_slice
 from models.hdl.keyframes import key_frames_of
 from models.hdl.predictor import HDLPredictor
-from models.hdl.report.analysis import training_normals
 from models.hdl.report.builder import ReportBuilder
 from models.loading import PRETRAINED_DIR, load_trained_model
 from models.phase.yardsticks import PopulationPrior
 from util.distributed import select_device
 from util.errors import DataError, OptionError
-from util.regional import RegionalNormals
+from util.regional import RegionalNormals, training_normals
 
 METHODS = ("hdl", "baseline", "zero", "population")
 #: the stage runs of the shipped twin, which test.py --model hdl --pretrained loads
@@ -149,7 +148,7 @@ def _twins_of(
 
 def regional_normals(opt: argparse.Namespace) -> RegionalNormals:
     """Regional normals and the detection threshold from the acquired data of the training and
-    validation splits of ``--dataroot`` (``models.hdl.report.analysis.training_normals``); a split that
+    validation splits of ``--dataroot`` (``util.regional.training_normals``); a split that
     is empty or absent is skipped, and none at all gives the defaults (ratio 1, the fixed threshold)."""
     paths = []
     for split in ("train", "val"):

@@ -1,5 +1,5 @@
 """Velocity assessment of one slice: global and segment curves, peaks, times to peak; and the regional
-reading of a whole subject.
+reading of a subject's slices.
 
 A thin layer over ``util.velocity`` and ``util.regional`` that reads everything it needs from a
 ``SliceData``. The septum angle can be imposed, so that a synthesised slice (which has no RV mask) is
@@ -10,22 +10,13 @@ wider windows for late segments) and timed to a fraction of a frame.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from data.mvm_io import SliceData, Subject
-from util.regional import (
-    CycleWindows,
-    RegionalNormals,
-    RegionalPeaks,
-    SubjectTruth,
-    assess_slice,
-    fit_normals,
-    regional_peaks,
-    truth_from_attrs,
-)
+from data.mvm_io import SliceData
+from util.regional import CycleWindows, RegionalPeaks, assess_slice, regional_peaks
 from util.velocity import VelocityCurves
 
 
@@ -74,28 +65,3 @@ def segment_peak_values(analysis: SliceAnalysis, component: str, peak: str = "sy
 def subject_peaks(analyses: Sequence[SliceAnalysis]) -> RegionalPeaks:
     """The regional reading of a subject from its slices' analyses (one data set)."""
     return regional_peaks([(a.curves, a.peaks) for a in analyses])
-
-
-def pathology_flag(attrs: Mapping[str, object]) -> bool:
-    """A file-level ``pathology`` attribute (or the phantom's record of it) says the subject is a patient."""
-    phantom = attrs.get("phantom")
-    flag = attrs.get("pathology", phantom.get("pathology", False) if isinstance(phantom, Mapping) else False)
-    return bool(flag)
-
-
-def subject_truth(subject: Subject) -> SubjectTruth:
-    """The subject's regional truth from its slices' ``aha_*`` attributes (empty when it has none)."""
-    attrs = [s.attrs for s in subject.slices.values()]
-    return truth_from_attrs(attrs, pathology_flag(subject.attrs), f"subject {subject.subject_id!r}")
-
-
-def training_normals(subjects: Iterable[Subject]) -> RegionalNormals:
-    """Regional normals and the detection threshold from the acquired velocity of training subjects
-    (``util.regional.fit_normals``); subjects without a full acquired cine in every slice are skipped."""
-    training = []
-    for subject in subjects:
-        slices = list(subject.slices.values())
-        if not slices or any(s.velocity is None or s.frame_index is not None for s in slices):
-            continue
-        training.append((subject_peaks([analyse_slice(s) for s in slices]), subject_truth(subject)))
-    return fit_normals(training)

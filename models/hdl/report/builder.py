@@ -35,11 +35,9 @@ from models.hdl.report.analysis import (
     analyse_truth,
     segment_peak_values,
     subject_peaks,
-    subject_truth,
 )
 from models.hdl.report.bland_altman import AGREEMENT_COLUMNS, agreement_rows, plot_agreement
 from models.hdl.report.cohort import (
-    RegionalRecord,
     add_regional_summary,
     add_subject_regional,
     group_summaries,
@@ -53,7 +51,15 @@ from models.hdl.report.pages import subject_page_paths, write_cohort_page, write
 from models.hdl.report.slice_metrics import metric_columns, slice_metrics
 from models.hdl.report.table import curve_rows, peak_rows, slice_columns, summarise, summary_columns, write_curves
 from util.atomic import write_text
-from util.regional import RegionalNormals, RegionalPeaks, SubjectTruth, dyssynchrony_index, hypokinesia_scores
+from util.regional import (
+    RegionalNormals,
+    RegionalPeaks,
+    SubjectTruth,
+    dyssynchrony_index,
+    hypokinesia_scores,
+    subject_truth,
+)
+from util.regional_table import RegionalRecord
 from util.report import fid as fid_mod
 from util.report.bullseye import plot_bullseye
 from util.report.cine_gif import write_cine_gif

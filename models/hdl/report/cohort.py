@@ -35,22 +35,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 from models.hdl.report.slice_metrics import metric_columns
 from util.metrics import add_skill_scores, mean_skipping_nan
-from util.regional import (
-    COHORT_COLUMNS,
-    SUBJECT_COLUMNS,
-    RegionalNormals,
-    RegionalPeaks,
-    SubjectRegional,
-    SubjectTruth,
-    ci_columns,
-    hypokinesia_scores,
-    subject_measures,
-    summarise_regional,
-)
+from util.regional import SUBJECT_COLUMNS, RegionalNormals, SubjectRegional
+from util.regional_table import RegionalRecord, group_members, subject_group, summary_columns
+from util.regional_table import add_regional_summary as add_summary
+from util.regional_table import regional_rows as table_rows
 from util.velocity import COMPONENTS
 
 SUBJECT_ID_COLUMNS = ("subject", "method", "n_slices", "has_reference")
@@ -74,8 +65,6 @@ CI_METRICS = (
     "dyssync_err_ms",
     "detect_auc",
 )
-REFERENCE_METHODS = ("population_bulk", "population")
-GROUPS = ("healthy", "patients")
 #: what the cohort page shows of regional function, per method
 REGIONAL_KEY_COLUMNS = (
     "detect_auc",
@@ -98,26 +87,7 @@ def subject_columns() -> list[str]:
 
 def regional_summary_columns() -> list[str]:
     """The columns the regional summary adds to ``metrics.csv`` (after the table's own)."""
-    extra = ["detect_threshold", "threshold_rule", "ci_reference"]
-    return ["cohort", "n_subjects", *SUBJECT_COLUMNS, *COHORT_COLUMNS, *extra, *ci_columns(CI_METRICS)]
-
-
-@dataclass(frozen=True)
-class RegionalRecord:
-    """What regional function needs of one subject: its truth, the reference's reading (the truth's peaks,
-    else the acquired ones, else ``None``) and every data set's reading (label -> peaks)."""
-
-    subject: str
-    truth: SubjectTruth
-    reference: RegionalPeaks | None
-    data: dict[str, RegionalPeaks]
-
-
-def subject_group(truth: SubjectTruth) -> str:
-    """``patients``, ``healthy`` (known truth, no pathology) or ``unknown``."""
-    if truth.patient:
-        return "patients"
-    return "healthy" if truth.known else "unknown"
+    return summary_columns(CI_METRICS)
 
 
 def regional_rows(
@@ -126,26 +96,13 @@ def regional_rows(
     normals: RegionalNormals,
     subjects: Sequence[Mapping[str, object]],
 ) -> dict[str, list[SubjectRegional]]:
-    """Per method, one ``SubjectRegional`` per subject (in record order): the regional measures, the
-    per-subject velocity errors of :data:`CI_METRICS` (from ``subjects``, the per-subject table) and the
-    hypokinesia scores."""
-    by_key = {(str(r["subject"]), str(r["method"])): r for r in subjects}
-    out: dict[str, list[SubjectRegional]] = {}
-    for method in methods:
-        rows = []
-        for rec in records:
-            peaks = rec.data.get(method)
-            measures = dict.fromkeys(SUBJECT_COLUMNS, math.nan)
-            scores: dict[int, float] = {}
-            if peaks is not None:
-                measures = subject_measures(peaks, rec.reference, rec.truth)
-                scores = hypokinesia_scores(peaks.values["radial_systolic"], normals.normals)
-            table = by_key.get((rec.subject, method), {})
-            for col in ("vel_mae_myo_cm_s", "vel_mae_myo_true_cm_s"):
-                measures[col] = float(table.get(col, math.nan))
-            rows.append(SubjectRegional(rec.subject, measures, scores, rec.truth))
-        out[method] = rows
-    return out
+    """``util.regional_table.regional_rows`` with the per-subject velocity errors of ``subjects`` (the
+    per-subject table), for their bootstrap intervals."""
+    errors = ("vel_mae_myo_cm_s", "vel_mae_myo_true_cm_s")
+    per_subject = {
+        (str(r["subject"]), str(r["method"])): {c: float(r.get(c, math.nan)) for c in errors} for r in subjects
+    }
+    return table_rows(records, methods, normals, per_subject)
 
 
 def add_subject_regional(
@@ -159,11 +116,6 @@ def add_subject_regional(
         row["cohort"] = subject_group(found.truth) if found else "unknown"
 
 
-def reference_method(methods: Sequence[str]) -> str | None:
-    """The method every other is compared with in the paired bootstrap (None when there is none)."""
-    return next((m for m in REFERENCE_METHODS if m in methods), None)
-
-
 def add_regional_summary(
     summary: Sequence[dict[str, object]],
     regional: Mapping[str, Sequence[SubjectRegional]],
@@ -171,21 +123,8 @@ def add_regional_summary(
     cohort: str = "all",
     seed: int = 0,
 ) -> None:
-    """Fill the regional columns of the summary rows (one per method, ``row["method"]`` possibly with a
-    `` (<group>)`` suffix; ``regional`` holds only that group's subjects)."""
-    base = {str(r["method"]).removesuffix(f" ({cohort})"): r for r in summary}
-    ref = reference_method(list(base))
-    for method, row in base.items():
-        rows = regional.get(method, [])
-        reference = regional.get(ref) if ref is not None and ref != method else None
-        row.update(summarise_regional(rows, reference, normals.threshold, CI_METRICS, seed=seed))
-        row.update(
-            cohort=cohort,
-            n_subjects=len(rows),
-            detect_threshold=normals.threshold,
-            threshold_rule=normals.threshold_rule,
-            ci_reference=ref or "",
-        )
+    """``util.regional_table.add_regional_summary`` with the chain's :data:`CI_METRICS`."""
+    add_summary(summary, regional, normals, CI_METRICS, cohort, seed)
 
 
 def group_summaries(
@@ -199,12 +138,9 @@ def group_summaries(
     """The rows ``<method> (healthy)`` and ``<method> (patients)`` when the cohort holds both groups (none
     otherwise): ``summarise_rows`` (the table's per-method summary) over the group's slices, the skill
     against the group's own ``zero`` row, and the group's regional summary."""
-    any_rows = next(iter(regional.values()), [])
-    members = {g: {r.subject for r in any_rows if subject_group(r.truth) == g} for g in GROUPS}
-    if not all(members.values()):
-        return []
+    members = group_members(regional)
     out: list[dict[str, object]] = []
-    for group in GROUPS:
+    for group in members:
         label = {m: f"{m} ({group})" for m in methods}
         mine = [{**r, "method": label[str(r["method"])]} for r in slice_rows if r["subject"] in members[group]]
         rows = summarise_rows(mine, {label[m]: d for m, d in methods.items()})
