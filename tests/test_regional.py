@@ -308,3 +308,15 @@ def test_summarise_regional_means_intervals_and_paired_difference() -> None:
     assert ci_columns(["a"]) == ["a_ci_low", "a_ci_high", "a_diff_ref", "a_diff_ci_low", "a_diff_ci_high"]
     with pytest.raises(ValueError, match="subjects differ"):
         summarise_regional(method, reference[:2], 0.7, [])
+
+
+def test_a_segment_at_exactly_the_cut_off_is_abnormal() -> None:
+    assert abnormal_segments({1: 0.7, 2: 0.71, 3: 0.0}) == {1: True, 2: False, 3: True}
+
+
+def test_bootstrap_percentiles_cut_2_5_percent_off_each_tail() -> None:
+    # The statistic is uniform over 0, 0.01, ..., 1: its 2.5th and 97.5th percentiles are 0.025 and 0.975.
+    low, high = bootstrap_statistic(lambda idx: idx[0] / 100.0, 101, n_resamples=4000, seed=2)
+    assert low == pytest.approx(0.025, abs=0.011) and high == pytest.approx(0.975, abs=0.011)
+    low90, high90 = bootstrap_statistic(lambda idx: idx[0] / 100.0, 101, n_resamples=4000, level=0.9, seed=2)
+    assert low90 == pytest.approx(0.05, abs=0.011) and high90 == pytest.approx(0.95, abs=0.011)
