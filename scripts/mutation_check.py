@@ -49,6 +49,7 @@ TESTS = {
     "phase_losses": ["tests/test_phase_losses.py"],
     "motion": ["tests/test_phantom_motion.py", "tests/test_velocity_phantom.py", "tests/test_phantom.py"],
     "dicom": ["tests/test_dicom_vendor.py", "tests/test_dicom.py"],
+    "regional": ["tests/test_regional.py"],
     # The value tests, each against a bug of the kind it was written for (not part of the score).
     "demo_losses": ["tests/test_losses.py"],
     "demo_augmentation": ["tests/test_augmentation.py"],
@@ -56,7 +57,7 @@ TESTS = {
     "demo_ssim": ["tests/test_metrics.py"],
     "demo_noise": ["tests/test_background_noise.py"],
 }
-SCORED = ("velocity", "phase_losses", "motion", "dicom")
+SCORED = ("velocity", "phase_losses", "motion", "dicom", "regional")
 
 V, P, M, D = "util/velocity.py", "models/phase/model.py", "data/phantom/motion.py", "data/dicom_vendor.py"
 
@@ -173,6 +174,30 @@ MUTANTS = [
            "inverse CDF indexed over k levels"),
     Mutant("demo_noise", "models/phase/background_noise.py", "hi = q[channel, idx + 1]", "hi = q[channel, idx]",
            "inverse CDF not interpolated"),
+]  # fmt: skip
+
+R, B = "util/regional.py", "util/bootstrap.py"
+MUTANTS += [
+    # ------------------------------------------------------------------ regional function
+    Mutant("regional", R, "crossing = (k - 1) + before / (before - after)", "crossing = k + before / (before - after)",
+           "end-systole a frame late"),
+    Mutant("regional", R, "systolic_end = max(min(es + margin, _WINDOW_CAP), es)", "systolic_end = es",
+           "segment systolic window without the delay margin"),
+    Mutant("regional", V, "offset = float(np.clip(0.5 * (before - after) / curvature, -0.5, 0.5))",
+           "offset = float(np.clip(0.5 * (after - before) / curvature, -0.5, 0.5))", "sub-frame offset sign"),
+    Mutant("regional", R, "ranks = rankdata(s)", 'ranks = rankdata(s, method="ordinal")', "AUC: ties not mid-ranked"),
+    Mutant("regional", R, "return float(np.std(times)) if times.size >= 2 else math.nan",
+           "return float(np.std(times, ddof=1)) if times.size >= 2 else math.nan", "dyssynchrony index: sample SD"),
+    Mutant("regional", R, "median = float(np.median(finite)) if finite else math.nan",
+           "median = float(np.mean(finite)) if finite else math.nan", "segment ratio to the mean, not the median"),
+    Mutant("regional", R, "return float(0.5 * (candidates[best] + candidates[best + 1]))",
+           "return float(candidates[best])", "Youden threshold on the last abnormal score"),
+    Mutant("regional", R, "return {int(s): float(v) <= ABNORMAL_SCALE for s, v in motion_scale.items()}",
+           "return {int(s): float(v) < ABNORMAL_SCALE for s, v in motion_scale.items()}", "cut-off 0.7 exclusive"),
+    Mutant("regional", B, "tail = 100.0 * (1.0 - level) / 2.0", "tail = 100.0 * (1.0 - level)",
+           "bootstrap tails not halved"),
+    Mutant("regional", B, "d = (a - b)[np.isfinite(a) & np.isfinite(b)]",
+           "d = (b - a)[np.isfinite(a) & np.isfinite(b)]", "paired difference reversed"),
 ]  # fmt: skip
 
 

@@ -113,7 +113,8 @@ def test_report_with_three_methods_and_exact_agreement(tmp_path: Path) -> None:
     assert abs(float(shift["bias"])) == pytest.approx(2.0, abs=1e-4) and float(shift["sd"]) == pytest.approx(
         0, abs=1e-4
     )
-    assert float(rows[("shifted", "longitudinal", "systolic", "time_to_peak_ms")]["bias"]) == 0
+    # A constant shift moves no peak in time (to rounding: times are interpolated between frames).
+    assert float(rows[("shifted", "longitudinal", "systolic", "time_to_peak_ms")]["bias"]) == pytest.approx(0, abs=1e-6)
     text = result.index_html.read_text()
     for method in methods:
         assert f"figures/agreement_peak_velocity_cm_s_{method}.png" in text

@@ -216,6 +216,13 @@ def test_run_test_writes_twins_metrics_and_report(
     assert by_method["zero"]["mag_psnr_nonkey"] == by_method["hdl"]["mag_psnr_nonkey"]
     hdl_skill = 1 - float(by_method["hdl"]["vel_mae_myo_true_cm_s"]) / float(by_method["zero"]["vel_mae_myo_true_cm_s"])
     assert float(by_method["hdl"]["vel_skill"]) == pytest.approx(hdl_skill, abs=1e-5)  # CSV: 6 digits
+    # Regional function against the phantom's truth; one test subject: no bootstrap interval.
+    for column in ("seg_peak_radial_systolic_r", "detect_auc", "dyssync_err_ms", "circ_r_apical", "cohort"):
+        assert column in by_method["hdl"], column
+    assert float(by_method["hdl"]["seg_peak_radial_systolic_mae_cm_s"]) >= 0.0
+    assert math.isfinite(float(by_method["hdl"]["dyssync_index_ms"]))
+    assert by_method["hdl"]["ci_reference"] == "population" and by_method["hdl"]["n_subjects"] == "1"
+    assert math.isnan(float(by_method["hdl"]["vel_mae_myo_true_cm_s_ci_low"]))
     assert (out / "index.html").is_file() and (out / "opt_test.json").is_file()
 
 

@@ -18,7 +18,7 @@ from data import create_dataset
 from data.mvm_io import list_subjects, load_splits, read_subject
 from models.loading import load_trained_model
 from models.phase.background_noise import BackgroundNoise, collect_background
-from models.phase.evaluation import COLUMNS
+from models.phase.evaluation import COLUMNS, REGIONAL_COLUMNS
 from models.phase.model import PhaseModel, composite, tissue_from_magnitude
 from models.phase.tissue_noise import phase_noise_std
 from options.train_options import TrainOptions
@@ -283,7 +283,17 @@ def test_train_then_test_writes_metrics_and_subjects(trained_runs: Path, tiny_co
     out_dir = results / "gan" / "phase"
     with (out_dir / "metrics.csv").open(newline="") as fh:
         rows = {r["method"]: r for r in csv.DictReader(fh)}
-    assert list(next(iter(rows.values())).keys()) == list(COLUMNS)
+    assert list(next(iter(rows.values())).keys()) == [*COLUMNS, *REGIONAL_COLUMNS]
+    # Regional function of each method against the phantom's truth (one test subject: no intervals).
+    for method in ("fg_bg_gan", "population", "measurement_floor"):
+        assert float(rows[method]["seg_peak_radial_systolic_mae_cm_s"]) >= 0.0, method
+        assert math.isfinite(float(rows[method]["dyssync_index_ms"])), method
+        assert rows[method]["cohort"] == "all" and rows[method]["ci_reference"] == "population"
+    gan, population = rows["fg_bg_gan"], rows["population"]
+    assert population["seg_peak_radial_systolic_mae_cm_s_diff_ref"] == ""  # the reference itself
+    mae = "seg_peak_radial_systolic_mae_cm_s"
+    assert float(gan[f"{mae}_diff_ref"]) == pytest.approx(float(gan[mae]) - float(population[mae]), abs=1e-5)
+    assert rows["real"]["seg_peak_radial_systolic_r"] == ""
     assert set(rows) == {"fg_bg_gan", "l1_only", "zero", "population", "measurement_floor", "real"}
     fidelity = [c for c in COLUMNS if c.startswith(("psnr", "ssim", "mae"))]
     for method in ("fg_bg_gan", "l1_only", "zero", "population", "measurement_floor"):

@@ -26,11 +26,14 @@ from data.overview import main as overview_main
 from models.hdl.keyframes import KeyFrames
 from models.hdl.predictor import HDLPredictor
 from models.hdl.report.builder import INPUT_LABEL, ReportBuilder, ReportResult, held_cine
+from models.hdl.report.cohort import regional_summary_columns
 from models.hdl.report.slice_metrics import metric_columns
 from models.interp.model import InterpModel
 from models.phase.model import PhaseModel
+from util.regional import training_normals
 from util.report import fid as fid_mod
 from util.report.bullseye import segment_geometry
+from util.velocity import aha_segments
 
 T_FRAMES, SIZE, FACTOR = 12, 32, 3
 VENC = np.array([20.0, 20.0, 25.0])
@@ -183,8 +186,9 @@ def test_curve_and_peak_tables_cover_every_data_set(report: ReportResult) -> Non
 def test_figures_decode_with_sensible_sizes(report: ReportResult) -> None:
     figures = report.out_dir / "figures"
     pngs = sorted(figures.glob("*.png"))
-    # 6 curve plots (2 subjects x 3 slices), 2 bull's-eyes, 2 x 2 Bland-Altman grids (quantity x method)
-    assert len(pngs) == 12
+    # 6 curve plots (2 subjects x 3 slices), 2 bull's-eyes, 2 regional bull's-eyes, 2 x 2 Bland-Altman grids
+    # (quantity x method)
+    assert len(pngs) == 14
     assert len([p for p in pngs if p.name.startswith("agreement_")]) == 4
     for png in pngs:
         with Image.open(png) as im:
@@ -237,7 +241,7 @@ def test_subject_pages_hold_the_subject_figures(report: ReportResult) -> None:
     page = report.subject_pages["ring01"]
     links = page_links(page)
     assert "../index.html" in links
-    for needed in ("ring01_bullseye.png", "ring01_mid_cine.gif", "ring01_basal_curves.png"):
+    for needed in ("ring01_bullseye.png", "ring01_regional.png", "ring01_mid_cine.gif", "ring01_basal_curves.png"):
         assert f"../figures/{needed}" in links, needed
     assert "Metrics per slice" in page.read_text()
     assert "No acquired velocity for this subject" in report.subject_pages["ring02_keys"].read_text()
@@ -340,3 +344,83 @@ def test_overview_of_a_file_without_velocity(tmp_path: Path) -> None:
     out = plot_subject_overview(path, tmp_path / "keys.png")
     with Image.open(out) as im:
         assert im.width > 300
+
+
+# ----------------------------------------------------------------------------------------- regional function
+
+LAD = (1, 2, 7, 8, 13, 14)
+
+
+def territory_subject(subject_id: str, lad_scale: float) -> tuple[Subject, Subject]:
+    """A ring subject whose LAD territory moves ``lad_scale`` times as much (truth and measurement), with
+    the phantom's ``aha_*`` attributes; and the same subject moving normally everywhere."""
+    scaled, normal = {}, {}
+    for i, position in enumerate(("basal", "mid", "apical")):
+        s = ring_slice(position, i)
+        segments = aha_segments(s.myocardium, position, 180.0)
+        factor = np.where(np.isin(segments, LAD), lad_scale, 1.0)[:, None].astype(np.float32)
+        ids = np.unique(segments[segments > 0])
+        attrs = {
+            "aha_segment_ids": ids,
+            "aha_motion_scale": np.where(np.isin(ids, LAD), lad_scale, 1.0),
+            "aha_delay_ms": np.zeros(ids.size),
+        }
+        true = s.velocity_true * factor
+        scaled[position] = replace(s, velocity=s.velocity - s.velocity_true + true, velocity_true=true, attrs=attrs)
+        normal[position] = s
+    return Subject(subject_id, scaled), Subject(subject_id, normal)
+
+
+@pytest.fixture(scope="module")
+def regional_report(tmp_path_factory: pytest.TempPathFactory) -> ReportResult:
+    """One healthy subject and two with an akinetic LAD territory; ``hdl`` reproduces the truth exactly,
+    ``population`` moves every segment normally. Normals and threshold from a healthy training subject."""
+    out = tmp_path_factory.mktemp("regional")
+    normals = training_normals([territory_subject("train", 1.0)[0]])
+    builder = ReportBuilder(out, {"hdl": "the truth", "population": "normal motion"}, FACTOR, normals=normals)
+    for sid, scale in (("healthy", 1.0), ("patient1", 0.2), ("patient2", 0.2)):
+        subject, normal = territory_subject(sid, scale)
+        hdl = {n: replace(s, velocity=s.velocity_true) for n, s in subject.slices.items()}
+        population = {n: replace(s, velocity=s.velocity_true) for n, s in normal.slices.items()}
+        builder.add_subject(subject, {"hdl": Subject(sid, hdl), "population": Subject(sid, population)})
+    return builder.finish()
+
+
+def test_metrics_csv_has_regional_columns_and_the_two_groups(regional_report: ReportResult) -> None:
+    rows = {r["method"]: r for r in read_csv(regional_report.metrics_csv)}
+    assert list(rows) == ["hdl", "population", "hdl (healthy)", "population (healthy)", "hdl (patients)",
+                          "population (patients)"]  # fmt: skip
+    assert set(regional_summary_columns()) <= set(rows["hdl"])
+    assert [rows[m]["cohort"] for m in ("hdl", "hdl (healthy)", "hdl (patients)")] == ["all", "healthy", "patients"]
+    assert rows["hdl"]["n_subjects"] == "3" and rows["hdl (patients)"]["n_subjects"] == "2"
+    hdl, population = rows["hdl"], rows["population"]
+    # The twin equal to the truth agrees with it exactly, segment by segment and in timing.
+    assert float(hdl["seg_peak_radial_systolic_r"]) == pytest.approx(1.0)
+    assert float(hdl["seg_peak_radial_systolic_mae_cm_s"]) == pytest.approx(0.0, abs=1e-6)
+    assert float(hdl["dyssync_err_ms"]) == pytest.approx(0.0, abs=1e-6)
+    # It finds the akinetic territory; the population, which moves every segment alike, cannot.
+    assert float(hdl["detect_auc"]) == 1.0 and float(hdl["detect_sensitivity"]) == 1.0
+    assert float(population["detect_auc"]) < 0.8 and float(population["detect_sensitivity"]) < 0.5
+    assert float(hdl["hypo_ratio"]) < 0.5 < float(population["hypo_ratio"])
+    assert math.isnan(float(rows["hdl (healthy)"]["detect_auc"]))  # no abnormal segment among the healthy
+    assert float(hdl["detect_healthy_fpr"]) == 0.0
+    # Bootstrap intervals around the estimates, and the paired difference from the reference method.
+    assert hdl["ci_reference"] == "population" and population["ci_reference"] == "population"
+    mae = float(population["seg_peak_radial_systolic_mae_cm_s"])
+    assert float(population["seg_peak_radial_systolic_mae_cm_s_ci_low"]) <= mae
+    assert mae <= float(population["seg_peak_radial_systolic_mae_cm_s_ci_high"])
+    assert float(hdl["seg_peak_radial_systolic_mae_cm_s_diff_ref"]) == pytest.approx(-mae, rel=1e-4)
+    assert math.isnan(float(population["seg_peak_radial_systolic_mae_cm_s_diff_ref"]))
+    subjects = read_csv(regional_report.out_dir / "metrics_per_subject.csv")
+    assert [r["cohort"] for r in subjects if r["method"] == "hdl"] == ["healthy", "patients", "patients"]
+    assert all("seg_peak_radial_systolic_r" in r and "dyssync_index_ms" in r for r in subjects)
+
+
+def test_pages_show_regional_function(regional_report: ReportResult) -> None:
+    text = regional_report.index_html.read_text()
+    section = text[text.index("<h2>Regional function</h2>") : text.index("<h2>Subjects</h2>")]
+    assert ">hdl<" in section and ">population<" in section and "fixed rule" in section
+    page = regional_report.subject_pages["patient1"]
+    assert "../figures/patient1_regional.png" in page_links(page)
+    with Image.open(regional_report.out_dir / "figures" / "patient1_regional.png") as im:
+        assert im.width >= 600  # truth, acquired and two methods side by side

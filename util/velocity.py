@@ -367,11 +367,27 @@ def _resolve_polarity(curve: np.ndarray, in_systole: np.ndarray, polarity: int |
     return 1 if net >= 0 else -1
 
 
+def subframe_peak(curve: np.ndarray, frame: int) -> tuple[float, float]:
+    """Position (in frames, within [frame - 0.5, frame + 0.5]) and value of the parabola through the
+    discrete peak at ``frame`` and its two neighbours on the periodic curve; the frame itself when a
+    neighbour is missing or the three points are collinear."""
+    curve = np.asarray(curve, dtype=np.float64)
+    n = curve.size
+    y0 = float(curve[frame])
+    before, after = float(curve[(frame - 1) % n]), float(curve[(frame + 1) % n])
+    curvature = before - 2.0 * y0 + after
+    if n < 3 or not (math.isfinite(before) and math.isfinite(after)) or curvature == 0.0:
+        return float(frame), y0
+    offset = float(np.clip(0.5 * (before - after) / curvature, -0.5, 0.5))
+    return frame + offset, y0 - 0.25 * (before - after) * offset
+
+
 def curve_peaks(
     curve: np.ndarray,
     rr_interval_ms: float,
     windows: Mapping[str, tuple[float, float]] = DEFAULT_PEAK_WINDOWS,
     polarity: int | str = 1,
+    subframe: bool = False,
 ) -> dict[str, dict[str, float | int | None]]:
     """Systolic, early-diastolic (E') and late-diastolic (A') peaks of a velocity-time curve [T].
 
@@ -382,6 +398,9 @@ def curve_peaks(
     whose systolic direction differs between base and apex). Returns, per peak (``"systolic"``,
     ``"e_prime"``, ``"a_prime"``), ``value`` (cm/s), ``time_ms`` (time to peak from frame 0, at frame
     resolution) and ``frame``; a window without frames or finite values gives NaN and ``frame=None``.
+    With ``subframe=True``, ``value`` and ``time_ms`` are those of the parabola through the discrete peak
+    and its neighbours on the periodic curve (:func:`subframe_peak`): a peak between two
+    frames is timed between them, to a fraction of a frame.
     """
     curve = np.asarray(curve, dtype=np.float64)
     if curve.ndim != 1 or curve.size == 0:
@@ -405,6 +424,9 @@ def curve_peaks(
             continue
         best = int(frames[np.argmax(direction * curve[frames])])
         peaks[key] = {"value": float(curve[best]), "time_ms": best * rr / n, "frame": best}
+        if subframe:
+            position, value = subframe_peak(curve, best)
+            peaks[key].update(value=value, time_ms=(position % n) * rr / n)
     return peaks
 
 
@@ -412,6 +434,8 @@ def peak_summary(
     curves: VelocityCurves,
     rr_interval_ms: float,
     windows: Mapping[str, tuple[float, float]] = DEFAULT_PEAK_WINDOWS,
+    segment_windows: Mapping[str, tuple[float, float]] | None = None,
+    subframe: bool = False,
 ) -> dict[str, dict]:
     """Peaks of every component: global curve and per segment, with the dispersion of systolic timing.
 
@@ -421,17 +445,23 @@ def peak_summary(
     ``value`` and ``time_ms`` in segment order) and ``systolic_time_dispersion_ms``: the standard
     deviation of the segments' systolic times to peak (population SD over the slice's segments, which
     are all the segments and not a sample; segments without a peak are left out; NaN if none has one).
+    ``segment_windows`` (default: ``windows``) are the segments' windows, wider where a late segment's
+    peaks must stay in their window (``util.regional.cycle_windows``); ``subframe`` times every peak to a
+    fraction of a frame (:func:`curve_peaks`).
     """
     summary: dict[str, dict] = {}
     for name in COMPONENTS:
         curve = curves.global_curves[name]
         polarity: int | str = "auto" if name == "circumferential" else 1
-        global_peaks = curve_peaks(curve, rr_interval_ms, windows, polarity)
+        global_peaks = curve_peaks(curve, rr_interval_ms, windows, polarity, subframe)
         n = curve.size
         phase = np.arange(n) / n
         lo, hi = windows["systolic"]
         sign = _resolve_polarity(curve, (phase >= lo) & (phase < hi), polarity)
-        per_segment = [curve_peaks(seg, rr_interval_ms, windows, sign) for seg in curves.segment_curves[name]]
+        seg_windows = windows if segment_windows is None else segment_windows
+        per_segment = [
+            curve_peaks(seg, rr_interval_ms, seg_windows, sign, subframe) for seg in curves.segment_curves[name]
+        ]
         segments: dict[str, object] = {"ids": curves.segment_ids.copy()}
         for key in DEFAULT_PEAK_WINDOWS:
             segments[key] = {

@@ -13,6 +13,7 @@ same is done by the baseline chain (linear interpolation + the L1-only phase run
     nifti/<method>/...               the same as NIfTI (--export_nifti)
     metrics.csv, metrics_per_slice.csv, metrics_per_subject.csv, velocity_curves.csv, velocity_peaks.csv,
     peak_agreement.csv               (Bland-Altman bias and limits of agreement per method)
+                                     (regional columns: models/hdl/report/cohort.py)
     figures/                         curve plots, bull's-eyes, cine GIFs
     index.html                       the cohort page (opens from disk): metrics, per-subject summary,
                                      Bland-Altman agreement of peaks and times to peak
@@ -40,7 +41,8 @@ from models.hdl.report.builder import ReportBuilder
 from models.loading import PRETRAINED_DIR, load_trained_model
 from models.phase.yardsticks import PopulationPrior
 from util.distributed import select_device
-from util.errors import OptionError
+from util.errors import DataError, OptionError
+from util.regional import RegionalNormals, training_normals
 
 METHODS = ("hdl", "baseline", "zero", "population")
 #: the stage runs of the shipped twin, which test.py --model hdl --pretrained loads
@@ -144,6 +146,19 @@ def _twins_of(
     return twins, files
 
 
+def regional_normals(opt: argparse.Namespace) -> RegionalNormals:
+    """Regional normals and the detection threshold from the acquired data of the training and
+    validation splits of ``--dataroot`` (``util.regional.training_normals``); a split that
+    is empty or absent is skipped, and none at all gives the defaults (ratio 1, the fixed threshold)."""
+    paths = []
+    for split in ("train", "val"):
+        try:
+            paths += select_subjects(opt.dataroot, split)
+        except DataError:  # no such split in this folder: nothing to learn from it
+            continue
+    return training_normals(read_subject(p, require_velocity=False) for p in paths)
+
+
 def _report_builder(opt: argparse.Namespace, hdl: HDLPredictor, out_dir: Path, n_subjects: int) -> ReportBuilder:
     info = {
         "data": f"{opt.dataroot} ({opt.split} split, {n_subjects} subject(s))",
@@ -163,6 +178,8 @@ def _report_builder(opt: argparse.Namespace, hdl: HDLPredictor, out_dir: Path, n
         device=str(hdl.device),
         title=f"HDL digital twins: {opt.name}",
         info=info,
+        normals=regional_normals(opt),
+        seed=opt.seed,
     )
 
 

@@ -35,6 +35,16 @@ noise), which is also what ``subjects/`` holds.
   the three directions: fine-scale texture in the tissue and the spread of the background, each at a
   pixel's distance from the tissue boundary.
 
+* regional function (``util.regional``, ``util.regional_table``; the same columns as the chain's
+  metrics.csv, described in models/hdl/report/cohort.py): per subject, each method's segment peaks,
+  times to peak and circumferential curves against the truth's (``velocity_true``, else the measured
+  maps), averaged over subjects: ``seg_peak_*_r`` / ``_mae_cm_s``, ``hypo_ratio``, ``dyssync_index_ms``,
+  ``dyssync_err_ms``, ``circ_r_<level>``; hypokinesia detection over the cohort (``detect_*``, with the
+  regional normals and threshold from the training and validation splits' measured data; n/a without
+  the phantom's ``aha_*`` truth); bootstrap intervals over subjects and paired differences from
+  ``population`` (``<metric>_ci_*``, ``<metric>_diff_*``). When the cohort holds healthy subjects and
+  patients, rows ``<method> (healthy)`` and ``<method> (patients)`` follow (``cohort`` column).
+
 Slice scores are averaged over slices. Outputs in ``<results_dir>/<name>/phase/``: ``metrics.csv``,
 ``metrics_per_slice.csv`` and ``subjects/<subject>.h5``: the subject in the dataset format with the
 magnitude and masks copied and the model's synthesised velocity (cm/s) in ``velocity``.
@@ -64,6 +74,8 @@ from util.distributed import select_device
 from util.errors import DataError
 from util.intensity import normalise_magnitude, to_network_range
 from util.realism import background_exterior, highpass_std, masked_std, tissue_interior
+from util.regional import RegionalNormals, regional_peaks, slice_reading, subject_truth, training_normals
+from util.regional_table import RegionalRecord, add_regional_summary, group_members, regional_rows, summary_columns
 from util.tables import to_csv
 from util.tissue import tissue_mask_from_magnitude
 
@@ -76,6 +88,16 @@ COLUMNS = (
 )  # fmt: skip
 FLOOR, REAL = "measurement_floor", "real"
 ZERO, POPULATION = "zero", "population"
+#: per-subject metrics that get a bootstrap interval and a paired difference from ``population``
+REGIONAL_CI_METRICS = (
+    "mae_myo_cm_s",
+    "mae_myo_true_cm_s",
+    "seg_peak_radial_systolic_r",
+    "seg_peak_radial_systolic_mae_cm_s",
+    "dyssync_err_ms",
+    "detect_auc",
+)
+REGIONAL_COLUMNS = tuple(summary_columns(REGIONAL_CI_METRICS))
 
 
 # -------------------------------------------------------------------------------------------- scoring
@@ -125,8 +147,8 @@ def average_rows(per_slice: list[dict[str, Any]], methods: list[tuple[str, str]]
     return rows
 
 
-def _blank_nan(row: dict[str, Any]) -> dict[str, Any]:
-    return {c: ("" if isinstance(row.get(c), float) and math.isnan(row[c]) else row.get(c, "")) for c in COLUMNS}
+def _blank_nan(row: dict[str, Any], columns: tuple[str, ...] | list[str] = COLUMNS) -> dict[str, Any]:
+    return {c: ("" if isinstance(row.get(c), float) and math.isnan(row[c]) else row.get(c, "")) for c in columns}
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
@@ -189,12 +211,13 @@ def _score(pred: np.ndarray, s: SliceData, tissue: np.ndarray, rendered: np.ndar
 
 def _evaluate_slice(
     s: SliceData, key: dict[str, str], methods: list[tuple[str, str, Any]], generators: list, batch_size: int
-) -> tuple[list[dict[str, Any]], np.ndarray]:
-    """Rows of every method, yardstick, floor and ``real`` on one slice, and the first model's maps."""
+) -> tuple[list[dict[str, Any]], np.ndarray, dict[str, np.ndarray]]:
+    """Rows of every method, yardstick, floor and ``real`` on one slice, the first model's maps, and every
+    scored estimate (label -> [T, 3, H, W] in VENC units, for the regional reading)."""
     unit = normalise_magnitude(s.magnitude)
     tissue = np.asarray(tissue_mask_from_magnitude(unit), dtype=bool)
     myo = np.asarray(s.myocardium) != 0
-    rows, synthesised = [], None
+    rows, synthesised, estimates = [], None, {}
     for (method, run, model), gen in zip(methods, generators, strict=True):
         cine = to_network_range(unit)
         estimate = synthesise_cine(model, cine, myo, s, batch_size, gen, tissue_noise=False)
@@ -203,15 +226,18 @@ def _evaluate_slice(
             rendered = synthesise_cine(model, cine, myo, s, batch_size, gen)
         rows.append({**key, "method": method, "run": run, **_score(estimate, s, tissue, rendered)})
         synthesised = rendered if synthesised is None else synthesised
+        estimates[method] = estimate
     for name, pred in yardstick_maps(s, methods[0][2].population).items():
         rows.append({**key, "method": name, "run": "", **_score(pred, s, tissue, None)})
+        estimates[name] = pred
     venc = np.asarray(s.venc_cm_s, dtype=np.float64)
     ref = s.velocity / venc[None, :, None, None]
     if s.velocity_true is not None:
         floor = fidelity(ref, s.velocity_true / venc[None, :, None, None], tissue, myo, venc)
         rows.append({**key, "method": FLOOR, "run": "", **floor, "mae_myo_true_cm_s": floor["mae_myo_cm_s"]})
+        estimates[FLOOR] = ref
     rows.append({**key, "method": REAL, "run": "", **realism(ref, tissue, venc)})
-    return rows, synthesised
+    return rows, synthesised, estimates
 
 
 def add_skill(rows: list[dict[str, Any]]) -> None:
@@ -219,8 +245,62 @@ def add_skill(rows: list[dict[str, Any]]) -> None:
     metrics.add_skill_scores(rows, "mae_myo_cm_s", "mae_myo_true_cm_s", "skill", ZERO)
 
 
+def regional_record(subject: Subject, estimates: list[dict[str, np.ndarray]]) -> RegionalRecord:
+    """The regional reading of one subject: every label's estimates (one dict per slice, in the order of
+    ``subject.slices``, VENC units) against the truth's, else the measured maps."""
+    slices = list(subject.slices.values())
+    venc = [np.asarray(s.venc_cm_s, dtype=np.float64)[None, :, None, None] for s in slices]
+    labels = list(dict.fromkeys(k for per_slice in estimates for k in per_slice))
+    data = {
+        label: regional_peaks([slice_reading(s, e[label] * v) for s, e, v in zip(slices, estimates, venc, strict=True)])
+        for label in labels
+    }
+    truth_known = all(s.velocity_true is not None for s in slices)
+    reference = regional_peaks([slice_reading(s, s.velocity_true if truth_known else s.velocity) for s in slices])
+    return RegionalRecord(subject.subject_id, subject_truth(subject), reference, data)
+
+
+def regional_normals(dataroot: str) -> RegionalNormals:
+    """Regional normals and detection threshold from the training and validation splits' measured data
+    (``util.regional.training_normals``); a split that is empty or absent is skipped."""
+    paths: list[Path] = []
+    for split in ("train", "val"):
+        try:
+            paths += select_subjects(dataroot, split)
+        except DataError:  # no such split in this folder: nothing to learn from it
+            continue
+    return training_normals(read_subject(p, require_velocity=False) for p in paths)
+
+
+def add_regional(
+    rows: list[dict[str, Any]], per_slice: list[dict[str, Any]], records: list[RegionalRecord], normals: RegionalNormals
+) -> list[dict[str, Any]]:
+    """Fill the regional columns of the method rows (whole cohort), and return the rows of the healthy
+    subjects and the patients apart (``<method> (healthy)`` / ``(patients)``) when the cohort holds both."""
+    methods = [str(r["method"]) for r in rows]
+    per_subject = {
+        (r.subject, m): {c: metrics.mean_skipping_nan([x.get(c, math.nan) for x in per_slice
+                                                         if x["subject"] == r.subject and x["method"] == m])
+                         for c in ("mae_myo_cm_s", "mae_myo_true_cm_s")}
+        for r in records for m in methods
+    }  # fmt: skip
+    regional = regional_rows(records, methods, normals, per_subject)
+    add_regional_summary(rows, regional, normals, REGIONAL_CI_METRICS)
+    groups = []
+    for group, members in group_members(regional).items():
+        mine = [{**r, "method": f"{r['method']} ({group})"} for r in per_slice if r["subject"] in members]
+        labels = [(f"{r['method']} ({group})", str(r.get("run", ""))) for r in rows]
+        group_rows = average_rows(mine, labels)
+        metrics.add_skill_scores(group_rows, "mae_myo_cm_s", "mae_myo_true_cm_s", "skill", f"{ZERO} ({group})")
+        kept = {m: [x for x in xs if x.subject in members] for m, xs in regional.items()}
+        add_regional_summary(group_rows, kept, normals, REGIONAL_CI_METRICS, group)
+        groups += group_rows
+    return groups
+
+
 def _write_outputs(out_dir: Path, rows: list[dict[str, Any]], per_slice: list[dict[str, Any]]) -> None:
-    write_text(out_dir / "metrics.csv", to_csv([_blank_nan(r) for r in rows], list(COLUMNS)))
+    columns = [*COLUMNS, *REGIONAL_COLUMNS]
+    write_text(out_dir / "metrics.csv", to_csv([_blank_nan(r, columns) for r in rows], columns))
     slice_columns = ["subject", "slice", *COLUMNS[:-1]]
     write_text(
         out_dir / "metrics_per_slice.csv",
@@ -241,25 +321,29 @@ def run_phase_test(opt: argparse.Namespace) -> dict[str, Any]:
     generators = [torch.Generator(device=device).manual_seed(int(opt.seed)) for _ in methods]
     paths = select_subjects(opt.dataroot, opt.split, opt.subjects, opt.max_subjects)
     per_slice: list[dict[str, Any]] = []
+    records: list[RegionalRecord] = []
     written = []
     for path in tqdm(paths, desc="phase synthesis", disable=opt.no_progress, dynamic_ncols=True):
         subject = read_subject(path, require_velocity=True)
-        slices_out = {}
+        slices_out, estimates = {}, []
         for name, s in subject.slices.items():
             if s.frame_index is not None:
                 raise DataError(f"{path}: slice {name!r} holds key frames only; stage 2 needs every frame")
-            rows, synthesised = _evaluate_slice(s, {"subject": path.stem, "slice": name}, methods, generators,
-                                                max(1, int(opt.batch_size)))  # fmt: skip
+            rows, synthesised, maps = _evaluate_slice(s, {"subject": path.stem, "slice": name}, methods, generators,
+                                                      max(1, int(opt.batch_size)))  # fmt: skip
             per_slice.extend(rows)
+            estimates.append(maps)
             velocity = synthesised * np.asarray(s.venc_cm_s, dtype=np.float32)[None, :, None, None]
             attrs = {**s.attrs, "synthesised_fields": "velocity", "synthesised_by": f"phase:{opt.name}"}
             slices_out[name] = replace(s, velocity=velocity, velocity_true=None, attrs=attrs)
         target = out_dir / "subjects" / f"{path.stem}.h5"
         written.append(write_subject(target, Subject(subject.subject_id, slices_out, subject.attrs)))
+        records.append(regional_record(replace(subject, subject_id=path.stem), estimates))
 
     labels = [(m, run) for m, run, _ in methods] + [(ZERO, ""), (POPULATION, ""), (FLOOR, ""), (REAL, "")]
     rows = average_rows(per_slice, labels)
     add_skill(rows)
+    rows += add_regional(rows, per_slice, records, regional_normals(opt.dataroot))
     _write_outputs(out_dir, rows, per_slice)
     n_slices = rows[0]["n_slices"] if rows else 0
     print(f"stage 2: {len(paths)} subject(s), {n_slices} slice(s); velocity metrics in VENC units, errors in cm/s")

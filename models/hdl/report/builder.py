@@ -9,6 +9,12 @@ Per subject and slice, the data sets compared are the acquired slice (when the i
 the reference) and every synthesised one (``hdl``, ``baseline`` and any other method: nothing here
 assumes how many). Input without velocity, or with key
 frames only, still gets the synthesised curves and bull's-eyes, with no metrics against a reference.
+
+Regional function (``models.hdl.report.cohort``): each subject's segment peaks and times to peak are read
+from the truth (``velocity_true``, when the phantom has it), the acquired slice and every method; the
+subject page shows their bull's-eyes of systolic radial peaks with the segments each calls abnormal
+and the dyssynchrony index; ``metrics.csv`` and ``metrics_per_subject.csv`` get the regional columns,
+the bootstrap intervals and, when the cohort holds both, the healthy and patient rows.
 """
 
 from __future__ import annotations
@@ -23,23 +29,48 @@ import numpy as np
 
 from data.mvm_io import SLICE_POSITIONS, SliceData, Subject
 from models.hdl.keyframes import KeyFrames, key_frames_of
-from models.hdl.report.analysis import SliceAnalysis, analyse_slice, segment_peak_values
+from models.hdl.report.analysis import (
+    SliceAnalysis,
+    analyse_slice,
+    analyse_truth,
+    segment_peak_values,
+    subject_peaks,
+)
 from models.hdl.report.bland_altman import AGREEMENT_COLUMNS, agreement_rows, plot_agreement
-from models.hdl.report.cohort import subject_columns, subject_rows
+from models.hdl.report.cohort import (
+    add_regional_summary,
+    add_subject_regional,
+    group_summaries,
+    regional_rows,
+    regional_summary_columns,
+    subject_columns,
+    subject_rows,
+)
 from models.hdl.report.curves_plot import plot_velocity_curves
 from models.hdl.report.pages import subject_page_paths, write_cohort_page, write_subject_page
 from models.hdl.report.slice_metrics import metric_columns, slice_metrics
-from models.hdl.report.table import curve_rows, peak_rows, summarise, summary_columns, write_curves, write_metrics
+from models.hdl.report.table import curve_rows, peak_rows, slice_columns, summarise, summary_columns, write_curves
 from util.atomic import write_text
+from util.regional import (
+    RegionalNormals,
+    RegionalPeaks,
+    SubjectTruth,
+    dyssynchrony_index,
+    hypokinesia_scores,
+    subject_truth,
+)
+from util.regional_table import RegionalRecord
 from util.report import fid as fid_mod
 from util.report.bullseye import plot_bullseye
 from util.report.cine_gif import write_cine_gif
 from util.report.html import Figure, Section, safe_name
+from util.report.regional_bullseye import RegionalPanel, plot_regional_bullseye
 from util.report.style import REFERENCE
 from util.tables import to_csv
 from util.velocity import COMPONENTS
 
 INPUT_LABEL = "input (key frames held)"
+TRUTH_LABEL = "truth"
 FIGURE_DIR = "figures"
 __all__ = ["INPUT_LABEL", "ReportBuilder", "ReportResult", "held_cine", "safe_name"]
 
@@ -90,6 +121,9 @@ class ReportBuilder:
         fid: try FID (see ``util.report.fid``); otherwise the table says it was not requested.
         device: where the Inception network runs when FID is computed.
         title, info: the page title and the key-value block under it.
+        normals: regional normals and detection threshold (``training_normals`` of the training split);
+            without them every segment's normal ratio is 1 and the threshold the fixed rule's.
+        seed: seed of the bootstrap intervals.
     """
 
     def __init__(
@@ -102,6 +136,8 @@ class ReportBuilder:
         device: str = "cpu",
         title: str = "HDL digital twin report",
         info: Mapping[str, object] | None = None,
+        normals: RegionalNormals | None = None,
+        seed: int = 0,
     ) -> None:
         self.out_dir = Path(out_dir)
         self.methods = dict(methods)
@@ -115,6 +151,9 @@ class ReportBuilder:
         self.sections: dict[str, Section] = {}
         self.subject_files: dict[str, list[tuple[str, str]]] = {}
         self.n_reference = 0
+        self.normals = normals if normals is not None else RegionalNormals({})
+        self.seed = seed
+        self.regional: list[RegionalRecord] = []
         self.fid_reason = fid_mod.unavailable_reason(fid)
         self.fid = fid_mod.FIDAccumulator(device) if self.fid_reason is None else None
         (self.out_dir / FIGURE_DIR).mkdir(parents=True, exist_ok=True)
@@ -132,12 +171,17 @@ class ReportBuilder:
             raise ValueError(f"subject {sid!r} was added twice: its page and rows would be mixed up")
         section = Section(title=f"Subject {sid}")
         bullseye: dict[str, dict[str, dict[int, float]]] = {}
+        per_label: dict[str, list[SliceAnalysis]] = {}
         for name, src in anatomical_order(source):
             keys = key_frames_of(src, self.factor, self.keyframes_only)
             full = src.frame_index is None and not self.keyframes_only
             analyses = self._analyse(src if full else None, {m: s.slices[name] for m, s in synthesised.items()})
             self._score(sid, name, src if full else None, keys, synthesised, analyses)
+            if REFERENCE in analyses:
+                truth = analyse_truth(src, analyses[REFERENCE].septum_deg)
+                per_label.setdefault(TRUTH_LABEL, []).extend([truth] if truth is not None else [])
             for label, a in analyses.items():
+                per_label.setdefault(label, []).append(a)
                 self.curve_rows += curve_rows(sid, name, label, a)
                 self.peak_rows += peak_rows(sid, name, label, a)
                 for comp in COMPONENTS:
@@ -155,11 +199,41 @@ class ReportBuilder:
             png = Path(FIGURE_DIR) / f"{safe_name(sid)}_bullseye.png"
             plot_bullseye(bullseye, self.out_dir / png, sid)
             section.figures.insert(0, Figure(png.as_posix(), "AHA segments: peak systolic velocity (cm/s)"))
+        regional_png = self._add_regional(source, per_label)
+        if regional_png is not None:
+            section.figures.insert(0, Figure(regional_png, "AHA segments: regional function"))
         section.figures.insert(0, self._gif(source, synthesised))
         if not any(r["has_reference"] for r in self.slice_rows if r["subject"] == sid):
             section.note = "No acquired velocity for this subject: synthesised data only, no metrics."
         self.sections[sid] = section
         self.subject_files[sid] = list(files)
+
+    def _add_regional(self, source: Subject, per_label: Mapping[str, list[SliceAnalysis]]) -> str | None:
+        """Keep the subject's regional reading (truth, acquired, methods) and draw its regional bull's-eye
+        (returns the figure's path, None without any data set)."""
+        peaks = {label: subject_peaks(analyses) for label, analyses in per_label.items() if analyses}
+        truth = subject_truth(source)
+        complete_truth = len(per_label.get(TRUTH_LABEL, [])) == len(source.slices)
+        reference = peaks[TRUTH_LABEL] if complete_truth else peaks.get(REFERENCE)
+        self.regional.append(RegionalRecord(source.subject_id, truth, reference, peaks))
+        if not peaks:
+            return None
+        order = [TRUTH_LABEL, REFERENCE, *self.methods]
+        panels = {label: self._panel(peaks[label], truth, label == TRUTH_LABEL) for label in order if label in peaks}
+        png = Path(FIGURE_DIR) / f"{safe_name(source.subject_id)}_regional.png"
+        plot_regional_bullseye(panels, self.out_dir / png, source.subject_id)
+        return png.as_posix()
+
+    def _panel(self, peaks: RegionalPeaks, truth: SubjectTruth, is_truth: bool) -> RegionalPanel:
+        """A data set's bull's-eye panel: the truth marks its truly abnormal segments, every other data
+        set those it scores at or below the detection threshold."""
+        values = peaks.values["radial_systolic"]
+        if is_truth:
+            abnormal = {s for s, bad in truth.abnormal.items() if bad}
+        else:
+            scores = hypokinesia_scores(values, self.normals.normals)
+            abnormal = {s for s, v in scores.items() if v <= self.normals.threshold}
+        return RegionalPanel(values, frozenset(abnormal), dyssynchrony_index(peaks.ttp_ms))
 
     def _analyse(self, reference: SliceData | None, synth: Mapping[str, SliceData]) -> dict[str, SliceAnalysis]:
         analyses: dict[str, SliceAnalysis] = {}
@@ -255,17 +329,51 @@ class ReportBuilder:
             )
         return written
 
+    def _tables(self) -> tuple[list[dict[str, object]], list[dict[str, object]], list[Path]]:
+        """The method summary (whole cohort, then healthy and patients apart) and the per-subject table,
+        both with the regional columns, written as metrics.csv, metrics_per_slice.csv and
+        metrics_per_subject.csv."""
+        fid = self._fid_scores()
+        summary = summarise(self.slice_rows, self.methods, fid)
+        subjects = subject_rows(self.slice_rows, list(self.methods))
+        regional = regional_rows(self.regional, list(self.methods), self.normals, subjects)
+        add_subject_regional(subjects, regional)
+        add_regional_summary(summary, regional, self.normals, "all", self.seed)
+        summary += group_summaries(
+            self.slice_rows, regional, lambda rows, methods: summarise(rows, methods, {}), self.methods,
+            self.normals, self.seed,
+        )  # fmt: skip
+        columns = [*summary_columns(), *regional_summary_columns()]
+        files = [
+            write_text(self.out_dir / "metrics.csv", to_csv(summary, columns)),
+            write_text(self.out_dir / "metrics_per_slice.csv", to_csv(self.slice_rows, slice_columns())),
+            write_text(self.out_dir / "metrics_per_subject.csv", to_csv(subjects, subject_columns())),
+        ]
+        return summary, subjects, files
+
+    def _regional_note(self) -> str:
+        n = self.normals
+        source = f"{n.n_healthy} healthy training subject(s)" if n.normals else "none fitted (every ratio 1)"
+        rule = "maximising Youden's J on the training data" if n.threshold_rule == "youden" else "fixed rule"
+        return (
+            f"Segment score: systolic radial peak / the subject's median segment peak / the segment's healthy "
+            f"ratio (regional normals: {source}). Called abnormal at score <= {n.threshold:.3g} ({rule}). "
+            "Detection needs the regional truth (phantom aha_* attributes); agreement is against the truth "
+            "where it exists, else the acquired maps. Brackets: 95% bootstrap intervals over subjects."
+        )
+
     def finish(self, extra_files: list[tuple[str, str]] | None = None) -> ReportResult:
         """Write the CSV files, the agreement plots, a page per subject and the cohort page index.html."""
-        summary = summarise(self.slice_rows, self.methods, self._fid_scores())
-        files = write_metrics(self.out_dir, summary, self.slice_rows)
+        summary, subjects, files = self._tables()
         files += write_curves(self.out_dir, self.curve_rows, self.peak_rows)
-        subjects = subject_rows(self.slice_rows, list(self.methods))
-        files.append(write_text(self.out_dir / "metrics_per_subject.csv", to_csv(subjects, subject_columns())))
         agreement, agreement_figures, agreement_csv = self._agreement()
         files.append(agreement_csv)
         links = [
-            ("metrics.csv", "one row per method, the mean over slices"),
+            (
+                "metrics.csv",
+                "one row per method (the mean over slices; regional measures over subjects, with bootstrap "
+                "intervals), then healthy and patients apart when the cohort holds both",
+            ),
             ("metrics_per_subject.csv", "one row per subject and method, the mean over the subject's slices"),
             ("metrics_per_slice.csv", "the same metrics for every slice"),
             ("peak_agreement.csv", "Bland-Altman bias, SD and 95% limits of agreement of the global peaks"),
@@ -291,6 +399,7 @@ class ReportBuilder:
             {sid: p.relative_to(self.out_dir).as_posix() for sid, p in pages.items()},
             (agreement, agreement_figures),
             links,
+            regional=(summary, self._regional_note()),
         )
         files += [*pages.values(), index]
         return ReportResult(self.out_dir, index, self.out_dir / "metrics.csv", summary, files, pages)

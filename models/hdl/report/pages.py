@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from models.hdl.report.bland_altman import PEAK_TITLES, QUANTITIES
-from models.hdl.report.cohort import KEY_COLUMNS, shown_columns
+from models.hdl.report.cohort import KEY_COLUMNS, REGIONAL_KEY_COLUMNS, shown_columns
 from models.hdl.report.slice_metrics import PEAKS
 from util.report.html import (
     Figure,
@@ -112,6 +112,17 @@ def agreement_html(rows: Sequence[Mapping[str, object]], figures: Mapping[str, S
     return "\n".join(parts)
 
 
+def regional_html(regional: tuple[Sequence[Mapping[str, object]], str] | None) -> list[str]:
+    """The cohort page's regional-function section: detection and segment-peak agreement per method."""
+    if regional is None:
+        return []
+    rows, note = regional
+    columns = shown_columns(rows, REGIONAL_KEY_COLUMNS)
+    if not columns:
+        return []
+    return ["<h2>Regional function</h2>", notes_html([note]), data_table(rows, ["method", *columns])]
+
+
 def write_cohort_page(
     out_dir: Path,
     title: str,
@@ -122,11 +133,14 @@ def write_cohort_page(
     pages: Mapping[str, str],
     agreement: tuple[Sequence[Mapping[str, object]], Mapping[str, Sequence[tuple[str, str]]]],
     files: Sequence[tuple[str, str]],
+    regional: tuple[Sequence[Mapping[str, object]], str] | None = None,
 ) -> Path:
-    """index.html: method summary, a row per subject and method (linked), peak agreement, files.
+    """index.html: method summary, regional function, a row per subject and method (linked), peak
+    agreement, files.
 
     ``summary`` is (rows, columns) of metrics.csv; ``agreement`` is (rows of the agreement CSV,
-    quantity -> [(method, PNG path)]).
+    quantity -> [(method, PNG path)]); ``regional`` is (rows with the regional columns, a note saying
+    how segments are scored).
     """
     subject_cols = ["subject", "method", "n_slices", *shown_columns(subjects, KEY_COLUMNS)]
     without = list(dict.fromkeys(str(r["subject"]) for r in subjects if not r["has_reference"]))
@@ -137,6 +151,7 @@ def write_cohort_page(
         "<h2>Methods</h2>",
         notes_html(notes),
         metrics_table(*summary),
+        *regional_html(regional),
         "<h2>Subjects</h2>",
         notes_html(["Mean over each subject's slices with a reference; the subject links to its page.", *unscored]),
         data_table(subjects, subject_cols, links={"subject": dict(pages)}),

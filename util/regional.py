@@ -1,0 +1,544 @@
+"""Regional function: per-subject peak windows, segment peaks, their agreement, hypokinesia detection and
+the dyssynchrony index.
+
+Rules (stage-free; the report and the stage-2 evaluation apply them):
+
+- **Peak windows from the subject's own cycle** (:func:`cycle_windows`). End-systole is where the global
+  radial curve, after its systolic peak (the maximum before mid-cycle), first crosses zero (linear
+  interpolation between frames); a curve without such a crossing falls back to the fixed 0.40 of RR.
+  Clamped to 0.2-0.6 of RR. The global curve is read in ``systolic [0, ES)``, ``E' [ES, B)``,
+  ``A' [B, 1)`` with ``B`` the middle of diastole. A segment may be late (dyssynchrony shifts its whole
+  curve by up to ~150 ms), so its windows are wider by a margin ``m = delay_margin_ms / RR``: systolic
+  ``[0, ES + m)``, E' ``[ES, B + m / 2)``, A' the rest; both capped at 0.8 of RR so that A' keeps its
+  window. The windows overlap, which is harmless because the systolic peak is a maximum and the
+  diastolic peaks are minima of the radial and longitudinal curves.
+- **Segment score** (:func:`hypokinesia_scores`): the segment's systolic radial peak divided by the
+  median over the subject's segments, divided by that segment's ratio in healthy subjects (the
+  *regional normals*, :func:`fit_regional_normals`: per segment, the median ratio over healthy subjects).
+  About 1 for a normal segment, about the motion scale for a hypokinetic one; lower is more abnormal.
+- **Truth**: a segment is abnormal when its motion scale is ``<= ABNORMAL_SCALE`` (0.7). A subject is a
+  patient when any segment's scale is below 1 or its delay is not 0 (:func:`is_patient`).
+- **Detection**: AUC is the Mann-Whitney probability that an abnormal segment scores lower than a normal
+  one (ties count one half); a segment is called abnormal when its score is ``<= threshold``; the
+  threshold maximises Youden's J on training data (:func:`youden_threshold`).
+- **Dyssynchrony index**: the standard deviation (ms, population SD) of the radial systolic times to
+  peak over a subject's segments.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Protocol
+
+import numpy as np
+from scipy.stats import rankdata
+
+from util.bootstrap import DEFAULT_RESAMPLES, bootstrap_statistic
+from util.errors import DataError
+from util.metrics import curve_agreement, mean_skipping_nan
+from util.velocity import VelocityCurves, peak_summary, velocity_curves
+
+#: a segment whose regional motion scale is at most this is abnormal (hypokinetic or akinetic)
+ABNORMAL_SCALE = 0.7
+#: extra room for a late segment's peaks: LBBB delays reach ~150 ms, plus a frame or two
+DEFAULT_DELAY_MARGIN_MS = 200.0
+#: end-systole (fraction of RR) when the global radial curve shows no zero crossing after its peak
+FALLBACK_END_SYSTOLE = 0.40
+_END_SYSTOLE_RANGE = (0.2, 0.6)
+_WINDOW_CAP = 0.8
+#: the segment peaks compared between data sets: (component, peak)
+REGIONAL_PEAKS: tuple[tuple[str, str], ...] = (
+    ("radial", "systolic"),
+    ("radial", "e_prime"),
+    ("longitudinal", "systolic"),
+    ("longitudinal", "e_prime"),
+)
+
+
+# ----------------------------------------------------------------------------------------- windows
+@dataclass(frozen=True)
+class CycleWindows:
+    """Peak windows (fractions of RR) of one cycle: for the global curve and, wider, for the segments."""
+
+    end_systole: float
+    global_windows: Mapping[str, tuple[float, float]]
+    segment_windows: Mapping[str, tuple[float, float]]
+
+
+def end_systole_fraction(global_radial: np.ndarray) -> float:
+    """End-systole as a fraction of the cycle: the first downward zero crossing of the global radial curve
+    after its systolic peak, interpolated between frames (see the module docstring)."""
+    curve = np.asarray(global_radial, dtype=np.float64)
+    n = curve.size
+    early = np.flatnonzero(np.isfinite(curve) & (np.arange(n) < n / 2))
+    if early.size == 0 or curve[early].max() <= 0:
+        return FALLBACK_END_SYSTOLE
+    peak = int(early[np.argmax(curve[early])])
+    for k in range(peak + 1, n):
+        if not np.isfinite(curve[k]):
+            continue
+        if curve[k] <= 0:
+            before, after = curve[k - 1], curve[k]
+            # Linear interpolation of the crossing between frames k - 1 and k.
+            crossing = (k - 1) + before / (before - after) if np.isfinite(before) and before > 0 else float(k)
+            return float(np.clip(crossing / n, *_END_SYSTOLE_RANGE))
+    return FALLBACK_END_SYSTOLE
+
+
+def cycle_windows(
+    global_radial: np.ndarray, rr_interval_ms: float, delay_margin_ms: float = DEFAULT_DELAY_MARGIN_MS
+) -> CycleWindows:
+    """The systolic / E' / A' windows of one cycle from its global radial curve [T] (module docstring)."""
+    rr = float(rr_interval_ms)
+    if not math.isfinite(rr) or rr <= 0:
+        raise ValueError(f"rr_interval_ms must be positive, got {rr_interval_ms}")
+    if not math.isfinite(delay_margin_ms) or delay_margin_ms < 0:
+        raise ValueError(f"delay_margin_ms must be >= 0, got {delay_margin_ms}")
+    es = end_systole_fraction(global_radial)
+    margin = float(delay_margin_ms) / rr
+    middle = es + 0.5 * (1.0 - es)  # E' lies in early diastole, A' in late diastole
+    boundary = max(min(middle + margin / 2, _WINDOW_CAP), middle)
+    systolic_end = max(min(es + margin, _WINDOW_CAP), es)
+    global_windows = {"systolic": (0.0, es), "e_prime": (es, middle), "a_prime": (middle, 1.0)}
+    segment_windows = {"systolic": (0.0, systolic_end), "e_prime": (es, boundary), "a_prime": (boundary, 1.0)}
+    return CycleWindows(es, MappingProxyType(global_windows), MappingProxyType(segment_windows))
+
+
+# ------------------------------------------------------------------------------------ agreement
+def segment_agreement(pred: Mapping[int, float], true: Mapping[int, float]) -> dict[str, float]:
+    """Pearson r and mean absolute error of two sets of segment peaks (AHA number -> value), over the
+    segments both have a finite value for; r is NaN for fewer than 3 segments or a constant set."""
+    common = sorted(s for s in set(pred) & set(true) if math.isfinite(pred[s]) and math.isfinite(true[s]))
+    if not common:
+        return {"r": math.nan, "mae": math.nan}
+    p = np.array([pred[s] for s in common])
+    t = np.array([true[s] for s in common])
+    mae = float(np.mean(np.abs(p - t)))
+    dp, dt = p - p.mean(), t - t.mean()
+    denom = float(np.sqrt(np.sum(dp**2) * np.sum(dt**2)))
+    r = float(np.sum(dp * dt) / denom) if p.size >= 3 and denom > 0 else math.nan
+    return {"r": r, "mae": mae}
+
+
+def dyssynchrony_index(times_to_peak_ms: Mapping[int, float] | Sequence[float]) -> float:
+    """SD (ms) of the segments' systolic times to peak (population SD: the segments are all of them, not a
+    sample); segments without a time are left out; NaN when fewer than two have one."""
+    values = times_to_peak_ms.values() if isinstance(times_to_peak_ms, Mapping) else times_to_peak_ms
+    times = np.array([float(v) for v in values], dtype=np.float64)
+    times = times[np.isfinite(times)]
+    return float(np.std(times)) if times.size >= 2 else math.nan
+
+
+# -------------------------------------------------------------------------------- hypokinesia
+def peak_ratios(peaks: Mapping[int, float]) -> dict[int, float]:
+    """Each segment's peak over the median of the subject's finite segment peaks (NaN if that is <= 0)."""
+    finite = [v for v in peaks.values() if math.isfinite(v)]
+    median = float(np.median(finite)) if finite else math.nan
+    if not median > 0:
+        return dict.fromkeys(peaks, math.nan)
+    return {s: float(v) / median for s, v in peaks.items()}
+
+
+def fit_regional_normals(healthy_peaks: Sequence[Mapping[int, float]]) -> dict[int, float]:
+    """Per AHA segment, the median of :func:`peak_ratios` over healthy subjects' systolic radial peaks."""
+    collected: dict[int, list[float]] = {}
+    for peaks in healthy_peaks:
+        for s, ratio in peak_ratios(peaks).items():
+            if math.isfinite(ratio):
+                collected.setdefault(int(s), []).append(ratio)
+    return {s: float(np.median(v)) for s, v in sorted(collected.items())}
+
+
+def hypokinesia_scores(peaks: Mapping[int, float], normals: Mapping[int, float]) -> dict[int, float]:
+    """Segment scores (module docstring): ratio to the subject's median over the healthy ratio; a segment
+    without a normal (none fitted) is divided by 1."""
+    scores = {}
+    for s, ratio in peak_ratios(peaks).items():
+        normal = float(normals.get(int(s), 1.0))
+        scores[int(s)] = ratio / normal if normal > 0 else math.nan
+    return scores
+
+
+def abnormal_segments(motion_scale: Mapping[int, float]) -> dict[int, bool]:
+    """Truth: segment -> abnormal (motion scale <= :data:`ABNORMAL_SCALE`)."""
+    return {int(s): float(v) <= ABNORMAL_SCALE for s, v in motion_scale.items()}
+
+
+def is_patient(motion_scale: Mapping[int, float], delay_ms: Mapping[int, float]) -> bool:
+    """A subject is a patient when any segment moves less than normal or is early or late."""
+    return any(float(v) < 1.0 for v in motion_scale.values()) or any(float(v) != 0.0 for v in delay_ms.values())
+
+
+def hypokinetic_ratio(peaks: Mapping[int, float], abnormal: Mapping[int, bool]) -> float:
+    """Mean peak of the abnormal segments over the mean of the normal ones (NaN without both kinds)."""
+    low = [peaks[s] for s, bad in abnormal.items() if bad and s in peaks and math.isfinite(peaks[s])]
+    normal = [peaks[s] for s, bad in abnormal.items() if not bad and s in peaks and math.isfinite(peaks[s])]
+    if not low or not normal or np.mean(normal) == 0:
+        return math.nan
+    return float(np.mean(low) / np.mean(normal))
+
+
+# ------------------------------------------------------------------------------------ detection
+def _finite_pairs(scores: Sequence[float], abnormal: Sequence[bool]) -> tuple[np.ndarray, np.ndarray]:
+    s = np.asarray(scores, dtype=np.float64)
+    a = np.asarray(abnormal, dtype=bool)
+    if s.shape != a.shape:
+        raise ValueError(f"scores and labels differ in length: {s.size} vs {a.size}")
+    keep = np.isfinite(s)
+    return s[keep], a[keep]
+
+
+def detection_auc(scores: Sequence[float], abnormal: Sequence[bool]) -> float:
+    """Probability that an abnormal segment scores lower than a normal one, ties counting one half
+    (Mann-Whitney U from mid-ranks); NaN without both kinds."""
+    s, a = _finite_pairs(scores, abnormal)
+    n_bad, n_good = int(a.sum()), int((~a).sum())
+    if n_bad == 0 or n_good == 0:
+        return math.nan
+    ranks = rankdata(s)  # mid-ranks: tied scores share the mean of their ranks
+    u_good = float(ranks[~a].sum()) - n_good * (n_good + 1) / 2.0
+    return u_good / (n_bad * n_good)
+
+
+def detection_rates(scores: Sequence[float], abnormal: Sequence[bool], threshold: float) -> dict[str, float]:
+    """Sensitivity and specificity of "abnormal when score <= threshold" (NaN where a class is empty)."""
+    s, a = _finite_pairs(scores, abnormal)
+    called = s <= threshold
+    sensitivity = float(called[a].mean()) if a.any() else math.nan
+    specificity = float((~called[~a]).mean()) if (~a).any() else math.nan
+    return {"sensitivity": sensitivity, "specificity": specificity}
+
+
+def youden_threshold(scores: Sequence[float], abnormal: Sequence[bool]) -> float:
+    """The threshold maximising sensitivity + specificity - 1 (the first such score, then moved halfway to
+    the next larger score so that data scoring between the two is called like the training data
+    below it); NaN without both kinds."""
+    s, a = _finite_pairs(scores, abnormal)
+    if not a.any() or a.all():
+        return math.nan
+    candidates = np.unique(s)
+    j = [sum(detection_rates(s, a, float(c)).values()) - 1.0 for c in candidates]
+    best = int(np.argmax(j))
+    if best + 1 < candidates.size:
+        return float(0.5 * (candidates[best] + candidates[best + 1]))
+    return float(candidates[best])
+
+
+# ------------------------------------------------------------------------------ one subject, one data set
+def assess_slice(
+    velocity: np.ndarray,
+    myocardium: np.ndarray,
+    slice_position: str,
+    rr_interval_ms: float,
+    z_towards_apex: int = 1,
+    septum_deg: float | None = None,
+    rv_mask: np.ndarray | None = None,
+) -> tuple[VelocityCurves, dict[str, dict], CycleWindows]:
+    """Curves, peaks and windows of one slice: ``util.velocity.velocity_curves``, then the peaks in the
+    slice's own cycle windows (:func:`cycle_windows`), timed to a fraction of a frame."""
+    curves = velocity_curves(velocity, myocardium, slice_position, z_towards_apex, septum_deg, rv_mask)
+    windows = cycle_windows(curves.radial, rr_interval_ms)
+    peaks = peak_summary(curves, rr_interval_ms, windows.global_windows, windows.segment_windows, subframe=True)
+    return curves, peaks, windows
+
+
+@dataclass(frozen=True)
+class RegionalPeaks:
+    """What regional function reads from one data set of one subject.
+
+    ``values["radial_systolic"]`` maps AHA segment -> peak (cm/s), likewise for every
+    :data:`REGIONAL_PEAKS`; ``ttp_ms`` the radial systolic time to peak per segment;
+    ``circumferential`` the global circumferential curve per slice position.
+    """
+
+    values: dict[str, dict[int, float]]
+    ttp_ms: dict[int, float]
+    circumferential: dict[str, np.ndarray]
+
+
+def regional_peaks(slices: Sequence[tuple[VelocityCurves, Mapping[str, dict]]]) -> RegionalPeaks:
+    """The segments of a subject's slices (``(curves, peak_summary)`` pairs) put together; a segment seen
+    in two slices keeps its first value."""
+    values: dict[str, dict[int, float]] = {f"{c}_{p}": {} for c, p in REGIONAL_PEAKS}
+    ttp: dict[int, float] = {}
+    circumferential: dict[str, np.ndarray] = {}
+    for curves, peaks in slices:
+        circumferential.setdefault(curves.slice_position, np.asarray(curves.circumferential, dtype=np.float64))
+        for c, p in REGIONAL_PEAKS:
+            seg = peaks[c]["segments"]
+            for i, sid in enumerate(seg["ids"]):
+                values[f"{c}_{p}"].setdefault(int(sid), float(seg[p]["value"][i]))
+        seg = peaks["radial"]["segments"]
+        for i, sid in enumerate(seg["ids"]):
+            ttp.setdefault(int(sid), float(seg["systolic"]["time_ms"][i]))
+    return RegionalPeaks(values, ttp, circumferential)
+
+
+@dataclass(frozen=True)
+class SubjectTruth:
+    """The regional pathology a subject was given: per AHA segment, motion scale and delay (ms); empty
+    when unknown. ``pathology`` is a file-level flag, for pathology that is not regional."""
+
+    motion_scale: dict[int, float]
+    delay_ms: dict[int, float]
+    pathology: bool = False
+
+    @property
+    def known(self) -> bool:
+        return bool(self.motion_scale)
+
+    @property
+    def patient(self) -> bool:
+        return self.pathology or is_patient(self.motion_scale, self.delay_ms)
+
+    @property
+    def abnormal(self) -> dict[int, bool]:
+        return abnormal_segments(self.motion_scale)
+
+
+TRUTH_ATTRS = ("aha_segment_ids", "aha_motion_scale", "aha_delay_ms")
+
+
+def pathology_flag(file_attrs: Mapping[str, object]) -> bool:
+    """A file-level ``pathology`` attribute (or the phantom's record of it) says the subject is a patient."""
+    phantom = file_attrs.get("phantom")
+    flag = file_attrs.get("pathology", phantom.get("pathology", False) if isinstance(phantom, Mapping) else False)
+    return bool(flag)
+
+
+def truth_from_attrs(slice_attrs: Sequence[Mapping[str, object]], pathology: bool, where: str) -> SubjectTruth:
+    """The truth from the slices' ``aha_segment_ids`` / ``aha_motion_scale`` / ``aha_delay_ms``
+    attributes (unknown, i.e. empty, when no slice has them). Raises ``DataError`` naming ``where`` when
+    a slice has some but not all, or arrays of different lengths."""
+    scale: dict[int, float] = {}
+    delay: dict[int, float] = {}
+    for attrs in slice_attrs:
+        present = [k for k in TRUTH_ATTRS if k in attrs]
+        if not present:
+            continue
+        if len(present) != len(TRUTH_ATTRS):
+            raise DataError(f"{where}: a slice has {present} but not all of {list(TRUTH_ATTRS)}")
+        ids, sc, dl = (np.atleast_1d(np.asarray(attrs[k], dtype=np.float64)) for k in TRUTH_ATTRS)
+        if not ids.shape == sc.shape == dl.shape:
+            raise DataError(f"{where}: {list(TRUTH_ATTRS)} differ in length ({ids.size}, {sc.size}, {dl.size})")
+        for i, s, d in zip(ids, sc, dl, strict=True):
+            scale[int(i)], delay[int(i)] = float(s), float(d)
+    return SubjectTruth(scale, delay, bool(pathology))
+
+
+# ----------------------------------------------------------------------------------- per-subject measures
+LEVELS = ("basal", "mid", "apical")
+SEGMENT_PEAK_COLUMNS = tuple(f"seg_peak_{c}_{p}_{stat}" for c, p in REGIONAL_PEAKS for stat in ("r", "mae_cm_s"))
+SUBJECT_COLUMNS = (
+    *SEGMENT_PEAK_COLUMNS,
+    "hypo_ratio",
+    "dyssync_index_ms",
+    "dyssync_err_ms",
+    *(f"circ_r_{level}" for level in LEVELS),
+)
+COHORT_COLUMNS = ("detect_auc", "detect_sensitivity", "detect_specificity", "detect_healthy_fpr")
+
+
+def subject_measures(data: RegionalPeaks, reference: RegionalPeaks | None, truth: SubjectTruth) -> dict[str, float]:
+    """:data:`SUBJECT_COLUMNS` of one data set of one subject against ``reference`` (the truth's or the
+    acquired peaks; without one, only ``dyssync_index_ms`` and ``hypo_ratio``). ``hypo_ratio`` is the
+    mean systolic radial peak of the truly abnormal segments over that of the normal ones, in ``data``."""
+    out = dict.fromkeys(SUBJECT_COLUMNS, math.nan)
+    out["dyssync_index_ms"] = dyssynchrony_index(data.ttp_ms)
+    if truth.known:
+        out["hypo_ratio"] = hypokinetic_ratio(data.values["radial_systolic"], truth.abnormal)
+    if reference is None:
+        return out
+    for c, p in REGIONAL_PEAKS:
+        agreement = segment_agreement(data.values[f"{c}_{p}"], reference.values[f"{c}_{p}"])
+        out[f"seg_peak_{c}_{p}_r"], out[f"seg_peak_{c}_{p}_mae_cm_s"] = agreement["r"], agreement["mae"]
+    out["dyssync_err_ms"] = abs(out["dyssync_index_ms"] - dyssynchrony_index(reference.ttp_ms))
+    for level in LEVELS:
+        if level in data.circumferential and level in reference.circumferential:
+            agreement = curve_agreement(data.circumferential[level], reference.circumferential[level])
+            out[f"circ_r_{level}"] = agreement["correlation"]
+    return out
+
+
+# --------------------------------------------------------------------------------- normals and cohort
+@dataclass(frozen=True)
+class RegionalNormals:
+    """Regional normals (AHA segment -> healthy peak ratio) and the detection threshold on the scores.
+
+    ``threshold_rule`` says where the threshold came from: ``youden`` (maximising Youden's J on the
+    training data's scores) or ``fixed`` (:data:`ABNORMAL_SCALE`, the truth's own cut-off, when the
+    training data hold no abnormal segment with known truth).
+    """
+
+    normals: dict[int, float]
+    threshold: float = ABNORMAL_SCALE
+    n_healthy: int = 0
+    threshold_rule: str = "fixed"
+
+
+def fit_normals(training: Sequence[tuple[RegionalPeaks, SubjectTruth]]) -> RegionalNormals:
+    """Normals from the subjects that are not known patients, then the threshold (see
+    :class:`RegionalNormals`) on every training subject whose truth is known."""
+    healthy = [peaks.values["radial_systolic"] for peaks, truth in training if not truth.patient]
+    normals = fit_regional_normals(healthy)
+    scores, labels = [], []
+    for peaks, truth in training:
+        if truth.known:
+            subject_scores = hypokinesia_scores(peaks.values["radial_systolic"], normals)
+            for seg, bad in truth.abnormal.items():
+                scores.append(subject_scores.get(seg, math.nan))
+                labels.append(bad)
+    threshold = youden_threshold(scores, labels) if scores else math.nan
+    if math.isfinite(threshold):
+        return RegionalNormals(normals, threshold, len(healthy), "youden")
+    return RegionalNormals(normals, ABNORMAL_SCALE, len(healthy), "fixed")
+
+
+def _flatten(scores: Sequence[Mapping[int, float]], truths: Sequence[SubjectTruth]) -> tuple[list[float], list[bool]]:
+    flat_scores, flat_labels = [], []
+    for subject_scores, truth in zip(scores, truths, strict=True):
+        for seg, bad in truth.abnormal.items():
+            flat_scores.append(subject_scores.get(seg, math.nan))
+            flat_labels.append(bad)
+    return flat_scores, flat_labels
+
+
+def cohort_detection(
+    scores: Sequence[Mapping[int, float]], truths: Sequence[SubjectTruth], threshold: float
+) -> dict[str, float]:
+    """:data:`COHORT_COLUMNS` pooled over the subject-segments of the subjects whose truth is known:
+    AUC, sensitivity and specificity at ``threshold``, and the false-positive rate over the segments of
+    the healthy subjects (the share called abnormal)."""
+    flat_scores, flat_labels = _flatten(scores, truths)
+    rates = detection_rates(flat_scores, flat_labels, threshold)
+    healthy = [i for i, t in enumerate(truths) if t.known and not t.patient]
+    healthy_scores, _ = _flatten([scores[i] for i in healthy], [truths[i] for i in healthy])
+    finite = np.array([v for v in healthy_scores if math.isfinite(v)])
+    return {
+        "detect_auc": detection_auc(flat_scores, flat_labels),
+        "detect_sensitivity": rates["sensitivity"],
+        "detect_specificity": rates["specificity"],
+        "detect_healthy_fpr": float(np.mean(finite <= threshold)) if finite.size else math.nan,
+    }
+
+
+# ------------------------------------------------------------------------------ one method over a cohort
+@dataclass(frozen=True)
+class SubjectRegional:
+    """One method's regional reading of one subject: per-subject measures (:data:`SUBJECT_COLUMNS` and any
+    other per-subject metric the caller adds), hypokinesia scores per segment, the subject's truth."""
+
+    subject: str
+    measures: dict[str, float]
+    scores: dict[int, float]
+    truth: SubjectTruth
+
+
+def _subject_statistic(rows: Sequence[SubjectRegional], metric: str) -> Callable[[np.ndarray], float]:
+    """``indices -> value`` of ``metric`` over the subjects at ``indices`` (repeats allowed)."""
+    if metric == "detect_auc":
+        per_subject = [_flatten([r.scores], [r.truth]) for r in rows]
+        flat = [(np.asarray(s, dtype=np.float64), np.asarray(a, dtype=bool)) for s, a in per_subject]
+
+        def auc(idx: np.ndarray) -> float:
+            if len(idx) == 0:
+                return math.nan
+            return detection_auc(np.concatenate([flat[i][0] for i in idx]), np.concatenate([flat[i][1] for i in idx]))
+
+        return auc
+    values = np.array([float(r.measures.get(metric, math.nan)) for r in rows], dtype=np.float64)
+    return lambda idx: mean_skipping_nan(values[np.asarray(idx, dtype=np.int64)])
+
+
+def summarise_regional(
+    rows: Sequence[SubjectRegional],
+    reference: Sequence[SubjectRegional] | None,
+    threshold: float,
+    ci_metrics: Sequence[str],
+    seed: int = 0,
+    n_resamples: int = DEFAULT_RESAMPLES,
+) -> dict[str, float]:
+    """One method's regional summary over a cohort: the mean over subjects of every per-subject measure,
+    :func:`cohort_detection`, and for each of ``ci_metrics`` its 95 % bootstrap interval over subjects
+    (``<metric>_ci_low`` / ``_ci_high``) and, when ``reference`` (the reference method's rows, same
+    subjects in the same order) is given, the difference from it (``<metric>_diff_ref``) with its
+    paired interval (``_diff_ci_low`` / ``_diff_ci_high``; the same resampled subjects for both)."""
+    if reference is not None and [r.subject for r in reference] != [r.subject for r in rows]:
+        raise ValueError("summarise_regional: the reference method's subjects differ from the method's")
+    names = list(dict.fromkeys(k for r in rows for k in r.measures))
+    out = {k: mean_skipping_nan([r.measures.get(k, math.nan) for r in rows]) for k in names}
+    out.update(cohort_detection([r.scores for r in rows], [r.truth for r in rows], threshold))
+    everyone = np.arange(len(rows))
+    for metric in ci_metrics:
+        stat = _subject_statistic(rows, metric)
+        out[f"{metric}_ci_low"], out[f"{metric}_ci_high"] = bootstrap_statistic(stat, len(rows), n_resamples, seed=seed)
+        diff = dict.fromkeys(("diff_ref", "diff_ci_low", "diff_ci_high"), math.nan)
+        if reference is not None:
+            ref_stat = _subject_statistic(reference, metric)
+            diff["diff_ref"] = stat(everyone) - ref_stat(everyone)
+            diff["diff_ci_low"], diff["diff_ci_high"] = bootstrap_statistic(
+                lambda idx, a=stat, b=ref_stat: a(idx) - b(idx), len(rows), n_resamples, seed=seed
+            )
+        out.update({f"{metric}_{k}": v for k, v in diff.items()})
+    return out
+
+
+def ci_columns(metrics: Sequence[str]) -> list[str]:
+    """The interval columns :func:`summarise_regional` adds for ``metrics``, in table order."""
+    suffixes = ("ci_low", "ci_high", "diff_ref", "diff_ci_low", "diff_ci_high")
+    return [f"{m}_{s}" for m in metrics for s in suffixes]
+
+
+# ------------------------------------------------------------------------------------- training data
+class SliceLike(Protocol):
+    """What reading a slice needs (``data.mvm_io.SliceData`` has it)."""
+
+    velocity: np.ndarray | None
+    myocardium: np.ndarray
+    slice_position: str
+    rr_interval_ms: float
+    z_towards_apex: int
+    rv_insertion_deg: float | None
+    rv_blood: np.ndarray | None
+    frame_index: np.ndarray | None
+    attrs: dict
+
+
+class SubjectLike(Protocol):
+    """What reading a subject needs (``data.mvm_io.Subject`` has it)."""
+
+    subject_id: str
+    slices: Mapping[str, SliceLike]
+    attrs: dict
+
+
+def slice_reading(s: SliceLike, velocity: np.ndarray, septum_deg: float | None = None) -> tuple[VelocityCurves, dict]:
+    """Curves and peaks (:func:`assess_slice`) of ``velocity`` (cm/s) on slice ``s``'s masks; the septum
+    is ``septum_deg``, else the slice's own."""
+    septum = septum_deg if septum_deg is not None else s.rv_insertion_deg
+    curves, peaks, _ = assess_slice(
+        velocity, s.myocardium, s.slice_position, s.rr_interval_ms, s.z_towards_apex, septum, s.rv_blood
+    )
+    return curves, peaks
+
+
+def subject_truth(subject: SubjectLike) -> SubjectTruth:
+    """The subject's regional truth from its slices' ``aha_*`` attributes (empty when it has none)."""
+    attrs = [s.attrs for s in subject.slices.values()]
+    return truth_from_attrs(attrs, pathology_flag(subject.attrs), f"subject {subject.subject_id!r}")
+
+
+def training_normals(subjects: Iterable[SubjectLike]) -> RegionalNormals:
+    """Regional normals and the detection threshold (:func:`fit_normals`) from the acquired velocity of
+    training subjects; subjects without a full acquired cine in every slice are skipped."""
+    training = []
+    for subject in subjects:
+        slices = list(subject.slices.values())
+        if not slices or any(s.velocity is None or s.frame_index is not None for s in slices):
+            continue
+        peaks = regional_peaks([slice_reading(s, s.velocity) for s in slices])
+        training.append((peaks, subject_truth(subject)))
+    return fit_normals(training)
