@@ -272,3 +272,30 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(tiny_cohort: Path, tmp_path: P
     assert final == {"epoch": stopped_at + 2, "global_step": 2 * (stopped_at + 2)}
     steps = {int(step) for (_, step, _) in loss_rows(tmp_path / "run")}
     assert steps == set(range(1, 2 * (stopped_at + 2) + 1))
+
+
+# ------------------------------------------------------------------ network options from the checkpoint
+
+
+def test_fine_tuning_the_shipped_phase_model_needs_no_architecture_flags(
+    tiny_cohort: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from models.loading import PRETRAINED_DIR
+
+    args = [
+        "--model", "phase", "--dataroot", str(tiny_cohort), "--name", "ft", "--checkpoints_dir", str(tmp_path),
+        "--init_weights", "pretrained", "--n_epochs", "1", "--steps_per_epoch", "1", "--batch_size", "2",
+        "--val_freq", "0", "--num_workers", "0", "--gpu", "-1", "--no_progress", "--no_tensorboard",
+    ]  # fmt: skip
+    assert train.main(args)["steps"] == 1
+    out = capsys.readouterr().out
+    assert "network options from" in out and "--base_channels 16 --depth 3" in out
+    shipped = torch.load(PRETRAINED_DIR / "phase" / "weights.pt", weights_only=True)
+    saved = torch.load(tmp_path / "ft" / "weights.pt", weights_only=True)["options"]
+    for name in ("netG", "base_channels", "depth", "temporal_window", "cycle_conditioning", "population_prior"):
+        assert saved[name] == shipped["options"][name], name
+    # One step of fine-tuning moved the shipped weights a little, from where they were.
+    key = next(k for k, v in shipped["networks"]["netG"].items() if v.is_floating_point() and v.numel() > 100)
+    moved = (torch.load(tmp_path / "ft" / "weights.pt", weights_only=True)["networks"]["netG"][key] -
+             shipped["networks"]["netG"][key]).abs().max()  # fmt: skip
+    assert 0 < float(moved) < 0.05
