@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from util.errors import HDLError, OptionError
+from util.errors import DataError, HDLError, OptionError
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -54,6 +55,27 @@ def run_tool(body: Callable[[argparse.Namespace], None], parser: ToolParser, arg
         print(error_line(exc), file=sys.stderr)
         return EXIT_ERROR
     return 0
+
+
+class SkippedInputs:
+    """Input files a command could not read and went on without: each is said on stderr when it happens,
+    and :meth:`check` makes the command fail at the end, after the results of the others are written."""
+
+    def __init__(self, what: str = "subject file") -> None:
+        self.what = what
+        self.names: list[str] = []
+
+    def skip(self, path: Path, exc: HDLError) -> None:
+        print(f"{error_line(exc)} ({path.name} skipped; going on with the others)", file=sys.stderr, flush=True)
+        self.names.append(path.name)
+
+    def check(self, total: int) -> None:
+        """Raise ``DataError`` naming every skipped file, if any (call when the others are done)."""
+        if self.names:
+            left = "nothing to report" if len(self.names) == total else "the results cover the others"
+            raise DataError(
+                f"{len(self.names)} of {total} {self.what}(s) could not be read: {', '.join(self.names)}; {left}"
+            )
 
 
 def say(message: str) -> None:
