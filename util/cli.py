@@ -9,6 +9,7 @@ test.py; ``ToolParser`` and ``run_tool`` wrap the data tools (importers, exporte
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -76,6 +77,25 @@ class SkippedInputs:
             raise DataError(
                 f"{len(self.names)} of {total} {self.what}(s) could not be read: {', '.join(self.names)}; {left}"
             )
+
+
+def new_folders(*paths: Path) -> list[Path]:
+    """Those of ``paths`` (and the folders above them) that do not exist yet, deepest first: what a
+    command that fails may take back with :func:`remove_empty_folders`."""
+    missing = []
+    for path in paths:
+        for folder in (path, *path.parents):
+            if folder.exists():
+                break
+            missing.append(folder)
+    return sorted(set(missing), key=lambda p: len(p.parts), reverse=True)
+
+
+def remove_empty_folders(folders: Sequence[Path]) -> None:
+    """Remove each of ``folders`` that exists and is empty (deepest first); leave the others alone."""
+    for folder in folders:
+        with contextlib.suppress(OSError):  # absent or not empty: nothing to take back
+            folder.rmdir()
 
 
 def say(message: str) -> None:
