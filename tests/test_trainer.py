@@ -299,3 +299,56 @@ def test_fine_tuning_the_shipped_phase_model_needs_no_architecture_flags(
     moved = (torch.load(tmp_path / "ft" / "weights.pt", weights_only=True)["networks"]["netG"][key] -
              shipped["networks"]["netG"][key]).abs().max()  # fmt: skip
     assert 0 < float(moved) < 0.05
+
+
+# ------------------------------------------------------------------------ how long, and stopping early
+
+
+def test_a_long_run_says_how_long_and_a_stop_before_its_first_checkpoint_writes_one(
+    tiny_cohort: Path, tmp_path: Path
+) -> None:
+    def cmd(ckpt: Path, epochs: int) -> list[str]:
+        return [
+            sys.executable, str(ROOT / "train.py"), "--model", "phase", "--dataroot", str(tiny_cohort), "--name", "run",
+            "--checkpoints_dir", str(ckpt), "--n_epochs", str(epochs), "--batch_size", "2", "--seed", "3",
+            "--deterministic", "--val_freq", "0", "--no_tensorboard", *TINY,
+        ]  # fmt: skip
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # 5000 epochs of the 108 batches of 2 in the 3 training subjects: hours on a CPU, whatever the machine.
+    proc = subprocess.Popen(cmd(tmp_path / "b", 5000), cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith("note: this run needs about"):
+            break
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    printed = "".join(lines) + out
+    assert proc.returncode == 130, err[-3000:]
+    assert "training: 540000 steps (5000 epochs of 108 steps, batch 2) on cpu" in printed
+    assert re.search(r"estimated training time: [\d.]+ h for 540000 steps at [\d.e-]+ s a step", printed)
+    assert printed.count("scripts/train_reference.sh") == 1
+    latest = tmp_path / "b" / "run" / "latest.pt"
+    match = re.search(r"interrupted at step (\d+) \(epoch 1, before its first checkpoint\): saved (\S+); resume", err)
+    assert match and Path(match.group(2)) == latest, err[-3000:]
+    stopped = int(match.group(1))
+    state = torch.load(latest, weights_only=False)
+    assert state["counter"] == {"epoch": 0, "global_step": stopped} and 5 <= stopped < 108
+    assert state["within_epoch"] == {"epoch": 1, "steps_done": stopped}
+
+    # Resumed (to the end of epoch 1 only), it ends where a run that was never stopped ends.
+    resumed = subprocess.run([*cmd(tmp_path / "b", 1), "--continue_train"], cwd=ROOT, env=env, capture_output=True,
+                             text=True)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"108 steps (1 epoch of 108 steps, batch 2) on cpu; {108 - stopped} to go from step {stopped}" in (
+        resumed.stdout
+    )
+    straight = subprocess.run(cmd(tmp_path / "a", 1), cwd=ROOT, env=env, capture_output=True, text=True)
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    assert "note: this run needs" not in straight.stdout
+    a, b = networks(tmp_path / "a" / "run" / "weights.pt"), networks(tmp_path / "b" / "run" / "weights.pt")
+    for name in a:
+        for key in a[name]:
+            torch.testing.assert_close(b[name][key], a[name][key], rtol=0, atol=0, msg=f"{name}.{key}")

@@ -32,8 +32,10 @@ def run_cli(main: Callable[[], object]) -> None:
     except HDLError as exc:
         print(error_line(exc), file=sys.stderr, flush=True)
         sys.exit(EXIT_ERROR)
-    except KeyboardInterrupt:
-        print("interrupted: no files were left half-written; resume with --continue_train", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        # The trainer says what there is to resume; a bare Ctrl-C elsewhere leaves the last checkpoint.
+        reason = str(exc) or "no files were left half-written; resume with --continue_train"
+        print(f"interrupted {reason}" if str(exc) else f"interrupted: {reason}", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
     except MemoryError:
         print("error: out of memory; lower --batch_size or --crop_size", file=sys.stderr)
