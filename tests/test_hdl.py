@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import re
 import shutil
 from dataclasses import replace
@@ -290,3 +291,38 @@ def test_an_unreadable_subject_is_named_skipped_and_fails_the_run_at_the_end(
         assert {r["method"] for r in csv.DictReader(f)} == {"hdl", "baseline", "zero", "population"}
     err = capsys.readouterr().err
     assert "aaa_broken.h5" in err and "skipped; going on with the others" in err
+
+
+def test_the_readmes_python_example_runs_and_saves_a_twin_with_its_curves(runs: Path, tiny_cohort: Path,
+                                                                          tmp_path: Path) -> None:  # fmt: skip
+    """The README's Python example, as it is written there, in a folder laid out as it assumes."""
+    import subprocess
+    import sys
+
+    from models.hdl.report.analysis import analyse_slice
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    example = next(b for b in blocks if "HDLPredictor" in b)
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "my_interp").symlink_to(runs / "hdl_interp")
+    (tmp_path / "checkpoints" / "my_phase").symlink_to(runs / "hdl_phase")
+    name = load_splits(tiny_cohort)["test"][0]
+    shutil.copy(tiny_cohort / f"{name}.h5", tmp_path / "subject.h5")
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, "-c", example], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    twin = read_subject(tmp_path / "twin.h5")
+    assert twin.subject_id == name and list(twin.slices) == ["basal", "mid", "apical"]
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 3
+    for line, (slice_name, s) in zip(lines, twin.slices.items(), strict=True):
+        assert s.velocity.shape == (24, 3, 64, 64)
+        a = analyse_slice(s)  # the saved twin gives the curves and peaks the example printed
+        peak = a.peaks["longitudinal"]["global"]["systolic"]
+        assert line == (
+            f"{slice_name}: radial {a.curves.radial.min():.2f} to {a.curves.radial.max():.2f} cm/s, "
+            f"longitudinal systolic peak {peak['value']:.2f} cm/s at {peak['time_ms']:.0f} ms"
+        )
