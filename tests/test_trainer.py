@@ -301,6 +301,26 @@ def test_fine_tuning_the_shipped_phase_model_needs_no_architecture_flags(
     assert 0 < float(moved) < 0.05
 
 
+def _read_until(proc: subprocess.Popen, prefix: str, timeout: float = 180) -> list[str]:
+    """The lines ``proc`` prints up to the first that starts with ``prefix``; fails after ``timeout`` s."""
+    import queue
+    import threading
+
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
+    seen, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=1)
+        except queue.Empty:
+            continue
+        seen.append(line)
+        if line.startswith(prefix):
+            return seen
+    proc.kill()
+    raise AssertionError(f"no line starting with {prefix!r} in {timeout} s: {''.join(seen)[-3000:]}")
+
+
 # ------------------------------------------------------------------------ how long, and stopping early
 
 
@@ -318,14 +338,10 @@ def test_a_long_run_says_how_long_and_a_stop_before_its_first_checkpoint_writes_
     # 5000 epochs of the 108 batches of 2 in the 3 training subjects: hours on a CPU, whatever the machine.
     proc = subprocess.Popen(cmd(tmp_path / "b", 5000), cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
-    lines = []
-    for line in proc.stdout:
-        lines.append(line)
-        if line.startswith("note: this run needs about"):
-            break
+    printed = "".join(_read_until(proc, "note: this run needs about"))
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=120)
-    printed = "".join(lines) + out
+    err = proc.stderr.read()  # stdout stays with the reader of _read_until
+    proc.wait(timeout=120)
     assert proc.returncode == 130, err[-3000:]
     assert "training: 540000 steps (5000 epochs of 108 steps, batch 2) on cpu" in printed
     assert re.search(r"estimated training time: [\d.]+ h for 540000 steps at [\d.e-]+ s a step", printed)
@@ -352,3 +368,27 @@ def test_a_long_run_says_how_long_and_a_stop_before_its_first_checkpoint_writes_
     for name in a:
         for key in a[name]:
             torch.testing.assert_close(b[name][key], a[name][key], rtol=0, atol=0, msg=f"{name}.{key}")
+
+
+def test_ctrl_c_in_a_terminal_with_loading_workers_before_the_first_checkpoint(
+    tiny_cohort: Path, tmp_path: Path
+) -> None:
+    """A terminal's Ctrl-C reaches the data-loading workers too: the run still stops on a checkpoint."""
+    cmd = [
+        sys.executable, str(ROOT / "train.py"), "--model", "interp", "--dataroot", str(tiny_cohort), "--name", "run",
+        "--checkpoints_dir", str(tmp_path), "--n_epochs", "1000", "--batch_size", "2", "--val_freq", "0",
+        "--no_tensorboard", "--base_channels", "8", "--depth", "2", "--num_workers", "2", "--gpu", "-1",
+        "--no_progress",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
+    _read_until(proc, "estimated training time")
+    os.killpg(proc.pid, signal.SIGINT)  # the whole process group, as a terminal does
+    err = proc.stderr.read()
+    proc.wait(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in err, err[-3000:]
+    assert "before its first checkpoint): saved" in err and "resume with --continue_train" in err
+    state = torch.load(tmp_path / "run" / "latest.pt", weights_only=False)
+    assert state["within_epoch"]["steps_done"] == state["counter"]["global_step"] >= 5

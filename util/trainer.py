@@ -323,6 +323,8 @@ class Trainer:
                         shown = "  ".join(f"{k} {v:.4g}" for k, v in metrics.items())
                         print(f"epoch {epoch}: validation {shown}", flush=True)
                 self.save(epoch, metrics)
+                if self._stop_requested:  # asked between the last step and the checkpoint: stop on it
+                    raise KeyboardInterrupt
         self.logger.close()
         checksums = self.verify_replicas()
         return {
@@ -339,12 +341,11 @@ class Trainer:
         """The optimiser steps of one epoch (after a resume inside an epoch, those it had not done)."""
         from tqdm import tqdm
 
-        opt, ctx = self.opt, self.ctx
         self.train_loader.sampler.set_epoch(epoch)
         self.train_set.set_epoch(epoch)
         self.model.train()
         done, self._resume_within_epoch = self._resume_within_epoch, 0
-        show = ctx.is_main and not opt.no_progress
+        show = self.ctx.is_main and not self.opt.no_progress
         desc = f"epoch {epoch}/{self.counter.total_epochs}"
         bar = tqdm(
             total=self.steps_per_epoch, initial=done, desc=desc, disable=not show, dynamic_ncols=True, leave=False
@@ -353,26 +354,39 @@ class Trainer:
         if self._deferred_rng is not None:
             ckpt.set_rng_state(self._deferred_rng)
             self._deferred_rng = None
-        for i, batch in enumerate(batches):
-            if i >= self.steps_per_epoch:
+        for i in range(self.steps_per_epoch):
+            try:
+                batch = next(batches)
+            except StopIteration:
                 break
+            except RuntimeError:
+                # A Ctrl-C in a terminal also ends the data-loading workers: stop after the last whole step.
+                if not self._stop_requested:
+                    raise
+                bar.close()
+                self.stop_before_first_checkpoint(epoch, i)
             if i < done:  # the sampler's order and the samples' draws depend on (seed, epoch, index) only
                 continue
             self.train_step(batch)
             bar.update(1)
             self.clock.step_done()
-            if self.counter.needs_printing():
-                self.check_finite()
-                losses = {k: float(v) for k, v in all_reduce_mean(self.model.current_losses(), ctx).items()}
-                losses["lr"] = self.optimizers[self.model.optimizer_order[0]].param_groups[0]["lr"]
-                self.logger.scalars("train", losses, self.counter.global_step, epoch)
-                bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items() if not k.endswith("_total")})
-            if self.counter.needs_display():
-                self.logger.images(self.model.current_visuals(), self.counter.global_step)
+            self.log_step(epoch, bar)
             if self._stop_requested:
                 bar.close()
                 self.stop_before_first_checkpoint(epoch, i + 1)
         bar.close()
+
+    def log_step(self, epoch: int, bar: Any) -> None:
+        """Losses every ``--print_freq`` steps (after the check for a non-finite one), images every
+        ``--display_freq``."""
+        if self.counter.needs_printing():
+            self.check_finite()
+            losses = {k: float(v) for k, v in all_reduce_mean(self.model.current_losses(), self.ctx).items()}
+            losses["lr"] = self.optimizers[self.model.optimizer_order[0]].param_groups[0]["lr"]
+            self.logger.scalars("train", losses, self.counter.global_step, epoch)
+            bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items() if not k.endswith("_total")})
+        if self.counter.needs_display():
+            self.logger.images(self.model.current_visuals(), self.counter.global_step)
 
     # ---------------------------------------------------------------------------- interruptions
 
