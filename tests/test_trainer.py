@@ -392,3 +392,19 @@ def test_ctrl_c_in_a_terminal_with_loading_workers_before_the_first_checkpoint(
     assert "before its first checkpoint): saved" in err and "resume with --continue_train" in err
     state = torch.load(tmp_path / "run" / "latest.pt", weights_only=False)
     assert state["within_epoch"]["steps_done"] == state["counter"]["global_step"] >= 5
+
+
+def test_weights_of_another_architecture_are_refused_with_the_saved_options_in_full() -> None:
+    import argparse
+
+    from models.loading import load_initial_weights
+    from models.phase.model import PhaseModel
+
+    saved = torch.load(ROOT / "pretrained" / "phase" / "weights.pt", weights_only=True)["options"]
+    opt = argparse.Namespace(**{**PhaseModel.option_defaults(), **saved, "is_train": True, "base_channels": 4})
+    with pytest.raises(HDLError) as info:
+        load_initial_weights(PhaseModel(opt), "pretrained")
+    message = str(info.value)
+    assert "\n" not in message and "'netG' has another architecture" in message
+    assert message.endswith("--ndf 32 --n_layers_D 3 --norm_D instance")  # every saved network option, to the end
+    assert "--base_channels 16 --depth 3" in message and "--cycle_conditioning --population_prior" in message
