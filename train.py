@@ -32,7 +32,13 @@ def main(args: list[str] | None = None) -> dict:
     # start that fails before training takes back the folders it made.
     created = new_folders(Path(opt.checkpoints_dir) / opt.name) if ctx.is_main else []
     try:
-        trainer = _set_up(opt, options, ctx)
+        try:
+            trainer = _set_up(opt, options, ctx)
+        except KeyboardInterrupt:
+            left = "latest.pt is as it was; resume with --continue_train"
+            if not opt.continue_train:
+                left = "nothing to resume; start the run again"
+            raise KeyboardInterrupt(f"while setting up, before the first step: {left}") from None
         created = []
         summary = trainer.fit()
         if ctx.is_main:

@@ -408,3 +408,15 @@ def test_weights_of_another_architecture_are_refused_with_the_saved_options_in_f
     assert "\n" not in message and "'netG' has another architecture" in message
     assert message.endswith("--ndf 32 --n_layers_D 3 --norm_D instance")  # every saved network option, to the end
     assert "--base_channels 16 --depth 3" in message and "--cycle_conditioning --population_prior" in message
+
+
+def test_ctrl_c_while_setting_up_says_there_is_nothing_to_resume(
+    tiny_cohort: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "create_model", interrupted)
+    with pytest.raises(KeyboardInterrupt, match="before the first step: nothing to resume; start the run again"):
+        train.main(_args(tiny_cohort, tmp_path))
+    assert not (tmp_path / "run").exists()
