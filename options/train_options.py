@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from models import MODELS, get_model_class
@@ -135,5 +136,5 @@ def adopt_network_options(opt: argparse.Namespace, saved: dict, given: set[str],
     taken = [n for n in names if n not in given and getattr(opt, n) != saved[n]]
     for name in names:
         setattr(opt, name, saved[name])
-    if taken:
+    if taken and int(os.environ.get("RANK", "0")) == 0:
         print(f"network options from {path}: {as_flags(saved, taken)}", flush=True)

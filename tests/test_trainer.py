@@ -1,5 +1,7 @@
 """The trainer: torchrun DDP on CPU (gloo), exact resume after SIGKILL or Ctrl-C, stop on a NaN loss, mixed
-precision and compiled steps, and checkpoints that cannot be written (full disk, a file in the way)."""
+precision and compiled steps, and checkpoints that cannot be written (full disk, a file in the way); network
+options taken from the weights a run starts from; how long a run says it takes, and a stop before the first
+checkpoint that writes one."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ def options_to_dict(opt: argparse.Namespace) -> dict:
 
 def as_flags(values: Mapping[str, Any], names: Iterable[str]) -> str:
     """``values`` of ``names`` as a command line: ``--name value``, ``--flag`` for a true switch, and
-    ``no --flag`` for a false one (names ``values`` lacks are left out)."""
+    ``(no --flag)`` for a false one (names ``values`` lacks are left out)."""
     parts = []
     for name in names:
         if name not in values:
