@@ -4,7 +4,8 @@ the datasets (training) and the test drivers (evaluation and synthesis).
 ``--split all`` is every subject in the folder (sorted by name); ``train`` / ``val`` / ``test`` are the
 lists of ``splits.json`` (or the default split). ``--subjects`` keeps only the named subjects of that
 split, in the split's order: naming one outside the split is an error rather than a silent leak of a
-test subject into training. ``--max_subjects N`` then keeps the first N.
+test subject into training. A subject may be named by its file (``subject_005.h5``): its stem is the name.
+``--max_subjects N`` then keeps the first N.
 """
 
 from __future__ import annotations
@@ -17,6 +18,12 @@ from data.mvm_io import list_subjects, load_splits
 from util.errors import DataError, OptionError
 
 
+def subject_name(text: str) -> str:
+    """The subject a ``--subjects`` entry names: a stem as it is, or a file name (or path) without ``.h5``."""
+    name = Path(text).name
+    return name[: -len(".h5")] if name.lower().endswith(".h5") else name
+
+
 def select_subjects(
     dataroot: str | os.PathLike,
     split: str,
@@ -27,6 +34,7 @@ def select_subjects(
     found = list_subjects(dataroot)
     names = list(found) if split == "all" else load_splits(dataroot)[split]
     if subjects:
+        subjects = [subject_name(n) for n in subjects]
         unknown = [n for n in subjects if n not in found]
         if unknown:
             raise DataError(f"{dataroot}: --subjects names unknown subject(s) {unknown}")

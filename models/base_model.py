@@ -31,6 +31,9 @@ from util.device import autocast
 
 StepFn = Callable[[str, torch.Tensor], None]
 
+#: options a model adds that only weigh or start training (loss weights, initialisation), not the networks
+TRAINING_ONLY_PREFIXES = ("lambda_", "init_")
+TRAINING_ONLY_OPTIONS = frozenset({"myo_dilation", "gan_mode"})
 
 
 class BaseModel(ABC):
@@ -62,6 +65,18 @@ class BaseModel(ABC):
         parser = argparse.ArgumentParser(add_help=False)
         cls.modify_commandline_options(parser, is_train=True)
         return vars(parser.parse_args([]))
+
+    @classmethod
+    def network_options(cls) -> tuple[str, ...]:
+        """The options that shape the networks and what they are fed (architecture, conditioning, temporal
+        window, prior, composite scheme): what a checkpoint's weights need, and what ``--init_weights`` and
+        ``--continue_train`` take from the checkpoint's saved options. Loss weights and the
+        initialisation are the run's own choice."""
+        return tuple(
+            name
+            for name in cls.option_defaults()
+            if not name.startswith(TRAINING_ONLY_PREFIXES) and name not in TRAINING_ONLY_OPTIONS
+        )
 
     def __init__(self, opt: argparse.Namespace, device: torch.device | None = None) -> None:
         self.opt = opt

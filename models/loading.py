@@ -24,6 +24,7 @@ import torch
 from models import get_model_class
 from util import checkpoint as ckpt
 from util.errors import CheckpointError
+from util.option_values import as_flags
 
 #: the twin shipped with the repository (pretrained/MODEL_CARD.md): one run folder per stage
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
@@ -120,6 +121,30 @@ def checkpoint_path(run_dir: str | os.PathLike, which: str | int = "best") -> Pa
     return path
 
 
+def init_weights_file(source: str | os.PathLike, model_name: str) -> Path:
+    """The checkpoint file ``--init_weights source`` names for a ``model_name`` run: the shipped twin's
+    weights of that stage for ``pretrained``, a run folder's best checkpoint (else weights.pt), or a file."""
+    path = Path(source)
+    if str(source) == "pretrained":
+        path = PRETRAINED_DIR / model_name / "weights.pt"
+    elif path.is_dir():
+        path = checkpoint_path(path, "best")
+    if not path.is_file():
+        raise CheckpointError(f"--init_weights {source}: no checkpoint file at {path}")
+    return path
+
+
+def saved_options(path: str | os.PathLike) -> dict[str, Any]:
+    """The resolved options a checkpoint was trained with (empty for a file that holds none)."""
+    return dict(read_checkpoint(Path(path)).get("options") or {})
+
+
+def _saved_network_flags(model: Any, state: dict[str, Any]) -> str:
+    saved = state.get("options") or {}
+    shown = as_flags(saved, type(model).network_options())
+    return shown or "options it does not record (train with the options of the run that wrote it)"
+
+
 def load_initial_weights(model: Any, source: str | os.PathLike) -> Path:
     """Load the network weights of ``source`` into ``model`` before training (fine-tuning).
 
@@ -128,14 +153,9 @@ def load_initial_weights(model: Any, source: str | os.PathLike) -> Path:
     discriminator, when starting from a weights-only export of an older run) keep their initialisation;
     a network whose shapes differ is an error naming the option to fix.
     """
-    path = Path(source)
-    if str(source) == "pretrained":
-        path = PRETRAINED_DIR / model.opt.model / "weights.pt"
-    elif path.is_dir():
-        path = checkpoint_path(path, "best")
-    if not path.is_file():
-        raise CheckpointError(f"--init_weights {source}: no checkpoint file at {path}")
-    networks = read_checkpoint(path).get("networks", {})
+    path = init_weights_file(source, model.opt.model)
+    state = read_checkpoint(path)
+    networks = state.get("networks", {})
     loaded = [name for name in model.network_names if name in networks]
     if not loaded:
         raise CheckpointError(f"--init_weights {path}: holds no weights for {model.network_names}")
@@ -144,8 +164,8 @@ def load_initial_weights(model: Any, source: str | os.PathLike) -> Path:
             model.network(name).load_state_dict(networks[name])
         except RuntimeError as exc:
             raise CheckpointError(
-                f"--init_weights {path}: {name!r} has another architecture; use the options the weights were "
-                f"trained with (saved in the checkpoint): {str(exc).splitlines()[0]}"
+                f"--init_weights {path}: {name!r} has another architecture ({str(exc).splitlines()[0]}); "
+                f"the weights were trained with {_saved_network_flags(model, state)}"
             ) from exc
     return path
 

@@ -22,6 +22,22 @@ from util.option_values import options_to_dict, require_at_least
 DEFAULT_DATAROOT = "datasets/phantom"
 
 
+def given_options(parser: argparse.ArgumentParser, args: list[str] | None) -> set[str]:
+    """The names (``dest``) of the options the command line sets, whatever their value: a value equal to
+    the default given explicitly counts as given. ``args`` defaults to ``sys.argv[1:]``."""
+    defaults = [(action, action.default) for action in parser._actions]
+    parser_defaults = dict(parser._defaults)
+    try:
+        for action, _ in defaults:
+            action.default = argparse.SUPPRESS
+        parser._defaults.clear()
+        return set(vars(parser.parse_args(args)))
+    finally:
+        for action, default in defaults:
+            action.default = default
+        parser._defaults.update(parser_defaults)
+
+
 class BaseOptions:
     """Options common to training and testing. Subclasses set ``is_train`` and add their own."""
 
@@ -102,10 +118,16 @@ class BaseOptions:
         opt.is_train = self.is_train
         if opt.dataset_mode is None:
             opt.dataset_mode = get_command(opt.model).default_dataset
+        self.resolve(opt, given_options(parser, args))
         self.validate(opt)
         if save and int(os.environ.get("RANK", "0")) == 0:
             self.save(opt)
         return opt
+
+    def resolve(self, opt: argparse.Namespace, given: set[str]) -> None:
+        """Complete the options from elsewhere (a checkpoint) where the command line did not set them;
+        ``given`` holds the names the command line set. Nothing to do by default."""
+        return None
 
     def validate(self, opt: argparse.Namespace) -> None:
         """Reject values argparse cannot check on its own, with the option's name in the message."""

@@ -22,7 +22,7 @@ class TestOptions(BaseOptions):
         t.add_argument("--results_dir", default="results", help="outputs go to <results_dir>/<name>/<model>")
         t.add_argument("--which_epoch", default="best", help="checkpoint to load: best, latest or an epoch")
         t.add_argument("--split", default="test", choices=("train", "val", "test", "all"), help="subjects")
-        t.add_argument("--subjects", nargs="*", default=None, help="only these subjects (file stems)")
+        t.add_argument("--subjects", nargs="*", default=None, help="only these subjects (file stems or names)")
         t.add_argument("--no_progress", action="store_true", help="no progress bars")
         return parser
 

@@ -98,3 +98,27 @@ def test_test_py_on_a_damaged_input_and_missing_run(tiny_cohort: Path, tmp_path:
     )  # fmt: skip
     assert result.returncode == 2 and "run folder not found" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "res" / "never_trained" / "phase" / "metrics.csv").exists()
+
+
+def test_failed_starts_leave_no_run_or_results_folder(tiny_cohort: Path, tmp_path: Path) -> None:
+    ckpt, res = tmp_path / "ckpt", tmp_path / "res"
+    common = ["--checkpoints_dir", str(ckpt), "--gpu", "-1", "--no_progress", "--num_workers", "0"]
+    # Bad data: found before anything is written.
+    bad_data = run([str(ROOT / "train.py"), "--model", "phase", "--name", "A", "--dataroot", str(tmp_path / "nowhere"),
+                    *common], ROOT)  # fmt: skip
+    assert bad_data.returncode == 2 and "dataset folder not found" in bad_data.stderr
+    # A batch larger than the training split: found once the trainer is built, after tensorboard started.
+    too_big = run([str(ROOT / "train.py"), "--model", "interp", "--name", "B", "--dataroot", str(tiny_cohort),
+                   "--batch_size", "100000", "--base_channels", "4", "--depth", "2", *common], ROOT)  # fmt: skip
+    assert too_big.returncode == 2 and "lower --batch_size" in too_big.stderr
+    # A run that does not exist: test.py writes no results folder.
+    missing = run([str(ROOT / "test.py"), "--model", "interp", "--name", "C", "--dataroot", str(tiny_cohort),
+                   "--results_dir", str(res), *common], ROOT)  # fmt: skip
+    assert missing.returncode == 2 and "run folder not found" in missing.stderr
+    assert not ckpt.exists() and not res.exists()
+    # A folder that was there before a failed start stays (with what it held).
+    (ckpt / "B").mkdir(parents=True)
+    (ckpt / "B" / "notes.txt").write_text("mine")
+    again = run([str(ROOT / "train.py"), "--model", "interp", "--name", "B", "--dataroot", str(tiny_cohort),
+                 "--batch_size", "100000", *common], ROOT)  # fmt: skip
+    assert again.returncode == 2 and (ckpt / "B" / "notes.txt").read_text() == "mine"

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import csv
 import math
+import os
+import re
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -252,3 +255,81 @@ def test_run_test_needs_both_stage_runs(tiny_cohort: Path, runs: Path, tmp_path:
     i = args.index("--interp_name")
     with pytest.raises(OptionError, match="--interp_name is required"):
         test_entry.main(args[:i] + args[i + 2 :])
+
+
+def test_pretrained_with_a_named_stage_run_uses_that_run_and_says_so(
+    tiny_cohort: Path, runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from models.loading import PRETRAINED_DIR
+
+    args = hdl_args(tiny_cohort, runs, tmp_path, "--pretrained", "--factor", str(FACTOR))
+    i = args.index("--interp_name")
+    rows = test_entry.main(args[:i] + args[i + 2 :])  # stage 1 shipped, stage 2 the run hdl_phase
+    printed = capsys.readouterr().out
+    shipped = PRETRAINED_DIR / "interp"
+    assert f"interp stage: shipped twin, {shipped} ({shipped / 'weights.pt'})" in printed
+    assert f"phase stage: run hdl_phase, in place of the shipped twin's ({runs / 'hdl_phase' / 'best.pt'})" in printed
+    description = str(rows["hdl"]["description"])
+    assert "hdl_phase" in description and str(PRETRAINED_DIR / "interp") in description
+    assert str(PRETRAINED_DIR / "phase") not in description
+    page = (tmp_path / "chain" / "hdl" / "index.html").read_text()
+    assert str(runs / "hdl_phase" / "best.pt") in page and str(PRETRAINED_DIR / "interp" / "weights.pt") in page
+    # The console uses the pages' rounding, and says once that FID was not asked for.
+    summary = [line for line in printed.splitlines() if "magnitude PSNR" in line]
+    assert len(summary) == 4
+    pattern = r"  \w+ +magnitude PSNR -?\d+\.\d\d dB, Dice \d\.\d\d\d, velocity MAE (\d+\.\d\d cm/s|n/a cm/s)"
+    assert all(re.fullmatch(pattern, line) for line in summary), summary
+    assert printed.count("FID unavailable: not requested") == 1
+
+
+def test_an_unreadable_subject_is_named_skipped_and_fails_the_run_at_the_end(
+    tiny_cohort: Path, runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    root = tmp_path / "data"
+    root.mkdir()
+    name = load_splits(tiny_cohort)["test"][0]
+    shutil.copy(tiny_cohort / f"{name}.h5", root / f"{name}.h5")
+    (root / "aaa_broken.h5").write_bytes((tiny_cohort / f"{name}.h5").read_bytes()[:5000])
+    with pytest.raises(DataError, match=r"1 of 2 subject file\(s\) could not be read: aaa_broken\.h5; the results"):
+        test_entry.main(hdl_args(root, runs, tmp_path / "res", "--split", "all"))
+    out = tmp_path / "res" / "chain" / "hdl"
+    assert read_subject(out / "subjects" / "hdl" / f"{name}.h5").subject_id == name
+    with open(out / "metrics.csv", newline="") as f:
+        assert {r["method"] for r in csv.DictReader(f)} == {"hdl", "baseline", "zero", "population"}
+    err = capsys.readouterr().err
+    assert "aaa_broken.h5" in err and "skipped; going on with the others" in err
+
+
+def test_the_readmes_python_example_runs_and_saves_a_twin_with_its_curves(runs: Path, tiny_cohort: Path,
+                                                                          tmp_path: Path) -> None:  # fmt: skip
+    """The README's Python example, as it is written there, in a folder laid out as it assumes."""
+    import subprocess
+    import sys
+
+    from models.hdl.report.analysis import analyse_slice
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    example = next(b for b in blocks if "HDLPredictor" in b)
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "my_interp").symlink_to(runs / "hdl_interp")
+    (tmp_path / "checkpoints" / "my_phase").symlink_to(runs / "hdl_phase")
+    name = load_splits(tiny_cohort)["test"][0]
+    shutil.copy(tiny_cohort / f"{name}.h5", tmp_path / "subject.h5")
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, "-c", example], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    twin = read_subject(tmp_path / "twin.h5")
+    assert twin.subject_id == name and list(twin.slices) == ["basal", "mid", "apical"]
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 3
+    for line, (slice_name, s) in zip(lines, twin.slices.items(), strict=True):
+        assert s.velocity.shape == (24, 3, 64, 64)
+        a = analyse_slice(s)  # the saved twin gives the curves and peaks the example printed
+        peak = a.peaks["longitudinal"]["global"]["systolic"]
+        assert line == (
+            f"{slice_name}: radial {a.curves.radial.min():.2f} to {a.curves.radial.max():.2f} cm/s, "
+            f"longitudinal systolic peak {peak['value']:.2f} cm/s at {peak['time_ms']:.0f} ms"
+        )

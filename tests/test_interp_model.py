@@ -300,3 +300,40 @@ def test_test_reports_a_missing_run_clearly(tiny_cohort: Path, tmp_path: Path) -
     with pytest.raises(CheckpointError, match="run folder not found"):
         args = ["--model", "interp", "--dataroot", str(tiny_cohort), "--name", "absent", "--gpu", "-1"]
         test_script.main([*args, "--checkpoints_dir", str(tmp_path), "--results_dir", str(tmp_path / "r")])
+
+
+def test_test_py_skips_an_unreadable_subject_names_it_and_exits_non_zero(tiny_cohort: Path, tmp_path: Path) -> None:
+    import re
+    import shutil
+    import subprocess
+    import sys
+
+    import train as train_script
+    from data.mvm_io import load_splits
+
+    ckpt = tmp_path / "ckpt"
+    train_script.main(
+        ["--model", "interp", "--dataroot", str(tiny_cohort), "--name", "tiny", "--gpu", "-1", "--checkpoints_dir",
+         str(ckpt), "--batch_size", "4", "--num_workers", "0", "--no_progress", "--n_epochs", "1",
+         "--steps_per_epoch", "1", "--base_channels", "4", "--depth", "2", "--val_freq", "0"]
+    )  # fmt: skip
+    root = tmp_path / "data"
+    root.mkdir()
+    name = load_splits(tiny_cohort)["test"][0]
+    shutil.copy(tiny_cohort / f"{name}.h5", root / f"{name}.h5")
+    (root / "a_truncated.h5").write_bytes((tiny_cohort / f"{name}.h5").read_bytes()[:4096])
+    result = subprocess.run(
+        [sys.executable, "test.py", "--model", "interp", "--name", "tiny", "--dataroot", str(root), "--split", "all",
+         "--checkpoints_dir", str(ckpt), "--results_dir", str(tmp_path / "res"), "--gpu", "-1", "--no_progress"],
+        cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "a_truncated.h5" in result.stderr and "skipped; going on with the others" in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: 1 of 2 subject file(s) could not be read")
+    out = tmp_path / "res" / "tiny" / "interp"
+    assert (out / "subjects" / f"{name}.h5").is_file()
+    rows = read_metrics(out / "metrics.csv")
+    assert int(rows[0]["n_frames"]) == 3 * 20  # the readable subject's non-key frames at k = 6
+    # The console table rounds as the pages do: dB to 2 decimals, SSIM and Dice to 3.
+    line = next(x for x in result.stdout.splitlines() if x.startswith("hdl_interp"))
+    assert re.fullmatch(r"hdl_interp +(-?\d+\.\d\d +){2}(\d\.\d\d\d +){3}60", line), line

@@ -81,3 +81,76 @@ def test_help_lists_the_chosen_models_options(
     text = capsys.readouterr().out
     for option in expected:
         assert option in text, option
+
+
+# ----------------------------------------------------------- network options that travel with the weights
+
+
+def _pretrained_phase_options() -> dict:
+    import torch
+
+    from models.loading import PRETRAINED_DIR
+
+    return torch.load(PRETRAINED_DIR / "phase" / "weights.pt", weights_only=True)["options"]
+
+
+def test_init_weights_takes_the_network_options_saved_with_the_weights(tmp_path: Path) -> None:
+    saved = _pretrained_phase_options()
+    base = ["--model", "phase", "--init_weights", "pretrained", "--checkpoints_dir", str(tmp_path)]
+    opt = TrainOptions().parse(base, save=False)
+    for name in ("netG", "base_channels", "depth", "temporal_window", "cycle_conditioning", "population_prior", "ndf"):
+        assert getattr(opt, name) == saved[name], name
+    assert (opt.base_channels, opt.depth, opt.temporal_window) == (16, 3, 5)  # not the parser's 32, 4, 3
+    # Training choices stay the run's own: the loss weights are not architecture.
+    assert opt.lambda_myo == 100.0 and opt.lr is None
+    # Giving the saved value is fine; a different value is refused in one line listing the saved ones.
+    assert TrainOptions().parse([*base, "--depth", "3"], save=False).depth == 3
+    with pytest.raises(OptionError) as info:
+        TrainOptions().parse([*base, "--depth", "4", "--base_channels", "16"], save=False)
+    message = str(info.value)
+    assert "\n" not in message and "--depth 4 (saved: 3)" in message  # 4 is the default: given all the same
+    assert "--base_channels 16 --depth 3" in message and "--temporal_window 5" in message
+    assert not (tmp_path / "experiment").exists()
+
+
+def test_continue_train_takes_the_runs_network_options(tmp_path: Path) -> None:
+    import torch
+
+    run = tmp_path / "r"
+    run.mkdir()
+    saved = {"model": "interp", "base_channels": 8, "depth": 2, "block": "r2", "lambda_l1": 5.0}
+    torch.save({"options": saved}, run / "latest.pt")
+    base = ["--model", "interp", "--name", "r", "--checkpoints_dir", str(tmp_path), "--continue_train"]
+    opt = TrainOptions().parse(base, save=False)
+    assert (opt.base_channels, opt.depth, opt.block, opt.lambda_l1) == (8, 2, "r2", 1.0)
+    with pytest.raises(OptionError, match=r"--continue_train: --block unet \(saved: r2\) does not match"):
+        TrainOptions().parse([*base, "--block", "unet"], save=False)
+    with pytest.raises(OptionError, match="holds a --model interp run, not --model phase"):
+        TrainOptions().parse(["--model", "phase", *base[2:]], save=False)
+
+
+def test_continue_train_without_a_checkpoint_says_what_to_do(tmp_path: Path) -> None:
+    args = ["--model", "interp", "--name", "new", "--checkpoints_dir", str(tmp_path), "--continue_train"]
+    with pytest.raises(OptionError) as info:
+        TrainOptions().parse(args)
+    message = str(info.value)
+    assert message.startswith("--continue_train: nothing to resume") and "does not exist" in message
+    assert "start the run without --continue_train" in message and "checkpoint not found" not in message
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "new").mkdir()
+    with pytest.raises(OptionError, match="new has no checkpoint yet"):
+        TrainOptions().parse(args)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "interp", "--crop_size", "50"], r"--crop_size 50 must be a multiple of 16 .*use 48 or 64"),
+        (["--model", "phase", "--depth", "3", "--crop_size", "20"], r"multiple of 8 .*use 16 or 24"),
+    ],
+)
+def test_crop_size_is_checked_against_the_networks_depth(tmp_path: Path, args: list[str], message: str) -> None:
+    with pytest.raises(OptionError, match=message):
+        TrainOptions().parse([*args, "--checkpoints_dir", str(tmp_path)])
+    assert not list(tmp_path.iterdir())
+    assert TrainOptions().parse(["--model", "interp", "--crop_size", "48"], save=False).crop_size == 48

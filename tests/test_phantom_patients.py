@@ -107,7 +107,9 @@ def test_lbbb_moves_the_septum_before_the_lateral_wall():
     assert subject.attrs["patient"] and "LBBB" in subject.attrs["pathology"]
     s = subject.slices["basal"]
     truth = dict(zip(s.attrs["aha_segment_ids"], s.attrs["aha_delay_ms"], strict=True))
-    np.testing.assert_allclose([truth[2], truth[5]], [-0.5 * spread * np.cos(np.pi / 6), 0.5 * spread * np.cos(np.pi / 6)])
+    np.testing.assert_allclose(
+        [truth[2], truth[5]], [-0.5 * spread * np.cos(np.pi / 6), 0.5 * spread * np.cos(np.pi / 6)]
+    )
     curves = velocity_curves(s.velocity_true, s.myocardium, "basal", septum_deg=s.rv_insertion_deg)
     frame_ms = s.rr_interval_ms / s.num_frames
     ids = list(curves.segment_ids)
@@ -122,7 +124,7 @@ def test_global_dysfunction_lowers_ejection_and_long_axis_motion_but_not_the_reg
     drawn, sick = draw_subject(np.random.default_rng(2), config)
     _, healthy = draw_subject(np.random.default_rng(2), PhantomConfig())
     for position in ("basal", "apical"):
-        assert 1.0 - sick[position].es_fraction**2 == pytest.approx(0.25)
+        assert 1.0 - sick[position].es_fraction ** 2 == pytest.approx(0.25)
         assert sick[position].long_systolic_cm_s == pytest.approx(0.5 * healthy[position].long_systolic_cm_s)
         assert sick[position].rotation_deg == pytest.approx(0.5 * healthy[position].rotation_deg)
         truth = segment_truth(sick[position])

@@ -342,3 +342,31 @@ def test_tissue_noise_run_matches_the_measured_texture(trained_runs: Path, tiny_
     assert float(rows["fg_bg_gan_tissue_noise"]["bg_std_cm_s"]) == pytest.approx(
         float(rows["real"]["bg_std_cm_s"]), rel=0.1
     )
+
+
+def test_an_unreadable_subject_is_skipped_and_the_table_is_rounded_as_on_the_pages(
+    trained_runs: Path, tiny_cohort: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    import re
+    import shutil
+
+    from util.errors import DataError
+
+    root = tmp_path / "data"
+    root.mkdir()
+    name = load_splits(tiny_cohort)["test"][0]
+    shutil.copy(tiny_cohort / f"{name}.h5", root / f"{name}.h5")
+    (root / "broken.h5").write_text("not an HDF5 file")
+    args = ["--model", "phase", "--name", "gan", "--dataroot", str(root), "--split", "all", "--no_progress"]
+    with pytest.raises(DataError, match=r"1 of 2 subject file\(s\) could not be read: broken\.h5"):
+        test_entry.main([*args, "--checkpoints_dir", str(trained_runs), "--results_dir", str(tmp_path / "res")])
+    out = tmp_path / "res" / "gan" / "phase"
+    assert (out / "subjects" / f"{name}.h5").is_file() and (out / "metrics.csv").is_file()
+    captured = capsys.readouterr()
+    assert "broken.h5" in captured.err and "skipped" in captured.err
+    table = {line.split()[0]: line.split()[1:] for line in captured.out.splitlines() if line[:1].strip()}
+    assert all(re.fullmatch(r"-?\d+\.\d\d|-", v) for v in table["psnr_vx"]), table["psnr_vx"]  # dB: 2
+    assert all(re.fullmatch(r"-?\d\.\d\d\d|-", v) for v in table["ssim_fg_vz"])  # SSIM: 3
+    assert all(re.fullmatch(r"\d+\.\d\d|-", v) for v in table["mae_myo_cm_s"])  # cm/s: 2, '-' where none
+    assert all(re.fullmatch(r"-?\d\.\d\d\d|-", v) for v in table["skill"])
+    assert table["n_slices"] == ["3"] * len(table["n_slices"])

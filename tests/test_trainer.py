@@ -1,5 +1,7 @@
 """The trainer: torchrun DDP on CPU (gloo), exact resume after SIGKILL or Ctrl-C, stop on a NaN loss, mixed
-precision and compiled steps, and checkpoints that cannot be written (full disk, a file in the way)."""
+precision and compiled steps, and checkpoints that cannot be written (full disk, a file in the way); network
+options taken from the weights a run starts from; how long a run says it takes, and a stop before the first
+checkpoint that writes one."""
 
 from __future__ import annotations
 
@@ -272,3 +274,151 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(tiny_cohort: Path, tmp_path: P
     assert final == {"epoch": stopped_at + 2, "global_step": 2 * (stopped_at + 2)}
     steps = {int(step) for (_, step, _) in loss_rows(tmp_path / "run")}
     assert steps == set(range(1, 2 * (stopped_at + 2) + 1))
+
+
+# ------------------------------------------------------------------ network options from the checkpoint
+
+
+def test_fine_tuning_the_shipped_phase_model_needs_no_architecture_flags(
+    tiny_cohort: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from models.loading import PRETRAINED_DIR
+
+    args = [
+        "--model", "phase", "--dataroot", str(tiny_cohort), "--name", "ft", "--checkpoints_dir", str(tmp_path),
+        "--init_weights", "pretrained", "--n_epochs", "1", "--steps_per_epoch", "1", "--batch_size", "2",
+        "--val_freq", "0", "--num_workers", "0", "--gpu", "-1", "--no_progress", "--no_tensorboard",
+    ]  # fmt: skip
+    assert train.main(args)["steps"] == 1
+    out = capsys.readouterr().out
+    assert "network options from" in out and "--base_channels 16 --depth 3" in out
+    shipped = torch.load(PRETRAINED_DIR / "phase" / "weights.pt", weights_only=True)
+    saved = torch.load(tmp_path / "ft" / "weights.pt", weights_only=True)["options"]
+    for name in ("netG", "base_channels", "depth", "temporal_window", "cycle_conditioning", "population_prior"):
+        assert saved[name] == shipped["options"][name], name
+    # One step of fine-tuning moved the shipped weights a little, from where they were.
+    key = next(k for k, v in shipped["networks"]["netG"].items() if v.is_floating_point() and v.numel() > 100)
+    moved = (torch.load(tmp_path / "ft" / "weights.pt", weights_only=True)["networks"]["netG"][key] -
+             shipped["networks"]["netG"][key]).abs().max()  # fmt: skip
+    assert 0 < float(moved) < 0.05
+
+
+def _read_until(proc: subprocess.Popen, prefix: str, timeout: float = 180) -> list[str]:
+    """The lines ``proc`` prints up to the first that starts with ``prefix``; fails after ``timeout`` s."""
+    import queue
+    import threading
+
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
+    seen, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=1)
+        except queue.Empty:
+            continue
+        seen.append(line)
+        if line.startswith(prefix):
+            return seen
+    proc.kill()
+    raise AssertionError(f"no line starting with {prefix!r} in {timeout} s: {''.join(seen)[-3000:]}")
+
+
+# ------------------------------------------------------------------------ how long, and stopping early
+
+
+def test_a_long_run_says_how_long_and_a_stop_before_its_first_checkpoint_writes_one(
+    tiny_cohort: Path, tmp_path: Path
+) -> None:
+    def cmd(ckpt: Path, epochs: int) -> list[str]:
+        return [
+            sys.executable, str(ROOT / "train.py"), "--model", "phase", "--dataroot", str(tiny_cohort), "--name", "run",
+            "--checkpoints_dir", str(ckpt), "--n_epochs", str(epochs), "--batch_size", "2", "--seed", "3",
+            "--deterministic", "--val_freq", "0", "--no_tensorboard", *TINY,
+        ]  # fmt: skip
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # 5000 epochs of the 108 batches of 2 in the 3 training subjects: hours on a CPU, whatever the machine.
+    proc = subprocess.Popen(cmd(tmp_path / "b", 5000), cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    printed = "".join(_read_until(proc, "note: this run needs about"))
+    proc.send_signal(signal.SIGTERM)
+    err = proc.stderr.read()  # stdout stays with the reader of _read_until
+    proc.wait(timeout=120)
+    assert proc.returncode == 130, err[-3000:]
+    assert "training: 540000 steps (5000 epochs of 108 steps, batch 2) on cpu" in printed
+    assert re.search(r"estimated training time: [\d.]+ h for 540000 steps at [\d.e-]+ s a step", printed)
+    assert printed.count("scripts/train_reference.sh") == 1
+    latest = tmp_path / "b" / "run" / "latest.pt"
+    match = re.search(r"interrupted at step (\d+) \(epoch 1, before its first checkpoint\): saved (\S+); resume", err)
+    assert match and Path(match.group(2)) == latest, err[-3000:]
+    stopped = int(match.group(1))
+    state = torch.load(latest, weights_only=False)
+    assert state["counter"] == {"epoch": 0, "global_step": stopped} and 5 <= stopped < 108
+    assert state["within_epoch"] == {"epoch": 1, "steps_done": stopped}
+
+    # Resumed (to the end of epoch 1 only), it ends where a run that was never stopped ends.
+    resumed = subprocess.run([*cmd(tmp_path / "b", 1), "--continue_train"], cwd=ROOT, env=env, capture_output=True,
+                             text=True)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"108 steps (1 epoch of 108 steps, batch 2) on cpu; {108 - stopped} to go from step {stopped}" in (
+        resumed.stdout
+    )
+    straight = subprocess.run(cmd(tmp_path / "a", 1), cwd=ROOT, env=env, capture_output=True, text=True)
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    assert "note: this run needs" not in straight.stdout
+    a, b = networks(tmp_path / "a" / "run" / "weights.pt"), networks(tmp_path / "b" / "run" / "weights.pt")
+    for name in a:
+        for key in a[name]:
+            torch.testing.assert_close(b[name][key], a[name][key], rtol=0, atol=0, msg=f"{name}.{key}")
+
+
+def test_ctrl_c_in_a_terminal_with_loading_workers_before_the_first_checkpoint(
+    tiny_cohort: Path, tmp_path: Path
+) -> None:
+    """A terminal's Ctrl-C reaches the data-loading workers too: the run still stops on a checkpoint."""
+    cmd = [
+        sys.executable, str(ROOT / "train.py"), "--model", "interp", "--dataroot", str(tiny_cohort), "--name", "run",
+        "--checkpoints_dir", str(tmp_path), "--n_epochs", "1000", "--batch_size", "2", "--val_freq", "0",
+        "--no_tensorboard", "--base_channels", "8", "--depth", "2", "--num_workers", "2", "--gpu", "-1",
+        "--no_progress",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
+    _read_until(proc, "estimated training time")
+    os.killpg(proc.pid, signal.SIGINT)  # the whole process group, as a terminal does
+    err = proc.stderr.read()
+    proc.wait(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in err, err[-3000:]
+    assert "before its first checkpoint): saved" in err and "resume with --continue_train" in err
+    state = torch.load(tmp_path / "run" / "latest.pt", weights_only=False)
+    assert state["within_epoch"]["steps_done"] == state["counter"]["global_step"] >= 5
+
+
+def test_weights_of_another_architecture_are_refused_with_the_saved_options_in_full() -> None:
+    import argparse
+
+    from models.loading import load_initial_weights
+    from models.phase.model import PhaseModel
+
+    saved = torch.load(ROOT / "pretrained" / "phase" / "weights.pt", weights_only=True)["options"]
+    opt = argparse.Namespace(**{**PhaseModel.option_defaults(), **saved, "is_train": True, "base_channels": 4})
+    with pytest.raises(HDLError) as info:
+        load_initial_weights(PhaseModel(opt), "pretrained")
+    message = str(info.value)
+    assert "\n" not in message and "'netG' has another architecture" in message
+    assert message.endswith("--ndf 32 --n_layers_D 3 --norm_D instance")  # every saved network option, to the end
+    assert "--base_channels 16 --depth 3" in message and "--cycle_conditioning --population_prior" in message
+
+
+def test_ctrl_c_while_setting_up_says_there_is_nothing_to_resume(
+    tiny_cohort: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "create_model", interrupted)
+    with pytest.raises(KeyboardInterrupt, match="before the first step: nothing to resume; start the run again"):
+        train.main(_args(tiny_cohort, tmp_path))
+    assert not (tmp_path / "run").exists()

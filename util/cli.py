@@ -9,10 +9,12 @@ test.py; ``ToolParser`` and ``run_tool`` wrap the data tools (importers, exporte
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from util.errors import HDLError, OptionError
+from util.errors import DataError, HDLError, OptionError
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -30,8 +32,10 @@ def run_cli(main: Callable[[], object]) -> None:
     except HDLError as exc:
         print(error_line(exc), file=sys.stderr, flush=True)
         sys.exit(EXIT_ERROR)
-    except KeyboardInterrupt:
-        print("interrupted: no files were left half-written; resume with --continue_train", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        # The trainer says what there is to resume; a bare Ctrl-C elsewhere leaves the last checkpoint.
+        reason = str(exc) or "no files were left half-written; resume with --continue_train"
+        print(f"interrupted {reason}" if str(exc) else f"interrupted: {reason}", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
     except MemoryError:
         print("error: out of memory; lower --batch_size or --crop_size", file=sys.stderr)
@@ -54,6 +58,46 @@ def run_tool(body: Callable[[argparse.Namespace], None], parser: ToolParser, arg
         print(error_line(exc), file=sys.stderr)
         return EXIT_ERROR
     return 0
+
+
+class SkippedInputs:
+    """Input files a command could not read and went on without: each is said on stderr when it happens,
+    and :meth:`check` makes the command fail at the end, after the results of the others are written."""
+
+    def __init__(self, what: str = "subject file") -> None:
+        self.what = what
+        self.names: list[str] = []
+
+    def skip(self, path: Path, exc: HDLError) -> None:
+        print(f"{error_line(exc)} ({path.name} skipped; going on with the others)", file=sys.stderr, flush=True)
+        self.names.append(path.name)
+
+    def check(self, total: int) -> None:
+        """Raise ``DataError`` naming every skipped file, if any (call when the others are done)."""
+        if self.names:
+            left = "nothing to report" if len(self.names) == total else "the results cover the others"
+            raise DataError(
+                f"{len(self.names)} of {total} {self.what}(s) could not be read: {', '.join(self.names)}; {left}"
+            )
+
+
+def new_folders(*paths: Path) -> list[Path]:
+    """Those of ``paths`` (and the folders above them) that do not exist yet, deepest first: what a
+    command that fails may take back with :func:`remove_empty_folders`."""
+    missing = []
+    for path in paths:
+        for folder in (path, *path.parents):
+            if folder.exists():
+                break
+            missing.append(folder)
+    return sorted(set(missing), key=lambda p: len(p.parts), reverse=True)
+
+
+def remove_empty_folders(folders: Sequence[Path]) -> None:
+    """Remove each of ``folders`` that exists and is empty (deepest first); leave the others alone."""
+    for folder in folders:
+        with contextlib.suppress(OSError):  # absent or not empty: nothing to take back
+            folder.rmdir()
 
 
 def say(message: str) -> None:

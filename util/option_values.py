@@ -24,3 +24,18 @@ def require_at_least(values: Mapping[str, Any] | argparse.Namespace, names: Iter
 def options_to_dict(opt: argparse.Namespace) -> dict:
     """The options as a plain, JSON-able dict (sorted keys make diffs between runs readable)."""
     return {k: v for k, v in sorted(vars(opt).items()) if not k.startswith("_")}
+
+
+def as_flags(values: Mapping[str, Any], names: Iterable[str]) -> str:
+    """``values`` of ``names`` as a command line: ``--name value``, ``--flag`` for a true switch, and
+    ``(no --flag)`` for a false one (names ``values`` lacks are left out)."""
+    parts = []
+    for name in names:
+        if name not in values:
+            continue
+        value = values[name]
+        if isinstance(value, bool):
+            parts.append(f"--{name}" if value else f"(no --{name})")
+        else:
+            parts.append(f"--{name} {value}")
+    return " ".join(parts)

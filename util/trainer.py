@@ -12,9 +12,12 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -106,6 +109,73 @@ def configure_determinism(opt: argparse.Namespace, device: torch.device) -> None
         torch.backends.cudnn.allow_tf32 = True
 
 
+#: a CPU run whose estimate exceeds this many seconds says so once, pointing at the faster settings
+LONG_CPU_RUN_S = 3600.0
+#: steps timed for the estimate, after the first one (which pays for set-up and warm-up)
+TIMED_STEPS = 4
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+class RunClock:
+    """Says how long a run is: its number of steps at the start, and after the first few steps an estimate
+    of the whole run's training time; once, on a CPU, that a run of more than an hour has faster settings."""
+
+    def __init__(self, trainer: Trainer, steps_left: int) -> None:
+        self.trainer = trainer
+        self.steps_left = max(0, int(steps_left))
+        self.done = 0
+        self.t0 = 0.0
+        self.estimate: float | None = None
+
+    def plan(self) -> str:
+        t, c = self.trainer, self.trainer.counter
+        total = c.total_epochs * t.steps_per_epoch
+        ranks = f" x {t.ctx.world_size} processes" if t.ctx.world_size > 1 else ""
+        text = (
+            f"training: {total} steps ({c.total_epochs} epoch{'s' if c.total_epochs != 1 else ''} of "
+            f"{t.steps_per_epoch} steps, batch "
+            f"{t.opt.batch_size}{ranks}) on {t.device}"
+        )
+        return text if self.steps_left == total else f"{text}; {self.steps_left} to go from step {c.global_step}"
+
+    def step_done(self) -> None:
+        """Call after every step: times steps 2 .. 1 + TIMED_STEPS of this process, then reports once."""
+        self.done += 1
+        if self.done == 1 or self.done == 1 + TIMED_STEPS:
+            if self.trainer.device.type == "cuda":
+                torch.cuda.synchronize(self.trainer.device)
+            now = time.perf_counter()
+            if self.done == 1:
+                self.t0 = now
+            else:
+                self.report((now - self.t0) / TIMED_STEPS)
+
+    def report(self, per_step: float) -> None:
+        self.estimate = per_step * self.steps_left
+        if not self.trainer.ctx.is_main:
+            return
+        print(
+            f"estimated training time: {_duration(self.estimate)} for {self.steps_left} steps at "
+            f"{per_step:.3g} s a step (validation and checkpoints come on top)",
+            flush=True,
+        )
+        if self.trainer.device.type == "cpu" and self.estimate > LONG_CPU_RUN_S:
+            print(
+                f"note: this run needs about {_duration(self.estimate)} on the CPU. The CPU settings of "
+                "scripts/train_reference.sh train the shipped twin on 2 cores in about 30 minutes: "
+                "--num_workers 0 --batch_size 8, --steps_per_epoch 75-100 for 20-25 epochs, --crop_size 96 "
+                "(interp) or 64 (phase), --base_channels 16",
+                flush=True,
+            )
+
+
 class Trainer:
     def __init__(
         self,
@@ -148,6 +218,10 @@ class Trainer:
         self._bad_step = torch.full((), -1, dtype=torch.long, device=self.device)
         self._bad_group = ""
         self.checkpoints = ckpt.CheckpointManager(self.run_dir, keep_last=opt.keep_last)
+        self._resume_within_epoch = 0  # steps of the first epoch done before an interrupted run stopped
+        self._stop_requested = False
+        self._deferred_rng: dict[str, Any] | None = None
+        self.clock = RunClock(self, 0)  # fit() starts the run's own
         self.logger = TrainLogger(self.run_dir, enabled=ctx.is_main, tensorboard=not opt.no_tensorboard)
 
     # ------------------------------------------------------------------------------------ set-up
@@ -226,51 +300,31 @@ class Trainer:
 
     def fit(self) -> dict[str, Any]:
         """Train for the remaining epochs; return a summary (best metric, epochs, time)."""
-        opt, ctx = self.opt, self.ctx
-        from tqdm import tqdm
-
+        ctx = self.ctx
         start = time.perf_counter()
-        show = ctx.is_main and not opt.no_progress
-        for epoch in self.counter.epochs():
-            self.train_loader.sampler.set_epoch(epoch)
-            self.train_set.set_epoch(epoch)
-            self.model.train()
-            bar = tqdm(
-                total=self.steps_per_epoch,
-                desc=f"epoch {epoch}/{self.counter.total_epochs}",
-                disable=not show,
-                dynamic_ncols=True,
-                leave=False,
-            )
-            for i, batch in enumerate(self.train_loader):
-                if i >= self.steps_per_epoch:
-                    break
-                self.train_step(batch)
-                bar.update(1)
-                if self.counter.needs_printing():
-                    self.check_finite()
-                    losses = {k: float(v) for k, v in all_reduce_mean(self.model.current_losses(), ctx).items()}
-                    losses["lr"] = self.optimizers[self.model.optimizer_order[0]].param_groups[0]["lr"]
-                    self.logger.scalars("train", losses, self.counter.global_step, epoch)
-                    bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items() if not k.endswith("_total")})
-                if self.counter.needs_display():
-                    self.logger.images(self.model.current_visuals(), self.counter.global_step)
-            bar.close()
-            self.check_finite()
-            with warnings.catch_warnings():
-                # With fp16 the scaler may skip every step of a short epoch (inf gradients while the
-                # scale settles); the scheduler then warns about an order that is in fact correct.
-                warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler")
-                for s in self.schedulers.values():
-                    s.step()
-            self.counter.record_epoch_end(epoch)
-            metrics = self.validate() if self.counter.needs_validation(epoch) else {}
-            if metrics:
-                self.logger.scalars("val", metrics, self.counter.global_step, epoch)
-                if ctx.is_main:
-                    shown = "  ".join(f"{k} {v:.4g}" for k, v in metrics.items())
-                    print(f"epoch {epoch}: validation {shown}", flush=True)
-            self.save(epoch, metrics)
+        self.clock = RunClock(self, self.counter.total_epochs * self.steps_per_epoch - self.counter.global_step)
+        if ctx.is_main:
+            print(self.clock.plan(), flush=True)
+        with self.stop_signals():
+            for epoch in self.counter.epochs():
+                self.run_epoch(epoch)
+                self.check_finite()
+                with warnings.catch_warnings():
+                    # With fp16 the scaler may skip every step of a short epoch (inf gradients while the
+                    # scale settles); the scheduler then warns about an order that is in fact correct.
+                    warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler")
+                    for s in self.schedulers.values():
+                        s.step()
+                self.counter.record_epoch_end(epoch)
+                metrics = self.validate() if self.counter.needs_validation(epoch) else {}
+                if metrics:
+                    self.logger.scalars("val", metrics, self.counter.global_step, epoch)
+                    if ctx.is_main:
+                        shown = "  ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+                        print(f"epoch {epoch}: validation {shown}", flush=True)
+                self.save(epoch, metrics)
+                if self._stop_requested:  # asked between the last step and the checkpoint: stop on it
+                    raise KeyboardInterrupt
         self.logger.close()
         checksums = self.verify_replicas()
         return {
@@ -282,6 +336,96 @@ class Trainer:
             "best_epoch": self.best_epoch,
             "seconds": time.perf_counter() - start,
         }
+
+    def run_epoch(self, epoch: int) -> None:
+        """The optimiser steps of one epoch (after a resume inside an epoch, those it had not done)."""
+        from tqdm import tqdm
+
+        self.train_loader.sampler.set_epoch(epoch)
+        self.train_set.set_epoch(epoch)
+        self.model.train()
+        done, self._resume_within_epoch = self._resume_within_epoch, 0
+        show = self.ctx.is_main and not self.opt.no_progress
+        desc = f"epoch {epoch}/{self.counter.total_epochs}"
+        bar = tqdm(
+            total=self.steps_per_epoch, initial=done, desc=desc, disable=not show, dynamic_ncols=True, leave=False
+        )
+        batches = iter(self.train_loader)
+        if self._deferred_rng is not None:
+            ckpt.set_rng_state(self._deferred_rng)
+            self._deferred_rng = None
+        for i in range(self.steps_per_epoch):
+            try:
+                batch = next(batches)
+            except StopIteration:
+                break
+            except RuntimeError:
+                # A Ctrl-C in a terminal also ends the data-loading workers: stop after the last whole step.
+                if not self._stop_requested:
+                    raise
+                bar.close()
+                self.stop_before_first_checkpoint(epoch, i)
+            if i < done:  # the sampler's order and the samples' draws depend on (seed, epoch, index) only
+                continue
+            self.train_step(batch)
+            bar.update(1)
+            self.clock.step_done()
+            self.log_step(epoch, bar)
+            if self._stop_requested:
+                bar.close()
+                self.stop_before_first_checkpoint(epoch, i + 1)
+        bar.close()
+
+    def log_step(self, epoch: int, bar: Any) -> None:
+        """Losses every ``--print_freq`` steps (after the check for a non-finite one), images every
+        ``--display_freq``."""
+        if self.counter.needs_printing():
+            self.check_finite()
+            losses = {k: float(v) for k, v in all_reduce_mean(self.model.current_losses(), self.ctx).items()}
+            losses["lr"] = self.optimizers[self.model.optimizer_order[0]].param_groups[0]["lr"]
+            self.logger.scalars("train", losses, self.counter.global_step, epoch)
+            bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items() if not k.endswith("_total")})
+        if self.counter.needs_display():
+            self.logger.images(self.model.current_visuals(), self.counter.global_step)
+
+    # ---------------------------------------------------------------------------- interruptions
+
+    @contextmanager
+    def stop_signals(self) -> Iterator[None]:
+        """Ctrl-C and SIGTERM stop the run. Before its first checkpoint, the run stops at the end of the
+        step under way and writes one there (so that ``--continue_train`` has something to resume); after
+        it, at once, and ``--continue_train`` resumes from ``latest.pt``. A second signal stops at once."""
+        self._stop_requested = False
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, frame: Any) -> None:
+            if self._stop_requested or self.checkpoints.path("latest").exists():
+                raise KeyboardInterrupt
+            self._stop_requested = True
+
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+    def stop_before_first_checkpoint(self, epoch: int, steps_done: int) -> None:
+        """Write a checkpoint inside ``epoch`` after ``steps_done`` of its steps and stop (``KeyboardInterrupt``
+        with the message the user reads); under DDP the ranks may be at different steps: say so instead."""
+        where = f"at step {self.counter.global_step} (epoch {epoch}, before its first checkpoint)"
+        if self.ctx.distributed:
+            raise KeyboardInterrupt(
+                f"{where}: nothing to resume, the first checkpoint comes at the end of epoch 1; start the run "
+                "again without --continue_train"
+            )
+        self.check_finite()
+        state = self.state_dict()
+        state["within_epoch"] = {"epoch": epoch, "steps_done": steps_done}
+        path = self.checkpoints.save_latest(state)
+        raise KeyboardInterrupt(f"{where}: saved {path}; resume with --continue_train")
 
     @torch.no_grad()
     def verify_replicas(self) -> list[float]:
@@ -387,11 +531,18 @@ class Trainer:
         self.model.load_extra_state(state.get("extra_state", {}))
         best = state.get("best", {})
         self.best_value, self.best_epoch = best.get("value"), best.get("epoch", 0)
+        within = state.get("within_epoch") or {}
+        self._resume_within_epoch = int(within.get("steps_done", 0))
         rng = state["rng"]
         if "per_rank" in rng:
             ranks = rng["per_rank"]
             rng = ranks[self.ctx.rank] if self.ctx.rank < len(ranks) else ranks[0]
-        ckpt.set_rng_state(rng)
+        if self._resume_within_epoch:
+            # Set once the epoch's batch iterator exists: creating it draws from the torch generator, which
+            # the interrupted run had done before the steps it took.
+            self._deferred_rng = rng
+        else:
+            ckpt.set_rng_state(rng)
         if self.ctx.is_main:
             print(
                 f"resumed {self.run_dir} at epoch {self.counter.epoch}, step {self.counter.global_step}",

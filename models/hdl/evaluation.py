@@ -40,42 +40,68 @@ from models.hdl.predictor import HDLPredictor
 from models.hdl.report.builder import ReportBuilder
 from models.loading import PRETRAINED_DIR, load_trained_model
 from models.phase.yardsticks import PopulationPrior
+from util.cli import SkippedInputs
+from util.device import resolve_precision
 from util.distributed import select_device
 from util.errors import DataError, OptionError
 from util.regional import RegionalNormals, training_normals
+from util.tables import display_value
 
 METHODS = ("hdl", "baseline", "zero", "population")
 #: the stage runs of the shipped twin, which test.py --model hdl --pretrained loads
 PRETRAINED_RUNS = {"interp_name": PRETRAINED_DIR / "interp", "phase_name": PRETRAINED_DIR / "phase"}
 
 
+def _shipped(opt: argparse.Namespace, option: str) -> bool:
+    """Whether a stage comes from the shipped twin: ``--pretrained`` and no run named for that stage."""
+    return bool(opt.pretrained) and option in PRETRAINED_RUNS and not getattr(opt, option)
+
+
 def _run_dir(opt: argparse.Namespace, option: str) -> Path:
-    if opt.pretrained and option in PRETRAINED_RUNS:
+    if _shipped(opt, option):
         return PRETRAINED_RUNS[option]
     name = getattr(opt, option)
     if not name:
-        raise OptionError(f"--{option} is required with --model hdl (a run name under --checkpoints_dir)")
+        raise OptionError(
+            f"--{option} is required with --model hdl (a run name under --checkpoints_dir), or --pretrained"
+        )
     return Path(opt.checkpoints_dir) / name
+
+
+def _stage_label(opt: argparse.Namespace, option: str) -> str:
+    """What a stage's weights are, for the page and the console: the shipped twin's, or a run's."""
+    if _shipped(opt, option):
+        return f"shipped twin, {PRETRAINED_RUNS[option]}"
+    name = getattr(opt, option)
+    return f"run {name}, in place of the shipped twin's" if opt.pretrained and option in PRETRAINED_RUNS else name
+
+
+def _load_stage(opt: argparse.Namespace, option: str, device: Any, precision: str) -> Any:
+    """A stage's trained model: the shipped twin's weights export, or the run's ``--which_epoch``."""
+    which = "weights" if _shipped(opt, option) else opt.which_epoch
+    overrides = {"precision": precision, "channels_last": device.type == "cuda"}
+    return load_trained_model(_run_dir(opt, option), which, device, overrides)
 
 
 def build_predictors(opt: argparse.Namespace) -> dict[str, HDLPredictor]:
     """The HDL chain and the baseline chain, on the device and precision the options ask for."""
 
     device = select_device(opt)
+    precision = resolve_precision(opt.precision, device)
     common = {
         "device": device,
-        "precision": opt.precision,
+        "precision": precision,
         "batch_size": opt.batch_size,
         "seed": opt.seed,
         "acquisition_noise": opt.acquisition_noise,
     }
-    which = "weights" if opt.pretrained else opt.which_epoch
-    hdl = HDLPredictor.from_runs(_run_dir(opt, "interp_name"), _run_dir(opt, "phase_name"), which, **common)
-    if opt.baseline_phase_name:
-        overrides = {"precision": hdl.precision, "channels_last": device.type == "cuda"}
-        phase = load_trained_model(_run_dir(opt, "baseline_phase_name"), opt.which_epoch, device, overrides)
-    else:
-        phase = hdl.phase_model
+    interp = _load_stage(opt, "interp_name", device, precision)
+    hdl = HDLPredictor(interp, _load_stage(opt, "phase_name", device, precision), **common)
+    for option in PRETRAINED_RUNS:
+        model = hdl.interp_model if option == "interp_name" else hdl.phase_model
+        print(f"{option.split('_')[0]} stage: {_stage_label(opt, option)} ({model.checkpoint_path})", flush=True)
+    baseline_run = opt.baseline_phase_name
+    phase = _load_stage(opt, "baseline_phase_name", device, precision) if baseline_run else hdl.phase_model
     baseline = HDLPredictor(None, phase, interpolation="linear", name="baseline", **common)
     return {"hdl": hdl, "baseline": baseline}
 
@@ -98,7 +124,7 @@ def yardstick_twins(twin: Subject, population: PopulationPrior) -> dict[str, Sub
 
 
 def _descriptions(opt: argparse.Namespace) -> dict[str, str]:
-    interp, phase = (str(_run_dir(opt, o)) if opt.pretrained else getattr(opt, o) for o in PRETRAINED_RUNS)
+    interp, phase = (_stage_label(opt, o) for o in PRETRAINED_RUNS)
     if opt.baseline_phase_name:
         baseline = f"linear interpolation + L1-only phase generator ({opt.baseline_phase_name})"
     else:
@@ -164,8 +190,8 @@ def _report_builder(opt: argparse.Namespace, hdl: HDLPredictor, out_dir: Path, n
         "data": f"{opt.dataroot} ({opt.split} split, {n_subjects} subject(s))",
         "input": "key frames only" if opt.input_keyframes_only else f"full cines, key frame every {opt.factor}",
         "factor": opt.factor,
-        "stage 1": f"{_run_dir(opt, 'interp_name')} ({hdl.interp_model.checkpoint_path.name})",
-        "stage 2": f"{_run_dir(opt, 'phase_name')} ({hdl.phase_model.checkpoint_path.name})",
+        "stage 1": f"{_stage_label(opt, 'interp_name')}: {hdl.interp_model.checkpoint_path}",
+        "stage 2": f"{_stage_label(opt, 'phase_name')}: {hdl.phase_model.checkpoint_path}",
         "device": f"{hdl.device} ({hdl.precision})",
         "seed": opt.seed,
     }
@@ -184,16 +210,47 @@ def _report_builder(opt: argparse.Namespace, hdl: HDLPredictor, out_dir: Path, n
 
 
 def _print_summary(rows: dict[str, dict[str, Any]]) -> None:
+    """One line per method, numbers rounded as on the pages; a FID that is unavailable is said once."""
+    columns = (("magnitude PSNR", "mag_psnr_nonkey", " dB"), ("Dice", "myo_dice_nonkey", ""),
+               ("velocity MAE", "vel_mae_myo_cm_s", " cm/s"))  # fmt: skip
+    reasons = {r["fid"] for r in rows.values() if not isinstance(r["fid"], float)}
     for method, r in rows.items():
+        shown = ", ".join(f"{label} {display_value(r[c], c)}{unit}" for label, c, unit in columns)
         fid = r["fid"]
-        print(
-            f"  {method:<10} magnitude PSNR {r['mag_psnr_nonkey']:.2f} dB, Dice {r['myo_dice_nonkey']:.3f}, "
-            f"velocity MAE {r['vel_mae_myo_cm_s']:.2f} cm/s, FID {f'{fid:.2f}' if isinstance(fid, float) else fid}"
-        )
+        if isinstance(fid, float) or len(reasons) > 1:
+            shown += f", FID {display_value(fid, 'fid')}"
+        print(f"  {method:<10} {shown}")
+    if len(reasons) == 1:
+        print(f"  FID {reasons.pop()}")
+
+
+def _synthesise_all(
+    paths: list[Path], predictors: dict[str, HDLPredictor], builder: ReportBuilder, opt: argparse.Namespace,
+    out_dir: Path,
+) -> tuple[list[tuple[str, str]], SkippedInputs]:  # fmt: skip
+    """Twins of every readable subject, added to the report; an unreadable file is said and skipped, and
+    the run fails at the end, once the others are written."""
+    files: list[tuple[str, str]] = []
+    skipped = SkippedInputs()
+    for path in tqdm(paths, desc="hdl subjects", disable=opt.no_progress, dynamic_ncols=True):
+        try:
+            subject = _crop(read_subject(path, require_velocity=False), opt)
+        except DataError as exc:
+            skipped.skip(path, exc)
+            continue
+        twins, subject_files = _twins_of(subject, predictors, opt, out_dir, path.stem)
+        files.extend(subject_files)
+        builder.add_subject(subject, twins, subject_files)
+    if len(skipped.names) == len(paths):
+        skipped.check(len(paths))
+    return files, skipped
 
 
 def run_hdl_test(opt: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    """test.py --model hdl: synthesise, write the subjects and the report, print where everything is."""
+    """test.py --model hdl: synthesise, write the subjects and the report, print where everything is.
+
+    A subject file that cannot be read is reported by name and left out; the others are synthesised and
+    reported, then the run fails (non-zero exit) naming every file left out."""
     if opt.factor < 2:
         raise OptionError(f"--factor must be >= 2, got {opt.factor}")
     start = time.perf_counter()
@@ -201,12 +258,7 @@ def run_hdl_test(opt: argparse.Namespace) -> dict[str, dict[str, Any]]:
     out_dir = Path(opt.results_dir) / opt.name / "hdl"
     paths = select_subjects(opt.dataroot, opt.split, opt.subjects, opt.max_subjects)
     builder = _report_builder(opt, predictors["hdl"], out_dir, len(paths))
-    files: list[tuple[str, str]] = []
-    for path in tqdm(paths, desc="hdl subjects", disable=opt.no_progress, dynamic_ncols=True):
-        subject = _crop(read_subject(path, require_velocity=False), opt)
-        twins, subject_files = _twins_of(subject, predictors, opt, out_dir, path.stem)
-        files.extend(subject_files)
-        builder.add_subject(subject, twins, subject_files)
+    files, skipped = _synthesise_all(paths, predictors, builder, opt, out_dir)
     result = builder.finish(files)
 
     rows = {str(r["method"]): r for r in result.summary}
@@ -217,4 +269,5 @@ def run_hdl_test(opt: argparse.Namespace) -> dict[str, dict[str, Any]]:
         print(f"NIfTI: {out_dir / 'nifti'}")
     print(f"metrics: {result.metrics_csv}")
     print(f"report: {result.index_html}")
+    skipped.check(len(paths))
     return rows

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -39,10 +40,11 @@ from models.interp.inference import CineReconstruction, fourier_cine, interpolat
 from models.loading import load_trained_model
 from util import metrics
 from util.atomic import write_text
+from util.cli import SkippedInputs
 from util.distributed import select_device
 from util.errors import DataError, OptionError
 from util.intensity import to_unit_range
-from util.tables import to_csv
+from util.tables import display_value, to_csv
 from util.tissue import tissue_mask_from_magnitude
 
 METHODS = ("hdl_interp", "linear", "fourier")
@@ -127,11 +129,11 @@ def check_full_cine(s: SliceData, factor: int, where: str) -> None:
 
 
 def format_table(rows: dict[str, dict[str, float]]) -> str:
-    """The metrics as an aligned text table (what test.py prints)."""
+    """The metrics as an aligned text table (what test.py prints), rounded as on the pages."""
     header = ["method", *METRIC_COLUMNS, "n_frames"]
     lines = [f"{header[0]:<12}" + "".join(f"{h:>10}" for h in header[1:])]
     for method, row in rows.items():
-        cells = "".join(f"{row[c]:>10.4f}" for c in METRIC_COLUMNS)
+        cells = "".join(f"{display_value(row[c], c):>10}" for c in METRIC_COLUMNS)
         lines.append(f"{method:<12}{cells}{int(row['n_frames']):>10d}")
     return "\n".join(lines)
 
@@ -154,6 +156,31 @@ def output_slice(
 # -------------------------------------------------------------------------------------------- main
 
 
+def _evaluate_subject(
+    subject: Subject, path: Path, model: Any, opt: argparse.Namespace, totals: dict[str, FrameScores], per_slice: list
+) -> dict[str, SliceData]:
+    """Score every slice of one subject (into ``totals`` and ``per_slice``); its output slices."""
+    factor = int(opt.factor)
+    slices_out = {}
+    for name, s in subject.slices.items():
+        where = f"{path}: slice {name!r}"
+        check_full_cine(s, factor, where)
+        keys = key_frame_grid(s.num_frames, factor)
+        s, box = crop_slice(s, keys, opt.crop_size, where)
+        key_mag, key_mask = s.magnitude[keys], s.myocardium[keys]
+        recs = {
+            "hdl_interp": interpolate_cine(model, key_mag, key_mask, keys, s.num_frames, opt.batch_size),
+            "linear": linear_cine(key_mag, key_mask, keys, s.num_frames),
+            "fourier": fourier_cine(key_mag, key_mask, keys, s.num_frames),
+        }
+        for method, rec in recs.items():
+            scores = score_cine(rec, s.magnitude, s.myocardium)
+            totals[method].extend(scores)
+            per_slice.append({"subject": path.stem, "slice": name, "method": method, **scores.summary()})
+        slices_out[name] = output_slice(s, recs["hdl_interp"], factor, box, model.checkpoint_path)
+    return slices_out
+
+
 def run_interp_test(opt: argparse.Namespace) -> dict[str, dict[str, float]]:
     """Score a trained interpolation run on the chosen subjects; returns {method: {metric: value}}."""
     factor = int(opt.factor)
@@ -173,27 +200,18 @@ def run_interp_test(opt: argparse.Namespace) -> dict[str, dict[str, float]]:
     paths = select_subjects(opt.dataroot, opt.split, opt.subjects, opt.max_subjects)
     totals = {m: FrameScores() for m in METHODS}
     per_slice: list[dict[str, object]] = []
+    skipped = SkippedInputs()
     bar = tqdm(paths, desc=f"interp k={factor}", disable=opt.no_progress, dynamic_ncols=True)
     for path in bar:
-        subject = read_subject(path, require_velocity=False)
-        slices_out = {}
-        for name, s in subject.slices.items():
-            where = f"{path}: slice {name!r}"
-            check_full_cine(s, factor, where)
-            keys = key_frame_grid(s.num_frames, factor)
-            s, box = crop_slice(s, keys, crop, where)
-            key_mag, key_mask = s.magnitude[keys], s.myocardium[keys]
-            recs = {
-                "hdl_interp": interpolate_cine(model, key_mag, key_mask, keys, s.num_frames, opt.batch_size),
-                "linear": linear_cine(key_mag, key_mask, keys, s.num_frames),
-                "fourier": fourier_cine(key_mag, key_mask, keys, s.num_frames),
-            }
-            for method, rec in recs.items():
-                scores = score_cine(rec, s.magnitude, s.myocardium)
-                totals[method].extend(scores)
-                per_slice.append({"subject": path.stem, "slice": name, "method": method, **scores.summary()})
-            slices_out[name] = output_slice(s, recs["hdl_interp"], factor, box, model.checkpoint_path)
+        try:
+            subject = read_subject(path, require_velocity=False)
+        except DataError as exc:
+            skipped.skip(path, exc)
+            continue
+        slices_out = _evaluate_subject(subject, path, model, opt, totals, per_slice)
         write_subject(out_dir / "subjects" / f"{path.stem}.h5", Subject(subject.subject_id, slices_out, subject.attrs))
+    if len(skipped.names) == len(paths):
+        skipped.check(len(paths))
 
     rows = {m: totals[m].summary() for m in METHODS}
     columns = ["method", *METRIC_COLUMNS, "n_frames"]
@@ -202,4 +220,5 @@ def run_interp_test(opt: argparse.Namespace) -> dict[str, dict[str, float]]:
     print(f"stage 1, k = {factor}, {len(paths)} subject(s), {rows[METHODS[0]]['n_frames']} interpolated frames")
     print(format_table(rows))
     print(f"results in {out_dir}")
+    skipped.check(len(paths))
     return rows

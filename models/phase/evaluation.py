@@ -69,6 +69,7 @@ from models.phase.synthesis import synthesise_cine
 from models.phase.yardsticks import PopulationPrior
 from util import metrics
 from util.atomic import write_text
+from util.cli import SkippedInputs
 from util.conventions import DIRECTIONS, VELOCITY_DATA_RANGE
 from util.distributed import select_device
 from util.errors import DataError
@@ -76,7 +77,7 @@ from util.intensity import normalise_magnitude, to_network_range
 from util.realism import background_exterior, highpass_std, masked_std, tissue_interior
 from util.regional import RegionalNormals, regional_peaks, slice_reading, subject_truth, training_normals
 from util.regional_table import RegionalRecord, add_regional_summary, group_members, regional_rows, summary_columns
-from util.tables import to_csv
+from util.tables import display_value, to_csv
 from util.tissue import tissue_mask_from_magnitude
 
 FIDELITY_COLUMNS = tuple(
@@ -152,15 +153,13 @@ def _blank_nan(row: dict[str, Any], columns: tuple[str, ...] | list[str] = COLUM
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    """Metrics as a text table, one column per method (the rows are too wide the other way round)."""
+    """Metrics as a text table, one column per method (the rows are too wide the other way round), rounded
+    as on the pages."""
     width = max(14, *(len(r["method"]) + 2 for r in rows))
     lines = [f"{'':<20}" + "".join(f"{r['method']:>{width}}" for r in rows)]
     for column in COLUMNS[2:]:
-        cells = []
-        for r in rows:
-            v = r.get(column, math.nan)
-            cells.append(f"{'-':>{width}}" if isinstance(v, float) and math.isnan(v) else f"{v:>{width}.4g}")
-        lines.append(f"{column:<20}" + "".join(cells))
+        cells = "".join(f"{display_value(r.get(column, math.nan), column, missing='-'):>{width}}" for r in rows)
+        lines.append(f"{column:<20}{cells}")
     return "\n".join(lines)
 
 
@@ -308,6 +307,25 @@ def _write_outputs(out_dir: Path, rows: list[dict[str, Any]], per_slice: list[di
     )
 
 
+def _evaluate_subject(
+    subject: Subject, path: Path, methods: list, generators: list, opt: argparse.Namespace, per_slice: list
+) -> tuple[dict[str, SliceData], list]:
+    """Rows of every slice of one subject (into ``per_slice``); its slices with the synthesised velocity, and
+    each slice's velocity estimates per method (for the regional measures)."""
+    slices_out, estimates = {}, []
+    for name, s in subject.slices.items():
+        if s.frame_index is not None:
+            raise DataError(f"{path}: slice {name!r} holds key frames only; stage 2 needs every frame")
+        rows, synthesised, maps = _evaluate_slice(s, {"subject": path.stem, "slice": name}, methods, generators,
+                                                  max(1, int(opt.batch_size)))  # fmt: skip
+        per_slice.extend(rows)
+        estimates.append(maps)
+        velocity = synthesised * np.asarray(s.venc_cm_s, dtype=np.float32)[None, :, None, None]
+        attrs = {**s.attrs, "synthesised_fields": "velocity", "synthesised_by": f"phase:{opt.name}"}
+        slices_out[name] = replace(s, velocity=velocity, velocity_true=None, attrs=attrs)
+    return slices_out, estimates
+
+
 def run_phase_test(opt: argparse.Namespace) -> dict[str, Any]:
     """Evaluate a phase run (and the baseline) on the chosen subjects; returns the rows and output paths."""
     device = select_device(opt)
@@ -323,22 +341,19 @@ def run_phase_test(opt: argparse.Namespace) -> dict[str, Any]:
     per_slice: list[dict[str, Any]] = []
     records: list[RegionalRecord] = []
     written = []
+    skipped = SkippedInputs()
     for path in tqdm(paths, desc="phase synthesis", disable=opt.no_progress, dynamic_ncols=True):
-        subject = read_subject(path, require_velocity=True)
-        slices_out, estimates = {}, []
-        for name, s in subject.slices.items():
-            if s.frame_index is not None:
-                raise DataError(f"{path}: slice {name!r} holds key frames only; stage 2 needs every frame")
-            rows, synthesised, maps = _evaluate_slice(s, {"subject": path.stem, "slice": name}, methods, generators,
-                                                      max(1, int(opt.batch_size)))  # fmt: skip
-            per_slice.extend(rows)
-            estimates.append(maps)
-            velocity = synthesised * np.asarray(s.venc_cm_s, dtype=np.float32)[None, :, None, None]
-            attrs = {**s.attrs, "synthesised_fields": "velocity", "synthesised_by": f"phase:{opt.name}"}
-            slices_out[name] = replace(s, velocity=velocity, velocity_true=None, attrs=attrs)
+        try:
+            subject = read_subject(path, require_velocity=True)
+        except DataError as exc:
+            skipped.skip(path, exc)
+            continue
+        slices_out, estimates = _evaluate_subject(subject, path, methods, generators, opt, per_slice)
         target = out_dir / "subjects" / f"{path.stem}.h5"
         written.append(write_subject(target, Subject(subject.subject_id, slices_out, subject.attrs)))
         records.append(regional_record(replace(subject, subject_id=path.stem), estimates))
+    if len(skipped.names) == len(paths):
+        skipped.check(len(paths))
 
     labels = [(m, run) for m, run, _ in methods] + [(ZERO, ""), (POPULATION, ""), (FLOOR, ""), (REAL, "")]
     rows = average_rows(per_slice, labels)
@@ -349,4 +364,5 @@ def run_phase_test(opt: argparse.Namespace) -> dict[str, Any]:
     print(f"stage 2: {len(paths)} subject(s), {n_slices} slice(s); velocity metrics in VENC units, errors in cm/s")
     print(format_table(rows))
     print(f"results in {out_dir}")
+    skipped.check(len(paths))
     return {"rows": rows, "metrics_csv": out_dir / "metrics.csv", "subjects": written}
