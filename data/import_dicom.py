@@ -246,7 +246,9 @@ def build_parser() -> ToolParser:
     )
     p.add_argument("dicom_dir", help="folder of DICOM files (searched recursively; other files are skipped)")
     p.add_argument("out", help="output subject file (.h5)")
-    p.add_argument("--venc", type=float, nargs=3, metavar=("X", "Y", "Z"), help="VENC in cm/s; overrides the headers")
+    p.add_argument(
+        "--venc", type=float, nargs=3, metavar=("X", "Y", "Z"), help="VENC in cm/s (default: from the headers)"
+    )
     p.add_argument("--subject", default=None, help="subject id (default: PatientID, else the folder name)")
     p.add_argument("--order", choices=ORDERS, default="auto", help="which end of the stack is the base (default: auto)")
     p.add_argument(

@@ -365,9 +365,9 @@ def build_parser() -> ToolParser:
     p.add_argument(
         "--venc", type=float, nargs=3, metavar=("X", "Y", "Z"), help="VENC in cm/s (default: the JSON sidecars)"
     )
-    p.add_argument("--myocardium", default=None, help="myocardium mask volume (0/1)")
-    p.add_argument("--lv_blood", default=None, help="LV cavity mask volume (0/1)")
-    p.add_argument("--rv_blood", default=None, help="RV cavity mask volume (0/1)")
+    p.add_argument("--myocardium", default=None, help="myocardium mask volume (0/1) (default: none, all-zero masks)")
+    p.add_argument("--lv_blood", default=None, help="LV cavity mask volume (0/1) (default: none)")
+    p.add_argument("--rv_blood", default=None, help="RV cavity mask volume (0/1) (default: none)")
     p.add_argument(
         "--phase_units", choices=PHASE_UNITS, default="auto", help="unit of the phase volumes (default: sidecars)"
     )

@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from util.cli import RawDescriptionHelpFormatter
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -196,7 +198,9 @@ def run_mutant(tree: Path, m: Mutant, timeout: float) -> tuple[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m scripts.mutation_check", description=__doc__, formatter_class=RawDescriptionHelpFormatter
+    )
     p.add_argument(
         "--only", choices=sorted(TESTS), action="append", help=f"groups to run (default: {', '.join(SCORED)})"
     )

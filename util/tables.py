@@ -164,7 +164,9 @@ def build_parser() -> ToolParser:
     p = ToolParser(prog="python -m util.tables", description="Print a metrics CSV as a GitHub markdown table.")
     p.add_argument("csv", type=Path, help="a metrics CSV (metrics.csv, metrics_per_slice.csv...)")
     p.add_argument("--columns", nargs="+", help="columns to show, in this order (default: all)")
-    p.add_argument("--rename", nargs="+", default=[], metavar="OLD=NEW", help="column headings to rename")
+    p.add_argument(
+        "--rename", nargs="+", default=[], metavar="OLD=NEW", help="column headings to rename (default: none)"
+    )
     return p
 
 
