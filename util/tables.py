@@ -4,7 +4,8 @@ CSV files keep 6 significant digits, so a later analysis loses nothing. Tables t
 each number to the precision it means, decided in one place, :func:`display_decimals`, from the column
 name: the names already carry the unit (``_cm_s``, ``_ms``) or the metric (``psnr``, ``ssim``, ``dice``,
 ``_r``). The markdown command prints a metrics.csv as a table, its headline metrics (``util.metric_names``)
-headed by their names for people, or every column (``--all``), or the ones asked for::
+headed by their names for people, or every column (``--all``), or the ones asked for (headed by the
+names they were asked by, as in the README)::
 
     python -m util.tables results/quickstart/hdl/metrics.csv [--all] [--ids]
     python -m util.tables results/quickstart/hdl/metrics.csv --columns method mag_psnr_nonkey \\
@@ -162,7 +163,8 @@ def _print_markdown(args: argparse.Namespace) -> None:
     unknown = [c for c in wanted if c not in columns]
     if unknown:
         raise OptionError(f"{args.csv}: no column(s) {unknown}; it has {columns}")
-    headers = {} if args.ids else {c: describe(c).header for c in wanted}
+    # Columns asked for by name keep those names (the README's tables); the default views name them for people.
+    headers = {} if args.ids or args.columns else {c: describe(c).header for c in wanted}
     sys.stdout.write(to_markdown(rows, wanted, {**headers, **renames}))
 
 
@@ -170,7 +172,10 @@ def build_parser() -> ToolParser:
     p = ToolParser(prog="python -m util.tables", description="Print a metrics CSV as a GitHub markdown table.")
     p.add_argument("csv", type=Path, help="a metrics CSV (metrics.csv, metrics_per_slice.csv...)")
     p.add_argument(
-        "--columns", nargs="+", help="columns to show, in this order (default: the headline metrics, see --all)"
+        "--columns",
+        nargs="+",
+        help="columns to show, in this order, headed by these names (default: the headline metrics, named for "
+        "people)",
     )
     p.add_argument("--all", action="store_true", help="show every column of the file")
     p.add_argument("--ids", action="store_true", help="head the columns with their names in the file, not for people")
