@@ -11,7 +11,7 @@ import pytest
 
 from models.hdl.report.table import summary_columns
 from util.metric_names import GROUP_NOTES, HIGHER, LOWER, ZERO, best_indices, describe, key_columns
-from util.report.html import metrics_table
+from util.report.html import data_table, metrics_table
 from util.tables import main, to_csv
 
 
@@ -124,3 +124,10 @@ def test_markdown_command_shows_headline_columns_and_all_on_request(tmp_path: Pa
     assert capsys.readouterr().out.splitlines()[0] == "| " + " | ".join(COLUMNS) + " |"
     assert main([str(path), "--all", "--columns", "method"]) == 2
     assert key_columns(COLUMNS) == ["method", "n_slices", "mag_psnr_nonkey", "myo_dice_nonkey", "vel_mae_myo_true_cm_s"]
+
+
+def test_data_table_heads_metric_columns_with_their_names() -> None:
+    text = data_table(ROWS[:1], ["method", "n_slices", "vel_mae_myo_true_cm_s"], headers={"method": "Method"})
+    heads = re.findall(r"<th[^>]*>([^<]*)</th>", text)
+    assert heads == ["Method", "slices scored", "velocity error (MAE), vs truth (cm/s)"]
+    assert 'title="vel_mae_myo_true_cm_s"' in text  # the CSV name stays at hand
