@@ -21,16 +21,18 @@ from util.cli import ToolParser, run_tool, say
 def add_mask_arguments(p: argparse.ArgumentParser, required: bool) -> None:
     """The mask options shared by this tool and ``data.import_dicom``."""
     help_src = "NIfTI volume, DICOM SEG file or folder of <slice>_<frame>.png"
-    p.add_argument("--myocardium", required=required, default=None, help=f"myocardium masks: {help_src}")
-    p.add_argument("--lv_blood", default=None, help=f"LV blood-pool masks: {help_src}")
-    p.add_argument("--rv_blood", default=None, help=f"RV blood-pool masks: {help_src}")
+    myo_default = "" if required else " (default: the DICOM SEG objects in the scan's folder, else none)"
+    p.add_argument("--myocardium", required=required, default=None, help=f"myocardium masks: {help_src}{myo_default}")
+    p.add_argument("--lv_blood", default=None, help=f"LV blood-pool masks: {help_src} (default: none)")
+    p.add_argument("--rv_blood", default=None, help=f"RV blood-pool masks: {help_src} (default: none)")
     p.add_argument(
         "--mask_frames",
         type=int,
         nargs="+",
         default=None,
         metavar="F",
-        help="frame indices (from 0) of the frames of a NIfTI mask that holds key frames only",
+        help="frame indices (from 0) of the frames of a NIfTI mask that holds key frames only (default: the "
+        "mask has every frame)",
     )
 
 
@@ -39,10 +41,13 @@ def mask_sources(args: argparse.Namespace) -> dict:
 
 
 def build_parser() -> ToolParser:
-    p = ToolParser(prog="python -m data.add_masks", description="Add masks to an .h5 subject file.")
+    p = ToolParser(
+        prog="python -m data.add_masks",
+        description="Add myocardium (and LV / RV blood-pool) masks to an .h5 subject file.",
+    )
     p.add_argument("subject", help="subject file (.h5)")
     add_mask_arguments(p, required=True)
-    p.add_argument("--out", default=None, help="write here instead of rewriting the subject file")
+    p.add_argument("--out", default=None, help="write here instead (default: rewrite the subject file)")
     return p
 
 

@@ -35,6 +35,11 @@ VENC (``resolve_venc``): every source present is collected, and they must agree 
 
 Slice position (``position_keyword``): series-description words ``basal``/``base``, ``mid``/
 ``midventricular``/``midcavity``, ``apical``/``apex``.
+
+Synthesised twin (``derivation_text``, ``synthetic_marking``): ImageType starting with ``DERIVED`` and a
+text that starts with ``SYNTHETIC`` (DerivationDescription, SeriesDescription) or holds the derivation
+text (ImageComments, which dcm2niix copies into its JSON sidecar where the DerivationDescription is
+lost). The method is what ``derivation_text`` put between the parentheses.
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ _POSITION_WORDS = {
     "mid": ("mid", "midventricular", "midcavity", "midventricle"),
     "apical": ("apical", "apex"),
 }
+_SYNTHESISED_BY = re.compile(r"synthesised by HDL-MVM \((.*)\)")
 _SEQ_VENC = re.compile(r"_v(\d+(?:\.\d+)?)([a-z]*)$")
 VENC_AGREEMENT = 0.01
 
@@ -225,3 +231,23 @@ def position_keyword(texts: Iterable[str | None]) -> str | None:
                 if word in names:
                     found.add(position)
     return found.pop() if len(found) == 1 else None
+
+
+def derivation_text(method: str) -> str:
+    """What a synthesised twin's images say about their origin (DerivationDescription, ImageComments)."""
+    return f"SYNTHETIC digital twin, not acquired on a scanner: synthesised by HDL-MVM ({method})"
+
+
+def synthetic_marking(image_type: str | Sequence[str] | None, *texts: str | None) -> str | None:
+    """The ``synthesised_by`` of images marked as a synthesised twin (see the module docstring): the
+    method named by ``derivation_text`` when a text holds it, else the first SYNTHETIC text; None for
+    anything else (acquired images)."""
+    kind = image_type if isinstance(image_type, str) else "\\".join(str(v) for v in image_type or ())
+    if not kind.upper().startswith("DERIVED"):
+        return None
+    for text in texts:
+        match = _SYNTHESISED_BY.search(text or "")
+        if match and "SYNTHETIC" in (text or "").upper():
+            return match.group(1)
+    marked = [str(t) for t in texts if str(t or "").upper().startswith("SYNTHETIC")]
+    return marked[0] if marked else None

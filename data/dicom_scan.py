@@ -73,6 +73,7 @@ class FrameRecord:
     patient_id: str
     study_uid: str = ""
     sop_class: str = ""
+    modality: str = ""
     kind: str | None = None
     reason: str = ""
     direction: str | None = None  # 'x' | 'y' | 'z' | 'inplane' | patient-axis name | 'vector'
@@ -218,7 +219,7 @@ def describe_frame(path: Path, ds: Dataset, frame: int | None) -> FrameRecord:
         description=description,
         series_number=int(_float(ds.get("SeriesNumber")) or 0),
     )
-    modality = str(ds.get("Modality", "") or "")
+    modality = rec.modality = str(ds.get("Modality", "") or "")
     if modality != "MR":
         rec.reason = f"modality {modality or 'missing'}, not MR"
         return rec

@@ -32,9 +32,10 @@ What the files say, and why:
   * Synthesised twins: a subject whose slices carry ``synthesised_by`` (written by the chain), a phantom
     subject (file attribute ``phantom``), or ``--synthetic``, is written as ImageType ``DERIVED\\SECONDARY
     \\...``, SeriesDescription ``SYNTHETIC MVM ...`` and a DerivationDescription saying it is synthetic and
-    what made it; every UID is new. When the slice records the images it came from (``dicom_source``,
-    written by ``data.import_dicom``), each image lists them in SourceImageSequence and, in the Common
-    Instance Reference module, their series and study. ``--acquired`` turns the marking off.
+    what made it (repeated in ImageComments, which dcm2niix keeps in its sidecar); every UID is new.
+    When the slice records the images it came from (``dicom_source``, written by ``data.import_dicom``),
+    each image lists them in SourceImageSequence and, in the Common Instance Reference module, their
+    series and study. ``--acquired`` turns the marking off.
 
 The files are written into a temporary folder beside OUT_DIR that is renamed to OUT_DIR only when every
 file is written: a failure leaves nothing behind. OUT_DIR must not exist or be empty.
@@ -55,6 +56,7 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, MRImageStorage, generate_uid
 
+from data.dicom_rules import derivation_text
 from data.dicom_vendor import RAW_BITS, ds_number, magnitude_to_stored, velocity_to_raw, velocity_to_scaled
 from data.export_seg import write_seg
 from data.mvm_io import SLICE_POSITIONS, SliceData, Subject, read_subject
@@ -168,9 +170,9 @@ def _source_references(s: SliceData, channel: str) -> tuple[str, list[str], list
 
 def _mark_synthetic(ds: Dataset, s: SliceData, series: dict) -> None:
     """Derivation attributes of a synthesised image: what made it and, when known, the images it came from."""
-    ds.DerivationDescription = (
-        f"SYNTHETIC digital twin, not acquired on a scanner: synthesised by HDL-MVM ({series['synthetic']})"
-    )[:1024]
+    ds.DerivationDescription = derivation_text(series["synthetic"])[:1024]
+    # dcm2niix keeps ImageComments (not the DerivationDescription) in its JSON sidecar: say it there too.
+    ds.ImageComments = f"{ds.ImageComments}; {ds.DerivationDescription}"
     refs = _source_references(s, series["channel"])
     if refs is None:
         return

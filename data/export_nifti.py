@@ -6,21 +6,30 @@ Files: ``OUT_DIR/<subject>_<slice>_<field>.nii.gz`` for field in magnitude, vx, 
 slice has (myocardium, lv_blood, rv_blood, tissue). Each is a 4-D volume (x, y, 1, time) in the axis
 convention of ``data.nifti_axes``, with the pixel size in mm and the frame interval (RR / T) in ms, so
 ``python -m data.import_nifti`` reads a slice back given its VENC. Each file is written atomically.
+
+A synthesised twin (``data.export_dicom.synthesised_by``: the chain's ``synthesised_by`` slice attribute
+or a phantom subject) gets a JSON sidecar beside its magnitude, ``<subject>_<slice>_magnitude.json``,
+with the fields dcm2niix writes for a twin exported as DICOM (ImageType ``DERIVED\\SECONDARY\\M``,
+SeriesDescription ``SYNTHETIC MVM <position> magnitude``, ImageComments with the RR interval and the
+derivation), so that ``data.import_nifti`` marks the slices it reads back as synthesised, either way.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from data.mvm_io import MASK_FIELDS, Subject, read_subject
+from data.dicom_rules import derivation_text
+from data.export_dicom import synthesised_by
+from data.mvm_io import MASK_FIELDS, SliceData, Subject, read_subject
 from data.nifti_axes import from_frames
-from util.atomic import atomic_path
+from util.atomic import atomic_path, write_text
 from util.cli import ToolParser, run_tool, say
 from util.errors import DataError, HDLError
 
@@ -36,12 +45,26 @@ def _save(img, path: Path) -> None:
         raise DataError(str(exc)) from exc
 
 
+def _twin_sidecar(s: SliceData, method: str, path: Path) -> Path:
+    """The JSON sidecar that marks a synthesised slice (see the module docstring)."""
+    fields = {
+        "SeriesDescription": f"SYNTHETIC MVM {s.slice_position} magnitude",
+        "ImageType": ["DERIVED", "SECONDARY", "M"],
+        "ImageComments": f"HDL-MVM RR {s.rr_interval_ms:g} ms, {s.num_frames} frames; {derivation_text(method)}",
+    }
+    try:
+        return write_text(path, json.dumps(fields, indent=1) + "\n")
+    except HDLError as exc:
+        raise DataError(str(exc)) from exc
+
+
 def export_nifti(subject: Subject, out_dir: str | os.PathLike, log: Callable[[str], None] = say) -> list[Path]:
     """Write every slice of ``subject`` as NIfTI files under ``out_dir``; return the paths written."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise DataError(f"{out}: exists and is not a folder")
     written: list[Path] = []
+    method = synthesised_by(subject)
     for name, s in subject.slices.items():
         frame_ms = s.rr_interval_ms / s.cycle_frames
         prefix = out / f"{subject.subject_id}_{name}"
@@ -56,6 +79,8 @@ def export_nifti(subject: Subject, out_dir: str | os.PathLike, log: Callable[[st
             path = prefix.with_name(f"{prefix.name}_{field}.nii.gz")
             _save(img, path)
             written.append(path)
+        if method is not None:
+            written.append(_twin_sidecar(s, method, prefix.with_name(f"{prefix.name}_magnitude.json")))
         log(f"{name}: {len(fields)} NIfTI files ({', '.join(f for f, _, _ in fields)})")
     return written
 

@@ -28,7 +28,9 @@ Synthesised twins: images marked DERIVED\\SECONDARY whose DerivationDescription 
 that description), so that a twin exported and imported again is still known as synthetic; every slice
 records the magnitude's ImageType in ``dicom_image_type``.
 
-Masks: ``--myocardium`` (and ``--lv_blood``, ``--rv_blood``) take a NIfTI volume, a DICOM SEG object
+Masks: DICOM SEG objects in the folder (``data.export_dicom --seg`` writes them beside the images) give
+the masks of the images they reference (``mask_source = "dicom_seg"``), unless ``--no_seg`` or
+``--myocardium`` is given. ``--myocardium`` (and ``--lv_blood``, ``--rv_blood``) take a NIfTI volume, a DICOM SEG object
 or a folder of PNG images, for every frame or for key frames only (``data.masks``; key frames are
 recorded in the ``labelled_frames`` slice attribute). Without them the importer writes an all-zero
 (valid binary) ``myocardium`` mask and marks each slice ``mask_source = "none"``: such a file is input
@@ -39,17 +41,17 @@ analysis.
 from __future__ import annotations
 
 import argparse
-import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from data import dicom_rules as rules
 from data.add_masks import add_mask_arguments, mask_sources
 from data.dicom_assemble import AssembledSlice, ImportSettings, assemble_slices
 from data.dicom_scan import FrameRecord, scan_folder
 from data.dicom_vendor import PHASE_UNITS
-from data.masks import attach_masks, read_masks
+from data.masks import attach_masks, read_masks, read_seg_files
 from data.mvm_io import SLICE_POSITIONS, SliceData, Subject, write_subject
 from data.slice_order import positions_by_rank, slice_names
 from util.cli import ToolParser, run_tool, say
@@ -139,6 +141,7 @@ def import_dicom(
     phase_units: str = "auto",
     inplane_order: str = "xy",
     log: Log = say,
+    seg: bool = True,
 ) -> Subject:
     """Read a folder of DICOM files holding a 3Dir MVM scan and return it as a ``Subject``.
 
@@ -152,6 +155,8 @@ def import_dicom(
         inplane_order: which of x/y the first in-plane series (by series number) is, when the headers
             say only "in-plane".
         log: sink for the one-line progress, note and warning messages.
+        seg: read the masks of the DICOM SEG objects in the folder (``data.export_dicom --seg``); False
+            leaves them out (masks given another way).
 
     Raises:
         DataError: no complete slice, an ambiguous folder, or a VENC/scaling that needs an option.
@@ -159,6 +164,8 @@ def import_dicom(
     _check_settings(venc, phase_units, order, inplane_order)
     root = Path(dicom_dir)
     records = _scan(root, log)
+    seg_files = sorted({r.path for r in records if r.modality == "SEG"})
+    records = [r for r in records if r.modality != "SEG"]
     settings = ImportSettings(venc=venc, phase_units=phase_units, inplane_order=inplane_order)
     slices = assemble_slices(records, settings, log)
     if not slices:
@@ -173,7 +180,13 @@ def import_dicom(
         out[name] = _to_slice(name, s, position, z_dir)
         log(f"{name}: {_describe(s, position, how, z_dir)}")
     sid = subject_id or _subject_id(slices, root)
-    return Subject(subject_id=sid, slices=out, attrs={"source": "dicom", "dicom_folder": str(root)})
+    subject = Subject(subject_id=sid, slices=out, attrs={"source": "dicom", "dicom_folder": str(root)})
+    if seg_files and seg:
+        log(f"{len(seg_files)} DICOM SEG file(s) in the folder: their masks are imported")
+        attach_masks(subject, read_seg_files(seg_files, subject), source="dicom_seg", log=log)
+    elif seg_files:
+        log(f"note: {len(seg_files)} DICOM SEG file(s) in the folder are left out (masks given another way)")
+    return subject
 
 
 def _scan(root: Path, log: Log) -> list[FrameRecord]:
@@ -190,7 +203,7 @@ def _scan(root: Path, log: Log) -> list[FrameRecord]:
 
 def _to_slice(name: str, s: AssembledSlice, position: str, z_dir: int) -> SliceData:
     """An assembled slice as ``SliceData``, with an all-zero myocardium (``mask_source`` "none")."""
-    made_by = synthetic_marking(s.image_type, s.derivation)
+    made_by = rules.synthetic_marking(s.image_type, s.derivation)
     return SliceData(
         name=name,
         magnitude=s.magnitude,
@@ -216,15 +229,6 @@ def _to_slice(name: str, s: AssembledSlice, position: str, z_dir: int) -> SliceD
     )
 
 
-def synthetic_marking(image_type: str, derivation: str) -> str | None:
-    """The ``synthesised_by`` of images marked as a synthesised twin (DERIVED + a SYNTHETIC derivation
-    description, see ``data.export_dicom``); None for anything else."""
-    if not image_type.upper().startswith("DERIVED") or not derivation.upper().startswith("SYNTHETIC"):
-        return None
-    match = re.search(r"synthesised by HDL-MVM \((.*)\)\s*$", derivation)
-    return match.group(1) if match else derivation
-
-
 def _describe(s: AssembledSlice, position: str, how: str, z_dir: int) -> str:
     t, h, w = s.magnitude.shape
     return (
@@ -242,7 +246,9 @@ def build_parser() -> ToolParser:
     )
     p.add_argument("dicom_dir", help="folder of DICOM files (searched recursively; other files are skipped)")
     p.add_argument("out", help="output subject file (.h5)")
-    p.add_argument("--venc", type=float, nargs=3, metavar=("X", "Y", "Z"), help="VENC in cm/s; overrides the headers")
+    p.add_argument(
+        "--venc", type=float, nargs=3, metavar=("X", "Y", "Z"), help="VENC in cm/s (default: from the headers)"
+    )
     p.add_argument("--subject", default=None, help="subject id (default: PatientID, else the folder name)")
     p.add_argument("--order", choices=ORDERS, default="auto", help="which end of the stack is the base (default: auto)")
     p.add_argument(
@@ -258,6 +264,12 @@ def build_parser() -> ToolParser:
         help="x/y of in-plane series whose headers do not say which (by series number)",
     )
     add_mask_arguments(p, required=False)
+    p.add_argument(
+        "--no_seg",
+        action="store_true",
+        help="leave out the DICOM SEG objects of DICOM_DIR (default: their masks are imported unless --myocardium "
+        "is given)",
+    )
     return p
 
 
@@ -269,11 +281,12 @@ def _run(args: argparse.Namespace) -> None:
         order=args.order,
         phase_units=args.phase_units,
         inplane_order=args.inplane_order,
+        seg=not args.no_seg and args.myocardium is None,
     )
     masks = read_masks(mask_sources(args), subject, args.mask_frames)
     attach_masks(subject, masks, source="imported", log=say)
     path = write_subject(args.out, subject)
-    unmasked = [name for name in subject.slices if name not in masks]
+    unmasked = [name for name, s in subject.slices.items() if s.attrs.get("mask_source") == "none"]
     note = f"; no myocardium masks for {', '.join(unmasked)}: segment before training" if unmasked else ""
     say(f"wrote {path}: subject {subject.subject_id!r}, {len(subject.slices)} slice(s){note}")
 

@@ -29,6 +29,10 @@ RR interval: ``--rr`` when given; else ``RR <ms> ms`` in the sidecar's ImageComm
 ms or s), unless that interval is the sidecar's RepetitionTime (dcm2niix stores the TR there, not the
 frame interval of a cine). A 3-D file, or a header without a time unit, needs ``--rr``.
 
+Synthesised twins: a magnitude sidecar with ImageType ``DERIVED`` and a ``SYNTHETIC`` series description
+or derivation (what dcm2niix keeps of ``data.export_dicom``'s twin, and what ``data.export_nifti`` writes
+for one) gives slices with ``synthesised_by``, as ``data.import_dicom`` does.
+
 Slices: ``--slice_positions`` names each slice (basal/mid/apical); otherwise slice index 0 is the base
 (``--order base_first``, the default) or the apex (``apex_first``) and positions go by thirds of the
 stack. ``z_towards_apex`` (default +1) is the same for every slice. Without ``--myocardium`` the mask is
@@ -115,17 +119,35 @@ def _shape_text(shape: Sequence[int]) -> str:
     return f"{s} slice(s) of {t} frames of {h}x{w} (x={w}, y={h})"
 
 
+def affine_mismatch(reference: np.ndarray, other: np.ndarray, single_slice: bool) -> str | None:
+    """Where the voxel axes of two affines differ (None: they agree within 0.1 % of the largest voxel
+    size). A single-slice volume (or a 3-D one, whose third axis is time) has no through-plane spacing,
+    so converters fill its third column with the slice thickness, 1 or anything: only the in-plane
+    columns are compared then."""
+    ref, own = np.asarray(reference, dtype=np.float64)[:3, :3], np.asarray(other, dtype=np.float64)[:3, :3]
+    columns = (0, 1) if single_slice else (0, 1, 2)
+    tol = 1e-3 * max(float(np.abs(ref[:, list(columns)]).max()), 1e-6)
+    for j in columns:
+        if not np.allclose(own[:, j], ref[:, j], rtol=1e-3, atol=tol):
+            axis = "ijk"[j]
+            return (
+                f"voxel axis {axis} is {np.round(own[:, j], 4).tolist()} mm, "
+                f"the magnitude's {np.round(ref[:, j], 4).tolist()} mm (RAS)"
+            )
+    return None
+
+
 def read_frames(path: str | Path, what: str, layout: Layout) -> tuple[nib.Nifti1Image, np.ndarray]:
     """Load a volume that must match ``layout`` in shape and orientation: (image, frames [S, T, H, W])."""
     img = load_volume(path, what)
     data = to_frames(img, path, what, layout.ornt)
     if data.shape != layout.shape:
         raise DataError(f"{path}: {what} has {_shape_text(data.shape)}, the magnitude has {_shape_text(layout.shape)}")
-    ref, own = np.asarray(layout.img.affine)[:3, :3], np.asarray(img.affine)[:3, :3]
-    if not np.allclose(own, ref, rtol=1e-3, atol=1e-3 * max(float(np.abs(ref).max()), 1e-6)):
+    problem = affine_mismatch(layout.img.affine, img.affine, single_slice=layout.shape[0] == 1)
+    if problem:
         raise DataError(
             f"{path}: {what} has another orientation or voxel size than the magnitude "
-            f"(axes {nib.aff2axcodes(img.affine)} vs {nib.aff2axcodes(layout.img.affine)}, affine differs)"
+            f"(axes {''.join(nib.aff2axcodes(img.affine))} vs {''.join(nib.aff2axcodes(layout.img.affine))}: {problem})"
         )
     return img, data
 
@@ -281,13 +303,25 @@ def import_nifti(
         "z_towards_apex": z_towards_apex,
     }
     positions = _positions(slice_positions, order, mag.shape[0])
+    made_by = _synthesised_by(side)
     slices = {}
     for i, (name, position) in enumerate(zip(slice_names(positions), positions, strict=True)):
         mask_i = {m: None if masks[m] is None else masks[m][i] for m in masks}
         slices[name] = _slice(name, position, mag[i], vel[i], mask_i, common, rr_source)
+        if made_by:
+            slices[name].attrs["synthesised_by"] = made_by
         log(f"{name}: {_describe(slices[name], rr_source)}, orientation: {how}" + _mask_note(mask_i["myocardium"]))
     sid = subject_id or Path(magnitude).name.split(".nii")[0]
     return Subject(subject_id=sid, slices=slices, attrs={"source": "nifti"})
+
+
+def _synthesised_by(side: dict | None) -> str | None:
+    """The ``synthesised_by`` of a magnitude whose sidecar marks a synthesised twin (``data.export_dicom``
+    through dcm2niix, or ``data.export_nifti``); None for acquired data or no sidecar."""
+    if not side:
+        return None
+    texts = [side.get(k) for k in ("DerivationDescription", "ImageComments", "SeriesDescription")]
+    return rules.synthetic_marking(side.get("ImageType"), *[str(t) for t in texts if t])
 
 
 def _slice(
@@ -325,27 +359,54 @@ def build_parser() -> ToolParser:
     p = ToolParser(
         prog="python -m data.import_nifti", description="Import 3Dir MVM NIfTI volumes into an .h5 subject file."
     )
-    p.add_argument("out", help="output subject file (.h5)")
+    p.add_argument("out", nargs="?", help="output subject file (.h5); may also come after --slice_positions' values")
     p.add_argument("--magnitude", required=True, help="magnitude volume (x, y, slice, time) or (x, y, time)")
     p.add_argument("--phase", required=True, nargs=3, metavar=("X", "Y", "Z"), help="phase volumes along x, y, z")
     p.add_argument(
         "--venc", type=float, nargs=3, metavar=("X", "Y", "Z"), help="VENC in cm/s (default: the JSON sidecars)"
     )
-    p.add_argument("--myocardium", default=None, help="myocardium mask volume (0/1)")
-    p.add_argument("--lv_blood", default=None, help="LV cavity mask volume (0/1)")
-    p.add_argument("--rv_blood", default=None, help="RV cavity mask volume (0/1)")
+    p.add_argument("--myocardium", default=None, help="myocardium mask volume (0/1) (default: none, all-zero masks)")
+    p.add_argument("--lv_blood", default=None, help="LV cavity mask volume (0/1) (default: none)")
+    p.add_argument("--rv_blood", default=None, help="RV cavity mask volume (0/1) (default: none)")
     p.add_argument(
         "--phase_units", choices=PHASE_UNITS, default="auto", help="unit of the phase volumes (default: sidecars)"
     )
     p.add_argument("--rr", type=float, default=None, help="RR interval in ms (default: from the header)")
     p.add_argument("--subject", default=None, help="subject id (default: the magnitude file name)")
-    p.add_argument("--slice_positions", nargs="+", choices=SLICE_POSITIONS, default=None, help="position of each slice")
+    p.add_argument(
+        "--slice_positions",
+        nargs="+",
+        default=None,
+        metavar="POSITION",
+        help=f"position of each slice in file order, one of {', '.join(SLICE_POSITIONS)} "
+        "(default: by thirds of the stack, base from --order)",
+    )
     p.add_argument("--order", choices=ORDERS, default="base_first", help="is slice index 0 the base or the apex")
     p.add_argument("--z_towards_apex", type=int, choices=(1, -1), default=1, help="+1: positive vz towards the apex")
     return p
 
 
+def output_and_positions(out: str | None, positions: Sequence[str] | None) -> tuple[str, list[str] | None]:
+    """The output file and the slice positions of a command line where the output may follow the
+    positions (``--slice_positions mid OUT.h5``: the last value that is no slice position is the output)."""
+    values = None if positions is None else list(positions)
+    if out is None and values and values[-1] not in SLICE_POSITIONS:
+        out = values.pop()
+    if out is None:
+        raise OptionError("python -m data.import_nifti: the output subject file (.h5) is missing")
+    if values is not None and not values:
+        raise OptionError(f"--slice_positions needs one of {', '.join(SLICE_POSITIONS)} per slice; got none")
+    bad = [v for v in values or [] if v not in SLICE_POSITIONS]
+    if bad:
+        raise OptionError(
+            f"--slice_positions: {bad[0]!r} is not a slice position ({', '.join(SLICE_POSITIONS)}); "
+            f"the output file is {out!r}"
+        )
+    return out, values
+
+
 def _run(args: argparse.Namespace) -> None:
+    out, positions = output_and_positions(args.out, args.slice_positions)
     subject = import_nifti(
         args.magnitude,
         args.phase,
@@ -354,13 +415,13 @@ def _run(args: argparse.Namespace) -> None:
         phase_units=args.phase_units,
         rr=args.rr,
         subject_id=args.subject,
-        slice_positions=args.slice_positions,
+        slice_positions=positions,
         order=args.order,
         z_towards_apex=args.z_towards_apex,
         lv_blood=args.lv_blood,
         rv_blood=args.rv_blood,
     )
-    path = write_subject(args.out, subject)
+    path = write_subject(out, subject)
     say(f"wrote {path}: subject {subject.subject_id!r}, {len(subject.slices)} slice(s)")
 
 

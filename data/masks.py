@@ -10,7 +10,8 @@ Sources (``read_masks``), one per mask kind (myocardium, lv_blood, rv_blood):
     by the source image it references (DerivationImageSequence / SourceImageSequence), which must be
     one of the images the subject was imported from (the ``dicom_source`` slice attribute of ``data.import_dicom``); the
     segment is the one whose label names the mask (``myocard``, ``lv``/``left``, ``rv``/``right``), or
-    the only segment;
+    the only segment (``read_seg_files`` takes every segment a SEG labels, the masks of a folder the
+    DICOM importer reads);
   * a folder of PNG images ``<slice>_<frame>.png`` (slice name of the subject, frame index from 0):
     any non-zero pixel is inside the mask. The frames present are the labelled ones.
 Checks: slice count, image size (rows x columns), frame counts and indices, orientation (affine for NIfTI,
@@ -143,16 +144,39 @@ def _source_index(subject: Subject) -> dict[str, tuple[str, int]]:
     return index
 
 
-def _segment_number(ds, kind: str, path: Path) -> int:
+def _segment_kind(seg) -> str | None:
+    """The mask kind a SEG segment holds, from its label and coded property type (myocardium first, so
+    that "LV myocardium" is the myocardium and not the LV blood pool); None when they name none."""
+    codes = [str(c.get("CodeMeaning", "")) for c in seg.get("SegmentedPropertyTypeCodeSequence", [])]
+    text = " ".join([str(seg.get("SegmentLabel", "")), *codes]).lower()
+    for kind in MASK_KINDS:
+        if any(re.search(rf"\b{w}", text) for w in _SEGMENT_WORDS[kind]):
+            return kind
+    return None
+
+
+def _segment_numbers(ds, path: Path) -> dict[str, int]:
+    """{mask kind: segment number} of a SEG; a single segment that names no kind is the myocardium."""
     segments = list(ds.get("SegmentSequence", []))
     if not segments:
         raise DataError(f"{path}: DICOM SEG without a SegmentSequence")
+    found: dict[str, int] = {}
+    for seg in segments:
+        kind = _segment_kind(seg)
+        if kind is not None:
+            found.setdefault(kind, int(seg.SegmentNumber))
+    if len(segments) == 1 and not found:
+        found["myocardium"] = int(segments[0].SegmentNumber)
+    return found
+
+
+def _segment_number(ds, kind: str, path: Path) -> int:
+    segments = list(ds.get("SegmentSequence", []))
+    numbers = _segment_numbers(ds, path)
     if len(segments) == 1:
         return int(segments[0].SegmentNumber)
-    for seg in segments:
-        label = str(seg.get("SegmentLabel", "")).lower()
-        if any(re.search(rf"\b{w}", label) for w in _SEGMENT_WORDS[kind]):
-            return int(seg.SegmentNumber)
+    if kind in numbers:
+        return numbers[kind]
     labels = [str(seg.get("SegmentLabel", "")) for seg in segments]
     raise DataError(f"{path}: none of the segments {labels} is labelled as {kind}")
 
@@ -164,9 +188,9 @@ def _referenced_sop(frame_group, path: Path, i: int) -> str:
     raise DataError(f"{path}: SEG frame {i + 1} does not reference its source image (DerivationImageSequence)")
 
 
-def _from_seg(path: Path, kind: str, subject: Subject) -> dict[str, SliceMasks]:
+def _read_seg(path: Path, subject: Subject):
+    """(dataset, frames [N, H, W], SOP index of the subject's source images) of a DICOM SEG file."""
     import pydicom
-    from pydicom.dataset import Dataset
 
     try:
         ds = pydicom.dcmread(path)
@@ -180,8 +204,13 @@ def _from_seg(path: Path, kind: str, subject: Subject) -> dict[str, SliceMasks]:
         raise DataError(
             f"{path}: the subject does not record its DICOM source images; import it with data.import_dicom"
         )
-    pixels = pixels.reshape((-1, *pixels.shape[-2:]))
-    number = _segment_number(ds, kind, path)
+    return ds, pixels.reshape((-1, *pixels.shape[-2:])), index
+
+
+def _seg_frames(ds, pixels, index, number: int, kind: str, path: Path, subject: Subject) -> dict[str, SliceMasks]:
+    """The frames of segment ``number`` of a read SEG, placed by their source images, as ``kind``."""
+    from pydicom.dataset import Dataset
+
     out: dict[str, SliceMasks] = {}
     shared = (ds.get("SharedFunctionalGroupsSequence") or [Dataset()])[0]
     for i, group in enumerate(ds.get("PerFrameFunctionalGroupsSequence", [])):
@@ -200,6 +229,33 @@ def _from_seg(path: Path, kind: str, subject: Subject) -> dict[str, SliceMasks]:
     if not out:
         raise DataError(f"{path}: no frame of segment {number} ({kind})")
     return out
+
+
+def _from_seg(path: Path, kind: str, subject: Subject) -> dict[str, SliceMasks]:
+    ds, pixels, index = _read_seg(path, subject)
+    return _seg_frames(ds, pixels, index, _segment_number(ds, kind, path), kind, path, subject)
+
+
+def _merge(into: dict[str, SliceMasks], found: dict[str, SliceMasks]) -> None:
+    for name, masks in found.items():
+        for kind, by_frame in masks.frames.items():
+            into.setdefault(name, SliceMasks()).frames.setdefault(kind, {}).update(by_frame)
+
+
+def read_seg_files(files: Sequence[Path], subject: Subject) -> dict[str, SliceMasks]:
+    """Every mask kind the DICOM SEG ``files`` hold (segments named by their labels, see
+    ``_segment_kind``), placed by their source images: what a folder written by ``data.export_dicom
+    --seg`` brings back."""
+    merged: dict[str, SliceMasks] = {}
+    for path in files:
+        ds, pixels, index = _read_seg(Path(path), subject)
+        numbers = _segment_numbers(ds, Path(path))
+        if not numbers:
+            labels = [str(seg.get("SegmentLabel", "")) for seg in ds.get("SegmentSequence", [])]
+            raise DataError(f"{path}: none of the segments {labels} is labelled as one of {', '.join(MASK_KINDS)}")
+        for kind, number in numbers.items():
+            _merge(merged, _seg_frames(ds, pixels, index, number, kind, Path(path), subject))
+    return merged
 
 
 def _seg_files(folder: Path) -> list[Path]:
@@ -233,11 +289,9 @@ def read_masks(
         if not path.exists():
             raise DataError(f"{path}: {kind} mask not found")
         if path.is_dir() and not any(p.suffix.lower() == ".png" for p in path.iterdir()):
-            found = {}
+            found: dict[str, SliceMasks] = {}
             for file in _seg_files(path):  # SEG series of one or more slices, one file per frame
-                for name, masks in _from_seg(file, kind, subject).items():
-                    for k, by_frame in masks.frames.items():
-                        found.setdefault(name, SliceMasks()).frames.setdefault(k, {}).update(by_frame)
+                _merge(found, _from_seg(file, kind, subject))
         elif path.is_dir():
             found = _from_png(path, kind, subject)
         elif path.name.lower().endswith((".nii", ".nii.gz")):

@@ -98,7 +98,13 @@ def build_parser() -> ToolParser:
     p.add_argument("subject", help="subject file (.h5)")
     p.add_argument("out_png", help="output image (.png)")
     p.add_argument("--slice", default=None, help="slice group (default: mid, else the first)")
-    p.add_argument("--frames", type=int, nargs="+", default=None, help="stored frame indices to show")
+    p.add_argument(
+        "--frames",
+        type=int,
+        nargs="+",
+        default=None,
+        help="stored frame indices to show (default: six spread over the cycle)",
+    )
     return p
 
 

@@ -88,7 +88,7 @@ def _main(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = ToolParser(prog="python -m models.pretrained", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=PRETRAINED_DIR, help="the shipped folder")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, help="what to do")
     export = sub.add_parser("export", help="copy the best weights of two runs into the shipped folder")
     export.add_argument("--interp", required=True, help="stage-1 run folder")
     export.add_argument("--phase", required=True, help="stage-2 run folder")

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from util.atomic import write_json
+from util.cli import RawDescriptionHelpFormatter
 
 #: the repository root: train.py is run from there, in a fresh process per variant
 ROOT = Path(__file__).resolve().parents[1]
@@ -187,7 +188,11 @@ def run_variant(stage: str, variant: str, args: argparse.Namespace) -> tuple[Cur
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The options, checked before any training starts: a bad value would otherwise surface minutes
     later, in the first run's log."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m scripts.compare_precision",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=RawDescriptionHelpFormatter,
+    )
     p.add_argument("--dataroot", type=Path, required=True, help="dataset folder (e.g. a phantom cohort)")
     p.add_argument("--out", type=Path, required=True, help="folder for the runs, their logs and the report")
     p.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES), help="stages to compare")
@@ -208,8 +213,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no_seed_run", action="store_true", help="skip the second fp32 run (tolerance only)")
     p.add_argument("--seed", type=int, default=0, help="seed of every run (the seed run uses seed + 1)")
     p.add_argument("--workers", type=int, default=2, help="data-loading workers per run")
-    p.add_argument("--interp_args", default=None, help="train.py arguments of stage 1 (replaces the preset)")
-    p.add_argument("--phase_args", default=None, help="train.py arguments of stage 2 (replaces the preset)")
+    p.add_argument("--interp_args", default=None, help="train.py arguments of stage 1 (default: the preset)")
+    p.add_argument("--phase_args", default=None, help="train.py arguments of stage 2 (default: the preset)")
     args = p.parse_args(argv)
     args.epochs = args.epochs or (2 if args.quick else 4)
     args.steps_per_epoch = args.steps_per_epoch or (10 if args.quick else 150)

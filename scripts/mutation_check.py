@@ -32,6 +32,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from util.cli import RawDescriptionHelpFormatter
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -283,7 +285,9 @@ def score(tree: Path, mutants: list[Mutant], python: list[str], timeout: float) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m scripts.mutation_check", description=__doc__, formatter_class=RawDescriptionHelpFormatter
+    )
     p.add_argument(
         "--only", choices=sorted(TESTS), action="append", help=f"groups to run (default: {', '.join(SCORED)})"
     )

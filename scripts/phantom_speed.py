@@ -19,6 +19,7 @@ from dataclasses import replace
 
 from data.phantom import PhantomConfig, generate_subject
 from data.phantom.config import PATHOLOGY_KINDS
+from util.cli import RawDescriptionHelpFormatter
 from util.intensity import normalise_magnitude
 from util.tissue import tissue_mask_from_magnitude
 
@@ -33,10 +34,12 @@ def best_of(repeats: int, fn) -> float:
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--size", type=int, default=128)
-    p.add_argument("--frames", type=int, default=50)
-    p.add_argument("--repeats", type=int, default=3)
+    p = argparse.ArgumentParser(
+        prog="python -m scripts.phantom_speed", description=__doc__, formatter_class=RawDescriptionHelpFormatter
+    )
+    p.add_argument("--size", type=int, default=128, help="image size in pixels")
+    p.add_argument("--frames", type=int, default=50, help="frames per cycle")
+    p.add_argument("--repeats", type=int, default=3, help="timed repeats; the best is reported")
     args = p.parse_args(argv)
     config = PhantomConfig(frames=args.frames, size=args.size)
     subjects = []

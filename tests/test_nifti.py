@@ -290,3 +290,82 @@ def test_dcm2niix_layout_without_sidecar_and_tr_is_not_the_frame_interval(tmp_pa
     back = import_nifti(f[0], f[1:], s.venc_cm_s, phase_units="raw12", rr=980, **QUIET).slices["mid"]
     assert np.abs(back.velocity - s.velocity).max() <= 2 * s.venc_cm_s.max() / 4096 * 1.001
     assert np.abs(back.magnitude - s.magnitude).max() < 0.5
+
+
+# ------------------------------------------------------------------- single slices, twins, command line
+
+
+def test_single_slice_affines_differ_only_through_plane(tmp_path: Path) -> None:
+    """A one-slice mask whose converter wrote another slice spacing still fits; an in-plane difference
+    is an error that names the numbers."""
+    v = volumes(tmp_path, shape=(10, 8, 1, 5))  # magnitude affine diag(1.25, 1.5, 8)
+    myo = np.asarray(nib.load(v["myocardium"]).dataobj)
+    thin = save(tmp_path / "thin.nii.gz", myo, zooms=(1.25, 1.5, 1.0, 20.0))  # third column 1 mm, not 8
+    back = import_nifti(v["magnitude"], v["phase"], (20, 20, 30), myocardium=thin, rr=900, **QUIET)
+    np.testing.assert_array_equal(back.slices["mid"].myocardium, myo[:, :, 0].transpose(2, 1, 0))
+    wide = save(tmp_path / "wide.nii.gz", myo, zooms=(1.3, 1.5, 8.0, 20.0))
+    differs = r"voxel axis i is \[1\.3, 0\.0, 0\.0\] mm, the magnitude's \[1\.25, 0\.0, 0\.0\]"
+    with pytest.raises(DataError, match=differs):
+        import_nifti(v["magnitude"], v["phase"], (20, 20, 30), myocardium=wide, rr=900, **QUIET)
+    (tmp_path / "stack").mkdir()
+    stack = volumes(tmp_path / "stack", shape=(10, 8, 3, 5))
+    spaced = save(tmp_path / "spaced.nii.gz", np.zeros((10, 8, 3, 5), np.uint8), zooms=(1.25, 1.5, 1.0, 20.0))
+    differs = r"voxel axis k is \[0\.0, 0\.0, 1\.0\] mm, the magnitude's \[0\.0, 0\.0, 8\.0\]"
+    with pytest.raises(DataError, match=differs):
+        import_nifti(stack["magnitude"], stack["phase"], (20, 20, 30), myocardium=spaced, rr=900, **QUIET)
+
+
+@pytest.mark.parametrize("method", ["hdl:demo", None])
+def test_twin_marking_survives_nifti_export_and_import(tmp_path: Path, method: str | None) -> None:
+    subject = make_subject()
+    for s in subject.slices.values():
+        if method:
+            s.attrs["synthesised_by"] = method
+    export_nifti(subject, tmp_path, **QUIET)
+    sidecars = sorted(p.name for p in tmp_path.glob("*.json"))
+    assert sidecars == (["nx01_apical_magnitude.json", "nx01_basal_magnitude.json"] if method else [])
+    f = {k: tmp_path / f"nx01_basal_{k}.nii.gz" for k in ("magnitude", "vx", "vy", "vz")}
+    back = import_nifti(f["magnitude"], [f["vx"], f["vy"], f["vz"]], (18, 18, 26), slice_positions=["basal"], **QUIET)
+    r = back.slices["basal"]
+    assert r.attrs.get("synthesised_by") == method
+    assert r.rr_interval_ms == pytest.approx(930.0, rel=1e-5)
+
+
+def test_twin_marking_survives_dicom_dcm2niix_nifti(tmp_path: Path) -> None:
+    exe = tool("dcm2niix")
+    subject = dicom_twin(frames=6)
+    for s in subject.slices.values():
+        s.attrs["synthesised_by"] = "hdl:demo"
+    export_dicom(subject, tmp_path / "twin", **QUIET)
+    export_dicom(dicom_twin(frames=6), tmp_path / "acquired", **QUIET)
+    for kind in ("twin", "acquired"):
+        (tmp_path / f"nii_{kind}").mkdir()
+        subprocess.run(
+            [exe, "-z", "y", "-b", "y", "-f", "%s", "-o", str(tmp_path / f"nii_{kind}"), str(tmp_path / kind)],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+    got = {}
+    for kind in ("twin", "acquired"):
+        f = [next((tmp_path / f"nii_{kind}").glob(f"{10 + c}*.nii.gz")) for c in range(4)]
+        got[kind] = import_nifti(f[0], f[1:], slice_positions=["basal"], **QUIET).slices["basal"]
+    assert got["twin"].attrs["synthesised_by"] == "hdl:demo"
+    assert "synthesised_by" not in got["acquired"].attrs
+    assert got["twin"].rr_interval_ms == pytest.approx(980.0)
+
+
+def test_cli_output_after_slice_positions(tmp_path: Path) -> None:
+    v = volumes(tmp_path, shape=(10, 8, 1, 5))
+    base = ["data.import_nifti", "--magnitude", str(v["magnitude"]), "--phase", *map(str, v["phase"])]
+    base += ["--venc", "20", "20", "30", "--rr", "900"]
+    done = run_cli(*base, "--slice_positions", "apical", str(tmp_path / "a.h5"))
+    assert done.returncode == 0, done.stderr
+    assert list(read_subject(tmp_path / "a.h5").slices) == ["apical"]
+    done = run_cli(*base, "--slice_positions", "apcal", str(tmp_path / "b.h5"))
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert "'apcal' is not a slice position (basal, mid, apical)" in lines[0]
+    assert not (tmp_path / "b.h5").exists()
+    done = run_cli(*base, "--slice_positions", "mid")
+    assert done.returncode == 2 and "output subject file (.h5) is missing" in done.stderr

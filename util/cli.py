@@ -42,8 +42,36 @@ def run_cli(main: Callable[[], object]) -> None:
         sys.exit(EXIT_ERROR)
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """``--help`` of every command: the description as written, and each option's default appended as
+    ``(default: X)`` unless its help already says what happens by default (or it has none: flags, None)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            not action.option_strings
+            or "default" in text.lower()
+            or default is None
+            or default is argparse.SUPPRESS
+            or isinstance(default, bool)
+        ):
+            return text
+        shown = " ".join(str(v) for v in default) if isinstance(default, (list, tuple)) else str(default)
+        return f"{text} (default: {shown.replace('%', '%%')})"
+
+
+class RawDescriptionHelpFormatter(argparse.RawDescriptionHelpFormatter, HelpFormatter):
+    """``HelpFormatter`` that keeps the line breaks of a long description (a module docstring)."""
+
+
 class ToolParser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose usage errors become ``OptionError`` (one line, exit 2 via ``run_tool``)."""
+    """An ``ArgumentParser`` whose usage errors become ``OptionError`` (one line, exit 2 via ``run_tool``),
+    with the project's ``HelpFormatter``."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise OptionError(f"{self.prog}: {message}")

@@ -3,8 +3,11 @@
 CSV files keep 6 significant digits, so a later analysis loses nothing. Tables that people read show
 each number to the precision it means, decided in one place, :func:`display_decimals`, from the column
 name: the names already carry the unit (``_cm_s``, ``_ms``) or the metric (``psnr``, ``ssim``, ``dice``,
-``_r``). The markdown command prints a metrics.csv as the README's tables::
+``_r``). The markdown command prints a metrics.csv as a table, its headline metrics (``util.metric_names``)
+headed by their names for people, or every column (``--all``), or the ones asked for (headed by the
+names they were asked by, as in the README)::
 
+    python -m util.tables results/quickstart/hdl/metrics.csv [--all] [--ids]
     python -m util.tables results/quickstart/hdl/metrics.csv --columns method mag_psnr_nonkey \\
         vel_mae_myo_cm_s --rename mag_psnr_nonkey=PSNR
 """
@@ -24,6 +27,7 @@ import numpy as np
 
 from util.cli import ToolParser, run_tool
 from util.errors import DataError, OptionError
+from util.metric_names import describe, key_columns
 
 #: (pattern on the column name, decimals), first match wins: units before metric names, so that
 #: ``curve_radial_rmse_cm_s`` is a velocity (2) and not a correlation
@@ -153,18 +157,31 @@ def _print_markdown(args: argparse.Namespace) -> None:
         columns, rows = read_csv_rows(args.csv)
     except OSError as exc:
         raise DataError(f"{args.csv}: cannot read: {exc.strerror or exc}") from exc
-    wanted = args.columns or columns
+    if args.columns and args.all:
+        raise OptionError("--columns and --all choose the columns two ways; give one")
+    wanted = args.columns or (columns if args.all else key_columns(columns))
     unknown = [c for c in wanted if c not in columns]
     if unknown:
         raise OptionError(f"{args.csv}: no column(s) {unknown}; it has {columns}")
-    sys.stdout.write(to_markdown(rows, wanted, renames))
+    # Columns asked for by name keep those names (the README's tables); the default views name them for people.
+    headers = {} if args.ids or args.columns else {c: describe(c).header for c in wanted}
+    sys.stdout.write(to_markdown(rows, wanted, {**headers, **renames}))
 
 
 def build_parser() -> ToolParser:
     p = ToolParser(prog="python -m util.tables", description="Print a metrics CSV as a GitHub markdown table.")
     p.add_argument("csv", type=Path, help="a metrics CSV (metrics.csv, metrics_per_slice.csv...)")
-    p.add_argument("--columns", nargs="+", help="columns to show, in this order (default: all)")
-    p.add_argument("--rename", nargs="+", default=[], metavar="OLD=NEW", help="column headings to rename")
+    p.add_argument(
+        "--columns",
+        nargs="+",
+        help="columns to show, in this order, headed by these names (default: the headline metrics, named for "
+        "people)",
+    )
+    p.add_argument("--all", action="store_true", help="show every column of the file")
+    p.add_argument("--ids", action="store_true", help="head the columns with their names in the file, not for people")
+    p.add_argument(
+        "--rename", nargs="+", default=[], metavar="OLD=NEW", help="column headings to rename (default: none)"
+    )
     return p
 
 

@@ -7,7 +7,9 @@ mid-systole, cropped to the heart.
 
 from __future__ import annotations
 
+import argparse
 import sys
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -16,6 +18,7 @@ from data.phantom.anatomy import render_slice
 from data.phantom.config import PhantomConfig
 from data.phantom.generate import generate_subject
 from data.phantom.sampling import SLICES
+from util.cli import ToolParser, run_tool
 
 STRUCTURES = ("myocardium", "lv_cavity_tissue", "lv_blood", "rv_wall", "rv_blood", "epicardial_fat")
 
@@ -72,8 +75,23 @@ def s_params(s):
     return slice_params(s)
 
 
+def build_parser() -> ToolParser:
+    p = ToolParser(
+        prog="python -m data.phantom.figure",
+        description="Draw one phantom subject (slices x magnitude, structures, true velocities) for docs/PHANTOM.md.",
+    )
+    p.add_argument("out", help="output image (.png)")
+    p.add_argument("seed", nargs="?", type=int, default=0, help="seed of the subject drawn (default: 0)")
+    return p
+
+
+def _run(args: argparse.Namespace) -> None:
+    draw(args.out, args.seed)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_tool(_run, build_parser(), argv)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) not in (2, 3):
-        print("usage: python -m data.phantom.figure OUT.png [SEED]", file=sys.stderr)
-        sys.exit(2)
-    draw(sys.argv[1], int(sys.argv[2]) if len(sys.argv) == 3 else 0)
+    sys.exit(main())

@@ -20,6 +20,7 @@ import numpy as np
 from data.mvm_io import SUBJECT_SUFFIX, read_subject, read_subject_attrs
 from data.phantom.analytic import frame_phases, slice_params
 from data.phantom.motion import SliceMotion
+from util.cli import ToolParser
 from util.errors import DataError, OptionError
 from util.velocity import COMPONENTS, peak_summary, velocity_curves
 
@@ -133,13 +134,23 @@ def markdown_tables(values: dict, extra: dict, n_subjects: int) -> str:
     return "\n".join(lines)
 
 
+def build_parser() -> ToolParser:
+    p = ToolParser(
+        prog="python -m data.phantom.stats",
+        description="Peak velocities of a phantom cohort beside published tissue phase mapping values (markdown).",
+    )
+    p.add_argument("folder", metavar="DIR", help="a folder written by python -m data.phantom")
+    return p
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 1 or args[0].startswith("-"):
-        print("usage: python -m data.phantom.stats DIR   (a folder written by python -m data.phantom)", file=sys.stderr)
+    try:
+        folder = build_parser().parse_args(argv).folder
+    except OptionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        values, extra = cohort_peaks(args[0])
+        values, extra = cohort_peaks(folder)
     except OptionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -149,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     n_subjects = len(next(iter(values.values()))["value"])
     print(markdown_tables(values, extra, n_subjects))
     print("\nPathology of the cohort (velocity_true of the patients is included in the table above)\n")
-    print(pathology_table(args[0]))
+    print(pathology_table(folder))
     return 0
 
 

@@ -14,13 +14,15 @@ import torch
 from scripts.benchmarking.runner import run
 from scripts.benchmarking.settings import DEFAULT_PEAK_TFLOPS, INFER_MODES, SECTIONS, TRAIN_MODES, resolve_settings
 from scripts.benchmarking.tables import report
+from util.cli import HelpFormatter
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The options; sizes left at None here get their full or ``--quick`` default in ``resolve_settings``."""
     p = argparse.ArgumentParser(
+        prog="python -m scripts.benchmark",
         description="Benchmark HDL-MVM training, chained synthesis and data loading against a reference mode.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("--device", default=None, help="cuda, cuda:N or cpu (default: cuda when available)")
     p.add_argument("--quick", action="store_true", help="tiny sizes and few steps (a smoke test, not a measurement)")
@@ -29,9 +31,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=8, help="N, the largest data-loading worker count measured")
     p.add_argument("--steps", type=int, default=None, help="timed training steps per repeat (default 20; 3 quick)")
     p.add_argument("--warmup", type=int, default=None, help="untimed steps per mode (default 5; 2 quick)")
-    p.add_argument("--frames", type=int, default=None, help="frames per slice of the synthesised subject (50; 12)")
+    p.add_argument(
+        "--frames", type=int, default=None, help="frames per slice of the synthesised subject (default 50; 12 quick)"
+    )
     p.add_argument("--factor", type=int, default=6, help="temporal down-sampling factor of the synthesis")
-    p.add_argument("--peak_tflops", type=float, default=DEFAULT_PEAK_TFLOPS, help="device peak for the %%peak column")
+    p.add_argument(
+        "--peak_tflops", type=float, default=DEFAULT_PEAK_TFLOPS, help="device peak in TFLOP/s for the %%peak column"
+    )
     p.add_argument(
         "--compile",
         action=argparse.BooleanOptionalAction,
@@ -42,10 +48,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--threads",
         type=int,
         default=None,
-        help="CPU threads of torch (0: torch's default; 1 with --quick, robust on a shared machine)",
+        help="CPU threads of torch, 0: torch's default (default: 0; 1 with --quick, robust on a shared machine)",
     )
-    p.add_argument("--train_modes", nargs="+", choices=tuple(TRAIN_MODES), default=None, help="training modes")
-    p.add_argument("--infer_modes", nargs="+", choices=tuple(INFER_MODES), default=None, help="synthesis modes")
+    p.add_argument(
+        "--train_modes", nargs="+", choices=tuple(TRAIN_MODES), default=None, help="training modes (default: all)"
+    )
+    p.add_argument(
+        "--infer_modes", nargs="+", choices=tuple(INFER_MODES), default=None, help="synthesis modes (default: all)"
+    )
     p.add_argument(
         "--sections",
         nargs="+",
@@ -53,7 +63,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=list(SECTIONS),
         help="what to measure; the loader verdict needs 'train' in the same run",
     )
-    p.add_argument("--out", type=Path, default=None, help="write every number as JSON to this file")
+    p.add_argument("--out", type=Path, default=None, help="write every number as JSON to this file (default: none)")
     return p.parse_args(argv)
 
 

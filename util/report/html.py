@@ -4,7 +4,9 @@ No server, no scripts, no external resources: inline CSS and relative links only
 can be zipped, mailed or opened on a cluster's file browser. Every link is checked when a page is
 written (a broken image in a report is worse than an error). Numbers are rounded by the one display
 rule of ``util.tables`` (CSV files keep full precision). The method summary is shown transposed (one
-row per metric, one column per method), with the better value of each row in bold.
+row per metric, one column per method), each metric named by ``util.metric_names`` with its unit, the
+direction that is better and a "how to read" line per group, and the best values of each row in green
+(all of them when they tie); the headline metrics first, every metric in a folded table below.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from util.atomic import write_text
+from util.metric_names import GROUP_NOTES, best_indices, describe, key_columns
 from util.tables import display_value
 
 CSS = """
@@ -30,6 +33,8 @@ th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
 th { background: #f2f2f2; } td.name, th.name { text-align: left; font-family: monospace; }
 td.help { text-align: left; color: #555; } tr.group td { background: #fafafa; font-weight: bold;
      text-align: left; } td.best { font-weight: bold; color: #0a5; }
+td.metric { text-align: left; } td.better { text-align: left; color: #777; font-size: 11px; }
+tr.group .note { font-weight: normal; } details { margin: 8px 0; } summary { cursor: pointer; font-size: 13px; }
 dl.info { display: grid; grid-template-columns: max-content auto; gap: 2px 14px; font-size: 13px; }
 dl.info dt { font-weight: bold; } dl.info dd { margin: 0; font-family: monospace; }
 figure { margin: 10px 0 18px 0; } figcaption { font-size: 12px; color: #555; }
@@ -38,23 +43,6 @@ ul.files { font-size: 13px; } td.text, th.text { text-align: left; } td.subject 
      text-align: left; vertical-align: top; } p.nav { font-size: 13px; } .figrow { display: flex;
      flex-wrap: wrap; gap: 12px; } .figrow figure { flex: 1 1 560px; margin: 6px 0; }
 """
-
-#: (column prefix, group heading, explanation, higher is better?)
-COLUMN_GROUPS: tuple[tuple[str, str, str, bool], ...] = (
-    ("n_slices", "Data", "slices scored", True),
-    ("mag_", "Magnitude (non-key frames)", "PSNR dB / SSIM on [0, 1]; tissue = foreground only", True),
-    ("myo_dice", "Myocardium (non-key frames)", "Dice of the synthesised mask", True),
-    ("vel_psnr", "Velocity PSNR (all frames)", "dB, velocity / VENC, data range 2; tissue = foreground only", True),
-    ("vel_ssim", "Velocity SSIM (all frames)", "velocity / VENC, data range 2; tissue = foreground only", True),
-    ("vel_mae", "Velocity error in the myocardium", "mean |error| in cm/s (true: vs noise-free phantom)", False),
-    ("vel_skill", "Velocity skill", "1 - MAE / MAE(zero velocity), on the error against the truth where known", True),
-    ("curve_", "Global velocity curves", "Pearson r and RMSE (cm/s) vs the acquired curve", True),
-    ("peak_err_mean", "Mean peak errors", "over the 3 components x 3 peaks: cm/s, and frames for the times", False),
-    ("ttp_err_mean", "Mean peak errors", "over the 3 components x 3 peaks: cm/s, and frames for the times", False),
-    ("peak_err", "Peak velocity errors", "|synthesised - acquired| of the global peak, cm/s", False),
-    ("ttp_err", "Time-to-peak errors", "|synthesised - acquired| time to peak, ms", False),
-    ("fid", "FID", "Frechet Inception Distance of the velocity maps", False),
-)
 
 
 @dataclass
@@ -75,49 +63,60 @@ def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "x"
 
 
-def _group(column: str) -> tuple[str, str, bool]:
-    for prefix, heading, explanation, higher in COLUMN_GROUPS:
-        if column.startswith(prefix):
-            if prefix == "curve_" and column.endswith("_rmse_cm_s"):
-                return heading, explanation, False
-            return heading, explanation, higher
-    return "Other", "", True
+def _metric_rows(summary: Sequence[Mapping[str, object]], columns: Sequence[str]) -> list[str]:
+    """Rows of the transposed metrics table: a heading row with its "how to read" line per group (groups
+    in ``GROUP_NOTES`` order), then a row per metric named for people; every best value is marked."""
+    names = [describe(c) for c in columns]
+    order = list(GROUP_NOTES)
+    names.sort(key=lambda n: order.index(n.group) if n.group in order else len(order))
+    lines, current = [], None
+    for name in names:
+        if name.group != current:
+            current = name.group
+            note = f' <span class="note">{html.escape(GROUP_NOTES.get(current, ""))}</span>'
+            lines.append(f'<tr class="group"><td colspan="{len(summary) + 2}">{html.escape(current)}{note}</td></tr>')
+        texts = [display_value(r.get(name.column, math.nan), name.column) for r in summary]
+        best = best_indices([_shown_number(t) for t in texts], name.better)  # ties as shown are ties
+        cells = "".join(f'<td class="{"best" if i in best else ""}">{html.escape(t)}</td>' for i, t in enumerate(texts))
+        lines.append(
+            f'<tr><td class="metric" title="{html.escape(name.column)}">{html.escape(name.header)}</td>'
+            f'<td class="better">{html.escape(name.better or "")}</td>{cells}</tr>'
+        )
+    return lines
 
 
-def _best(values: Sequence[object], higher: bool) -> int | None:
-    numbers = [(i, float(v)) for i, v in enumerate(values) if isinstance(v, (int, float)) and math.isfinite(v)]
-    if len(numbers) < 2 or len({v for _, v in numbers}) == 1:
+def _shown_number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
         return None
-    return (max if higher else min)(numbers, key=lambda iv: iv[1])[0]
+
+
+def _metrics_block(summary: Sequence[Mapping[str, object]], columns: Sequence[str]) -> str:
+    methods = "".join(f"<th>{html.escape(str(r['method']))}</th>" for r in summary)
+    descriptions = "".join(f'<td class="help">{html.escape(str(r.get("description", "")))}</td>' for r in summary)
+    return "\n".join(
+        [
+            f'<table><tr><th class="text">metric</th><th class="text">better</th>{methods}</tr>',
+            f'<tr><td class="metric">method</td><td></td>{descriptions}</tr>',
+            *_metric_rows(summary, columns),
+            "</table>",
+        ]
+    )
 
 
 def metrics_table(summary: Sequence[Mapping[str, object]], columns: Sequence[str]) -> str:
-    """The metrics transposed: a row per metric, a column per method, grouped, best value in bold."""
-    methods = [str(r["method"]) for r in summary]
-    head = "".join(f"<th>{html.escape(m)}</th>" for m in methods)
-    lines = [f'<table><tr><th class="name">metric</th>{head}</tr>']
-    descriptions = [html.escape(str(r.get("description", ""))) for r in summary]
-    lines.append('<tr><td class="name">description</td>' + "".join(f'<td class="help">{d}</td>' for d in descriptions))
-    current = None
-    for col in columns:
-        if col in ("method", "description"):
-            continue
-        heading, explanation, higher = _group(col)
-        if heading != current:
-            current = heading
-            lines.append(
-                f'<tr class="group"><td colspan="{len(methods) + 1}">{html.escape(heading)}'
-                f' <span class="note">({html.escape(explanation)})</span></td></tr>'
-            )
-        values = [r.get(col, math.nan) for r in summary]
-        best = _best(values, higher) if col != "n_slices" else None
-        cells = "".join(
-            f'<td class="{"best" if i == best else ""}">{html.escape(display_value(v, col))}</td>'
-            for i, v in enumerate(values)
+    """The metrics transposed (a row per metric, a column per method), grouped, named for people, best
+    values in green (ties alike): the headline metrics, then every metric in a folded table."""
+    shown = [c for c in columns if c not in ("method", "description")]
+    key = [c for c in key_columns(shown) if c in shown]
+    parts = [_metrics_block(summary, key)]
+    if len(key) < len(shown):
+        parts.append(
+            f"<details><summary>All {len(shown)} metrics (names as in metrics.csv when the pointer rests on "
+            f"one)</summary>{_metrics_block(summary, shown)}</details>"
         )
-        lines.append(f'<tr><td class="name">{html.escape(col)}</td>{cells}</tr>')
-    lines.append("</table>")
-    return "\n".join(lines)
+    return "\n".join(parts)
 
 
 def data_table(
@@ -127,7 +126,8 @@ def data_table(
     headers: Mapping[str, str] | None = None,
 ) -> str:
     """A plain table, a row per row; ``links[column][value]`` makes that cell a link (a subject id to its
-    page). Numbers are rounded by their column's rule; text is left-aligned."""
+    page). Headings are ``headers`` or the column's name for people (``util.metric_names``); numbers are
+    rounded by their column's rule; text is left-aligned."""
     links = links or {}
     headers = headers or {}
 
@@ -139,7 +139,10 @@ def data_table(
         numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
         return f"<td>{text}</td>" if numeric else f'<td class="text">{text}</td>'
 
-    head = "".join(f'<th class="text">{html.escape(headers.get(c, c))}</th>' for c in columns)
+    head = "".join(
+        f'<th class="text" title="{html.escape(c)}">{html.escape(headers.get(c) or describe(c).header)}</th>'
+        for c in columns
+    )
     body = ["<tr>" + "".join(cell(c, r.get(c)) for c in columns) + "</tr>" for r in rows]
     return "\n".join(['<table class="data">', f"<tr>{head}</tr>", *body, "</table>"])
 
