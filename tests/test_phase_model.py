@@ -18,11 +18,13 @@ from data import create_dataset
 from data.mvm_io import list_subjects, load_splits, read_subject
 from models.loading import load_trained_model
 from models.phase.background_noise import BackgroundNoise, collect_background
-from models.phase.evaluation import COLUMNS, REGIONAL_COLUMNS
+from models.phase.evaluation import COLUMNS, REGIONAL_COLUMNS, add_regional, add_skill, average_rows
 from models.phase.model import PhaseModel, composite, tissue_from_magnitude
 from models.phase.tissue_noise import phase_noise_std
 from options.train_options import TrainOptions
 from util.errors import OptionError
+from util.regional import RegionalNormals, RegionalPeaks, SubjectTruth
+from util.regional_table import RegionalRecord
 
 SMALL = ["--netG", "unet", "--base_channels", "8", "--depth", "2", "--ndf", "8", "--n_layers_D", "2"]
 FAST = ["--batch_size", "2", "--num_workers", "0", "--no_progress", "--no_tensorboard", "--seed", "0"]
@@ -370,3 +372,45 @@ def test_an_unreadable_subject_is_skipped_and_the_table_is_rounded_as_on_the_pag
     assert all(re.fullmatch(r"\d+\.\d\d|-", v) for v in table["mae_myo_cm_s"])  # cm/s: 2, '-' where none
     assert all(re.fullmatch(r"-?\d\.\d\d\d|-", v) for v in table["skill"])
     assert table["n_slices"] == ["3"] * len(table["n_slices"])
+
+
+def test_regional_rows_split_healthy_subjects_and_patients() -> None:
+    """Hand-made readings: a healthy subject and a patient whose LAD segments move half as much in the truth
+    and in the ``model``'s reading, while ``population`` reads every segment alike."""
+    lad = {1, 2, 7, 8, 13, 14}
+
+    def peaks(radial: dict[int, float]) -> RegionalPeaks:
+        keys = ("radial_systolic", "radial_e_prime", "longitudinal_systolic", "longitudinal_e_prime")
+        return RegionalPeaks({k: dict(radial) for k in keys}, dict.fromkeys(radial, 200.0), {})
+
+    normal = peaks(dict.fromkeys(range(1, 17), 4.0))
+    hypo = peaks({s: (2.0 if s in lad else 4.0) for s in range(1, 17)})
+    healthy_truth = SubjectTruth(dict.fromkeys(range(1, 17), 1.0), dict.fromkeys(range(1, 17), 0.0))
+    patient_truth = SubjectTruth(
+        {s: (0.5 if s in lad else 1.0) for s in range(1, 17)}, dict.fromkeys(range(1, 17), 0.0)
+    )
+    records = [
+        RegionalRecord("h", healthy_truth, normal, {"model": normal, "population": normal, "zero": normal}),
+        RegionalRecord("p", patient_truth, hypo, {"model": hypo, "population": normal, "zero": normal}),
+    ]
+    per_slice = [
+        {"subject": sub, "slice": "mid", "method": m, "mae_myo_cm_s": mae, "mae_myo_true_cm_s": mae}
+        for sub in ("h", "p")
+        for m, mae in (("model", 1.0 if sub == "h" else 3.0), ("population", 2.0), ("zero", 4.0))
+    ]
+    rows = average_rows(per_slice, [("model", "run"), ("zero", ""), ("population", "")])
+    add_skill(rows)
+    groups = add_regional(rows, per_slice, records, RegionalNormals({}))
+    by_method = {r["method"]: r for r in [*rows, *groups]}
+    assert [r["method"] for r in groups] == [
+        f"{m} ({g})" for g in ("healthy", "patients") for m in ("model", "zero", "population")
+    ]
+    assert by_method["model"]["cohort"] == "all" and by_method["model (patients)"]["cohort"] == "patients"
+    assert by_method["model"]["detect_auc"] == 1.0 and by_method["population"]["detect_auc"] == 0.5
+    assert by_method["model"]["seg_peak_radial_systolic_mae_cm_s"] == 0.0
+    assert by_method["population (patients)"]["seg_peak_radial_systolic_mae_cm_s"] == pytest.approx(12 / 16)
+    assert by_method["model"]["detect_auc_diff_ref"] == pytest.approx(0.5)
+    # The skill of each group against the group's own zero row: 1 - 1/4 healthy, 1 - 3/4 patients.
+    assert by_method["model (healthy)"]["skill"] == pytest.approx(0.75)
+    assert by_method["model (patients)"]["skill"] == pytest.approx(0.25)
+    assert by_method["model (patients)"]["n_subjects"] == 1

@@ -31,6 +31,7 @@ from util.regional import (
     hypokinesia_scores,
     hypokinetic_ratio,
     is_patient,
+    pathology_flag,
     peak_ratios,
     segment_agreement,
     subject_measures,
@@ -38,6 +39,7 @@ from util.regional import (
     truth_from_attrs,
     youden_threshold,
 )
+from util.regional_table import reference_method, subject_group
 from util.velocity import DEFAULT_PEAK_WINDOWS, curve_peaks, subframe_peak
 
 LAD = (1, 2, 7, 8, 13, 14)
@@ -320,3 +322,14 @@ def test_bootstrap_percentiles_cut_2_5_percent_off_each_tail() -> None:
     assert low == pytest.approx(0.025, abs=0.011) and high == pytest.approx(0.975, abs=0.011)
     low90, high90 = bootstrap_statistic(lambda idx: idx[0] / 100.0, 101, n_resamples=4000, level=0.9, seed=2)
     assert low90 == pytest.approx(0.05, abs=0.011) and high90 == pytest.approx(0.95, abs=0.011)
+
+
+def test_groups_and_the_reference_method() -> None:
+    assert subject_group(truth_of({1: 1.0})) == "healthy"
+    assert subject_group(truth_of({1: 1.0}, {1: 80.0})) == "patients"
+    assert subject_group(SubjectTruth({}, {}, pathology=True)) == "patients"
+    assert subject_group(SubjectTruth({}, {})) == "unknown"
+    assert reference_method(["hdl", "population", "population_bulk"]) == "population_bulk"
+    assert reference_method(["hdl", "population"]) == "population" and reference_method(["hdl"]) is None
+    assert pathology_flag({"phantom": {"pathology": True}}) and not pathology_flag({"phantom": {"seed": 1}})
+    assert pathology_flag({"pathology": 1}) and not pathology_flag({})

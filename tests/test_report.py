@@ -422,5 +422,7 @@ def test_pages_show_regional_function(regional_report: ReportResult) -> None:
     assert ">hdl<" in section and ">population<" in section and "fixed rule" in section
     page = regional_report.subject_pages["patient1"]
     assert "../figures/patient1_regional.png" in page_links(page)
+    regional = page.read_text().split("<h2>Regional function</h2>")[1].split("<h2>")[0]
+    assert ">hdl<" in regional and ">population<" in regional
     with Image.open(regional_report.out_dir / "figures" / "patient1_regional.png") as im:
         assert im.width >= 600  # truth, acquired and two methods side by side

@@ -16,11 +16,16 @@ Rules (stage-free; the report and the stage-2 evaluation apply them):
   median over the subject's segments, divided by that segment's ratio in healthy subjects (the
   *regional normals*, :func:`fit_regional_normals`: per segment, the median ratio over healthy subjects).
   About 1 for a normal segment, about the motion scale for a hypokinetic one; lower is more abnormal.
+  The normals are fitted at evaluation time on the acquired velocity of the training and validation
+  subjects that are not known patients (:func:`training_normals`); without any, every ratio is 1.
 - **Truth**: a segment is abnormal when its motion scale is ``<= ABNORMAL_SCALE`` (0.7). A subject is a
   patient when any segment's scale is below 1 or its delay is not 0 (:func:`is_patient`).
 - **Detection**: AUC is the Mann-Whitney probability that an abnormal segment scores lower than a normal
   one (ties count one half); a segment is called abnormal when its score is ``<= threshold``; the
-  threshold maximises Youden's J on training data (:func:`youden_threshold`).
+  threshold maximises Youden's J on the training subjects' scores (:func:`youden_threshold`,
+  :func:`fit_normals`), or is :data:`ABNORMAL_SCALE` when the training data hold no abnormal segment
+  with known truth. Sensitivity and specificity are pooled over the subject-segments with known truth;
+  the healthy false-positive rate is the share of the healthy subjects' segments called abnormal.
 - **Dyssynchrony index**: the standard deviation (ms, population SD) of the radial systolic times to
   peak over a subject's segments.
 """

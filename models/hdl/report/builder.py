@@ -201,7 +201,11 @@ class ReportBuilder:
             section.figures.insert(0, Figure(png.as_posix(), "AHA segments: peak systolic velocity (cm/s)"))
         regional_png = self._add_regional(source, per_label)
         if regional_png is not None:
-            section.figures.insert(0, Figure(regional_png, "AHA segments: regional function"))
+            caption = (
+                "AHA segments: systolic radial peaks (cm/s); outlined with *: called abnormal "
+                "(the truth: motion scale <= 0.7); the dyssynchrony index under each title"
+            )
+            section.figures.insert(0, Figure(regional_png, caption))
         section.figures.insert(0, self._gif(source, synthesised))
         if not any(r["has_reference"] for r in self.slice_rows if r["subject"] == sid):
             section.note = "No acquired velocity for this subject: synthesised data only, no metrics."
@@ -319,13 +323,14 @@ class ReportBuilder:
         figures = {q: [(m, png.relative_to(self.out_dir).as_posix()) for m, png in items] for q, items in plots.items()}
         return rows, figures, csv_path
 
-    def _subject_pages(self) -> dict[str, Path]:
+    def _subject_pages(self, subjects: Sequence[Mapping[str, object]]) -> dict[str, Path]:
         pages = subject_page_paths(list(self.sections))
         written = {}
         for sid, section in self.sections.items():
             slices = [r for r in self.slice_rows if r["subject"] == sid]
+            regional = [r for r in subjects if r["subject"] == sid]
             written[sid] = write_subject_page(
-                self.out_dir, pages[sid], self.title, section, slices, self.subject_files[sid]
+                self.out_dir, pages[sid], self.title, section, slices, self.subject_files[sid], regional
             )
         return written
 
@@ -388,7 +393,7 @@ class ReportBuilder:
         ]
         if self.n_reference == 0:
             notes.append("No input slice had a full acquired cine with velocity: there is nothing to score against.")
-        pages = self._subject_pages()
+        pages = self._subject_pages(subjects)
         index = write_cohort_page(
             self.out_dir,
             self.title,

@@ -32,6 +32,15 @@ from util.report.html import (
 from util.velocity import COMPONENTS
 
 SUBJECT_DIR = "subjects"
+#: what a subject page shows of the subject's regional function, per method
+SUBJECT_REGIONAL_COLUMNS = (
+    "dyssync_index_ms",
+    "dyssync_err_ms",
+    "seg_peak_radial_systolic_r",
+    "seg_peak_radial_systolic_mae_cm_s",
+    "seg_peak_longitudinal_systolic_r",
+    "hypo_ratio",
+)
 INDEX = "index.html"
 
 
@@ -62,8 +71,11 @@ def write_subject_page(
     section: Section,
     slice_rows: Sequence[Mapping[str, object]],
     files: Sequence[tuple[str, str]] = (),
+    regional: Sequence[Mapping[str, object]] = (),
 ) -> Path:
-    """One subject: back link, its slices' metrics (a row per slice and method), its twins, its figures."""
+    """One subject: back link, its slices' metrics (a row per slice and method), its regional function (a
+    row per method of the per-subject table: dyssynchrony index, segment-peak agreement), its twins, its
+    figures."""
     columns = ["slice", "slice_position", "method", *shown_columns(slice_rows, KEY_COLUMNS)]
     index = relative_to_page(INDEX, page)  # written last, as it links to every subject page
     body = [
@@ -74,6 +86,9 @@ def write_subject_page(
         body.append(notes_html([section.note]))
     else:
         body += ["<h2>Metrics per slice</h2>", data_table(slice_rows, columns)]
+    shown = shown_columns(regional, SUBJECT_REGIONAL_COLUMNS)
+    if shown:
+        body += ["<h2>Regional function</h2>", data_table(regional, ["method", *shown])]
     if files:
         body += ["<h2>Files</h2>", files_list([(relative_to_page(p, page), d) for p, d in files])]
     body.append("<h2>Figures</h2>")
