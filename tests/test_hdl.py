@@ -18,6 +18,7 @@ import torch
 import test as test_entry
 import train as train_entry
 from data.mvm_io import SliceData, Subject, load_splits, read_subject, write_subject
+from models.hdl.evaluation import METHODS
 from models.hdl.keyframes import key_frames_of
 from models.hdl.predictor import HDLPredictor
 from util.errors import DataError, OptionError
@@ -198,7 +199,7 @@ def test_run_test_writes_twins_metrics_and_report(
     out = tmp_path / "chain" / "hdl"
     printed = capsys.readouterr().out.strip().splitlines()
     assert printed[-1] == f"report: {out / 'index.html'}"
-    assert set(rows) == {"hdl", "baseline", "zero", "population"}
+    assert list(rows) == list(METHODS)  # the chains, the kinematic prior, the yardsticks, the ceilings
     assert "L1-only phase generator (hdl_phase_l1)" in str(rows["baseline"]["description"])
     name = load_splits(tiny_cohort)["test"][0]
     subject = read_subject(tiny_cohort / f"{name}.h5")
@@ -209,10 +210,13 @@ def test_run_test_writes_twins_metrics_and_report(
         assert any((out / "nifti" / method).glob("*vx*.nii.gz"))
     with open(out / "metrics.csv", newline="") as f:
         table = list(csv.DictReader(f))
-    assert [r["method"] for r in table] == ["hdl", "baseline", "zero", "population"]
+    assert [r["method"] for r in table] == list(METHODS)
     for r in table:
         assert r["fid"] == "unavailable: not requested (run with --fid)"
-        assert math.isfinite(float(r["mag_psnr_nonkey"])) and math.isfinite(float(r["vel_mae_myo_true_cm_s"]))
+        assert math.isfinite(float(r["vel_mae_myo_true_cm_s"]))
+        # The ceilings are the input itself (its cine too); every other row has the twin's rebuilt cine.
+        ceiling = r["method"] in ("acquired_phase", "velocity_true")
+        assert math.isfinite(float(r["mag_psnr_nonkey"])) != ceiling
     by_method = {r["method"]: r for r in table}
     assert float(by_method["zero"]["vel_skill"]) == 0.0  # the yardstick of the skill score
     # The yardsticks share the HDL twin's cine and masks: only their velocity differs.
@@ -224,7 +228,20 @@ def test_run_test_writes_twins_metrics_and_report(
         assert column in by_method["hdl"], column
     assert float(by_method["hdl"]["seg_peak_radial_systolic_mae_cm_s"]) >= 0.0
     assert math.isfinite(float(by_method["hdl"]["dyssync_index_ms"]))
-    assert by_method["hdl"]["ci_reference"] == "population" and by_method["hdl"]["n_subjects"] == "1"
+    assert by_method["hdl"]["ci_reference"] == "population_bulk" and by_method["hdl"]["n_subjects"] == "1"
+    # The ceilings score the input's own phase against the truth: the truth itself is exact.
+    assert float(by_method["velocity_true"]["vel_mae_myo_true_cm_s"]) == 0.0
+    assert (
+        0.0
+        < float(by_method["acquired_phase"]["vel_mae_myo_true_cm_s"])
+        < float(by_method["zero"]["vel_mae_myo_true_cm_s"])
+    )
+    # Bulk motion changes pixels only: population and population + bulk share their curves.
+    pop, bulk = by_method["population"], by_method["population_bulk"]
+    assert (
+        pop["curve_radial_r"] == bulk["curve_radial_r"]
+        and pop["vel_mae_myo_true_cm_s"] != bulk["vel_mae_myo_true_cm_s"]
+    )
     assert math.isnan(float(by_method["hdl"]["vel_mae_myo_true_cm_s_ci_low"]))
     assert (out / "index.html").is_file() and (out / "opt_test.json").is_file()
 
@@ -245,7 +262,7 @@ def test_run_test_on_key_frames_without_velocity(
     assert twin.slices["mid"].magnitude.shape[0] == len(keys) * FACTOR
     assert math.isnan(float(rows["hdl"]["vel_mae_myo_cm_s"]))
     with open(out / "velocity_curves.csv", newline="") as f:
-        assert {r["data"] for r in csv.DictReader(f)} == {"hdl", "baseline", "zero", "population"}
+        assert {r["data"] for r in csv.DictReader(f)} == set(METHODS) - {"acquired_phase", "velocity_true"}
     assert "No acquired velocity" in (out / "index.html").read_text()
     assert capsys.readouterr().out.strip().endswith("index.html")
 
@@ -276,8 +293,8 @@ def test_pretrained_with_a_named_stage_run_uses_that_run_and_says_so(
     assert str(runs / "hdl_phase" / "best.pt") in page and str(PRETRAINED_DIR / "interp" / "weights.pt") in page
     # The console uses the pages' rounding, and says once that FID was not asked for.
     summary = [line for line in printed.splitlines() if "magnitude PSNR" in line]
-    assert len(summary) == 4
-    pattern = r"  \w+ +magnitude PSNR -?\d+\.\d\d dB, Dice \d\.\d\d\d, velocity MAE (\d+\.\d\d cm/s|n/a cm/s)"
+    assert len(summary) == len(METHODS)
+    pattern = r"  \w+ +magnitude PSNR (-?\d+\.\d\d|inf) dB, Dice \d\.\d\d\d, velocity MAE (\d+\.\d\d cm/s|n/a cm/s)"
     assert all(re.fullmatch(pattern, line) for line in summary), summary
     assert printed.count("FID unavailable: not requested") == 1
 
@@ -295,7 +312,7 @@ def test_an_unreadable_subject_is_named_skipped_and_fails_the_run_at_the_end(
     out = tmp_path / "res" / "chain" / "hdl"
     assert read_subject(out / "subjects" / "hdl" / f"{name}.h5").subject_id == name
     with open(out / "metrics.csv", newline="") as f:
-        assert {r["method"] for r in csv.DictReader(f)} == {"hdl", "baseline", "zero", "population"}
+        assert {r["method"] for r in csv.DictReader(f)} == set(METHODS)
     err = capsys.readouterr().err
     assert "aaa_broken.h5" in err and "skipped; going on with the others" in err
 
@@ -333,3 +350,47 @@ def test_the_readmes_python_example_runs_and_saves_a_twin_with_its_curves(runs: 
             f"{slice_name}: radial {a.curves.radial.min():.2f} to {a.curves.radial.max():.2f} cm/s, "
             f"longitudinal systolic peak {peak['value']:.2f} cm/s at {peak['time_ms']:.0f} ms"
         )
+
+
+def _stripped(subject: Subject, keys: list[int]) -> Subject:
+    """What a scanner would give of ``subject``: no velocity, no truth, no phantom attributes, masks on the
+    key frames only (zero elsewhere, as ``labelled_frames`` says)."""
+    hidden = {"phantom", "aha_segment_ids", "aha_motion_scale", "aha_delay_ms", "snr", "noise_sigma"}
+    slices = {}
+    for name, s in subject.slices.items():
+        mask = np.zeros_like(s.myocardium)
+        mask[keys] = s.myocardium[keys]
+        attrs = {k: v for k, v in s.attrs.items() if k not in hidden}
+        slices[name] = replace(s, velocity=None, velocity_true=None, myocardium=mask, lv_blood=None,
+                               rv_blood=None, tissue=None, labelled_frames=np.asarray(keys), attrs=attrs)  # fmt: skip
+    return Subject(subject.subject_id, slices, {})
+
+
+def test_the_twin_and_the_rows_that_read_the_subject_never_read_the_truth(
+    predictor: HDLPredictor, tiny_cohort: Path
+) -> None:
+    """Leak test: the twin, the kinematic prior and the yardsticks made from a subject file are
+    bit-identical to those made from the same file without its velocities, its truth, the phantom's
+    parameters and the masks of its non-key frames."""
+    from models.hdl.yardsticks import yardstick_twins
+    from models.kinematics.prior import KinematicPrior
+
+    name = load_splits(tiny_cohort)["test"][0]
+    full = read_subject(tiny_cohort / f"{name}.h5")
+    keys = list(range(0, 24, FACTOR))
+    stripped = _stripped(full, keys)
+    phase = predictor.phase_model
+    assert phase.kinematics.ready  # fitted from the training split with the population prior
+    prior = KinematicPrior(phase.kinematics)
+    made = []
+    for source in (full, stripped):
+        twin = predictor.predict_subject(source, FACTOR)
+        key_map = {n: key_frames_of(s, FACTOR) for n, s in source.slices.items()}
+        rows = yardstick_twins(twin, phase.population, source, key_map, prior)
+        made.append({"hdl": twin, **{m: rows[m] for m in ("kinematic", "flow", "population_bulk")}})
+    for method, twin in made[0].items():
+        for slice_name, s in twin.slices.items():
+            other = made[1][method].slices[slice_name]
+            assert s.velocity.tobytes() == other.velocity.tobytes(), (method, slice_name)
+            assert s.myocardium.tobytes() == other.myocardium.tobytes(), (method, slice_name)
+    assert np.abs(made[0]["kinematic"].slices["mid"].velocity).max() > 0.5  # the prior says something

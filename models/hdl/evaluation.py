@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from tqdm.auto import tqdm
 
 from data.export_nifti import export_nifti
@@ -38,8 +38,11 @@ from data.transforms import crop_slice
 from models.hdl.keyframes import key_frames_of
 from models.hdl.predictor import HDLPredictor
 from models.hdl.report.builder import ReportBuilder
+from models.hdl.yardsticks import DESCRIPTIONS as YARDSTICK_DESCRIPTIONS
+from models.hdl.yardsticks import yardstick_twins
+from models.kinematics.prior import KinematicPrior
+from models.kinematics.templates import fit_templates
 from models.loading import PRETRAINED_DIR, load_trained_model
-from models.phase.yardsticks import PopulationPrior
 from util.cli import SkippedInputs
 from util.device import resolve_precision
 from util.distributed import select_device
@@ -47,7 +50,10 @@ from util.errors import DataError, OptionError
 from util.regional import RegionalNormals, training_normals
 from util.tables import display_value
 
-METHODS = ("hdl", "baseline", "zero", "population")
+#: the rows of the tables, in order: the two chains, the kinematic prior, the yardsticks, the ceilings
+METHODS = (
+    "hdl", "baseline", "kinematic", "flow", "population_bulk", "population", "zero", "acquired_phase", "velocity_true",
+)  # fmt: skip
 #: the stage runs of the shipped twin, which test.py --model hdl --pretrained loads
 PRETRAINED_RUNS = {"interp_name": PRETRAINED_DIR / "interp", "phase_name": PRETRAINED_DIR / "phase"}
 
@@ -106,21 +112,34 @@ def build_predictors(opt: argparse.Namespace) -> dict[str, HDLPredictor]:
     return {"hdl": hdl, "baseline": baseline}
 
 
-def yardstick_twins(twin: Subject, population: PopulationPrior) -> dict[str, Subject]:
-    """The velocity yardsticks on ``twin``'s own cine and masks: no motion (``zero``) and the training set's
-    mean curves on its myocardium (``population``, when the phase run holds a prior). Only the velocity
-    differs from the twin, so their rows show what stage 2 adds over knowing nothing of the subject."""
-    def with_velocity(method: str, velocity_of: Any) -> Subject:
-        slices = {
-            name: replace(s, velocity=velocity_of(s), attrs={**s.attrs, "synthesised_by": method})
-            for name, s in twin.slices.items()
-        }
-        return replace(twin, slices=slices)
+def readable_subjects(paths: list[Path], require_velocity: bool = True) -> Iterator[Subject]:
+    """The subjects of ``paths`` that can be read; the evaluation names the others when it reaches them."""
+    for path in paths:
+        try:
+            yield read_subject(path, require_velocity=require_velocity)
+        except DataError:
+            continue
 
-    twins = {"zero": with_velocity("zero", lambda s: np.zeros_like(s.velocity))}
-    if population.ready:
-        twins["population"] = with_velocity("population", population.velocity)
-    return twins
+
+def kinematic_prior(opt: argparse.Namespace, phase_model: Any) -> KinematicPrior | None:
+    """The kinematic prior of the ``kinematic`` row: the phase run's templates, else (runs trained before
+    it existed, such as the shipped twin) templates fitted from the ``train`` split of ``--dataroot`` when
+    the evaluated split is another one; None (no row, said once) when neither is possible."""
+    templates = getattr(phase_model, "kinematics", None)
+    if templates is not None and templates.ready:
+        return KinematicPrior(templates)
+    if opt.split in ("all", "train"):
+        print(f"note: no kinematic row: the phase run holds no templates and --split {opt.split} includes the "
+              "training subjects they would be fitted from")  # fmt: skip
+        return None
+    try:
+        fitted = fit_templates(readable_subjects(select_subjects(opt.dataroot, "train")))
+    except DataError as exc:
+        print(f"note: no kinematic row: the phase run holds no templates and the train split gives none ({exc})")
+        return None
+    print(f"kinematic prior: templates fitted from {fitted.count} subjects of the train split of {opt.dataroot} "
+          "(the phase run holds none)", flush=True)  # fmt: skip
+    return KinematicPrior(fitted)
 
 
 def _descriptions(opt: argparse.Namespace) -> dict[str, str]:
@@ -129,12 +148,12 @@ def _descriptions(opt: argparse.Namespace) -> dict[str, str]:
         baseline = f"linear interpolation + L1-only phase generator ({opt.baseline_phase_name})"
     else:
         baseline = f"linear interpolation + the HDL phase model ({phase}; no L1-only run given)"
-    return {
+    described = {
         "hdl": f"hybrid UNet interpolation ({interp}) + foreground-background GAN ({phase})",
         "baseline": baseline,
-        "zero": "yardstick: zero velocity on the HDL twin's cine",
-        "population": "yardstick: the phase run's training-set mean curves on the HDL twin's myocardium",
+        **YARDSTICK_DESCRIPTIONS,
     }
+    return {method: described[method] for method in METHODS}
 
 
 def _crop(subject: Subject, opt: argparse.Namespace) -> Subject:
@@ -155,8 +174,9 @@ def _export_nifti(subject: Subject, out_dir: Path) -> None:
 
 
 def _twins_of(
-    subject: Subject, predictors: dict[str, HDLPredictor], opt: argparse.Namespace, out_dir: Path, stem: str
-) -> tuple[dict[str, Subject], list[tuple[str, str]]]:
+    subject: Subject, predictors: dict[str, HDLPredictor], opt: argparse.Namespace, out_dir: Path, stem: str,
+    kinematic: KinematicPrior | None,
+) -> tuple[dict[str, Subject], list[tuple[str, str]]]:  # fmt: skip
     """Every method's twin of one subject, written in the dataset format (and NIfTI), and the yardsticks."""
     twins: dict[str, Subject] = {}
     files: list[tuple[str, str]] = []
@@ -168,7 +188,9 @@ def _twins_of(
         if opt.export_nifti:
             _export_nifti(twin, out_dir / "nifti" / method)
         twins[method] = twin
-    twins.update(yardstick_twins(twins["hdl"], predictors["hdl"].phase_model.population))
+    keys = {name: key_frames_of(s, opt.factor, opt.input_keyframes_only) for name, s in subject.slices.items()}
+    population = predictors["hdl"].phase_model.population
+    twins.update(yardstick_twins(twins["hdl"], population, subject, keys, kinematic))
     return twins, files
 
 
@@ -182,7 +204,7 @@ def regional_normals(opt: argparse.Namespace) -> RegionalNormals:
             paths += select_subjects(opt.dataroot, split)
         except DataError:  # no such split in this folder: nothing to learn from it
             continue
-    return training_normals(read_subject(p, require_velocity=False) for p in paths)
+    return training_normals(readable_subjects(paths, require_velocity=False))
 
 
 def _report_builder(opt: argparse.Namespace, hdl: HDLPredictor, out_dir: Path, n_subjects: int) -> ReportBuilder:
@@ -232,13 +254,14 @@ def _synthesise_all(
     the run fails at the end, once the others are written."""
     files: list[tuple[str, str]] = []
     skipped = SkippedInputs()
+    kinematic = kinematic_prior(opt, predictors["hdl"].phase_model)
     for path in tqdm(paths, desc="hdl subjects", disable=opt.no_progress, dynamic_ncols=True):
         try:
             subject = _crop(read_subject(path, require_velocity=False), opt)
         except DataError as exc:
             skipped.skip(path, exc)
             continue
-        twins, subject_files = _twins_of(subject, predictors, opt, out_dir, path.stem)
+        twins, subject_files = _twins_of(subject, predictors, opt, out_dir, path.stem, kinematic)
         files.extend(subject_files)
         builder.add_subject(subject, twins, subject_files)
     if len(skipped.names) == len(paths):

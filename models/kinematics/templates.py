@@ -171,9 +171,9 @@ def fit_templates(subjects: Iterable[Subject]) -> KinematicTemplates:
         landmarks = subject_landmarks(subject)
         if landmarks is None:
             continue
-        first = next(iter(subject.slices.values()))
-        slices = {s.slice_position: slice_displacements(s) for s in subject.slices.values()}
-        records.append((landmarks, float(first.rr_interval_ms), slices))
+        full = [s for s in subject.slices.values() if s.velocity is not None and len(s.mask_frames()) == s.num_frames]
+        slices = {s.slice_position: slice_displacements(s) for s in full}
+        records.append((landmarks, float(full[0].rr_interval_ms), slices))
     if len(records) < 2:
         raise DataError(f"kinematic templates: {len(records)} training subjects show the cycle's landmarks; need 2+")
     canonical = np.mean([r[0] for r in records], axis=0)

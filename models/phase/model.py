@@ -51,6 +51,7 @@ from torch import nn
 
 from data.mvm_io import SLICE_POSITIONS, SliceData, read_subject
 from models.base_model import BaseModel
+from models.kinematics.templates import KinematicTemplates, fit_templates
 from models.losses import masked_l1
 from models.networks import (
     GAN_MODES,
@@ -67,7 +68,7 @@ from models.phase.background_noise import NOISE_KINDS, BackgroundNoise, collect_
 from models.phase.tissue_noise import TISSUE_NOISE_KINDS, add_tissue_noise
 from models.phase.yardsticks import CYCLE_BINS, PopulationPrior, fit_population_prior
 from util.conventions import DIRECTIONS, MASK_THRESHOLD, VELOCITY_DATA_RANGE
-from util.errors import OptionError
+from util.errors import DataError, OptionError
 from util.metrics import psnr_torch
 from util.option_values import require_at_least
 from util.tissue import tissue_mask_from_magnitude
@@ -345,6 +346,8 @@ class PhaseModel(BaseModel):
         self.noise = BackgroundNoise(opt.noise_model)
         #: the training set's mean velocity curves, the ``population`` yardstick (fitted before training)
         self.population = PopulationPrior()
+        #: the kinematic prior's population templates (models/kinematics), fitted with the population prior
+        self.kinematics = KinematicTemplates()
         self._val_rng: torch.Generator | None = None
 
         net_g = UNet(
@@ -398,11 +401,17 @@ class PhaseModel(BaseModel):
 
     def prepare_training(self, train_dataset: Any) -> None:
         """Estimate what the run keeps from its training split (the same on every rank): the population
-        prior of the yardsticks (models/phase/yardsticks.py) and the empirical background noise model."""
+        prior of the yardsticks (models/phase/yardsticks.py), the kinematic prior's templates
+        (models/kinematics/templates.py) and the empirical background noise model."""
         paths = dict.fromkeys(entry.path for entry in train_dataset.slices)
-        self.population = fit_population_prior(
-            s for path in paths for s in read_subject(path, check_values=False).slices.values()
-        )
+        subjects = [read_subject(path, check_values=False) for path in paths]
+        self.population = fit_population_prior(s for subject in subjects for s in subject.slices.values())
+        try:
+            self.kinematics = fit_templates(subjects)
+        except DataError as exc:  # e.g. a training set too small to show the cycle: no kinematic prior
+            self.kinematics = KinematicTemplates()
+            if int(os.environ.get("RANK", "0")) == 0:
+                print(f"note: no kinematic prior templates ({exc})", flush=True)
         if self.noise.kind == "empirical" and self.fg_bg:
             self.noise.fit(collect_background(train_dataset, seed=int(self.opt.seed)))
             if int(os.environ.get("RANK", "0")) == 0:
@@ -558,6 +567,8 @@ class PhaseModel(BaseModel):
         state: dict[str, Any] = {"noise_model": self.noise.state_dict()}
         if self.population.ready:
             state["population_prior"] = self.population.state_dict()
+        if self.kinematics.ready:
+            state["kinematic_templates"] = self.kinematics.state_dict()
         return state
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
@@ -565,6 +576,8 @@ class PhaseModel(BaseModel):
             self.noise.load_state_dict(state["noise_model"])
         if "population_prior" in state:
             self.population = PopulationPrior.from_state(state["population_prior"])
+        if "kinematic_templates" in state:
+            self.kinematics = KinematicTemplates.from_state(state["kinematic_templates"])
 
     # ----------------------------------------------------------------------------------- inference
 

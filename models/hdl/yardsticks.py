@@ -1,0 +1,152 @@
+"""The rows of the chain's tables besides the twins: yardsticks, the kinematic prior, and the ceilings.
+
+Every one is a twin of the subject that differs from the HDL twin only in its velocity (same cine, same
+masks), so the tables compare velocities alone:
+
+============== ============================================================================================
+zero           no motion at all
+population     the training set's mean curves per slice position and cycle fraction on the twin's
+               myocardium (``models.phase.yardsticks.PopulationPrior``)
+population_bulk the population prior plus the in-plane bulk velocity of the key-frame mask centroids; the
+               curves remove bulk motion, so only the pixel errors differ from ``population``
+flow           the key frames registered to the first by TV-L1 optical flow, the myocardial points'
+               trajectories differentiated over the key times, through-plane from the population prior:
+               the simplest method that reads the subject
+kinematic      the kinematic prior (``models.kinematics.prior``): the population's curve shapes with the
+               subject's landmark times, gains, rotation, bulk motion and segment delays, fitted to what
+               the key frames show
+============== ============================================================================================
+
+Ceilings, where the input holds them (the phantom): ``acquired_phase``, the input's own measured phase on its
+own masks (what the scan itself gives), and ``velocity_true``, the noise-free truth on its own masks
+(what the analysis can give at best). They read the truth and are never part of a twin.
+
+Everything but the ceilings reads only the key frames of the input, their masks and the acquisition's
+attributes (RR interval, pixel spacing, septum orientation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+
+from data.mvm_io import SliceData, Subject
+from models.hdl.keyframes import KeyFrames
+from models.kinematics.keyframe_motion import KeyFrameMotion, measure_keyframe_motion
+from models.kinematics.prior import KinematicPrior
+from models.kinematics.yardsticks import flow_velocity, population_plus_bulk
+from models.phase.yardsticks import PopulationPrior
+from util.velocity import DEFAULT_SEPTUM_DEG
+
+#: Descriptions of the rows, for the pages.
+DESCRIPTIONS = {
+    "zero": "yardstick: zero velocity on the HDL twin's cine",
+    "population": "yardstick: the phase run's training-set mean curves on the HDL twin's myocardium",
+    "population_bulk": "yardstick: population curves plus the bulk motion of the key-frame mask centroids",
+    "flow": "yardstick: key frames registered to the first (TV-L1), trajectories differentiated; "
+    "through-plane from the population",
+    "kinematic": "kinematic prior: population curve shapes fitted to the key frames' timing, gains, rotation, "
+    "bulk motion and segment delays",
+    "acquired_phase": "ceiling: the input's measured phase on its own masks",
+    "velocity_true": "ceiling: the noise-free truth on its own masks",
+}
+
+
+def _with_velocity(twin: Subject, method: str, velocity_of: Callable[[str, SliceData], np.ndarray]) -> Subject:
+    slices = {
+        name: replace(s, velocity=velocity_of(name, s), attrs={**s.attrs, "synthesised_by": method})
+        for name, s in twin.slices.items()
+    }
+    return replace(twin, slices=slices)
+
+
+def _septum(s: SliceData) -> float:
+    return float(s.rv_insertion_deg) if s.rv_insertion_deg is not None else DEFAULT_SEPTUM_DEG
+
+
+def keyframe_motions(source: Subject, keys: dict[str, KeyFrames]) -> dict[str, KeyFrameMotion]:
+    """The key-frame motion of every slice of ``source`` (its key frames and their masks only)."""
+    motions = {}
+    for name, s in source.slices.items():
+        k = keys[name]
+        stored = list(k.stored)
+        motions[name] = measure_keyframe_motion(
+            s.magnitude[stored], s.myocardium[stored], k.frames, k.n_frames, s.rr_interval_ms,
+            s.pixel_spacing_mm, s.slice_position, _septum(s), where=f"{source.subject_id}: slice {name!r}",
+        )  # fmt: skip
+    return motions
+
+
+def kinematic_velocities(
+    prior: KinematicPrior, source: Subject, twin: Subject, keys: dict[str, KeyFrames]
+) -> dict[str, np.ndarray]:
+    """The kinematic prior's velocity [T, 3, H, W] of every slice, on the twin's masks."""
+    motions = keyframe_motions(source, keys)
+    by_position = {source.slices[name].slice_position: m for name, m in motions.items()}
+    fitted = prior.fit(by_position)
+    out = {}
+    for name, s in twin.slices.items():
+        src, stored = source.slices[name], list(keys[name].stored)
+        out[name] = prior.velocity(
+            fitted, motions[name], src.slice_position, s.myocardium, _septum(s), s.z_towards_apex,
+            src.myocardium[stored], src.pixel_spacing_mm,
+        )  # fmt: skip
+    return out
+
+
+def _bulk_and_flow(
+    source: Subject, twin: Subject, keys: dict[str, KeyFrames], population: PopulationPrior
+) -> dict[str, Subject]:
+    def keyed(name: str) -> tuple[SliceData, list[int], KeyFrames]:
+        return source.slices[name], list(keys[name].stored), keys[name]
+
+    def with_bulk(name: str, s: SliceData) -> np.ndarray:
+        src, stored, k = keyed(name)
+        prior = population.velocity(s)
+        return population_plus_bulk(prior, s.myocardium, k.frames, src.myocardium[stored], src.rr_interval_ms,
+                                    src.pixel_spacing_mm)  # fmt: skip
+
+    def flow(name: str, s: SliceData) -> np.ndarray:
+        src, stored, k = keyed(name)
+        longitudinal = population.curves_at(s.slice_position, s.num_frames)["longitudinal"]
+        return flow_velocity(src.magnitude[stored], src.myocardium[stored], k.frames, s.myocardium,
+                             src.rr_interval_ms, src.pixel_spacing_mm, longitudinal, s.z_towards_apex)  # fmt: skip
+
+    return {"population_bulk": _with_velocity(twin, "population_bulk", with_bulk),
+            "flow": _with_velocity(twin, "flow", flow)}  # fmt: skip
+
+
+def ceilings(source: Subject) -> dict[str, Subject]:
+    """``acquired_phase`` and ``velocity_true`` (each when every slice of the input holds it on every frame)."""
+    full = all(s.frame_index is None and len(s.mask_frames()) == s.num_frames for s in source.slices.values())
+    out = {}
+    for method, field in (("acquired_phase", "velocity"), ("velocity_true", "velocity_true")):
+        if full and all(getattr(s, field) is not None for s in source.slices.values()):
+            out[method] = _with_velocity(source, method, lambda _n, s, f=field: getattr(s, f))
+    return out
+
+
+def yardstick_twins(
+    twin: Subject,
+    population: PopulationPrior,
+    source: Subject | None = None,
+    keys: dict[str, KeyFrames] | None = None,
+    kinematic: KinematicPrior | None = None,
+) -> dict[str, Subject]:
+    """The rows of the module docstring for one subject: ``zero`` always; ``population`` when the phase run
+    holds a prior; with the ``source`` and its ``keys``, ``population_bulk`` and ``flow`` (with the prior),
+    ``kinematic`` (with a ``kinematic`` prior) and the ceilings."""
+    twins = {"zero": _with_velocity(twin, "zero", lambda _n, s: np.zeros_like(s.velocity))}
+    if population.ready:
+        twins["population"] = _with_velocity(twin, "population", lambda _n, s: population.velocity(s))
+    if source is None or keys is None:
+        return twins
+    if population.ready:
+        twins.update(_bulk_and_flow(source, twin, keys, population))
+    if kinematic is not None:
+        velocities = kinematic_velocities(kinematic, source, twin, keys)
+        twins["kinematic"] = _with_velocity(twin, "kinematic", lambda name, _s: velocities[name])
+    twins.update(ceilings(source))
+    return twins
