@@ -14,8 +14,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("data", "models", "util", "scripts")
-# data/phantom/cli.py (the options of python -m data.phantom) is not yet documented option by option.
-HELP_PENDING = {"data.phantom": "options of data/phantom/cli.py (--fov, --snr, --venc_*) have no help text yet"}
 
 
 def command_modules() -> list[str]:
@@ -111,10 +109,7 @@ def test_help_exits_0_with_a_description_and_writes_nothing(helps, module: str) 
 
 @pytest.mark.parametrize(
     "module",
-    [
-        pytest.param(m, marks=pytest.mark.xfail(strict=False, reason=HELP_PENDING[m])) if m in HELP_PENDING else m
-        for m in MODULES
-    ],
+    MODULES,
 )
 def test_every_argument_has_help_and_every_option_its_default(helps, module: str) -> None:
     done, _ = helps[module]

@@ -166,6 +166,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pathology_options(p, defaults)
     p.add_argument("--workers", type=_positive_int, default=2, help="processes (default 2)")
     p.add_argument(
+        "--val_fraction", type=_finite_float, default=0.15, help="share of the subjects in the val split (default 0.15)"
+    )
+    p.add_argument(
+        "--test_fraction",
+        type=_finite_float,
+        default=0.15,
+        help="share of the subjects in the test split (default 0.15)",
+    )
+    p.add_argument(
         "--compression",
         choices=("gzip", "lzf", "none"),
         default="lzf",
@@ -214,7 +223,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = config_from_args(args)
         start = time.perf_counter()
         compression = None if args.compression == "none" else args.compression
-        paths = generate_cohort(args.out, args.subjects, args.seed, config, args.workers, compression)
+        paths = generate_cohort(
+            args.out, args.subjects, args.seed, config, args.workers, compression, args.val_fraction, args.test_fraction
+        )
     except OptionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

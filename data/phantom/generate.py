@@ -120,6 +120,8 @@ def generate_cohort(
     config: PhantomConfig | None = None,
     workers: int = 2,
     compression: str | None = "lzf",
+    val_fraction: float = 0.15,
+    test_fraction: float = 0.15,
 ) -> list[Path]:
     """Write ``subject_000.h5`` ... and ``splits.json`` (split by subject) into ``out_dir``.
 
@@ -130,6 +132,8 @@ def generate_cohort(
         config: phantom configuration (default ``PhantomConfig()``).
         workers: processes (1 generates in this process).
         compression: HDF5 compression of the datasets ("gzip", "lzf" or None).
+        val_fraction, test_fraction: shares of the subjects in the validation and test splits (the last
+            subjects in name order; ``data.mvm_io.default_splits``).
 
     Returns:
         The subject file paths, in subject order.
@@ -141,6 +145,13 @@ def generate_cohort(
         raise OptionError(f"seed must be a non-negative integer, got {seed!r}")
     if not isinstance(workers, (int, np.integer)) or workers < 1:
         raise OptionError(f"workers must be a positive integer, got {workers!r}")
+    for name, fraction in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not 0.0 <= fraction < 1.0:
+            raise OptionError(f"{name} must be within 0-1, got {fraction}")
+    if val_fraction + test_fraction >= 1.0:
+        raise OptionError(
+            f"val_fraction + test_fraction must leave subjects to train, got {val_fraction + test_fraction}"
+        )
     if compression not in (None, "gzip", "lzf"):
         raise OptionError(f"compression must be gzip, lzf or none, got {compression!r}")
     out = Path(out_dir)
@@ -161,5 +172,5 @@ def generate_cohort(
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             paths = list(pool.map(_generate_and_write, jobs))
-    write_splits(out, default_splits(names))
+    write_splits(out, default_splits(names, val_fraction, test_fraction))
     return [Path(p) for p in paths]
