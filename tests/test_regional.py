@@ -333,3 +333,7 @@ def test_groups_and_the_reference_method() -> None:
     assert reference_method(["hdl", "population"]) == "population" and reference_method(["hdl"]) is None
     assert pathology_flag({"phantom": {"pathology": True}}) and not pathology_flag({"phantom": {"seed": 1}})
     assert pathology_flag({"pathology": 1}) and not pathology_flag({})
+    # The phantom's files: a boolean ``patient`` beside a one-line description in ``pathology``.
+    assert not pathology_flag({"patient": False, "pathology": "healthy", "phantom": {"pathology": {"patient": False}}})
+    assert pathology_flag({"patient": True, "pathology": "LAD territory, motion scale 0.30"})
+    assert pathology_flag({"phantom": {"pathology": {"patient": True, "kind": "lbbb"}}})

@@ -308,10 +308,17 @@ TRUTH_ATTRS = ("aha_segment_ids", "aha_motion_scale", "aha_delay_ms")
 
 
 def pathology_flag(file_attrs: Mapping[str, object]) -> bool:
-    """A file-level ``pathology`` attribute (or the phantom's record of it) says the subject is a patient."""
+    """Whether a subject file says it is a patient: its ``patient`` attribute (the phantom's; its
+    ``pathology`` attribute is the one-line description), else the phantom's record of what it drew, else a
+    boolean ``pathology`` attribute."""
+    if "patient" in file_attrs:
+        return bool(file_attrs["patient"])
     phantom = file_attrs.get("phantom")
-    flag = file_attrs.get("pathology", phantom.get("pathology", False) if isinstance(phantom, Mapping) else False)
-    return bool(flag)
+    record = phantom.get("pathology") if isinstance(phantom, Mapping) else None
+    if isinstance(record, Mapping):
+        return bool(record.get("patient", False))
+    flag = file_attrs.get("pathology", record if isinstance(record, bool) else False)
+    return bool(flag) if isinstance(flag, (bool, int, float, np.bool_, np.integer)) else False
 
 
 def truth_from_attrs(slice_attrs: Sequence[Mapping[str, object]], pathology: bool, where: str) -> SubjectTruth:
