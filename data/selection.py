@@ -11,10 +11,10 @@ test subject into training. A subject may be named by its file (``subject_005.h5
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from data.mvm_io import list_subjects, load_splits
+from data.mvm_io import Subject, list_subjects, load_splits, read_subject
 from util.errors import DataError, OptionError
 
 
@@ -47,3 +47,25 @@ def select_subjects(
     if not names:
         raise DataError(f"{dataroot}: the {split!r} split has no subjects (see splits.json)")
     return [found[n] for n in names]
+
+
+def split_paths(dataroot: str | os.PathLike, splits: Iterable[str]) -> list[Path]:
+    """The subject files of the named splits of ``dataroot``, in split order; a split that is empty or
+    absent contributes nothing (the folder may simply not have it)."""
+    paths: list[Path] = []
+    for split in splits:
+        try:
+            paths += select_subjects(dataroot, split)
+        except DataError:
+            continue
+    return paths
+
+
+def readable_subjects(paths: Iterable[Path], require_velocity: bool = True) -> Iterator[Subject]:
+    """The subjects of ``paths`` that can be read: what an evaluation learns from its training split (an
+    unreadable file is named by the evaluation when it reaches it in its own split)."""
+    for path in paths:
+        try:
+            yield read_subject(path, require_velocity=require_velocity)
+        except DataError:
+            continue

@@ -22,6 +22,9 @@ subject's RR interval. The templates come from the ``train`` split's measured ve
 
 from __future__ import annotations
 
+if not __package__:  # run as a file, python scripts/<tool>.py: put the repository root on the path
+    import _repo_root  # noqa: F401
+
 import argparse
 import time
 from collections.abc import Sequence
@@ -39,7 +42,7 @@ from models.kinematics.keyframe_motion import KeyFrameMotion, measure_keyframe_m
 from models.kinematics.landmarks import LANDMARKS, detect_landmarks
 from models.kinematics.prior import KinematicPrior
 from models.kinematics.templates import fit_templates
-from util.cli import ToolParser, run_tool, say
+from util.cli import RawDescriptionHelpFormatter, ToolParser, run_tool, say
 from util.errors import DataError
 from util.velocity import DEFAULT_SEPTUM_DEG, velocity_curves
 
@@ -204,14 +207,14 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, str]]:
 
 
 def build_parser() -> ToolParser:
-    p = ToolParser(prog="keyframe_motion_precision", description=__doc__,
-                   formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p = ToolParser(prog="python -m scripts.keyframe_motion_precision", description=__doc__,
+                   formatter_class=RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("--dataroot", required=True, help="phantom cohort folder")
     p.add_argument("--factor", type=int, default=6, help="a key frame every FACTOR frames (default 6)")
     p.add_argument("--subjects", type=int, default=0, help="at most this many subjects (default all)")
     p.add_argument("--split", default="all", help="split of splits.json, or all (default)")
-    p.add_argument("--jitter", type=int, default=1, help="random mask shift in pixels; 0: exact masks only")
-    p.add_argument("--seed", type=int, default=0, help="seed of the jitter")
+    p.add_argument("--jitter", type=int, default=1, help="random mask shift, pixels; 0: exact masks only (default: 1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the jitter (default: 0)")
     p.add_argument("--landmarks", action="store_true", help="score landmark times fitted to the key frames")
     return p
 

@@ -21,6 +21,9 @@ docs/TESTING.md lists the survivors and why they are harmless.
 
 from __future__ import annotations
 
+if not __package__:  # run as a file, python scripts/<tool>.py: put the repository root on the path
+    import _repo_root  # noqa: F401
+
 import argparse
 import os
 import shlex

@@ -97,12 +97,24 @@ def _range(p: argparse.ArgumentParser, flag: str, default: tuple[float, float], 
 def _add_pathology_options(p: argparse.ArgumentParser, defaults: PhantomConfig) -> None:
     """Patients: a pathology shared by the cohort's patients, or one drawn per patient (docs/PHANTOM.md)."""
     g = p.add_argument_group("pathology shared by every patient")
-    g.add_argument("--delay_segments", type=int, nargs="+", default=[], metavar="SEG", help="late AHA segments (1-16)")
+    g.add_argument(
+        "--delay_segments",
+        type=int,
+        nargs="+",
+        default=[],
+        metavar="SEG",
+        help="late AHA segments 1-16 (default: none)",
+    )
     delay = g.add_mutually_exclusive_group()
     delay.add_argument("--delay", type=_finite_float, default=0.0, help="their delay, fraction of RR 0-0.3 (default 0)")
     delay.add_argument("--delay_ms", type=_finite_float, default=None, help="their delay in ms, 0-300")
     g.add_argument(
-        "--hypokinetic_segments", type=int, nargs="+", default=[], metavar="SEG", help="hypokinetic AHA segments (1-16)"
+        "--hypokinetic_segments",
+        type=int,
+        nargs="+",
+        default=[],
+        metavar="SEG",
+        help="hypokinetic AHA segments 1-16 (default: none)",
     )
     g.add_argument("--hypokinetic_scale", type=_finite_float, default=1.0, help="their motion scale 0-1 (default 1)")
     r = p.add_argument_group("pathology drawn per patient")

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from tqdm.auto import tqdm
 
 from data.export_nifti import export_nifti
 from data.mvm_io import Subject, read_subject, write_subject
-from data.selection import select_subjects
+from data.selection import readable_subjects, select_subjects
 from data.transforms import crop_slice
 from models.hdl.keyframes import key_frames_of
 from models.hdl.predictor import HDLPredictor
@@ -43,11 +42,12 @@ from models.hdl.yardsticks import yardstick_twins
 from models.kinematics.prior import KinematicPrior
 from models.kinematics.templates import fit_templates
 from models.loading import PRETRAINED_DIR, load_trained_model
+from models.phase.evaluation import regional_normals as phase_regional_normals
 from util.cli import SkippedInputs
 from util.device import resolve_precision
 from util.distributed import select_device
 from util.errors import DataError, OptionError
-from util.regional import RegionalNormals, training_normals
+from util.regional import RegionalNormals
 from util.tables import display_value
 
 #: the rows of the tables, in order: the two chains, the kinematic prior, the yardsticks, the ceilings
@@ -110,15 +110,6 @@ def build_predictors(opt: argparse.Namespace) -> dict[str, HDLPredictor]:
     phase = _load_stage(opt, "baseline_phase_name", device, precision) if baseline_run else hdl.phase_model
     baseline = HDLPredictor(None, phase, interpolation="linear", name="baseline", **common)
     return {"hdl": hdl, "baseline": baseline}
-
-
-def readable_subjects(paths: list[Path], require_velocity: bool = True) -> Iterator[Subject]:
-    """The subjects of ``paths`` that can be read; the evaluation names the others when it reaches them."""
-    for path in paths:
-        try:
-            yield read_subject(path, require_velocity=require_velocity)
-        except DataError:
-            continue
 
 
 def kinematic_prior(opt: argparse.Namespace, phase_model: Any) -> KinematicPrior | None:
@@ -195,16 +186,9 @@ def _twins_of(
 
 
 def regional_normals(opt: argparse.Namespace) -> RegionalNormals:
-    """Regional normals and the detection threshold from the acquired data of the training and
-    validation splits of ``--dataroot`` (``util.regional.training_normals``); a split that
-    is empty or absent is skipped, and none at all gives the defaults (ratio 1, the fixed threshold)."""
-    paths = []
-    for split in ("train", "val"):
-        try:
-            paths += select_subjects(opt.dataroot, split)
-        except DataError:  # no such split in this folder: nothing to learn from it
-            continue
-    return training_normals(readable_subjects(paths, require_velocity=False))
+    """Regional normals and the detection threshold from the acquired data of the training and validation
+    splits of ``--dataroot`` (``models.phase.evaluation.regional_normals``)."""
+    return phase_regional_normals(opt.dataroot)
 
 
 def _report_builder(opt: argparse.Namespace, hdl: HDLPredictor, out_dir: Path, n_subjects: int) -> ReportBuilder:

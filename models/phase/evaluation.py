@@ -63,7 +63,7 @@ import torch
 from tqdm.auto import tqdm
 
 from data.mvm_io import SliceData, Subject, read_subject, write_subject
-from data.selection import select_subjects
+from data.selection import readable_subjects, select_subjects, split_paths
 from models.loading import load_trained_model
 from models.phase.synthesis import synthesise_cine
 from models.phase.yardsticks import PopulationPrior
@@ -261,14 +261,9 @@ def regional_record(subject: Subject, estimates: list[dict[str, np.ndarray]]) ->
 
 def regional_normals(dataroot: str) -> RegionalNormals:
     """Regional normals and detection threshold from the training and validation splits' measured data
-    (``util.regional.training_normals``); a split that is empty or absent is skipped."""
-    paths: list[Path] = []
-    for split in ("train", "val"):
-        try:
-            paths += select_subjects(dataroot, split)
-        except DataError:  # no such split in this folder: nothing to learn from it
-            continue
-    return training_normals(read_subject(p, require_velocity=False) for p in paths)
+    (``util.regional.training_normals``); a split that is empty or absent, or a file that cannot be read,
+    is skipped."""
+    return training_normals(readable_subjects(split_paths(dataroot, ("train", "val")), require_velocity=False))
 
 
 def add_regional(
