@@ -50,6 +50,9 @@ from util.errors import DataError, OptionError
 from util.regional import RegionalNormals
 from util.tables import display_value
 
+#: the rows the figures show: those that read the subject (the population prior's curves are those of
+#: population_bulk; zero and the ceilings only bound the others)
+DRAWN = ("hdl", "baseline", "kinematic", "flow", "population_bulk")
 #: the rows of the tables, in order: the two chains, the kinematic prior, the yardsticks, the ceilings
 METHODS = (
     "hdl", "baseline", "kinematic", "flow", "population_bulk", "population", "zero", "acquired_phase", "velocity_true",
@@ -212,6 +215,7 @@ def _report_builder(opt: argparse.Namespace, hdl: HDLPredictor, out_dir: Path, n
         info=info,
         normals=regional_normals(opt),
         seed=opt.seed,
+        drawn=DRAWN,
     )
 
 

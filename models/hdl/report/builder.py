@@ -124,6 +124,10 @@ class ReportBuilder:
         normals: regional normals and detection threshold (``training_normals`` of the training split);
             without them every segment's normal ratio is 1 and the threshold the fixed rule's.
         seed: seed of the bootstrap intervals.
+        drawn: the methods the figures show (curves, bull's-eyes, cine, Bland-Altman plots; default every
+            one): the tables always have every method, but rows whose curves repeat another's (the
+            population prior with and without bulk motion) or that only bound the others (zero, the
+            ceilings) would crowd the figures and cost most of the report's time.
     """
 
     def __init__(
@@ -138,9 +142,11 @@ class ReportBuilder:
         info: Mapping[str, object] | None = None,
         normals: RegionalNormals | None = None,
         seed: int = 0,
+        drawn: Sequence[str] | None = None,
     ) -> None:
         self.out_dir = Path(out_dir)
         self.methods = dict(methods)
+        self.drawn = [m for m in self.methods if drawn is None or m in drawn]
         self.factor = factor
         self.keyframes_only = keyframes_only
         self.title = title
@@ -184,6 +190,8 @@ class ReportBuilder:
                 per_label.setdefault(label, []).append(a)
                 self.curve_rows += curve_rows(sid, name, label, a)
                 self.peak_rows += peak_rows(sid, name, label, a)
+                if label != REFERENCE and label not in self.drawn:
+                    continue
                 for comp in COMPONENTS:
                     merged = bullseye.setdefault(label, {}).setdefault(comp, {})
                     for seg, value in segment_peak_values(a, comp).items():
@@ -191,7 +199,8 @@ class ReportBuilder:
             if analyses:
                 png = Path(FIGURE_DIR) / f"{safe_name(sid)}_{safe_name(name)}_curves.png"
                 key_times = [k * src.rr_interval_ms / keys.n_frames for k in keys.frames]
-                plot_velocity_curves(analyses, self.out_dir / png, f"{sid} / {name} ({src.slice_position})", key_times)
+                shown = {label: a for label, a in analyses.items() if label == REFERENCE or label in self.drawn}
+                plot_velocity_curves(shown, self.out_dir / png, f"{sid} / {name} ({src.slice_position})", key_times)
                 section.figures.append(
                     Figure(png.as_posix(), f"{name}: global radial, circumferential and longitudinal velocity")
                 )
@@ -206,7 +215,7 @@ class ReportBuilder:
                 "(the truth: motion scale <= 0.7); the dyssynchrony index under each title"
             )
             section.figures.insert(0, Figure(regional_png, caption))
-        section.figures.insert(0, self._gif(source, synthesised))
+        section.figures.insert(0, self._gif(source, {m: t for m, t in synthesised.items() if m in self.drawn}))
         if not any(r["has_reference"] for r in self.slice_rows if r["subject"] == sid):
             section.note = "No acquired velocity for this subject: synthesised data only, no metrics."
         self.sections[sid] = section
@@ -222,7 +231,7 @@ class ReportBuilder:
         self.regional.append(RegionalRecord(source.subject_id, truth, reference, peaks))
         if not peaks:
             return None
-        order = [TRUTH_LABEL, REFERENCE, *self.methods]
+        order = [TRUTH_LABEL, REFERENCE, *self.drawn]
         panels = {label: self._panel(peaks[label], truth, label == TRUTH_LABEL) for label in order if label in peaks}
         png = Path(FIGURE_DIR) / f"{safe_name(source.subject_id)}_regional.png"
         plot_regional_bullseye(panels, self.out_dir / png, source.subject_id)
@@ -319,7 +328,7 @@ class ReportBuilder:
         """Bland-Altman statistics (CSV, full precision) and plots of the global peaks, every method."""
         rows = agreement_rows(self.peak_rows, list(self.methods))
         csv_path = write_text(self.out_dir / "peak_agreement.csv", to_csv(rows, AGREEMENT_COLUMNS))
-        plots = plot_agreement(self.peak_rows, list(self.methods), self.out_dir / FIGURE_DIR, "agreement")
+        plots = plot_agreement(self.peak_rows, self.drawn, self.out_dir / FIGURE_DIR, "agreement")
         figures = {q: [(m, png.relative_to(self.out_dir).as_posix()) for m, png in items] for q, items in plots.items()}
         return rows, figures, csv_path
 
