@@ -32,12 +32,21 @@ from scipy import ndimage
 
 from data.interp_dataset import key_frame_grid
 from data.mvm_io import SliceData, read_subject
-from data.phantom.analytic import slice_params
+from data.phantom.analytic import analytic_global_curves, slice_params
 from data.phantom.motion import SliceMotion
 from data.phantom.segments import segment_of_angle
 from data.selection import select_subjects
 from models.kinematics.keyframe_motion import KeyFrameMotion, measure_keyframe_motion
-from models.kinematics.landmarks import LANDMARKS, LandmarkTemplate, build_template, displacement_curves, fit_landmarks
+from models.kinematics.landmarks import (
+    LANDMARKS,
+    LandmarkFit,
+    LandmarkTemplate,
+    build_template,
+    displacement_curves,
+    fit_landmarks,
+    fitted_displacements,
+    periodic_rate,
+)
 from util.cli import ToolParser, run_tool, say
 from util.velocity import DEFAULT_SEPTUM_DEG, velocity_curves
 
@@ -150,9 +159,48 @@ def training_template(dataroot: str) -> LandmarkTemplate:
     return build_template(curves, landmarks)
 
 
+def curve_model_velocity(s: SliceData, fit: LandmarkFit, template: LandmarkTemplate, radius: float) -> dict:
+    """Radial and circumferential curves (cm/s) of the fitted template: its displacements differentiated."""
+    d = fitted_displacements(fit, template, s.slice_position, s.num_frames)
+    return {
+        "radial": -periodic_rate(d["radius"], s.rr_interval_ms) / 10.0,
+        "circumferential": np.deg2rad(periodic_rate(d["rotation"], s.rr_interval_ms)) * radius / 10.0,
+    }
+
+
+def population_velocity(dataroot: str) -> dict[str, dict[str, np.ndarray]]:
+    """Mean global radial / circumferential curves of the train split per slice position, on 100 bins."""
+    sums: dict[str, dict[str, np.ndarray]] = {}
+    counts: dict[str, int] = {}
+    for path in select_subjects(dataroot, "train"):
+        for s in read_subject(path).slices.values():
+            v = velocity_curves(s.velocity, s.myocardium, s.slice_position, s.z_towards_apex, s.rv_insertion_deg)
+            grid = np.arange(100) / 100 * s.num_frames
+            own = {k: np.interp(grid, np.arange(s.num_frames + 1), np.append(c, c[0])) for k, c in
+                   (("radial", v.radial), ("circumferential", v.circumferential))}  # fmt: skip
+            total = sums.setdefault(s.slice_position, {k: 0.0 for k in own})
+            for k in own:
+                total[k] = total[k] + own[k]
+            counts[s.slice_position] = counts.get(s.slice_position, 0) + 1
+    return {p: {k: v / counts[p] for k, v in c.items()} for p, c in sums.items()}
+
+
+def curve_errors(s: SliceData, model: dict, population: dict) -> dict[str, tuple[float, float]]:
+    """MAE (cm/s) of the curve model and of the population mean against the analytic curves."""
+    truth = analytic_global_curves(s)
+    out = {}
+    for k in ("radial", "circumferential"):
+        pop = np.interp(
+            np.arange(s.num_frames) / s.num_frames * 100, np.arange(101), np.append(population[k], population[k][0])
+        )
+        out[k] = (float(np.abs(model[k] - truth[k]).mean()), float(np.abs(pop - truth[k]).mean()))
+    return out
+
+
 def run_landmarks(args: argparse.Namespace) -> dict[str, np.ndarray]:
     template = training_template(args.dataroot)
-    errors, baseline, seconds = [], [], []
+    population = population_velocity(args.dataroot)
+    errors, baseline, seconds, curves = [], [], [], []
     for path in select_subjects(args.dataroot, args.split, max_subjects=args.subjects):
         subject = read_subject(path)
         start = time.perf_counter()
@@ -162,6 +210,9 @@ def run_landmarks(args: argparse.Namespace) -> dict[str, np.ndarray]:
             motions[s.slice_position] = score_slice(s, keys, s.myocardium[keys])[2]
         fit = fit_landmarks(motions, template)
         seconds.append(time.perf_counter() - start)
+        for s in subject.slices.values():
+            model = curve_model_velocity(s, fit, template, float(motions[s.slice_position].radius_mm.mean()))
+            curves.append(curve_errors(s, model, population[s.slice_position]))
         s = next(iter(subject.slices.values()))
         truth = true_landmarks(s)
         errors.append((fit.landmarks - truth) * s.num_frames)
@@ -174,6 +225,9 @@ def run_landmarks(args: argparse.Namespace) -> dict[str, np.ndarray]:
         e, b = errors[:, i], baseline[:, i]
         say(f"   {name:15s} {np.abs(e).mean():9.2f} {np.sqrt((e**2).mean()):8.2f} {e.mean():6.2f} "
             f"{np.abs(b).mean():17.2f} {np.sqrt((b**2).mean()):6.2f}")  # fmt: skip
+    for k in ("radial", "circumferential"):
+        mae = np.array([c[k] for c in curves])
+        say(f"   {k} curve MAE (cm/s): curve model {mae[:, 0].mean():.2f}, population mean {mae[:, 1].mean():.2f}")
     say(f"time per subject (measure and fit): {np.mean(seconds):.2f} s")
     return {"fit": errors, "population": baseline}
 

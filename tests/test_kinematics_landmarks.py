@@ -11,6 +11,8 @@ from models.kinematics.landmarks import (
     build_template,
     displacement_curves,
     fit_landmark_times,
+    fitted_displacements,
+    periodic_rate,
     warp,
 )
 
@@ -62,6 +64,21 @@ def test_fit_recovers_the_landmark_times(n_keys, tolerance):
     fit = fit_landmark_times(observations, template, prior=0.0)  # the data alone
     np.testing.assert_allclose(fit.landmarks, truth, atol=tolerance)
     assert fit.cost < 0.05 * sum(float(o.values @ o.values) for o in observations)
+
+
+def test_fitted_displacements_follow_the_subject_and_differentiate():
+    curves, landmarks = training(np.random.default_rng(1))
+    template = build_template(curves, landmarks, modes=1)
+    truth = CANONICAL + np.array([0.02, -0.02, 0.03, -0.02, 0.01])
+    keys = np.arange(25) / 25
+    observations = [Observation("mid", s, keys, shaped(truth, keys, s, 1.1)) for s in ("radius", "rotation")]
+    fit = fit_landmark_times(observations, template, prior=0.0)
+    d = fitted_displacements(fit, template, "mid", 50)
+    phase = np.arange(50) / 50
+    # Within 4 % of the radius excursion (5.5 mm) at every frame, between key frames included.
+    np.testing.assert_allclose(d["radius"], shaped(truth, phase, "radius", 1.1), atol=0.22)
+    w = 2 * np.pi
+    np.testing.assert_allclose(periodic_rate(np.sin(w * phase), 500.0), w / 0.5 * np.cos(w * phase), rtol=0, atol=0.05)
 
 
 def test_the_prior_keeps_unconstrained_landmarks_at_the_population_times():

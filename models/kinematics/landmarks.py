@@ -190,3 +190,24 @@ def fit_landmark_times(
     landmarks = _ordered(best.x)
     _, gains = _fit_gains(landmarks, template, observations)
     return LandmarkFit(landmarks, gains, float(2 * best.cost))
+
+
+def fitted_displacements(
+    fit: LandmarkFit, template: LandmarkTemplate, position: str, n_frames: int
+) -> dict[str, np.ndarray]:
+    """The fitted displacement curves [n_frames] of a slice (radius mm, rotation degrees, from frame 0)
+    at every frame t / n_frames of the subject's cycle: the template warped by the subject's landmarks,
+    weighted by its fitted weights."""
+    fractions = np.arange(n_frames) / n_frames
+    canonical = warp(fractions, fit.landmarks, template.canonical)
+    out = {}
+    for signal in SIGNALS:
+        basis = template.at(position, signal, canonical)
+        out[signal] = (basis - basis[:, :1]).T @ fit.gains[(position, signal)]
+    return out
+
+
+def periodic_rate(curve: np.ndarray, rr_ms: float) -> np.ndarray:
+    """Time derivative (per second) of a periodic curve sampled at every frame (central differences)."""
+    dt = rr_ms / 1000.0 / curve.size
+    return (np.roll(curve, -1) - np.roll(curve, 1)) / (2 * dt)
