@@ -47,6 +47,7 @@ from models.kinematics.landmarks import (
     fitted_displacements,
     periodic_rate,
 )
+from models.kinematics.periodic import periodic_fit
 from util.cli import ToolParser, run_tool, say
 from util.velocity import DEFAULT_SEPTUM_DEG, velocity_curves
 
@@ -168,6 +169,16 @@ def curve_model_velocity(s: SliceData, fit: LandmarkFit, template: LandmarkTempl
     }
 
 
+def fourier_velocity(m: KeyFrameMotion) -> dict:
+    """The same curves from the key-frame radius and rotation by a periodic Fourier fit, differentiated."""
+    _, radius_rate = periodic_fit(m.radius_mm, m.frames, m.n_frames, m.rr_ms)
+    _, turn_rate = periodic_fit(m.rotation_deg, m.frames, m.n_frames, m.rr_ms)
+    return {
+        "radial": -radius_rate / 10.0,
+        "circumferential": np.deg2rad(turn_rate) * float(m.radius_mm.mean()) / 10.0,
+    }
+
+
 def population_velocity(dataroot: str) -> dict[str, dict[str, np.ndarray]]:
     """Mean global radial / circumferential curves of the train split per slice position, on 100 bins."""
     sums: dict[str, dict[str, np.ndarray]] = {}
@@ -185,15 +196,15 @@ def population_velocity(dataroot: str) -> dict[str, dict[str, np.ndarray]]:
     return {p: {k: v / counts[p] for k, v in c.items()} for p, c in sums.items()}
 
 
-def curve_errors(s: SliceData, model: dict, population: dict) -> dict[str, tuple[float, float]]:
-    """MAE (cm/s) of the curve model and of the population mean against the analytic curves."""
+def curve_errors(s: SliceData, candidates: dict[str, dict], population: dict) -> dict[tuple[str, str], float]:
+    """MAE (cm/s) per (component, candidate) against the analytic curves; the population mean included."""
     truth = analytic_global_curves(s)
+    fractions = np.arange(s.num_frames) / s.num_frames * 100
     out = {}
     for k in ("radial", "circumferential"):
-        pop = np.interp(
-            np.arange(s.num_frames) / s.num_frames * 100, np.arange(101), np.append(population[k], population[k][0])
-        )
-        out[k] = (float(np.abs(model[k] - truth[k]).mean()), float(np.abs(pop - truth[k]).mean()))
+        pop = np.interp(fractions, np.arange(101), np.append(population[k], population[k][0]))
+        for name, curves in {**candidates, "population mean": {k: pop}}.items():
+            out[(k, name)] = float(np.abs(curves[k] - truth[k]).mean())
     return out
 
 
@@ -211,8 +222,12 @@ def run_landmarks(args: argparse.Namespace) -> dict[str, np.ndarray]:
         fit = fit_landmarks(motions, template)
         seconds.append(time.perf_counter() - start)
         for s in subject.slices.values():
-            model = curve_model_velocity(s, fit, template, float(motions[s.slice_position].radius_mm.mean()))
-            curves.append(curve_errors(s, model, population[s.slice_position]))
+            m = motions[s.slice_position]
+            candidates = {
+                "curve model": curve_model_velocity(s, fit, template, float(m.radius_mm.mean())),
+                "key-frame Fourier": fourier_velocity(m),
+            }
+            curves.append(curve_errors(s, candidates, population[s.slice_position]))
         s = next(iter(subject.slices.values()))
         truth = true_landmarks(s)
         errors.append((fit.landmarks - truth) * s.num_frames)
@@ -226,8 +241,9 @@ def run_landmarks(args: argparse.Namespace) -> dict[str, np.ndarray]:
         say(f"   {name:15s} {np.abs(e).mean():9.2f} {np.sqrt((e**2).mean()):8.2f} {e.mean():6.2f} "
             f"{np.abs(b).mean():17.2f} {np.sqrt((b**2).mean()):6.2f}")  # fmt: skip
     for k in ("radial", "circumferential"):
-        mae = np.array([c[k] for c in curves])
-        say(f"   {k} curve MAE (cm/s): curve model {mae[:, 0].mean():.2f}, population mean {mae[:, 1].mean():.2f}")
+        names = [name for (component, name) in curves[0] if component == k]
+        parts = [f"{name} {np.mean([c[(k, name)] for c in curves]):.2f}" for name in names]
+        say(f"   {k} curve MAE (cm/s): " + ", ".join(parts))
     say(f"time per subject (measure and fit): {np.mean(seconds):.2f} s")
     return {"fit": errors, "population": baseline}
 

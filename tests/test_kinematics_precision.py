@@ -35,4 +35,6 @@ def test_landmark_report_on_the_phantom(tiny_cohort, capsys):
         row = re.search(rf"{name} +([-\d.]+) +([-\d.]+) +([-\d.]+) +([-\d.]+) +([-\d.]+)", out)
         assert row is not None
         assert float(row.group(1)) < 6.0  # within a quarter of the cycle: the fit is bounded near the population
-    assert re.search(r"radial curve MAE \(cm/s\): curve model [\d.]+, population mean [\d.]+", out)
+    assert re.search(
+        r"radial curve MAE \(cm/s\): curve model [\d.]+, key-frame Fourier [\d.]+, population mean [\d.]+", out
+    )
