@@ -109,9 +109,11 @@ def ring_geometry(mask: np.ndarray) -> RingGeometry:
 def wall_profile(mask: np.ndarray, geom: RingGeometry) -> RingGeometry:
     """``geom`` with the endocardial and epicardial radius of ``mask`` along every angle from its centre
     (the first and last myocardial sample of each ray, kept to its PROFILE_HARMONICS lowest angular
-    harmonics; the circle's radii where a ray meets no myocardium). Why: a wall that contracts more on one side (regional dysfunction) than
-    on the other moves its texture radially by different amounts along different angles; normalising
-    each ray by its own wall keeps the texture of every angle at the same normalised radius."""
+    harmonics; the circle's radii where a ray meets no myocardium). Why: a wall that contracts more on
+    one side (regional dysfunction) than on the other moves its texture radially by different amounts
+    along different angles; normalising each ray by its own wall keeps the texture of every angle at the
+    same normalised depth. Low harmonics only: regional contraction is smooth around the ring, the
+    staircase of a pixel mask is not."""
     theta = np.arange(N_ANGLES) * (2 * np.pi / N_ANGLES)
     r = np.arange(0.0, 2.0 * geom.epi + 2.0, 0.25)[None, :]
     rows = geom.row - r * np.sin(theta)[:, None]
