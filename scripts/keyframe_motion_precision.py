@@ -5,8 +5,11 @@
 
 Every slice's key frames (0, k, 2k, ...) and their masks are measured as the chain would measure them;
 the truth comes from the phantom's analytic motion model (``data.phantom``), read here only, to score:
-rotation of the slice (degrees, from the first key frame), mean distance of the wall from its centroid
-(mm, its change from the first key frame, and per AHA segment), centroid displacement (mm). Printed
+rotation (degrees, from the first key frame: ``rotation_deg`` against the model's rigid rotation of the
+slice, ``wall_rotation_deg`` and ``segment_rotation_deg`` against the mean turn of the wall's material
+points about the moving centroid, globally and per AHA segment of the first key frame, which regional
+contraction adds to), mean distance of the wall from its centroid (mm, its change from the first key
+frame, and per AHA segment), centroid displacement (mm; ``tracked_centre_mm``: the image-tracked centre). Printed
 per measure: Pearson r, slope of measured on true, RMS error, over all key frames after the first.
 With ``--jitter J`` the key-frame masks are also shifted by random whole pixels (up to J along each
 axis, independently per key frame), as an inconsistent segmentation would, and measured again.
@@ -48,6 +51,7 @@ from util.velocity import DEFAULT_SEPTUM_DEG, velocity_curves
 
 MEASURES = (
     "rotation_deg",
+    "wall_rotation_deg",
     "radius_mm",
     "segment_rotation_deg",
     "segment_radius_mm",
@@ -74,13 +78,19 @@ def true_motion(s: SliceData, keys: Sequence[int], segment_ids: np.ndarray) -> d
     x, y = wall_points(s, fractions)
     dx, dy = x - x.mean(axis=1, keepdims=True), y - y.mean(axis=1, keepdims=True)
     distance = np.hypot(dx, dy)
-    segment = segment_of_angle(np.rad2deg(np.arctan2(-dy, dx)), p.septum_deg, p.slice_position)
+    angle = np.rad2deg(np.arctan2(-dy, dx))
+    # Angle of each wall point about the moving centroid, from the first key frame: regional contraction
+    # turns points about the centroid even where the heart does not rotate.
+    turned = np.mod(angle - angle[:1] + 180.0, 360.0) - 180.0
+    segment = segment_of_angle(angle, p.septum_deg, p.slice_position)
+    first = segment[:1]
     per_segment = np.stack([(distance * (segment == k)).sum(1) / (segment == k).sum(1) for k in segment_ids], 1)
     centroid = np.stack([x.mean(axis=1), y.mean(axis=1)], axis=1)
     return {
         "rotation_deg": turn - turn[0],
+        "wall_rotation_deg": turned.mean(axis=1),
         "radius_mm": distance.mean(axis=1),
-        "segment_rotation_deg": np.repeat((turn - turn[0])[:, None], segment_ids.size, axis=1),
+        "segment_rotation_deg": np.stack([turned[:, first[0] == k].mean(axis=1) for k in segment_ids], 1),
         "segment_radius_mm": per_segment,
         "centroid_mm": centroid - centroid[0],
         "tracked_centre_mm": centroid - centroid[0],
@@ -96,6 +106,7 @@ def jittered(masks: np.ndarray, jitter: int, rng: np.random.Generator) -> np.nda
 def measured(m: KeyFrameMotion) -> dict[str, np.ndarray]:
     return {
         "rotation_deg": m.rotation_deg,
+        "wall_rotation_deg": m.rotation_deg,
         "radius_mm": m.radius_mm,
         "segment_rotation_deg": m.segment_rotation_deg,
         "segment_radius_mm": m.segment_radius_mm,

@@ -42,6 +42,21 @@ def ring_image(
     return ndimage.gaussian_filter(image, 0.7), wall.astype(np.uint8)
 
 
+def regional_ring(angle_deg: float, squeeze: float) -> tuple[np.ndarray, np.ndarray]:
+    """The ring turned by ``angle_deg`` with its wall pulled in along each material ray by
+    ``squeeze * (1 + cos(angle)) / 2``: a side that contracts while the opposite side does not."""
+    rows, cols = np.indices((SIZE, SIZE), dtype=np.float64)
+    d_row, d_col = rows - CENTRE[0], cols - CENTRE[1]
+    theta = np.arctan2(-d_row, d_col) - np.deg2rad(angle_deg)  # material angle (rays keep their angle)
+    r = np.hypot(d_row, d_col) / (1 - squeeze * (1 + np.cos(theta)) / 2)
+    # A texture that also changes across the wall: a wall sampled at the wrong depth looks turned.
+    depth = r - ENDO
+    texture = 1.0 + 0.25 * np.cos(3 * theta + 0.4 * depth) + 0.2 * np.cos(7 * theta + 1.1 - 0.5 * depth)
+    soft_wall = np.clip(r - ENDO + 0.5, 0, 1) * np.clip(EPI + 0.5 - r, 0, 1)
+    image = 0.05 + soft_wall * texture
+    return ndimage.gaussian_filter(image, 0.7), ((r >= ENDO) & (r <= EPI)).astype(np.uint8)
+
+
 def key_stack(motions: list[tuple[float, tuple[float, float], float]]) -> tuple[np.ndarray, np.ndarray]:
     frames = [ring_image(a, s, f) for a, s, f in motions]
     return np.stack([f[0] for f in frames]), np.stack([f[1] for f in frames])
@@ -99,6 +114,13 @@ def test_masks_a_pixel_off_do_not_bias_the_rotation():
     assert np.abs(m.displacement_mm - shifts).max() > 1.0  # the mask centroids carry the offsets
     without = measure(magnitude, masks, centre_search_px=0.0)
     assert np.abs(without.rotation_deg - angles).max() > 0.5  # what the tracked centre avoids
+
+
+def test_regional_contraction_does_not_bias_the_rotation():
+    frames = [regional_ring(a, q) for a, q in [(0.0, 0.0), (3.0, 0.1), (6.0, 0.25), (-4.0, 0.15)]]
+    m = measure(np.stack([f[0] for f in frames]), np.stack([f[1] for f in frames]))
+    # One side squeezed by up to 25 % while the ring turns: within 0.5 degree.
+    np.testing.assert_allclose(m.rotation_deg, [0.0, 3.0, 6.0, -4.0], atol=0.5)
 
 
 def test_segment_measures_follow_the_ring():

@@ -24,4 +24,15 @@ def test_precision_report_on_the_phantom(tiny_cohort, capsys):
 
 def test_bad_options_are_one_line(tmp_path, capsys):
     assert main(["--dataroot", str(tmp_path), "--factor", "x"]) == 2
-    assert capsys.readouterr().err.startswith("error: keyframe_motion_precision: argument --factor")
+    assert capsys.readouterr().err.startswith("error: python -m scripts.keyframe_motion_precision: argument --factor")
+
+
+def test_landmark_report_on_the_phantom(tiny_cohort, capsys):
+    assert main(["--dataroot", str(tiny_cohort), "--factor", "4", "--landmarks", "--split", "val"]) == 0
+    out = capsys.readouterr().out
+    assert "landmarks of 1 val subjects, 6 key frames of 24 (errors in frames)" in out
+    for name in ("onset", "systolic_peak", "end_systole", "e_peak", "a_peak"):
+        row = re.search(rf"{name} +([-\d.]+) +([-\d.]+) +([-\d.]+) +([-\d.]+) +([-\d.]+)", out)
+        assert row is not None
+        assert float(row.group(1)) < 6.0  # within a quarter of the cycle: the fit is bounded near the population
+    assert re.search(r"all +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+", out)  # the fit and the population, all landmarks

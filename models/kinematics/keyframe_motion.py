@@ -16,6 +16,9 @@ Per key frame, relative to the first key frame:
   search is limited to a physiological range (default +-20 degrees): the texture of a ring is nearly
   periodic, and an unlimited search can jump by one period. Dense optical flow is not used for this,
   as its smoothness term pulls the wall towards the still surroundings and attenuates rotation.
+- **regional contraction**: each ray of the polar ring is normalised by the mask's own wall along it
+  (a smooth profile of its endocardial and epicardial radii), so that a wall that contracts on one side
+  only keeps its texture at the same normalised depth on every ray;
 - **tracked centre**: the polar ring of each key frame is taken around the point that matches the
   first frame's centroid in the image (a hill climb of the ring correlation over the centre, within a
   few pixels of the mask centroid), not around the mask's own centroid: a ring taken a pixel off-centre
@@ -32,7 +35,7 @@ velocity; lengths in mm from the pixel spacing (row, column), pixels assumed squ
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import ndimage
@@ -48,6 +51,11 @@ RING_U = np.linspace(0.4, 1.9, 38)
 #: Gaussian smoothing (pixels) before the polar sampling: the pixel grid does not turn with the heart,
 #: and sharp edges alias into a grid-locked pattern that pulls small rotations towards zero
 SMOOTH_PX = 0.5
+#: normalise each ray of the polar ring by its own wall (:func:`wall_profile`) rather than by the circle
+PER_ANGLE_WALL = True
+#: angular harmonics kept in a wall profile: regional contraction is smooth around the ring, while the
+#: staircase of a pixel mask is not
+PROFILE_HARMONICS = 4
 #: angular samples of the polar ring (0.5 degree steps)
 N_ANGLES = 720
 #: fewest key frames a periodic fit of the motion can use
@@ -58,15 +66,28 @@ DICE_THRESHOLD = 0.8
 
 @dataclass(frozen=True)
 class RingGeometry:
-    """Centroid (row, col) and equivalent-circle endocardial / epicardial radii of a mask, in pixels."""
+    """Centre (row, col) and equivalent-circle endocardial / epicardial radii of a mask, in pixels, and
+    optionally the radii along every angle of the polar ring ([N_ANGLES] each, see :func:`wall_profile`)."""
 
     row: float
     col: float
     endo: float
     epi: float
+    endo_at: np.ndarray | None = field(default=None, compare=False)
+    epi_at: np.ndarray | None = field(default=None, compare=False)
+
+    def radii_along(self) -> tuple[np.ndarray, np.ndarray]:
+        """[N_ANGLES, 1] endocardial and epicardial radius along every angle (the circle without a profile)."""
+        if self.endo_at is None or self.epi_at is None:
+            return np.full((N_ANGLES, 1), self.endo), np.full((N_ANGLES, 1), self.epi)
+        return self.endo_at[:, None], self.epi_at[:, None]
+
+    def moved_to(self, row: float, col: float) -> RingGeometry:
+        """The same ring (profile included) around another centre: the whole polar grid moves with it."""
+        return replace(self, row=row, col=col)
 
     def radius_at(self, u: np.ndarray) -> np.ndarray:
-        """Radius (pixels) of the normalised radial coordinate ``u`` (0 centre, 1 endo, 2 epi)."""
+        """Radius (pixels) of the normalised radial coordinate ``u`` (0 centre, 1 endo, 2 epi) on the circle."""
         return np.interp(u, [0.0, 1.0, 2.0, 3.0], [0.0, self.endo, self.epi, 2 * self.epi - self.endo])
 
     def u_at(self, radius: np.ndarray) -> np.ndarray:
@@ -85,10 +106,39 @@ def ring_geometry(mask: np.ndarray) -> RingGeometry:
     return RingGeometry(row, col, max(endo, 0.3 * epi), epi)
 
 
-def polar_ring(image: np.ndarray, geom: RingGeometry, order: int = 1) -> np.ndarray:
-    """[N_ANGLES, len(RING_U)] samples of ``image`` at angle (counter-clockwise as displayed) and ``u``."""
+def wall_profile(mask: np.ndarray, geom: RingGeometry) -> RingGeometry:
+    """``geom`` with the endocardial and epicardial radius of ``mask`` along every angle from its centre
+    (the first and last myocardial sample of each ray, kept to its PROFILE_HARMONICS lowest angular
+    harmonics; the circle's radii where a ray meets no myocardium). Why: a wall that contracts more on
+    one side (regional dysfunction) than on the other moves its texture radially by different amounts
+    along different angles; normalising each ray by its own wall keeps the texture of every angle at the
+    same normalised depth. Low harmonics only: regional contraction is smooth around the ring, the
+    staircase of a pixel mask is not."""
     theta = np.arange(N_ANGLES) * (2 * np.pi / N_ANGLES)
-    r = geom.radius_at(RING_U)[None, :]
+    r = np.arange(0.0, 2.0 * geom.epi + 2.0, 0.25)[None, :]
+    rows = geom.row - r * np.sin(theta)[:, None]
+    cols = geom.col + r * np.cos(theta)[:, None]
+    inside = ndimage.map_coordinates(np.asarray(mask, np.float64), [rows, cols], order=1, mode="constant") > 0.5
+    hit = inside.any(axis=1)
+    endo = np.where(hit, r[0, np.argmax(inside, axis=1)], geom.endo)
+    epi = np.where(hit, r[0, r.shape[1] - 1 - np.argmax(inside[:, ::-1], axis=1)], geom.epi)
+    return replace(geom, endo_at=_low_pass(endo, PROFILE_HARMONICS), epi_at=_low_pass(epi, PROFILE_HARMONICS))
+
+
+def _low_pass(values: np.ndarray, harmonics: int) -> np.ndarray:
+    """A periodic profile keeping its angular harmonics 0 .. ``harmonics`` only."""
+    spectrum = np.fft.rfft(values)
+    spectrum[harmonics + 1 :] = 0
+    return np.fft.irfft(spectrum, n=values.size)
+
+
+def polar_ring(image: np.ndarray, geom: RingGeometry, order: int = 1) -> np.ndarray:
+    """[N_ANGLES, len(RING_U)] samples of ``image`` at angle (counter-clockwise as displayed) and ``u``,
+    each ray normalised by its own wall when ``geom`` has a profile."""
+    theta = np.arange(N_ANGLES) * (2 * np.pi / N_ANGLES)
+    endo, epi = geom.radii_along()
+    u = RING_U[None, :]
+    r = np.where(u < 1, u * endo, np.where(u < 2, endo + (u - 1) * (epi - endo), epi + (u - 2) * (epi - endo)))
     rows = geom.row - r * np.sin(theta)[:, None]
     cols = geom.col + r * np.cos(theta)[:, None]
     return ndimage.map_coordinates(np.asarray(image, np.float64), [rows, cols], order=order, mode="nearest")
@@ -176,7 +226,7 @@ def track_centre(
         while improved:
             improved = False
             for dr, dc in neighbours:
-                candidate = replace(best, row=best.row + dr * step, col=best.col + dc * step)
+                candidate = best.moved_to(best.row + dr * step, best.col + dc * step)
                 if np.hypot(candidate.row - geom.row, candidate.col - geom.col) > search_px:
                     continue
                 candidate_score = score(candidate)
@@ -337,6 +387,8 @@ def measure_keyframe_motion(
     spacing = np.asarray(pixel_spacing_mm, dtype=np.float64)
     pixel_mm = float(spacing.mean())
     geoms = [ring_geometry(m) for m in masks]
+    if PER_ANGLE_WALL:
+        geoms = [wall_profile(m, g) for m, g in zip(masks, geoms, strict=True)]
     labels = aha_segments(masks, slice_position, septum_deg)
     segment_ids = np.unique(labels[labels > 0])
     smooth = ndimage.gaussian_filter(magnitude, (0.0, SMOOTH_PX, SMOOTH_PX))

@@ -13,7 +13,7 @@
    landmark times (shared by the slices), the slices' radial and rotation gains, each segment's gain and
    delay;
 3. the fitted curves (``fit.fitted_curves``) are painted on the twin's myocardium (``paint.paint_curves``)
-   with the in-plane bulk velocity of the key-frame mask centroids (``yardsticks.bulk_velocity``).
+   with the in-plane bulk velocity of the image-tracked LV centre (``yardsticks.bulk_velocity``).
 
 Fallbacks, never a silent wrong answer: a key frame whose registration Dice is below
 ``keyframe_motion.DICE_THRESHOLD`` does not enter the rotation fit (its rotation is unknown; the slice's
@@ -90,6 +90,9 @@ class KinematicPrior:
         curves = fitted_curves(self.templates, fitted, position, masks.shape[0])
         bulk = None
         if self.use_bulk:
-            bulk = bulk_velocity(key_masks, motion.frames, masks.shape[0], motion.rr_ms, pixel_spacing_mm)
+            # The image-tracked centre, not the mask centroids: a key-frame mask a pixel off would move its
+            # centroid by a pixel, which differentiation over the key times turns into cm/s.
+            bulk = bulk_velocity(key_masks, motion.frames, masks.shape[0], motion.rr_ms, pixel_spacing_mm,
+                                 displacement_mm=motion.tracked_displacement_mm)  # fmt: skip
         segment_ids = fitted.slices[position].segment_ids
         return paint_curves(curves, segment_ids, masks, position, septum_deg, z_towards_apex, bulk)
