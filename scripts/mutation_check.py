@@ -5,7 +5,8 @@
 
 Each mutant is one textual change (a flipped sign, swapped labels, a changed constant) to the velocity
 analysis (util/velocity.py), the phase GAN's losses (models/phase/model.py), the phantom's motion
-(data/phantom/motion.py) or the DICOM velocity scaling (data/dicom_vendor.py). The tree is copied to a
+(data/phantom/motion.py), the DICOM velocity scaling (data/dicom_vendor.py) or the kinematic prior
+(models/kinematics/: subject fit, key-frame motion, periodic fit, painting). The tree is copied to a
 temporary folder first and every mutation is made and undone there, so the working tree is never
 touched, even when a run crashes.
 
@@ -55,6 +56,12 @@ TESTS = {
     "motion": ["tests/test_phantom_motion.py", "tests/test_velocity_phantom.py", "tests/test_phantom.py"],
     "dicom": ["tests/test_dicom_vendor.py", "tests/test_dicom.py"],
     "regional": ["tests/test_regional.py"],
+    "kinematics": [
+        "tests/test_kinematics_fit.py",
+        "tests/test_kinematics_motion.py",
+        "tests/test_kinematics_periodic.py",
+        "tests/test_kinematics_paint.py",
+    ],
     # The value tests, each against a bug of the kind it was written for (not part of the score).
     "demo_losses": ["tests/test_losses.py"],
     "demo_augmentation": ["tests/test_augmentation.py"],
@@ -62,7 +69,7 @@ TESTS = {
     "demo_ssim": ["tests/test_metrics.py"],
     "demo_noise": ["tests/test_background_noise.py"],
 }
-SCORED = ("velocity", "phase_losses", "motion", "dicom", "regional")
+SCORED = ("velocity", "phase_losses", "motion", "dicom", "regional", "kinematics")
 
 V, P, M, D = "util/velocity.py", "models/phase/model.py", "data/phantom/motion.py", "data/dicom_vendor.py"
 
@@ -203,6 +210,45 @@ MUTANTS += [
            "bootstrap tails not halved"),
     Mutant("regional", B, "d = (a - b)[np.isfinite(a) & np.isfinite(b)]",
            "d = (b - a)[np.isfinite(a) & np.isfinite(b)]", "paired difference reversed"),
+]  # fmt: skip
+
+
+KF, KM, KL = "models/kinematics/fit.py", "models/kinematics/keyframe_motion.py", "models/kinematics/landmarks.py"
+KP, KD = "models/kinematics/periodic.py", "models/kinematics/paint.py"
+MUTANTS += [
+    # ------------------------------------------------------------------ kinematic prior: subject fit
+    Mutant("kinematics", KF, "    warp = cycle_warp(landmarks, templates.canonical)\n    for i, tr in enumerate(data):",
+           "    warp = cycle_warp(templates.canonical, landmarks)\n    for i, tr in enumerate(data):",
+           "timing fit: warp from canonical to subject"),
+    Mutant("kinematics", KF, "out.append(np.array([(gain - 1.0) / GAIN_SD,", "out.append(np.array([gain / GAIN_SD,",
+           "radial gain prior centred on 0"),
+    Mutant("kinematics", KF, "out.append((level - gain * radial - tr.mean_distance_mm)",
+           "out.append((level + gain * radial - tr.mean_distance_mm)", "radial model: excursion outward"),
+    Mutant("kinematics", KF, "    shifted = np.mod(phases - delay, 1.0)\n    return templates.spline",
+           "    shifted = np.mod(phases + delay, 1.0)\n    return templates.spline", "segment delay sign"),
+    Mutant("kinematics", KF, "per_second = 1000.0 / fit.rr_ms", "per_second = fit.rr_ms / 1000.0",
+           "fitted curves: cycle fractions per second inverted"),
+    Mutant("kinematics", KF, "distance_cm = (s.distance_level_mm - s.radial_gain * radial_tpl(warp(phases))) / 10.0",
+           "distance_cm = (s.distance_level_mm - s.radial_gain * radial_tpl(warp(phases)))",
+           "circumferential from a distance in mm"),
+    Mutant("kinematics", KL, "END_SYSTOLE_LEVEL * s_val", "ONSET_LEVEL * s_val", "end-systole at the onset level"),
+    # ------------------------------------------------------------------ kinematic prior: key-frame motion
+    Mutant("kinematics", KM, "rows = geom.row - r * np.sin(theta)[:, None]",
+           "rows = geom.row + r * np.sin(theta)[:, None]", "polar ring clockwise (rotation sign)"),
+    Mutant("kinematics", KM, "segments[k, j] = distance[seg == s].mean()", "segments[k, j] = distance.mean()",
+           "segment radius is the slice's"),
+    Mutant("kinematics", KM, "zip(self.frames, self.dice, strict=True) if d < threshold]",
+           "zip(self.frames, self.dice, strict=True) if d <= threshold]", "Dice at the threshold flagged"),
+    # ------------------------------------------------------------------ kinematic prior: periodic fit
+    Mutant("kinematics", KP, "np.concatenate([-w * np.sin(arg),", "np.concatenate([w * np.sin(arg),",
+           "derivative of the cosines without the minus"),
+    # ------------------------------------------------------------------ kinematic prior: painting
+    Mutant("kinematics", KD, "out[t, 0, row, col] = (-radial * d_col + circ * d_row) / safe",
+           "out[t, 0, row, col] = (radial * d_col + circ * d_row) / safe", "painted radial outward in x"),
+    Mutant("kinematics", KD, "out[t, 1, row, col] = (-radial * d_row - circ * d_col) / safe",
+           "out[t, 1, row, col] = (-radial * d_row + circ * d_col) / safe", "painted tangent sign in y"),
+    Mutant("kinematics", KD, "out[t, 1, row, col] += bulk[t, 1]", "out[t, 1, row, col] += bulk[t, 0]",
+           "bulk vy painted from vx"),
 ]  # fmt: skip
 
 

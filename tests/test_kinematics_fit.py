@@ -10,7 +10,16 @@ from scipy.integrate import cumulative_trapezoid
 
 from data.phantom.motion import contraction_waveform, rotation_waveform
 from data.phantom.params import Timing
-from models.kinematics.fit import KeyTrajectories, fit_subject, fitted_curves
+from models.kinematics.fit import (
+    GAIN_SD,
+    SIGMA_DISTANCE_MM,
+    SIGMA_ROTATION_DEG,
+    KeyTrajectories,
+    KinematicFit,
+    SliceFit,
+    fit_subject,
+    fitted_curves,
+)
 from models.kinematics.landmarks import LANDMARKS, detect_landmarks, parabolic_peak
 from models.kinematics.templates import (
     TEMPLATE_BINS,
@@ -181,3 +190,60 @@ def test_templates_state_round_trip():
     np.testing.assert_array_equal(again.curves["mid"]["radial"], templates.curves["mid"]["radial"])
     np.testing.assert_array_equal(again.canonical, templates.canonical)
     assert len(LANDMARKS) == again.timing.shape[0]
+
+
+def test_fitted_curves_of_a_hand_made_fit():
+    """Cosine templates, the canonical timing (an identity warp), RR 800 ms: every fitted curve in closed form.
+
+    Radial excursion A (1 - cos 2 pi phi) / 2 mm, rotation B sin 2 pi phi degrees, longitudinal excursion
+    C (1 - cos 2 pi phi) / 2 mm; the velocities are their derivatives per second (1.25 cycles per second)
+    in cm/s, the circumferential one the angular rate (rad/s) times the fitted mean distance (cm)."""
+    a, b, c, rr, n = 5.0, 8.0, 9.0, 800.0, 40
+    grid = np.arange(TEMPLATE_BINS) / TEMPLATE_BINS
+    wave = (1 - np.cos(2 * np.pi * grid)) / 2
+    curves = {"mid": {"radial": a * wave, "rotation": b * np.sin(2 * np.pi * grid), "longitudinal": c * wave}}
+    timing = np.stack([CANONICAL * rr, np.zeros(5)], axis=1)
+    templates = KinematicTemplates(curves, CANONICAL.copy(), timing, np.full(5, 30.0), 20)
+    gain, rot_gain, level = 0.8, 1.5, 30.0
+    seg_gain, seg_delay = np.array([1.0, 0.5]), np.array([0.0, 0.1])
+    s = SliceFit("mid", level, gain, rot_gain, np.array([7, 8]), seg_gain, seg_delay, np.full(2, level))
+    fitted = fitted_curves(templates, KinematicFit(CANONICAL.copy(), rr, {"mid": s}), "mid", n)
+    phi = np.arange(n) / n
+    per_s = 1000.0 / rr
+    rate = np.pi * np.sin(2 * np.pi * phi) * per_s / 10.0  # d/dt of (1 - cos) / 2 mm, in cm/s
+    tol = {"rtol": 1e-4, "atol": 1e-5}
+    np.testing.assert_allclose(fitted["radial"], gain * a * rate, **tol)
+    np.testing.assert_allclose(fitted["longitudinal"], c * rate, **tol)
+    angular = np.radians(rot_gain * b * 2 * np.pi * np.cos(2 * np.pi * phi) * per_s)
+    distance_cm = (level - gain * a * (1 - np.cos(2 * np.pi * phi)) / 2) / 10.0
+    np.testing.assert_allclose(fitted["circumferential"], angular * distance_cm, **tol)
+    late = np.pi * np.sin(2 * np.pi * (phi - 0.1)) * per_s / 10.0
+    np.testing.assert_allclose(fitted["segment_radial"], [a * rate, 0.5 * a * late], **tol)
+    relative = seg_gain / seg_gain.mean()
+    np.testing.assert_allclose(fitted["segment_longitudinal"], [relative[0] * c * rate, relative[1] * c * late], **tol)
+
+
+def test_slice_gains_are_shrunk_towards_one_by_their_prior():
+    """With the timing fixed, the slice fit is linear: level and gain of the mean distance, and of the
+    rotation, by least squares with the prior gain 1 +- GAIN_SD. Few key frames of a slice that moves half as
+    far as the template (and turns twice as far) give gains pulled towards 1 by the amounts the normal
+    equations say."""
+    templates = _templates()
+    phases = np.arange(4) / 4
+    data = _trajectories(templates, CANONICAL, {"apical": 0.5}, phases)
+    tr = data[0]
+    tr = KeyTrajectories(tr.position, phases, tr.mean_distance_mm, tr.segment_ids, tr.segment_distance_mm,
+                         1.0 + 2.0 * templates.spline("apical", "rotation")(phases))  # fmt: skip
+    fit = fit_subject(templates, [tr], RR, fit_timing=False).slices["apical"]
+
+    def ridge(template: np.ndarray, values: np.ndarray, sigma: float, sign: float) -> float:
+        """Gain of ``level + sign * gain * template`` fitted to ``values`` with the prior gain 1 +- GAIN_SD."""
+        design = np.vstack([np.stack([np.ones_like(template), sign * template], 1) / sigma, [0.0, 1.0 / GAIN_SD]])
+        target = np.r_[values / sigma, 1.0 / GAIN_SD]
+        return float(np.linalg.lstsq(design, target, rcond=None)[0][1])
+
+    radial = ridge(templates.spline("apical", "radial")(phases), tr.mean_distance_mm, SIGMA_DISTANCE_MM, -1.0)
+    rotation = ridge(templates.spline("apical", "rotation")(phases), tr.rotation_deg, SIGMA_ROTATION_DEG, 1.0)
+    assert 0.505 < radial < 0.9 and 1.0 < rotation < 1.9  # the prior pulls both towards 1
+    assert fit.radial_gain == pytest.approx(radial, abs=1e-5)
+    assert fit.rotation_gain == pytest.approx(rotation, abs=1e-5)

@@ -3,11 +3,15 @@ papillary muscle, turned, translated and scaled by known amounts, must give thos
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy import ndimage
 
 from models.kinematics.keyframe_motion import (
+    DICE_THRESHOLD,
+    _radii,
     measure_keyframe_motion,
     registration_warnings,
     ring_geometry,
@@ -164,3 +168,25 @@ def test_bad_input_is_one_line():
     masks[3] = 0
     with pytest.raises(DataError, match=r"key frames \[18\] have no myocardium mask"):
         measure(magnitude, masks)
+
+
+def test_radii_per_segment_are_their_own_pixels_mean_distance():
+    """A row of four pixels around the centroid (3, 3): the outer two (segment 1) 3 pixels away, the inner two
+    (segment 2) 1 pixel; segment 5 has no pixels. Key frame 2 has the outer pair 5 pixels away."""
+    masks = np.zeros((2, 7, 11), dtype=bool)
+    labels = np.zeros((2, 7, 11), dtype=np.int64)
+    for k, (outer, inner) in enumerate([(3, 1), (5, 1)]):
+        for col, label in ((5 - outer, 1), (5 - inner, 2), (5 + inner, 2), (5 + outer, 1)):
+            masks[k, 3, col] = True
+            labels[k, 3, col] = label
+    overall, segments = _radii(masks, labels, np.array([1, 2, 5]))
+    np.testing.assert_allclose(overall, [2.0, 3.0])
+    np.testing.assert_allclose(segments, [[3.0, 1.0, np.nan], [5.0, 1.0, np.nan]])
+
+
+def test_a_dice_at_the_threshold_registers_well():
+    m = replace(measure(*key_stack(MOTIONS[:4])), dice=np.array([1.0, DICE_THRESHOLD, DICE_THRESHOLD - 1e-9, 0.3]))
+    assert m.badly_registered() == [12, 18]
+    assert m.badly_registered(threshold=0.3) == []
+    warned = [line.split(" registers")[0] for line in registration_warnings(m, "s")]
+    assert warned == ["s: key frame 12", "s: key frame 18"]
