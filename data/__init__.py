@@ -8,8 +8,8 @@ from __future__ import annotations
 from util.registry import resolve
 
 DATASETS: dict[str, str] = {
-    "interp": "data.interp_dataset:InterpDataset",
-    "phase": "data.phase_dataset:PhaseDataset",
+    "interp": "data.samples.interp_dataset:InterpDataset",
+    "phase": "data.samples.phase_dataset:PhaseDataset",
 }
 
 

@@ -35,7 +35,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import ndimage
 
-from data.interp_dataset import key_frame_grid
+from data.cycle import key_frame_grid
 from data.mvm_io import SliceData, read_subject
 from data.phantom.analytic import slice_params
 from data.phantom.motion import SliceMotion

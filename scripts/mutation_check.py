@@ -5,7 +5,7 @@
 
 Each mutant is one textual change (a flipped sign, swapped labels, a changed constant) to the velocity
 analysis (util/velocity.py), the phase GAN's losses (models/phase/model.py), the phantom's motion
-(data/phantom/motion.py), the DICOM velocity scaling (data/dicom_vendor.py) or the kinematic prior
+(data/phantom/motion.py), the DICOM velocity scaling (data/scanner/dicom_vendor.py) or the kinematic prior
 (models/kinematics/: subject fit, key-frame motion, periodic fit, painting). The tree is copied to a
 temporary folder first and every mutation is made and undone there, so the working tree is never
 touched, even when a run crashes.
@@ -71,7 +71,7 @@ TESTS = {
 }
 SCORED = ("velocity", "phase_losses", "motion", "dicom", "regional", "kinematics")
 
-V, P, M, D = "util/velocity.py", "models/phase/model.py", "data/phantom/motion.py", "data/dicom_vendor.py"
+V, P, M, D = "util/velocity.py", "models/phase/model.py", "data/phantom/motion.py", "data/scanner/dicom_vendor.py"
 
 MUTANTS = [
     # ------------------------------------------------------------------ velocity analysis
@@ -170,7 +170,7 @@ MUTANTS = [
            "quarter turn turns the vector the wrong way"),
     Mutant("demo_augmentation", "data/transforms.py", "        vx = -vx", "        vy = -vy",
            "mirror flips vy instead of vx"),
-    Mutant("demo_augmentation", "data/phase_dataset.py", "velocity = dihedral_velocity(velocity, k_rot, flip)",
+    Mutant("demo_augmentation", "data/samples/phase_dataset.py", "velocity = dihedral_velocity(velocity, k_rot, flip)",
            "velocity = dihedral(velocity, k_rot, flip)", "dataset turns the image but not the vector"),
     Mutant("demo_identity", "models/hdl/report/slice_metrics.py", "frames = np.flatnonzero(~is_key)",
            "frames = np.flatnonzero(is_key)", "report scores the key frames"),

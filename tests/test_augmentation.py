@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from data.mvm_io import SliceData, Subject, write_subject
-from data.phase_dataset import PhaseDataset
+from data.samples.phase_dataset import PhaseDataset
 from data.transforms import dihedral_velocity
 
 N = 6

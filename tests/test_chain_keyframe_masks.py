@@ -1,7 +1,7 @@
 """The chain on a DICOM subject whose masks are on its key frames only, and a twin's DICOM round trip.
 
 A ring subject (``test_report.ring_subject``) keeps its myocardium on the key frames only, is written as
-DICOM with SEG masks (``data.export_dicom --seg``), imported with ``data.import_dicom --myocardium`` on
+DICOM with SEG masks (``data.scanner.export_dicom --seg``), imported with ``data.scanner.import_dicom --myocardium`` on
 that folder, and run through the chain (small untrained stages) and the report. Then the HDL twin is
 exported with its masks and imported again.
 """
@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 from test_report import FACTOR, T_FRAMES, ring_subject, tiny_predictors
 
-from data.export_dicom import export_dicom
-from data.import_dicom import import_dicom
-from data.import_dicom import main as import_main
-from data.masks import attach_masks, read_masks
 from data.mvm_io import Subject, read_subject, write_subject
+from data.scanner.export_dicom import export_dicom
+from data.scanner.import_dicom import import_dicom
+from data.scanner.import_dicom import main as import_main
+from data.scanner.masks import attach_masks, read_masks
 from models.hdl.keyframes import key_frames_of
 from models.hdl.report.builder import ReportBuilder
 from models.hdl.report.slice_metrics import slice_metrics

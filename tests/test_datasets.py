@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from data.interp_dataset import InterpDataset, interpolation_targets, key_frame_grid, time_conditioning
+from data.cycle import interpolation_targets, key_frame_grid, time_conditioning
 from data.mvm_io import load_splits, read_subject, write_subject
-from data.phase_dataset import PhaseDataset
+from data.samples.interp_dataset import InterpDataset
+from data.samples.phase_dataset import PhaseDataset
 from util.errors import DataError, OptionError
 from util.intensity import magnitude_scale
 

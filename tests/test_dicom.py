@@ -26,11 +26,11 @@ from pydicom.uid import (
     generate_uid,
 )
 
-from data import dicom_rules as rules
-from data.dicom_vendor import magnitude_to_stored, raw_to_velocity, velocity_to_raw, velocity_to_scaled
-from data.export_dicom import export_dicom
-from data.import_dicom import import_dicom
 from data.mvm_io import SliceData, Subject, read_subject, write_subject
+from data.scanner import dicom_rules as rules
+from data.scanner.dicom_vendor import magnitude_to_stored, raw_to_velocity, velocity_to_raw, velocity_to_scaled
+from data.scanner.export_dicom import export_dicom
+from data.scanner.import_dicom import import_dicom
 from util.errors import DataError, OptionError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -568,11 +568,11 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 def test_cli_import_and_export(tmp_path: Path) -> None:
     hand_scan(tmp_path / "scan", "siemens")
     shutil.copy(get_testdata_file("MR_small.dcm"), tmp_path / "scan" / "mr.dcm")
-    done = run_cli("data.import_dicom", str(tmp_path / "scan"), str(tmp_path / "s.h5"), "--subject", "cli01")
+    done = run_cli("data.scanner.import_dicom", str(tmp_path / "scan"), str(tmp_path / "s.h5"), "--subject", "cli01")
     assert done.returncode == 0, done.stderr
     assert "basal: basal" in done.stdout and "skipped series" in done.stdout
     assert read_subject(tmp_path / "s.h5").subject_id == "cli01"
-    done = run_cli("data.export_dicom", str(tmp_path / "s.h5"), str(tmp_path / "dicom"), "--vendor", "philips")
+    done = run_cli("data.scanner.export_dicom", str(tmp_path / "s.h5"), str(tmp_path / "dicom"), "--vendor", "philips")
     assert done.returncode == 0, done.stderr
     assert len(list((tmp_path / "dicom").rglob("*.dcm"))) == 2 * 4 * T
 
@@ -580,11 +580,11 @@ def test_cli_import_and_export(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["data.import_dicom", "{tmp}/missing", "{tmp}/o.h5"], "DICOM folder not found"),
-        (["data.import_dicom", "{tmp}/foreign", "{tmp}/o.h5"], "no complete 3Dir MVM slice"),
-        (["data.import_dicom", "{tmp}/foreign", "{tmp}/o.h5", "--venc", "1", "2"], "expected 3 argument"),
-        (["data.export_dicom", "{tmp}/missing.h5", "{tmp}/out"], "file not found"),
-        (["data.export_dicom", "{tmp}/missing.h5", "{tmp}/out", "--vendor", "ge"], "invalid choice"),
+        (["data.scanner.import_dicom", "{tmp}/missing", "{tmp}/o.h5"], "DICOM folder not found"),
+        (["data.scanner.import_dicom", "{tmp}/foreign", "{tmp}/o.h5"], "no complete 3Dir MVM slice"),
+        (["data.scanner.import_dicom", "{tmp}/foreign", "{tmp}/o.h5", "--venc", "1", "2"], "expected 3 argument"),
+        (["data.scanner.export_dicom", "{tmp}/missing.h5", "{tmp}/out"], "file not found"),
+        (["data.scanner.export_dicom", "{tmp}/missing.h5", "{tmp}/out", "--vendor", "ge"], "invalid choice"),
     ],
 )
 def test_cli_errors_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
@@ -675,5 +675,5 @@ def test_synthetic_marking_follows_the_subject_and_the_flags(tmp_path: Path) -> 
     )
     kept = export_dicom(subject, tmp_path / "d", synthetic=False, log=lambda m: None)
     assert dcmread(next(kept.rglob("*.dcm"))).ImageType[0] == "ORIGINAL"
-    done = run_cli("data.export_dicom", "x.h5", str(tmp_path / "e"), "--synthetic", "--acquired")
+    done = run_cli("data.scanner.export_dicom", "x.h5", str(tmp_path / "e"), "--synthetic", "--acquired")
     assert done.returncode == 2 and "not allowed with argument" in done.stderr

@@ -21,7 +21,7 @@ import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import EnhancedMRImageStorage, ExplicitVRLittleEndian, MRImageStorage, generate_uid
 
-from data.import_dicom import import_dicom
+from data.scanner.import_dicom import import_dicom
 from util.errors import DataError
 
 T, H, W = 3, 1, 5

@@ -1,7 +1,7 @@
 """Hardening of the DICOM reader: corrupted series import or fail with one line.
 
 A valid hand-built scan is corrupted one way per example (a tag removed, a value of the wrong type,
-pixel data of the wrong size, contradictory geometry or bit depth); ``data.import_dicom``'s command
+pixel data of the wrong size, contradictory geometry or bit depth); ``data.scanner.import_dicom``'s command
 must then either succeed or stop with the project's own error (exit 2, ``error: ...``), never a
 traceback, and must leave no output file. Derandomised and bounded so it takes a few seconds.
 """
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from pydicom import dcmread
 from test_dicom import hand_scan
 
-from data.import_dicom import main
+from data.scanner.import_dicom import main
 
 TAGS = [
     "ImageType",

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from test_dicom import scramble
 
-from data import dicom_rules as rules
-from data.add_masks import main as add_masks_main
-from data.export_dicom import export_dicom
-from data.import_dicom import import_dicom
 from data.mvm_io import SliceData, Subject, read_subject, write_subject
+from data.scanner import dicom_rules as rules
+from data.scanner.add_masks import main as add_masks_main
+from data.scanner.export_dicom import export_dicom
+from data.scanner.import_dicom import import_dicom
 from util.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,7 +81,7 @@ def test_cli_import_keeps_masks_and_marking_and_add_masks_reads_each_segment(tmp
     subject = twin_with_masks()
     export_dicom(subject, tmp_path / "dicom", seg=True, **QUIET)
     done = subprocess.run(
-        [sys.executable, "-m", "data.import_dicom", str(tmp_path / "dicom"), str(tmp_path / "back.h5")],
+        [sys.executable, "-m", "data.scanner.import_dicom", str(tmp_path / "dicom"), str(tmp_path / "back.h5")],
         cwd=ROOT,
         capture_output=True,
         text=True,

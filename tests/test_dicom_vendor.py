@@ -1,11 +1,11 @@
-"""data.dicom_vendor: the Siemens raw12 map by hand, and rounding to the nearest stored level."""
+"""data.scanner.dicom_vendor: the Siemens raw12 map by hand, and rounding to the nearest stored level."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from data.dicom_vendor import raw_to_velocity, velocity_to_raw
+from data.scanner.dicom_vendor import raw_to_velocity, velocity_to_raw
 
 
 def test_raw12_levels_by_hand() -> None:

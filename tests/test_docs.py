@@ -130,7 +130,7 @@ def test_the_checker_catches_made_up_names() -> None:
         "`models.hdl.evaluation.run_hdl_test` and `checkpoints/<name>/` (run `bash scripts/quickstart.sh`);\n"
         "but `models/hdl/forecaster.py`, `docs/NOWHERE.md`, `util.speed`, `util.velocity.no_such_function`,\n"
         "`missing_helper.py`, `scripts/absent.sh` and `models.interp.inference.cyclic_targets` (imported there,\n"
-        "defined in `data.interp_dataset`) are made up.\n```\ncat `docs/IN_A_FENCE.md`\n```\n"
+        "defined in `data.cycle`) are made up.\n```\ncat `docs/IN_A_FENCE.md`\n```\n"
     )
     assert broken_references(text) == [
         "models/hdl/forecaster.py", "docs/NOWHERE.md", "util.speed", "util.velocity.no_such_function",

@@ -81,7 +81,8 @@ MODULES = command_modules()
 
 
 def test_every_command_is_found() -> None:
-    for module in ("data.import_dicom", "data.phantom", "data.phantom.figure", "util.tables", "scripts.benchmark"):
+    commands = ("data.scanner.import_dicom", "data.phantom", "data.phantom.figure", "util.tables", "scripts.benchmark")
+    for module in commands:
         assert module in MODULES
 
 

@@ -249,7 +249,7 @@ def read_metrics(path: Path) -> list[dict[str, str]]:
 def test_train_then_test_end_to_end(tiny_cohort: Path, tmp_path: Path) -> None:
     import test as test_script
     import train as train_script
-    from data.interp_dataset import key_frame_grid
+    from data.cycle import key_frame_grid
     from data.mvm_io import read_subject
 
     ckpt, results = tmp_path / "ckpt", tmp_path / "results"

@@ -14,10 +14,10 @@ import pytest
 from PIL import Image
 from test_dicom import H, T, W, hand_scan
 
-from data.export_dicom import export_dicom
-from data.import_dicom import import_dicom
-from data.masks import attach_masks, read_masks
 from data.mvm_io import read_subject, write_subject
+from data.scanner.export_dicom import export_dicom
+from data.scanner.import_dicom import import_dicom
+from data.scanner.masks import attach_masks, read_masks
 from util.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,7 +63,7 @@ def test_import_dicom_with_nifti_masks_on_all_and_on_key_frames(tmp_path: Path) 
     keys = [0, 2]
     save_nifti(tmp_path / "keys.nii.gz", myo[:, keys])
     done = run_cli(
-        "data.import_dicom",
+        "data.scanner.import_dicom",
         str(tmp_path / "scan"),
         str(tmp_path / "k.h5"),
         "--myocardium",
@@ -97,7 +97,7 @@ def test_mask_mismatches_are_one_line_errors_and_write_nothing(tmp_path: Path, v
     arrays = {"keys": myo[:, :2], "transposed": myo.transpose(0, 1, 3, 2), "one_slice": myo[:1]}
     save_nifti(tmp_path / "m.nii.gz", arrays[volume])
     done = run_cli(
-        "data.import_dicom",
+        "data.scanner.import_dicom",
         str(tmp_path / "scan"),
         str(tmp_path / "o.h5"),
         "--myocardium",
@@ -118,7 +118,7 @@ def test_add_masks_from_png_key_frames(tmp_path: Path) -> None:
     for name, i in (("basal", 0), ("apical", 1)):
         for t in (1, 3):
             Image.fromarray(myo[i, t] * 255).save(tmp_path / "png" / f"{name}_{t:03d}.png")
-    done = run_cli("data.add_masks", str(tmp_path / "s.h5"), "--myocardium", str(tmp_path / "png"))
+    done = run_cli("data.scanner.add_masks", str(tmp_path / "s.h5"), "--myocardium", str(tmp_path / "png"))
     assert done.returncode == 0, done.stderr
     back = read_subject(tmp_path / "s.h5")
     for name, i in (("basal", 0), ("apical", 1)):
@@ -127,7 +127,7 @@ def test_add_masks_from_png_key_frames(tmp_path: Path) -> None:
         np.testing.assert_array_equal(s.myocardium[[1, 3]], myo[i, [1, 3]])
     Image.fromarray(np.zeros((H + 1, W), np.uint8)).save(tmp_path / "png" / "basal_000.png")
     before = (tmp_path / "s.h5").read_bytes()
-    done = run_cli("data.add_masks", str(tmp_path / "s.h5"), "--myocardium", str(tmp_path / "png"))
+    done = run_cli("data.scanner.add_masks", str(tmp_path / "s.h5"), "--myocardium", str(tmp_path / "png"))
     assert done.returncode == 2 and "basal_000.png: image is 9x10, slice 'basal' is 8x10" in done.stderr
     assert (tmp_path / "s.h5").read_bytes() == before
 

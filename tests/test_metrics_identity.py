@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data.interp_dataset import key_frame_grid
+from data.cycle import key_frame_grid
 from data.mvm_io import list_subjects, read_subject
 from models.hdl.report.analysis import analyse_slice
 from models.hdl.report.slice_metrics import slice_metrics

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from test_dicom import tool
 
-from data.export_dicom import export_dicom
-from data.export_nifti import export_nifti
-from data.import_nifti import import_nifti, phase_to_velocity
 from data.mvm_io import SliceData, Subject, read_subject
+from data.scanner.export_dicom import export_dicom
+from data.scanner.export_nifti import export_nifti
+from data.scanner.import_nifti import import_nifti, phase_to_velocity
 from util.errors import DataError, OptionError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -187,13 +187,13 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 def test_cli(tmp_path: Path) -> None:
     v = volumes(tmp_path)
-    args = ["data.import_nifti", str(tmp_path / "s.h5"), "--magnitude", str(v["magnitude"]), "--phase"]
+    args = ["data.scanner.import_nifti", str(tmp_path / "s.h5"), "--magnitude", str(v["magnitude"]), "--phase"]
     args += [str(p) for p in v["phase"]] + ["--venc", "20", "20", "30", "--myocardium", str(v["myocardium"])]
     done = run_cli(*args, "--rr", "900", "--subject", "cli")
     assert done.returncode == 0, done.stderr
     subject = read_subject(tmp_path / "s.h5")
     assert subject.subject_id == "cli" and subject.slices["mid"].rr_interval_ms == 900.0
-    done = run_cli("data.export_nifti", str(tmp_path / "s.h5"), str(tmp_path / "out"))
+    done = run_cli("data.scanner.export_nifti", str(tmp_path / "s.h5"), str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr
     assert len(list((tmp_path / "out").glob("*.nii.gz"))) == 3 * 5
     bad = args.copy()
@@ -202,7 +202,7 @@ def test_cli(tmp_path: Path) -> None:
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ") and "binary" in lines[0]
     assert not (tmp_path / "t.h5").exists()
-    done = run_cli("data.import_nifti", str(tmp_path / "t.h5"), "--magnitude", str(v["magnitude"]))
+    done = run_cli("data.scanner.import_nifti", str(tmp_path / "t.h5"), "--magnitude", str(v["magnitude"]))
     assert done.returncode == 2 and done.stderr.startswith("error: ") and "--phase" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
 
@@ -357,7 +357,7 @@ def test_twin_marking_survives_dicom_dcm2niix_nifti(tmp_path: Path) -> None:
 
 def test_cli_output_after_slice_positions(tmp_path: Path) -> None:
     v = volumes(tmp_path, shape=(10, 8, 1, 5))
-    base = ["data.import_nifti", "--magnitude", str(v["magnitude"]), "--phase", *map(str, v["phase"])]
+    base = ["data.scanner.import_nifti", "--magnitude", str(v["magnitude"]), "--phase", *map(str, v["phase"])]
     base += ["--venc", "20", "20", "30", "--rr", "900"]
     done = run_cli(*base, "--slice_positions", "apical", str(tmp_path / "a.h5"))
     assert done.returncode == 0, done.stderr

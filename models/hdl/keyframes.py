@@ -2,12 +2,12 @@
 
 The chain accepts two kinds of input slice:
 
-- a full cine (T frames): it keeps frames ``0, k, 2k, ...`` (``data.interp_dataset.key_frame_grid``)
+- a full cine (T frames): it keeps frames ``0, k, 2k, ...`` (``data.cycle.key_frame_grid``)
   and ignores the rest, so that the synthesis can be compared with frames it never saw;
 - a key-frame-only slice: the file stores ``frame_index`` and ``n_frames``; or, when the caller says
   the file holds consecutive key frames without an index, stored frame ``i`` is cycle frame ``i * k``.
 
-Key frames need not be evenly spaced: ``data.interp_dataset.cyclic_targets`` brackets every other
+Key frames need not be evenly spaced: ``data.cycle.cyclic_targets`` brackets every other
 frame by its neighbouring key frames, across the end of the (periodic) cycle.
 
 Masks on key frames only (``SliceData.labelled_frames``): the chain reads the myocardium of its key
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from data.interp_dataset import key_frame_grid
+from data.cycle import key_frame_grid
 from data.mvm_io import SliceData
 from util.errors import DataError
 

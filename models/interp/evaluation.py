@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from data.interp_dataset import key_frame_grid
+from data.cycle import key_frame_grid
 from data.mvm_io import SliceData, Subject, read_subject, write_subject
 from data.selection import select_subjects
 from data.transforms import crop_slice

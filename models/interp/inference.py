@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from data.interp_dataset import cyclic_targets, time_conditioning
+from data.cycle import cyclic_targets, time_conditioning
 from models.padding import pad_to_multiple
 from util.conventions import MASK_THRESHOLD
 from util.errors import DataError

@@ -219,7 +219,7 @@ class InterpModel(BaseModel):
             key_magnitude: [B, 2, H, W], the two key frames on the network scale [-1, 1].
             key_mask: [B, 2, H, W], their myocardium masks {0, 1}.
             time_raw: [B, 4], ``[alpha, phase0, phase1, phase_target]`` as built by
-                ``data.interp_dataset.time_conditioning``.
+                ``data.cycle.time_conditioning``.
 
         Returns:
             ``(magnitude [B, 1, H, W] in [-1, 1], mask_probability [B, 1, H, W] in [0, 1])``, float32 on

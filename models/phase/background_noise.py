@@ -184,7 +184,7 @@ class BackgroundNoise:
 
 
 class _SliceEntry(Protocol):
-    """What ``collect_background`` needs to know of a slice (``data.slice_dataset.SliceEntry`` has it)."""
+    """What ``collect_background`` needs to know of a slice (``data.samples.slice_dataset.SliceEntry`` has it)."""
 
     path: Any
     slice_name: str
@@ -194,7 +194,7 @@ class _SliceEntry(Protocol):
 
 
 class _SliceSource(Protocol):
-    """A dataset's index of slices (``data.slice_dataset.SliceDataset`` has it)."""
+    """A dataset's index of slices (``data.samples.slice_dataset.SliceDataset`` has it)."""
 
     slices: list[_SliceEntry]
 

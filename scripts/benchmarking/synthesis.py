@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from data.interp_dataset import key_frame_grid
+from data.cycle import key_frame_grid
 from data.phantom import PhantomConfig, generate_subject
 from models.hdl.predictor import HDLPredictor
 from scripts.benchmarking.settings import INFER_MODES, InferMode, Settings

@@ -2,14 +2,14 @@
 
 Sources (``read_masks``), one per mask kind (myocardium, lv_blood, rv_blood):
   * a NIfTI volume (``.nii`` / ``.nii.gz``), (x, y, slice, time), reoriented like the NIfTI importer
-    (``data.nifti_axes``): one slice per slice of the subject in base-to-apex file order, and either
+    (``data.scanner.nifti_axes``): one slice per slice of the subject in base-to-apex file order, and either
     every frame or only the key frames named by ``mask_frames`` (as many as the volume has);
   * a DICOM SEG object (Modality SEG, read with pydicom), or a folder searched recursively for them
-    (other files are left out, so the folder ``data.export_dicom --seg`` wrote, images included, holds
-    the masks of every slice): each frame is placed
-    by the source image it references (DerivationImageSequence / SourceImageSequence), which must be
-    one of the images the subject was imported from (the ``dicom_source`` slice attribute of ``data.import_dicom``); the
-    segment is the one whose label names the mask (``myocard``, ``lv``/``left``, ``rv``/``right``), or
+    (other files are left out, so the folder ``data.scanner.export_dicom --seg`` wrote, images included,
+    holds the masks of every slice): each frame is placed by the source image it references
+    (DerivationImageSequence / SourceImageSequence), which must be one of the images the subject was
+    imported from (the ``dicom_source`` slice attribute of ``data.scanner.import_dicom``); the segment is
+    the one whose label names the mask (``myocard``, ``lv``/``left``, ``rv``/``right``), or
     the only segment (``read_seg_files`` takes every segment a SEG labels, the masks of a folder the
     DICOM importer reads);
   * a folder of PNG images ``<slice>_<frame>.png`` (slice name of the subject, frame index from 0):
@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from data.mvm_io import Subject
-from data.nifti_axes import dicom_layout, load_volume, read_sidecar, sidecar_orientation, to_frames
+from data.scanner.nifti_axes import dicom_layout, load_volume, read_sidecar, sidecar_orientation, to_frames
 from util.errors import DataError, OptionError
 
 MASK_KINDS = ("myocardium", "lv_blood", "rv_blood")
@@ -202,7 +202,7 @@ def _read_seg(path: Path, subject: Subject):
     index = _source_index(subject)
     if not index:
         raise DataError(
-            f"{path}: the subject does not record its DICOM source images; import it with data.import_dicom"
+            f"{path}: the subject does not record its DICOM source images; import it with data.scanner.import_dicom"
         )
     return ds, pixels.reshape((-1, *pixels.shape[-2:])), index
 
@@ -244,7 +244,7 @@ def _merge(into: dict[str, SliceMasks], found: dict[str, SliceMasks]) -> None:
 
 def read_seg_files(files: Sequence[Path], subject: Subject) -> dict[str, SliceMasks]:
     """Every mask kind the DICOM SEG ``files`` hold (segments named by their labels, see
-    ``_segment_kind``), placed by their source images: what a folder written by ``data.export_dicom
+    ``_segment_kind``), placed by their source images: what a folder written by ``data.scanner.export_dicom
     --seg`` brings back."""
     merged: dict[str, SliceMasks] = {}
     for path in files:

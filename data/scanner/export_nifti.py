@@ -1,17 +1,17 @@
 """Export a subject as NIfTI volumes: magnitude, vx, vy, vz (cm/s) and masks, one set per slice.
 
-    python -m data.export_nifti SUBJECT.h5 OUT_DIR
+    python -m data.scanner.export_nifti SUBJECT.h5 OUT_DIR
 
 Files: ``OUT_DIR/<subject>_<slice>_<field>.nii.gz`` for field in magnitude, vx, vy, vz and every mask the
 slice has (myocardium, lv_blood, rv_blood, tissue). Each is a 4-D volume (x, y, 1, time) in the axis
-convention of ``data.nifti_axes``, with the pixel size in mm and the frame interval (RR / T) in ms, so
-``python -m data.import_nifti`` reads a slice back given its VENC. Each file is written atomically.
+convention of ``data.scanner.nifti_axes``, with the pixel size in mm and the frame interval (RR / T) in ms, so
+``python -m data.scanner.import_nifti`` reads a slice back given its VENC. Each file is written atomically.
 
-A synthesised twin (``data.export_dicom.synthesised_by``: the chain's ``synthesised_by`` slice attribute
+A synthesised twin (``data.scanner.export_dicom.synthesised_by``: the chain's ``synthesised_by`` slice attribute
 or a phantom subject) gets a JSON sidecar beside its magnitude, ``<subject>_<slice>_magnitude.json``,
 with the fields dcm2niix writes for a twin exported as DICOM (ImageType ``DERIVED\\SECONDARY\\M``,
 SeriesDescription ``SYNTHETIC MVM <position> magnitude``, ImageComments with the RR interval and the
-derivation), so that ``data.import_nifti`` marks the slices it reads back as synthesised, either way.
+derivation), so that ``data.scanner.import_nifti`` marks the slices it reads back as synthesised, either way.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from data.dicom_rules import derivation_text
-from data.export_dicom import synthesised_by
 from data.mvm_io import MASK_FIELDS, SliceData, Subject, read_subject
-from data.nifti_axes import from_frames
+from data.scanner.dicom_rules import derivation_text
+from data.scanner.export_dicom import synthesised_by
+from data.scanner.nifti_axes import from_frames
 from util.atomic import atomic_path, write_text
 from util.cli import ToolParser, run_tool, say
 from util.errors import DataError, HDLError
@@ -86,7 +86,7 @@ def export_nifti(subject: Subject, out_dir: str | os.PathLike, log: Callable[[st
 
 
 def build_parser() -> ToolParser:
-    p = ToolParser(prog="python -m data.export_nifti", description="Export an .h5 subject as NIfTI volumes.")
+    p = ToolParser(prog="python -m data.scanner.export_nifti", description="Export an .h5 subject as NIfTI volumes.")
     p.add_argument("subject", help="subject file (.h5)")
     p.add_argument("out_dir", help="output folder")
     return p

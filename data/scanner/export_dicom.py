@@ -1,6 +1,6 @@
 """Export a subject as a 3Dir MVM DICOM scan that viewers and the importer read back.
 
-    python -m data.export_dicom SUBJECT.h5 OUT_DIR [--vendor siemens|philips] [--synthetic | --acquired]
+    python -m data.scanner.export_dicom SUBJECT.h5 OUT_DIR [--vendor siemens|philips] [--synthetic | --acquired]
         [--seg]
 
 Per slice: one magnitude series and three phase series (vx, vy, vz), classic MR Image Storage objects,
@@ -28,12 +28,12 @@ What the files say, and why:
   * Timing: TriggerTime of frame t = t * RR / T, NominalInterval = RR, CardiacNumberOfImages = T;
     ScanOptions ``CG`` (cardiac gating, the condition for TriggerTime) and BodyPartExamined ``HEART``
     (unpaired, so no Laterality): dciodvfy reports no error. ImageComments ``HDL-MVM RR <ms> ms, <T>
-    frames``, which dcm2niix copies into its JSON sidecar for ``data.import_nifti``.
+    frames``, which dcm2niix copies into its JSON sidecar for ``data.scanner.import_nifti``.
   * Synthesised twins: a subject whose slices carry ``synthesised_by`` (written by the chain), a phantom
     subject (file attribute ``phantom``), or ``--synthetic``, is written as ImageType ``DERIVED\\SECONDARY
     \\...``, SeriesDescription ``SYNTHETIC MVM ...`` and a DerivationDescription saying it is synthetic and
     what made it (repeated in ImageComments, which dcm2niix keeps in its sidecar); every UID is new.
-    When the slice records the images it came from (``dicom_source``, written by ``data.import_dicom``),
+    When the slice records the images it came from (``dicom_source``, written by ``data.scanner.import_dicom``),
     each image lists them in SourceImageSequence and, in the Common Instance Reference module, their
     series and study. ``--acquired`` turns the marking off.
 
@@ -56,10 +56,10 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, MRImageStorage, generate_uid
 
-from data.dicom_rules import derivation_text
-from data.dicom_vendor import RAW_BITS, ds_number, magnitude_to_stored, velocity_to_raw, velocity_to_scaled
-from data.export_seg import write_seg
 from data.mvm_io import SLICE_POSITIONS, SliceData, Subject, read_subject
+from data.scanner.dicom_rules import derivation_text
+from data.scanner.dicom_vendor import RAW_BITS, ds_number, magnitude_to_stored, velocity_to_raw, velocity_to_scaled
+from data.scanner.export_seg import write_seg
 from util.cli import ToolParser, run_tool, say
 from util.errors import DataError, OptionError
 
@@ -239,7 +239,7 @@ def _write_series(
         ds.RescaleIntercept = series["intercept"]
         ds.RescaleType = series.get("rescale_type", "US")
         ds.WindowCenter, ds.WindowWidth = series["window"]
-        # Type 3, copied by dcm2niix into its JSON sidecar, where data.import_nifti reads the RR interval.
+        # Type 3, copied by dcm2niix into its JSON sidecar, where data.scanner.import_nifti reads the RR interval.
         ds.ImageComments = f"HDL-MVM RR {ds_number(s.rr_interval_ms):g} ms, {t_count} frames"
         if series.get("synthetic"):
             _mark_synthetic(ds, s, series)
@@ -356,7 +356,7 @@ def export_dicom(
 
     ``synthetic``: True marks the series as a synthesised twin, False as acquired; None (default) decides
     from the subject (``synthesised_by`` slice attributes written by the chain, or a phantom subject).
-    ``seg``: also write each slice's masks as DICOM SEG (``data.export_seg``) in ``<nn>_<slice>_seg/``.
+    ``seg``: also write each slice's masks as DICOM SEG (``data.scanner.export_seg``) in ``<nn>_<slice>_seg/``.
     """
     method = synthesised_by(subject)
     if synthetic is True and method is None:
@@ -387,7 +387,9 @@ def export_dicom(
 
 
 def build_parser() -> ToolParser:
-    p = ToolParser(prog="python -m data.export_dicom", description="Export an .h5 subject as 3Dir MVM DICOM series.")
+    p = ToolParser(
+        prog="python -m data.scanner.export_dicom", description="Export an .h5 subject as 3Dir MVM DICOM series."
+    )
     p.add_argument("subject", help="subject file (.h5)")
     p.add_argument("out_dir", help="output folder (must not exist or be empty)")
     p.add_argument("--vendor", choices=VENDORS, default="siemens", help="phase storage convention (default: siemens)")

@@ -5,7 +5,7 @@ One SEG series per slice, one instance per labelled frame referencing the magnit
 segment per mask present (myocardium; LV and RV blood pool when the subject has them) and only the
 labelled frames (``labelled_frames``: masks on key frames only stay key frames). The segments are
 coded with SNOMED CT terms (myocardium of the left ventricle, left / right ventricle cavity), so viewers
-and ``data.masks`` (which reads a SEG back by its source-image references) can tell them apart.
+and ``data.scanner.masks`` (which reads a SEG back by its source-image references) can tell them apart.
 """
 
 from __future__ import annotations

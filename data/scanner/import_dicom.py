@@ -1,13 +1,13 @@
 """Import a 3Dir MVM (tissue phase mapping) DICOM scan into the canonical subject file.
 
-    python -m data.import_dicom DICOM_DIR OUT.h5 [--venc X Y Z] [--subject ID]
+    python -m data.scanner.import_dicom DICOM_DIR OUT.h5 [--venc X Y Z] [--subject ID]
         [--order auto|base_first|apex_first] [--phase_units auto|raw12|cm_s] [--inplane_order xy|yx]
 
 The folder may hold the files in any order, under any names, in nested folders, mixed with other
 series (localizers, other modalities) and non-DICOM files: those are reported and skipped. Which image
 is magnitude or phase, its velocity-encoding direction, its VENC and the vendor's phase scaling are
-decided by the rules documented in ``data.dicom_rules`` and ``data.dicom_vendor``; grouping into slices
-and the conversion to cm/s in ``data.dicom_assemble``.
+decided by the rules documented in ``data.scanner.dicom_rules`` and ``data.scanner.dicom_vendor``; grouping into slices
+and the conversion to cm/s in ``data.scanner.dicom_assemble``.
 
 Base or apex (``order_slices``). Geometry alone does not say which end of a stack is the base, so:
   1. ``--order base_first`` / ``apex_first``: slices in increasing location along the slice normal
@@ -24,17 +24,17 @@ Base or apex (``order_slices``). Geometry alone does not say which end of a stac
   positive vz is along the slice normal (row x column of ImageOrientationPatient).
 
 Synthesised twins: images marked DERIVED\\SECONDARY whose DerivationDescription says "SYNTHETIC"
-(what ``data.export_dicom`` writes for a twin) give slices with ``synthesised_by`` (the method named in
+(what ``data.scanner.export_dicom`` writes for a twin) give slices with ``synthesised_by`` (the method named in
 that description), so that a twin exported and imported again is still known as synthetic; every slice
 records the magnitude's ImageType in ``dicom_image_type``.
 
-Masks: DICOM SEG objects in the folder (``data.export_dicom --seg`` writes them beside the images) give
+Masks: DICOM SEG objects in the folder (``data.scanner.export_dicom --seg`` writes them beside the images) give
 the masks of the images they reference (``mask_source = "dicom_seg"``), unless ``--no_seg`` or
 ``--myocardium`` is given. ``--myocardium`` (and ``--lv_blood``, ``--rv_blood``) take a NIfTI volume, a DICOM SEG object
-or a folder of PNG images, for every frame or for key frames only (``data.masks``; key frames are
+or a folder of PNG images, for every frame or for key frames only (``data.scanner.masks``; key frames are
 recorded in the ``labelled_frames`` slice attribute). Without them the importer writes an all-zero
 (valid binary) ``myocardium`` mask and marks each slice ``mask_source = "none"``: such a file is input
-for ``test.py``; segment the myocardium (``python -m data.add_masks``) before training or the velocity
+for ``test.py``; segment the myocardium (``python -m data.scanner.add_masks``) before training or the velocity
 analysis.
 """
 
@@ -46,13 +46,13 @@ from pathlib import Path
 
 import numpy as np
 
-from data import dicom_rules as rules
-from data.add_masks import add_mask_arguments, mask_sources
-from data.dicom_assemble import AssembledSlice, ImportSettings, assemble_slices
-from data.dicom_scan import FrameRecord, scan_folder
-from data.dicom_vendor import PHASE_UNITS
-from data.masks import attach_masks, read_masks, read_seg_files
 from data.mvm_io import SLICE_POSITIONS, SliceData, Subject, write_subject
+from data.scanner import dicom_rules as rules
+from data.scanner.add_masks import add_mask_arguments, mask_sources
+from data.scanner.dicom_assemble import AssembledSlice, ImportSettings, assemble_slices
+from data.scanner.dicom_scan import FrameRecord, scan_folder
+from data.scanner.dicom_vendor import PHASE_UNITS
+from data.scanner.masks import attach_masks, read_masks, read_seg_files
 from data.slice_order import positions_by_rank, slice_names
 from util.cli import ToolParser, run_tool, say
 from util.errors import DataError, OptionError
@@ -155,7 +155,7 @@ def import_dicom(
         inplane_order: which of x/y the first in-plane series (by series number) is, when the headers
             say only "in-plane".
         log: sink for the one-line progress, note and warning messages.
-        seg: read the masks of the DICOM SEG objects in the folder (``data.export_dicom --seg``); False
+        seg: read the masks of the DICOM SEG objects in the folder (``data.scanner.export_dicom --seg``); False
             leaves them out (masks given another way).
 
     Raises:
@@ -241,7 +241,7 @@ def _describe(s: AssembledSlice, position: str, how: str, z_dir: int) -> str:
 
 def build_parser() -> ToolParser:
     p = ToolParser(
-        prog="python -m data.import_dicom",
+        prog="python -m data.scanner.import_dicom",
         description="Import a 3Dir MVM DICOM scan (magnitude + 3 phase series per slice) into an .h5 subject file.",
     )
     p.add_argument("dicom_dir", help="folder of DICOM files (searched recursively; other files are skipped)")

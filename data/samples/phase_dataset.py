@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from data.mvm_io import SLICE_POSITIONS
-from data.slice_dataset import SliceDataset
+from data.samples.slice_dataset import SliceDataset
 from data.transforms import dihedral, dihedral_velocity, neighbour_indices, random_dihedral
 from util.intensity import to_network_range, to_unit_range
 from util.tissue import tissue_mask_from_magnitude

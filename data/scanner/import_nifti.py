@@ -1,11 +1,11 @@
 """Import a 3Dir MVM scan stored as NIfTI volumes into the canonical subject file.
 
-    python -m data.import_nifti --magnitude M.nii.gz --phase X.nii.gz Y.nii.gz Z.nii.gz OUT.h5
+    python -m data.scanner.import_nifti --magnitude M.nii.gz --phase X.nii.gz Y.nii.gz Z.nii.gz OUT.h5
         [--venc X Y Z] [--myocardium MASK.nii.gz] [--lv_blood M] [--rv_blood M]
         [--phase_units auto|raw12|radians|cm_s] [--rr MS] [--subject ID] [--slice_positions P ...]
         [--order base_first|apex_first] [--z_towards_apex 1|-1]
 
-Axes (``data.nifti_axes``): 4-D volumes (x, y, slice, time) or 3-D single-slice volumes (x, y, time);
+Axes (``data.scanner.nifti_axes``): 4-D volumes (x, y, slice, time) or 3-D single-slice volumes (x, y, time);
 x is the image column, y the row. All volumes must have the same shape and orientation. The voxels are
 put in the DICOM layout from the affine (and the DICOM orientation of a JSON sidecar when there is one),
 so a scan converted by dcm2niix, which flips the rows, comes back the right way up with vy its sign.
@@ -25,13 +25,14 @@ Phase units (``--phase_units``, default auto):
 The VENC is never in a NIfTI header: ``--venc``, else the Siemens sequence names of the sidecars.
 
 RR interval: ``--rr`` when given; else ``RR <ms> ms`` in the sidecar's ImageComments (written by
-``data.export_dicom``); else the number of frames times the frame interval of a 4-D header (time unit
+``data.scanner.export_dicom``); else the number of frames times the frame interval of a 4-D header (time unit
 ms or s), unless that interval is the sidecar's RepetitionTime (dcm2niix stores the TR there, not the
 frame interval of a cine). A 3-D file, or a header without a time unit, needs ``--rr``.
 
 Synthesised twins: a magnitude sidecar with ImageType ``DERIVED`` and a ``SYNTHETIC`` series description
-or derivation (what dcm2niix keeps of ``data.export_dicom``'s twin, and what ``data.export_nifti`` writes
-for one) gives slices with ``synthesised_by``, as ``data.import_dicom`` does.
+or derivation (what dcm2niix keeps of ``data.scanner.export_dicom``'s twin, and what
+``data.scanner.export_nifti`` writes for one) gives slices with ``synthesised_by``, as
+``data.scanner.import_dicom`` does.
 
 Slices: ``--slice_positions`` names each slice (basal/mid/apical); otherwise slice index 0 is the base
 (``--order base_first``, the default) or the apex (``apex_first``) and positions go by thirds of the
@@ -50,11 +51,11 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from data import dicom_rules as rules
-from data.dicom_vendor import raw_to_velocity, vendor_units
-from data.export_nifti import export_nifti
 from data.mvm_io import SLICE_POSITIONS, SliceData, Subject, write_subject
-from data.nifti_axes import (
+from data.scanner import dicom_rules as rules
+from data.scanner.dicom_vendor import raw_to_velocity, vendor_units
+from data.scanner.export_nifti import export_nifti
+from data.scanner.nifti_axes import (
     dicom_layout,
     frame_interval_ms,
     load_volume,
@@ -316,8 +317,8 @@ def import_nifti(
 
 
 def _synthesised_by(side: dict | None) -> str | None:
-    """The ``synthesised_by`` of a magnitude whose sidecar marks a synthesised twin (``data.export_dicom``
-    through dcm2niix, or ``data.export_nifti``); None for acquired data or no sidecar."""
+    """The ``synthesised_by`` of a magnitude whose sidecar marks a synthesised twin (``data.scanner.export_dicom``
+    through dcm2niix, or ``data.scanner.export_nifti``); None for acquired data or no sidecar."""
     if not side:
         return None
     texts = [side.get(k) for k in ("DerivationDescription", "ImageComments", "SeriesDescription")]
@@ -357,7 +358,8 @@ def _mask_note(myo: np.ndarray | None) -> str:
 
 def build_parser() -> ToolParser:
     p = ToolParser(
-        prog="python -m data.import_nifti", description="Import 3Dir MVM NIfTI volumes into an .h5 subject file."
+        prog="python -m data.scanner.import_nifti",
+        description="Import 3Dir MVM NIfTI volumes into an .h5 subject file.",
     )
     p.add_argument("out", nargs="?", help="output subject file (.h5); may also come after --slice_positions' values")
     p.add_argument("--magnitude", required=True, help="magnitude volume (x, y, slice, time) or (x, y, time)")
@@ -393,7 +395,7 @@ def output_and_positions(out: str | None, positions: Sequence[str] | None) -> tu
     if out is None and values and values[-1] not in SLICE_POSITIONS:
         out = values.pop()
     if out is None:
-        raise OptionError("python -m data.import_nifti: the output subject file (.h5) is missing")
+        raise OptionError("python -m data.scanner.import_nifti: the output subject file (.h5) is missing")
     if values is not None and not values:
         raise OptionError(f"--slice_positions needs one of {', '.join(SLICE_POSITIONS)} per slice; got none")
     bad = [v for v in values or [] if v not in SLICE_POSITIONS]

@@ -20,8 +20,8 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import BytesLengthException, InvalidDicomError
 
-from data import dicom_rules as rules
-from data.dicom_vendor import vendor_units
+from data.scanner import dicom_rules as rules
+from data.scanner.dicom_vendor import vendor_units
 
 DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 PHILIPS_PC_VELOCITY = (0x2001, 0x101A)
@@ -96,7 +96,7 @@ class FrameRecord:
     intercept: float = 0.0
     bits_stored: int = 16
     image_type: str = ""  # ImageType / FrameType, values joined by backslashes
-    derivation: str = ""  # DerivationDescription (a synthesised twin says so there, see data.export_dicom)
+    derivation: str = ""  # DerivationDescription (a synthesised twin says so there, see data.scanner.export_dicom)
 
     @property
     def normal(self) -> np.ndarray | None:

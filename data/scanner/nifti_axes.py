@@ -18,7 +18,7 @@ voxel frame). The importer therefore puts the voxels back in the DICOM layout be
     other way (and i and j are swapped when i is along c);
   * without it: a left-handed voxel frame (determinant of the affine < 0) is taken to be a DICOM image
     whose rows were flipped, as dcm2niix writes it, and the rows are flipped back; a right-handed one
-    (e.g. ``data.export_nifti``'s) is already in the DICOM layout.
+    (e.g. ``data.scanner.export_nifti``'s) is already in the DICOM layout.
 The slice axis is left as it is. Phase values are not changed: they are velocities along the DICOM
 image axes, which the reorientation restores.
 """

@@ -1,9 +1,9 @@
 """Add myocardium (and optionally LV / RV blood) masks to an existing subject file.
 
-    python -m data.add_masks SUBJECT.h5 --myocardium SRC [--lv_blood SRC] [--rv_blood SRC]
+    python -m data.scanner.add_masks SUBJECT.h5 --myocardium SRC [--lv_blood SRC] [--rv_blood SRC]
         [--mask_frames F ...] [--out OUT.h5]
 
-SRC is a NIfTI volume, a DICOM SEG object or a folder of ``<slice>_<frame>.png`` images (``data.masks``).
+SRC is a NIfTI volume, a DICOM SEG object or a folder of ``<slice>_<frame>.png`` images (``data.scanner.masks``).
 Masks on some frames only are stored with the ``labelled_frames`` slice attribute. The file is rewritten
 atomically (or ``--out`` is written): a failure leaves it as it was.
 """
@@ -13,13 +13,13 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from data.masks import attach_masks, read_masks
 from data.mvm_io import read_subject, write_subject
+from data.scanner.masks import attach_masks, read_masks
 from util.cli import ToolParser, run_tool, say
 
 
 def add_mask_arguments(p: argparse.ArgumentParser, required: bool) -> None:
-    """The mask options shared by this tool and ``data.import_dicom``."""
+    """The mask options shared by this tool and ``data.scanner.import_dicom``."""
     help_src = "NIfTI volume, DICOM SEG file or folder of <slice>_<frame>.png"
     myo_default = "" if required else " (default: the DICOM SEG objects in the scan's folder, else none)"
     p.add_argument("--myocardium", required=required, default=None, help=f"myocardium masks: {help_src}{myo_default}")
@@ -42,7 +42,7 @@ def mask_sources(args: argparse.Namespace) -> dict:
 
 def build_parser() -> ToolParser:
     p = ToolParser(
-        prog="python -m data.add_masks",
+        prog="python -m data.scanner.add_masks",
         description="Add myocardium (and LV / RV blood-pool) masks to an .h5 subject file.",
     )
     p.add_argument("subject", help="subject file (.h5)")

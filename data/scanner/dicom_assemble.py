@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pydicom
 
-from data import dicom_rules as rules
-from data.dicom_scan import FrameRecord
-from data.dicom_vendor import PHASE_UNITS, RAW_BITS, phase_levels, raw_to_velocity
+from data.scanner import dicom_rules as rules
+from data.scanner.dicom_scan import FrameRecord
+from data.scanner.dicom_vendor import PHASE_UNITS, RAW_BITS, phase_levels, raw_to_velocity
 from util.errors import DataError
 
 LOCATION_TOLERANCE_MM = 0.5
