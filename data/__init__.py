@@ -20,4 +20,4 @@ def get_dataset_class(name: str) -> type:
 
 def create_dataset(opt, split: str):
     """Instantiate the dataset named by ``opt.dataset_mode`` on one split (train, val or test)."""
-    return get_dataset_class(opt.dataset_mode)(opt, split)
+    return get_dataset_class(opt.dataset_mode).from_options(opt, split)

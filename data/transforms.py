@@ -48,6 +48,11 @@ def crop_slice(s: SliceData, keys: list[int], size: int, where: str) -> tuple[Sl
     return replace(s, **arrays), [r0, c0, size, size]
 
 
+def window_centre(window: int) -> int:
+    """Where frame t sits in a stack of ``window`` frames centred on it (t-1, t, t+1: 1; t-2 .. t+2: 2)."""
+    return int(window) // 2
+
+
 def neighbour_indices(frames: np.ndarray | int, n_frames: int, window: int = 3) -> np.ndarray:
     """Indices of the ``window`` frames centred on each frame t of a cycle of ``n_frames`` (cyclic):
     [..., window], e.g. t-1, t, t+1 for a window of 3.
@@ -57,7 +62,7 @@ def neighbour_indices(frames: np.ndarray | int, n_frames: int, window: int = 3) 
     if window < 1 or window % 2 == 0:
         raise DataError(f"the temporal window must be an odd number of frames >= 1, got {window}")
     t = np.asarray(frames)
-    offsets = np.arange(window) - window // 2
+    offsets = np.arange(window) - window_centre(window)
     return (t[..., None] + offsets) % n_frames
 
 

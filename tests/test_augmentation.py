@@ -113,8 +113,8 @@ def centroid(image) -> np.ndarray:
 
 def test_phase_dataset_augmentation_turns_velocity_with_the_motion(tmp_path: Path) -> None:
     root = moving_marker_cohort(tmp_path)
-    opt = argparse.Namespace(dataroot=str(root), seed=0, crop_size=0, max_subjects=0, augment=True, temporal_window=3)
-    data = PhaseDataset(opt, "train")
+    opt = argparse.Namespace(dataroot=str(root), seed=0, crop_size=0, max_subjects=0, augment=True)
+    data = PhaseDataset(opt, "train", window=3)
     assert len(data) == T
     seen = set()
     for epoch in range(6):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from data import create_dataset
 from data.cycle import interpolation_targets, key_frame_grid, time_conditioning
 from data.mvm_io import load_splits, read_subject, write_subject
 from data.samples.interp_dataset import InterpDataset
@@ -19,8 +20,7 @@ from util.intensity import magnitude_scale
 
 
 def options(root: Path, **extra) -> argparse.Namespace:
-    base = {"dataroot": str(root), "seed": 0, "crop_size": 0, "max_subjects": 0, "factor": 6, "augment": False,
-            "temporal_window": 3}
+    base = {"dataroot": str(root), "seed": 0, "crop_size": 0, "max_subjects": 0, "factor": 6, "augment": False}
     base.update(extra)
     return argparse.Namespace(**base)
 
@@ -67,14 +67,14 @@ def test_interp_training_draws_change_with_epoch_but_not_with_worker(tiny_cohort
 def test_splits_never_share_subjects(tiny_cohort: Path) -> None:
     seen = {}
     for split in ("train", "val", "test"):
-        ds = PhaseDataset(options(tiny_cohort), split)
+        ds = PhaseDataset(options(tiny_cohort), split, window=3)
         seen[split] = {e.subject_id for e in ds.slices}
     assert not (seen["train"] & seen["val"]) and not (seen["train"] & seen["test"]) and not (seen["val"] & seen["test"])
     assert sum(len(v) for v in seen.values()) == 5
 
 
 def test_phase_sample_contents(tiny_cohort: Path) -> None:
-    ds = PhaseDataset(options(tiny_cohort), "val")
+    ds = PhaseDataset(options(tiny_cohort), "val", window=3)
     assert len(ds) == 3 * 24
     sample = ds[0]  # frame 0: neighbours are frames 23 and 1
     entry = ds.slices[0]
@@ -92,8 +92,8 @@ def test_phase_sample_contents(tiny_cohort: Path) -> None:
 
 
 def test_augmentation_turns_the_velocity_vector(tiny_cohort: Path) -> None:
-    plain = PhaseDataset(options(tiny_cohort), "train")
-    aug = PhaseDataset(options(tiny_cohort, augment=True), "train")
+    plain = PhaseDataset(options(tiny_cohort), "train", window=3)
+    aug = PhaseDataset(options(tiny_cohort, augment=True), "train", window=3)
     seen_turn = False
     for index in range(12):
         a, b = plain[index], aug[index]
@@ -112,10 +112,10 @@ def test_augmentation_turns_the_velocity_vector(tiny_cohort: Path) -> None:
 
 
 def test_crop_and_unusable_inputs(tiny_cohort: Path, tmp_path: Path) -> None:
-    ds = PhaseDataset(options(tiny_cohort, crop_size=32), "val")
+    ds = PhaseDataset(options(tiny_cohort, crop_size=32), "val", window=3)
     assert ds.image_size == (32, 32) and ds[5]["magnitude"].shape == (3, 32, 32)
     with pytest.raises(DataError, match="--crop_size 96 is larger than the image"):
-        PhaseDataset(options(tiny_cohort, crop_size=96), "val")
+        PhaseDataset(options(tiny_cohort, crop_size=96), "val", window=3)
     with pytest.raises(OptionError, match="--factor/--factors must be >= 2"):
         InterpDataset(options(tiny_cohort, factor=1), "val")
     with pytest.raises(OptionError, match="too few for factor 30"):
@@ -127,7 +127,7 @@ def test_crop_and_unusable_inputs(tiny_cohort: Path, tmp_path: Path) -> None:
     subject.slices["mid"].attrs["mask_source"] = "none"
     write_subject(root / "subject_000.h5", subject)
     with pytest.raises(DataError, match=r"subject_000\.h5: slice 'mid': has no myocardium masks"):
-        PhaseDataset(options(root), "all")
+        PhaseDataset(options(root), "all", window=3)
 
 
 def test_persistent_workers_follow_the_epoch(tiny_cohort: Path) -> None:
@@ -143,3 +143,9 @@ def test_persistent_workers_follow_the_epoch(tiny_cohort: Path) -> None:
         torch.testing.assert_close(batch["time"], expected)
         seen.append(batch["time"])
     assert not torch.equal(seen[0], seen[1])
+
+
+def test_the_phase_window_comes_from_the_model_option_once(tiny_cohort: Path) -> None:
+    ds = create_dataset(options(tiny_cohort, dataset_mode="phase", temporal_window=5), "val")
+    assert ds.window == 5
+    assert ds[0]["magnitude"].shape[0] == 5

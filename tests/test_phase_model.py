@@ -23,6 +23,7 @@ from models.phase.model import PhaseModel, composite, tissue_from_magnitude
 from models.phase.tissue_noise import phase_noise_std
 from options.train_options import TrainOptions
 from util.errors import OptionError
+from util.intensity import to_network_range, to_unit_range
 from util.regional import RegionalNormals, RegionalPeaks, SubjectTruth
 from util.regional_table import RegionalRecord
 
@@ -129,6 +130,27 @@ def test_shapes_and_the_composite_is_exact(tiny_cohort: Path, tmp_path: Path) ->
     assert not torch.equal(model.synthesise(batch["magnitude"])[~inside], out[~inside])
     # Any image size: padded to the size multiple and cropped back.
     assert model.synthesise(batch["magnitude"][..., :60, :62]).shape == (2, 3, 60, 62)
+
+
+def test_a_window_of_five_frames_is_centred_on_t(tiny_cohort: Path, tmp_path: Path) -> None:
+    opt = make_opt(tiny_cohort, tmp_path, "--temporal_window", "5")
+    model = PhaseModel(opt)
+    dataset = create_dataset(opt, "train")
+    assert dataset.window == 5
+    batch = next(iter(DataLoader(dataset, batch_size=2, shuffle=False)))
+    assert batch["magnitude"].shape[1] == 5
+    # Frame t is the third of t-2 .. t+2: the tissue, and the training visual, are of frame t.
+    assert torch.equal(tissue_from_magnitude(batch["magnitude"]), batch["tissue"])
+    entry, t = dataset.slices[int(batch["slice_index"][0])], int(batch["frame"][0])
+    frame_t = dataset.read_frames(entry, "magnitude", [t])[0]
+    model.set_input(batch)
+    model.forward()
+    visual = model.current_visuals()["magnitude"]
+    assert visual.shape == (2, 1, 64, 64)
+    assert torch.equal(visual, batch["magnitude"][:, 2:3].float())
+    assert not torch.equal(visual, batch["magnitude"][:, 1:2].float())
+    expected = to_network_range(to_unit_range(frame_t, entry.mag_scale))
+    np.testing.assert_allclose(visual[0, 0].numpy(), expected, atol=1e-6)
 
 
 def test_composite_passes_gradients_to_the_foreground_only() -> None:

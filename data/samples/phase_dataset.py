@@ -18,7 +18,7 @@ import torch
 
 from data.mvm_io import SLICE_POSITIONS
 from data.samples.slice_dataset import SliceDataset
-from data.transforms import dihedral, dihedral_velocity, neighbour_indices, random_dihedral
+from data.transforms import dihedral, dihedral_velocity, neighbour_indices, random_dihedral, window_centre
 from util.intensity import to_network_range, to_unit_range
 from util.tissue import tissue_mask_from_magnitude
 
@@ -30,8 +30,14 @@ class PhaseDataset(SliceDataset):
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
         return SliceDataset.modify_commandline_options(parser, is_train)
 
-    def __init__(self, opt: argparse.Namespace, split: str) -> None:
+    @classmethod
+    def from_options(cls, opt: argparse.Namespace, split: str) -> PhaseDataset:
+        """The dataset of one split, with the window of frames the phase model was given (``--temporal_window``)."""
+        return cls(opt, split, window=int(opt.temporal_window))
+
+    def __init__(self, opt: argparse.Namespace, split: str, *, window: int) -> None:
         super().__init__(opt, split)
+        self.window = int(window)
         self.items = [(i, t) for i, e in enumerate(self.slices) for t in range(e.num_frames)]
 
     def __len__(self) -> int:
@@ -41,7 +47,7 @@ class PhaseDataset(SliceDataset):
         i, t = self.items[index]
         entry = self.slices[i]
         n = entry.num_frames
-        window = list(neighbour_indices(t, n, self.opt.temporal_window))
+        window = list(neighbour_indices(t, n, self.window))
         mag = to_unit_range(self.read_frames(entry, "magnitude", window), entry.mag_scale)
         # In cm/s until after the augmentation: a quarter turn moves vy into the x channel, which the
         # slice's x VENC then scales (turning VENC-scaled values would mix the VENCs of x and y).
@@ -51,7 +57,7 @@ class PhaseDataset(SliceDataset):
         else:
             velocity_true = np.zeros_like(velocity)
         myo = self.read_frames(entry, "myocardium", [t]).astype(np.float32)
-        tissue = tissue_mask_from_magnitude(mag[len(window) // 2])[None].astype(np.float32)
+        tissue = tissue_mask_from_magnitude(mag[window_centre(self.window)])[None].astype(np.float32)
         if self.augment:
             rng = self.rng(index)
             k_rot, flip = random_dihedral(rng, mag.shape)

@@ -58,6 +58,11 @@ class SliceDataset(Dataset):
             )
         return parser
 
+    @classmethod
+    def from_options(cls, opt: argparse.Namespace, split: str) -> SliceDataset:
+        """The dataset of one split, built from the resolved options (``data.create_dataset``)."""
+        return cls(opt, split)
+
     def __init__(self, opt: argparse.Namespace, split: str) -> None:
         self.opt = opt
         self.split = split

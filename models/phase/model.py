@@ -50,6 +50,7 @@ import torch
 from torch import nn
 
 from data.mvm_io import SLICE_POSITIONS, SliceData, read_subject
+from data.transforms import window_centre
 from models.base_model import BaseModel
 from models.kinematics.templates import KinematicTemplates, fit_templates
 from models.losses import masked_l1
@@ -166,9 +167,15 @@ def composite(foreground: torch.Tensor, noise: torch.Tensor, mask: torch.Tensor)
     return torch.where(mask != 0, foreground.float(), noise.float())
 
 
+def centre_frame(magnitude: torch.Tensor) -> torch.Tensor:
+    """Frame t [B, 1, H, W] of ``magnitude`` [B, window, H, W], the frame whose velocity is synthesised."""
+    centre = window_centre(magnitude.shape[1])
+    return magnitude[:, centre : centre + 1]
+
+
 def centre_frame01(magnitude: torch.Tensor) -> torch.Tensor:
     """The centre frame t [B, H, W] of ``magnitude`` [B, window, H, W], from the network scale [-1, 1] to [0, 1]."""
-    return ((magnitude[:, magnitude.shape[1] // 2].detach().float() + 1.0) / 2.0).clamp(0.0, 1.0)
+    return ((centre_frame(magnitude)[:, 0].detach().float() + 1.0) / 2.0).clamp(0.0, 1.0)
 
 
 def tissue_from_magnitude(magnitude: torch.Tensor) -> torch.Tensor:
@@ -535,7 +542,7 @@ class PhaseModel(BaseModel):
         if not hasattr(self, "fake"):
             return {}
         with torch.no_grad():
-            visuals = {"magnitude": self.magnitude[:, 1:2].detach().float(), "tissue": self.tissue * 2 - 1}
+            visuals = {"magnitude": centre_frame(self.magnitude).detach().float(), "tissue": self.tissue * 2 - 1}
             for c, d in enumerate(DIRECTIONS):
                 visuals[f"real_{d}"] = self.real[:, c : c + 1].detach()
                 visuals[f"fake_{d}"] = self.fake[:, c : c + 1].detach().float()
