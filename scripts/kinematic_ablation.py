@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from data.interp_dataset import key_frame_grid
+from data.cycle import key_frame_grid
 from data.mvm_io import Subject, read_subject
 from data.selection import select_subjects
 from models.hdl.keyframes import KeyFrames
