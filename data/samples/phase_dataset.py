@@ -19,6 +19,7 @@ import torch
 from data.mvm_io import SLICE_POSITIONS
 from data.samples.slice_dataset import SliceDataset
 from data.transforms import dihedral, dihedral_velocity, neighbour_indices, random_dihedral, window_centre
+from util.conventions import venc_scale
 from util.intensity import to_network_range, to_unit_range
 from util.tissue import tissue_mask_from_magnitude
 
@@ -64,8 +65,9 @@ class PhaseDataset(SliceDataset):
             mag, myo, tissue = (dihedral(a, k_rot, flip) for a in (mag, myo, tissue))
             velocity = dihedral_velocity(velocity, k_rot, flip)
             velocity_true = dihedral_velocity(velocity_true, k_rot, flip)
-        velocity = velocity / entry.venc_cm_s[:, None, None]
-        velocity_true = velocity_true / entry.venc_cm_s[:, None, None]
+        venc = venc_scale(entry.venc_cm_s, ndim=3)
+        velocity = velocity / venc
+        velocity_true = velocity_true / venc
         return {
             "magnitude": self.as_tensor(to_network_range(mag)),
             "velocity": self.as_tensor(velocity),

@@ -36,6 +36,7 @@ from models.hdl.keyframes import KeyFrames, key_frames_of
 from models.interp.inference import CineReconstruction, interpolate_cine, linear_cine
 from models.loading import PRETRAINED_DIR, load_trained_model
 from models.phase.synthesis import synthesise_cine
+from util.conventions import venc_scale
 from util.device import autocast, resolve_device, resolve_precision
 from util.errors import OptionError
 from util.intensity import to_network_range
@@ -188,7 +189,7 @@ class HDLPredictor:
         keys = key_frames_of(s, factor, keyframes_only)
         rec = self.rebuild_cine(s, keys)
         velocity = self.synthesise_velocity(rec.unit, rec.myocardium, s)
-        velocity *= np.asarray(s.venc_cm_s, dtype=np.float32)[None, :, None, None]
+        velocity *= venc_scale(s.venc_cm_s, dtype=np.float32)
         magnitude = rec.magnitude
         if s.magnitude.dtype == np.uint16:
             magnitude = np.clip(np.rint(magnitude), 0, np.iinfo(np.uint16).max).astype(np.uint16)

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from data.mvm_io import open_h5
+from util.conventions import venc_scale
 from util.errors import CheckpointError, DataError, OptionError
 from util.intensity import to_unit_range
 from util.tissue import tissue_mask_from_magnitude
@@ -233,7 +234,7 @@ def collect_background(
         frames = sorted({round(float(f)) for f in np.linspace(0, n - 1, min(n, max_frames_per_slice))})
         magnitude, velocity = _read_full_frames(entry, frames)
         mags = to_unit_range(magnitude, entry.mag_scale)
-        vel = velocity / np.asarray(entry.venc_cm_s, dtype=np.float32)[None, :, None, None]
+        vel = velocity / venc_scale(entry.venc_cm_s, dtype=np.float32)
         background = ~np.asarray(tissue_mask_from_magnitude(mags), dtype=bool)  # [F, H, W]
         chunk = np.moveaxis(vel, 1, 0)[:, background].astype(np.float32)  # [3, N]
         if chunk.shape[1] > per_slice:

@@ -70,7 +70,7 @@ from models.phase.yardsticks import PopulationPrior
 from util import metrics
 from util.atomic import write_text
 from util.cli import SkippedInputs
-from util.conventions import DIRECTIONS, VELOCITY_DATA_RANGE
+from util.conventions import DIRECTIONS, VELOCITY_DATA_RANGE, venc_scale
 from util.distributed import select_device
 from util.errors import DataError
 from util.intensity import normalise_magnitude, to_network_range
@@ -114,7 +114,7 @@ def fidelity(pred: np.ndarray, ref: np.ndarray, tissue: np.ndarray, myo: np.ndar
         out[f"psnr_fg_{d}"] = metrics.psnr_frames(p, r, VELOCITY_DATA_RANGE, tissue)
         out[f"ssim_{d}"] = metrics.ssim_frames(p, r, VELOCITY_DATA_RANGE)
         out[f"ssim_fg_{d}"] = metrics.ssim_frames(p, r, VELOCITY_DATA_RANGE, tissue)
-    scale = venc[None, :, None, None]
+    scale = venc_scale(venc)
     out["mae_myo_cm_s"] = metrics.mae(pred * scale, ref * scale, myo[:, None])
     return out
 
@@ -125,7 +125,7 @@ def realism(velocity: np.ndarray, tissue: np.ndarray, venc: np.ndarray) -> dict[
     Both keep a margin from the tissue boundary (``util.realism.tissue_interior`` / ``background_exterior``),
     so the statistics describe the tissue's texture and the background's noise, not the mask's edge.
     """
-    cm_s = velocity * venc[None, :, None, None]
+    cm_s = velocity * venc_scale(venc)
     inside, outside = tissue_interior(tissue), background_exterior(tissue)
     return {
         "hp_std_tissue_cm_s": float(np.mean([highpass_std(cm_s[:, c], inside) for c in range(3)])),
@@ -188,7 +188,7 @@ def _load_methods(opt: argparse.Namespace, device: torch.device) -> list[tuple[s
 def yardstick_maps(s: SliceData, population: PopulationPrior) -> dict[str, np.ndarray]:
     """Velocity / VENC [T, 3, H, W] of the yardsticks on slice ``s``: zero, and the population prior on
     the slice's myocardium (when the run holds one)."""
-    venc = np.asarray(s.venc_cm_s, dtype=np.float32)[None, :, None, None]
+    venc = venc_scale(s.venc_cm_s, dtype=np.float32)
     maps = {ZERO: np.zeros((s.num_frames, 3, *s.shape), dtype=np.float32)}
     if population.ready:
         maps[POPULATION] = population.velocity(s) / venc
@@ -198,7 +198,7 @@ def yardstick_maps(s: SliceData, population: PopulationPrior) -> dict[str, np.nd
 def _score(pred: np.ndarray, s: SliceData, tissue: np.ndarray, rendered: np.ndarray | None) -> dict[str, float]:
     """Fidelity of ``pred`` [T, 3, H, W] in VENC units (and realism of ``rendered``, when given)."""
     venc = np.asarray(s.venc_cm_s, dtype=np.float64)
-    scale = venc[None, :, None, None]
+    scale = venc_scale(venc)
     myo = np.asarray(s.myocardium) != 0
     row = fidelity(pred, s.velocity / scale, tissue, myo, venc)
     if rendered is not None:
@@ -230,9 +230,9 @@ def _evaluate_slice(
         rows.append({**key, "method": name, "run": "", **_score(pred, s, tissue, None)})
         estimates[name] = pred
     venc = np.asarray(s.venc_cm_s, dtype=np.float64)
-    ref = s.velocity / venc[None, :, None, None]
+    ref = s.velocity / venc_scale(venc)
     if s.velocity_true is not None:
-        floor = fidelity(ref, s.velocity_true / venc[None, :, None, None], tissue, myo, venc)
+        floor = fidelity(ref, s.velocity_true / venc_scale(venc), tissue, myo, venc)
         rows.append({**key, "method": FLOOR, "run": "", **floor, "mae_myo_true_cm_s": floor["mae_myo_cm_s"]})
         estimates[FLOOR] = ref
     rows.append({**key, "method": REAL, "run": "", **realism(ref, tissue, venc)})
@@ -248,7 +248,7 @@ def regional_record(subject: Subject, estimates: list[dict[str, np.ndarray]]) ->
     """The regional reading of one subject: every label's estimates (one dict per slice, in the order of
     ``subject.slices``, VENC units) against the truth's, else the measured maps."""
     slices = list(subject.slices.values())
-    venc = [np.asarray(s.venc_cm_s, dtype=np.float64)[None, :, None, None] for s in slices]
+    venc = [venc_scale(s.venc_cm_s, dtype=np.float64) for s in slices]
     labels = list(dict.fromkeys(k for per_slice in estimates for k in per_slice))
     data = {
         label: regional_peaks([slice_reading(s, e[label] * v) for s, e, v in zip(slices, estimates, venc, strict=True)])
@@ -315,7 +315,7 @@ def _evaluate_subject(
                                                   max(1, int(opt.batch_size)))  # fmt: skip
         per_slice.extend(rows)
         estimates.append(maps)
-        velocity = synthesised * np.asarray(s.venc_cm_s, dtype=np.float32)[None, :, None, None]
+        velocity = synthesised * venc_scale(s.venc_cm_s, dtype=np.float32)
         attrs = {**s.attrs, "synthesised_fields": "velocity", "synthesised_by": f"phase:{opt.name}"}
         slices_out[name] = replace(s, velocity=velocity, velocity_true=None, attrs=attrs)
     return slices_out, estimates

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from util.conventions import venc_scale
+
 #: file name of the Inception weights pytorch-fid loads through torch.hub (its FID_WEIGHTS_URL)
 FID_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
 NOT_REQUESTED = "unavailable: not requested (run with --fid)"
@@ -81,7 +83,7 @@ class FIDAccumulator:
 
     def add(self, method: str, velocity: np.ndarray, venc: np.ndarray) -> None:
         """Add the maps of one slice ([T, 3, H, W] cm/s) under ``method`` (the reference too)."""
-        unit = np.clip(velocity / np.asarray(venc)[None, :, None, None], -1, 1) * 0.5 + 0.5
+        unit = np.clip(velocity / venc_scale(venc), -1, 1) * 0.5 + 0.5
         self.activations.setdefault(method, []).append(self._features(unit.reshape(-1, *unit.shape[-2:])))
 
     def score(self, reference: str, method: str) -> float | str:

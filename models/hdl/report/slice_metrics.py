@@ -33,7 +33,7 @@ import numpy as np
 
 from data.mvm_io import SliceData
 from models.hdl.report.analysis import SliceAnalysis
-from util.conventions import DIRECTIONS, VELOCITY_DATA_RANGE
+from util.conventions import DIRECTIONS, VELOCITY_DATA_RANGE, venc_scale
 from util.intensity import to_unit_range
 from util.metrics import curve_agreement, dice, mae, mean_skipping_nan, psnr, ssim
 from util.tissue import tissue_mask_from_magnitude
@@ -93,7 +93,7 @@ def velocity_metrics(real: SliceData, synth: SliceData, scale: float) -> dict[st
     """Per-direction PSNR/SSIM in units of VENC (whole image and tissue) and myocardial MAE in cm/s."""
     if real.velocity is None:
         return {}
-    venc = np.asarray(real.venc_cm_s, dtype=np.float64)[None, :, None, None]
+    venc = venc_scale(real.venc_cm_s, dtype=np.float64)
     ref = real.velocity / venc
     out = synth.velocity / venc
     tissue = _tissue(to_unit_range(real.magnitude, scale))
