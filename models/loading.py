@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from models import get_model_class
+from models.networks import legacy_network_options
 from util import checkpoint as ckpt
 from util.errors import CheckpointError
 from util.option_values import as_flags
@@ -135,12 +136,13 @@ def init_weights_file(source: str | os.PathLike, model_name: str) -> Path:
 
 
 def saved_options(path: str | os.PathLike) -> dict[str, Any]:
-    """The resolved options a checkpoint was trained with (empty for a file that holds none)."""
-    return dict(read_checkpoint(Path(path)).get("options") or {})
+    """The resolved options a checkpoint was trained with (empty for a file that holds none), under today's
+    names (``legacy_network_options``)."""
+    return legacy_network_options(read_checkpoint(Path(path)).get("options") or {})
 
 
 def _saved_network_flags(model: Any, state: dict[str, Any]) -> str:
-    saved = state.get("options") or {}
+    saved = legacy_network_options(state.get("options") or {})
     shown = as_flags(saved, type(model).network_options())
     return shown or "options it does not record (train with the options of the run that wrote it)"
 
@@ -186,7 +188,7 @@ def load_trained_model(
     """
     path = checkpoint_path(run_dir, which)
     state = read_checkpoint(path)
-    saved = dict(state.get("options") or {})
+    saved = legacy_network_options(state.get("options") or {})
     if "model" not in saved:
         raise CheckpointError(f"{path}: holds no options; it was not written by train.py")
     model_cls = get_model_class(saved["model"])

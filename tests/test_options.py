@@ -98,8 +98,9 @@ def test_init_weights_takes_the_network_options_saved_with_the_weights(tmp_path:
     saved = _pretrained_phase_options()
     base = ["--model", "phase", "--init_weights", "pretrained", "--checkpoints_dir", str(tmp_path)]
     opt = TrainOptions().parse(base, save=False)
-    for name in ("netG", "base_channels", "depth", "temporal_window", "cycle_conditioning", "population_prior", "ndf"):
+    for name in ("base_channels", "depth", "temporal_window", "cycle_conditioning", "population_prior", "ndf"):
         assert getattr(opt, name) == saved[name], name
+    assert saved["netG"] == "r2unet" and opt.block == "r2"  # the shipped run's older spelling, read as today's
     assert (opt.base_channels, opt.depth, opt.temporal_window) == (16, 3, 5)  # not the parser's 32, 4, 3
     # Training choices stay the run's own: the loss weights are not architecture.
     assert opt.lambda_myo == 100.0 and opt.lr is None
@@ -154,3 +155,29 @@ def test_crop_size_is_checked_against_the_networks_depth(tmp_path: Path, args: l
         TrainOptions().parse([*args, "--checkpoints_dir", str(tmp_path)])
     assert not list(tmp_path.iterdir())
     assert TrainOptions().parse(["--model", "interp", "--crop_size", "48"], save=False).crop_size == 48
+
+
+@pytest.mark.parametrize(("model", "default"), [("interp", "unet"), ("phase", "r2")])
+def test_both_stages_name_the_block_type_alike_and_take_the_old_spelling(
+    tmp_path: Path, model: str, default: str
+) -> None:
+    base = ["--model", model, "--checkpoints_dir", str(tmp_path)]
+    assert TrainOptions().parse(base, save=False).block == default
+    assert TrainOptions().parse([*base, "--block", "r2"], save=False).block == "r2"
+    assert TrainOptions().parse([*base, "--netG", "r2unet"], save=False).block == "r2"
+    assert TrainOptions().parse([*base, "--netG", "unet", "--ngf", "8"], save=False).base_channels == 8
+    with pytest.raises(SystemExit):
+        TrainOptions().parse([*base, "--block", "resnet"], save=False)
+
+
+def test_a_run_saved_with_the_old_generator_option_resumes_under_the_new_name(tmp_path: Path) -> None:
+    import torch
+
+    run = tmp_path / "r"
+    run.mkdir()
+    torch.save({"options": {"model": "phase", "netG": "unet", "base_channels": 8, "depth": 2}}, run / "latest.pt")
+    base = ["--model", "phase", "--name", "r", "--checkpoints_dir", str(tmp_path), "--continue_train"]
+    opt = TrainOptions().parse(base, save=False)
+    assert (opt.block, opt.base_channels, opt.depth) == ("unet", 8, 2) and not hasattr(opt, "netG")
+    with pytest.raises(OptionError, match=r"--block r2 \(saved: unet\) does not match"):
+        TrainOptions().parse([*base, "--netG", "r2unet"], save=False)

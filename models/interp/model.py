@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from models.base_model import BaseModel
 from models.losses import dilate_mask, masked_l1, soft_dice_loss
-from models.networks import BLOCK_TYPES, INIT_KINDS, NORM_KINDS, UPSAMPLE_KINDS, HybridInterpUNet, init_weights
+from models.networks import HybridInterpUNet, add_network_options, init_weights
 from models.networks import time_features as make_time_features
 from util.conventions import MASK_THRESHOLD
 from util.errors import OptionError
@@ -33,7 +33,6 @@ from util.option_values import require_at_least
 
 #: probability above which a pixel belongs to the predicted myocardium
 #: initialisation choices: PyTorch's own per-layer defaults, or one of init_weights' schemes
-INIT_CHOICES = ("pytorch", *INIT_KINDS)
 
 
 def features_from_raw_time(time_raw: torch.Tensor) -> torch.Tensor:
@@ -69,25 +68,15 @@ class InterpModel(BaseModel):
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
         n = parser.add_argument_group("interpolation network")
-        n.add_argument("--block", choices=BLOCK_TYPES, default="unet", help="unet: plain blocks; r2: R2U-Net blocks")
-        n.add_argument("--base_channels", type=int, default=32, help="feature maps at full resolution")
-        n.add_argument("--depth", type=int, default=4, help="down-sampling steps (H, W divisible by 2**depth)")
-        n.add_argument("--norm", choices=NORM_KINDS, default="group", help="normalisation layers")
-        n.add_argument("--recurrence_steps", type=int, default=2, help="recurrent steps of the r2 blocks")
+        add_network_options(
+            n, block="unet", init_type="pytorch", init_help="weight initialisation (the residual heads start at zero)"
+        )
         n.add_argument("--time_dim", type=int, default=64, help="width of the time embedding")
-        n.add_argument("--upsample", choices=UPSAMPLE_KINDS, default="bilinear", help="decoder up-sampling")
         n.add_argument(
             "--no_residual_blend",
             action="store_true",
             help="predict the frame from scratch instead of a correction of the linear blend of the key frames",
         )
-        n.add_argument(
-            "--init_type",
-            choices=INIT_CHOICES,
-            default="pytorch",
-            help="weight initialisation (the residual heads always start at zero)",
-        )
-        n.add_argument("--init_gain", type=float, default=0.02, help="gain of the normal/xavier/orthogonal init")
         if is_train:
             w = parser.add_argument_group("interpolation losses")
             w.add_argument("--lambda_l1", type=float, default=1.0, help="L1 over the whole frame")

@@ -55,13 +55,13 @@ from models.base_model import BaseModel
 from models.kinematics.templates import KinematicTemplates, fit_templates
 from models.losses import masked_l1
 from models.networks import (
+    BLOCK_TYPES,
     GAN_MODES,
-    INIT_KINDS,
     NORM_KINDS,
-    UPSAMPLE_KINDS,
     GANLoss,
     PatchDiscriminator,
     UNet,
+    add_network_options,
     init_weights,
 )
 from models.padding import pad_to_multiple
@@ -73,9 +73,6 @@ from util.errors import DataError, OptionError
 from util.metrics import psnr_torch
 from util.option_values import require_at_least
 from util.tissue import tissue_mask_from_magnitude
-
-GENERATORS = {"r2unet": "r2", "unet": "unet"}
-INIT_CHOICES = ("pytorch", *INIT_KINDS)
 
 #: conditioning features: sin and cos of the cycle angle and of twice it, then the slice position one-hot
 N_CONDITION_FEATURES = 4 + len(SLICE_POSITIONS)
@@ -219,19 +216,7 @@ def eval_mode(net: nn.Module) -> Iterator[None]:
 
 
 def _add_generator_options(g: argparse._ArgumentGroup) -> None:
-    g.add_argument("--netG", choices=tuple(GENERATORS), default="r2unet", help="generator architecture")
-    g.add_argument(
-        "--base_channels",
-        "--ngf",
-        dest="base_channels",
-        type=int,
-        default=32,
-        help="generator feature maps at full resolution (widths base * 2**level)",
-    )
-    g.add_argument("--depth", type=int, default=4, help="down-sampling steps of the generator")
-    g.add_argument("--norm", choices=NORM_KINDS, default="group", help="generator normalisation")
-    g.add_argument("--recurrence_steps", type=int, default=2, help="r2unet recurrence")
-    g.add_argument("--upsample", choices=UPSAMPLE_KINDS, default="bilinear", help="decoder up-sampling")
+    add_network_options(g, block="r2", init_type="normal")
     g.add_argument(
         "--use_mask_channel",
         action="store_true",
@@ -254,8 +239,6 @@ def _add_generator_options(g: argparse._ArgumentGroup) -> None:
         help="the generator refines the population prior: the training set's mean curves on the frame's "
         "myocardium enter as three input channels and are added to its output",
     )
-    g.add_argument("--init_type", choices=INIT_CHOICES, default="normal", help="weight initialisation")
-    g.add_argument("--init_gain", type=float, default=0.02, help="gain of normal/xavier/orthogonal")
 
 
 def _add_scheme_options(s: argparse._ArgumentGroup) -> None:
@@ -332,8 +315,8 @@ class PhaseModel(BaseModel):
         self.cycle_conditioning = bool(opt.cycle_conditioning)
         self.refines_prior = bool(opt.population_prior)
         require_at_least(opt, ("lambda_gan", "lambda_tissue", "lambda_myo", "lambda_l1"), 0)
-        if opt.netG not in GENERATORS:
-            raise OptionError(f"--netG {opt.netG!r} is not a generator; valid: {', '.join(GENERATORS)}")
+        if opt.block not in BLOCK_TYPES:
+            raise OptionError(f"--block {opt.block!r} is not a block type; valid: {', '.join(BLOCK_TYPES)}")
         self.l1_only = bool(opt.l1_only)
         #: whether synthesised maps are composites (generator foreground + noise background)
         self.fg_bg = not (self.l1_only or bool(opt.no_fg_bg))
@@ -362,7 +345,7 @@ class PhaseModel(BaseModel):
             out_channels=3,
             base_channels=int(opt.base_channels),
             depth=int(opt.depth),
-            block=GENERATORS[opt.netG],
+            block=opt.block,
             norm=opt.norm,
             out_activation="tanh",
             recurrence_steps=int(opt.recurrence_steps),
