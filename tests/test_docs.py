@@ -21,7 +21,7 @@ from pathlib import Path
 from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("data", "models", "options", "util", "scripts")
+PACKAGES = ("data", "models", "options", "util", "scripts", "entry")
 #: folders that runs, users and the environment create; git ignores them, docs may name them
 RUNTIME = ("checkpoints", "results", "datasets", "runs", ".venv")
 #: extensions of files that live in the repository (data and outputs such as .h5 or .csv are the user's)

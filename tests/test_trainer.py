@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import entry.train
 import train
 from util.errors import HDLError, TrainingError
 
@@ -419,7 +420,7 @@ def test_ctrl_c_while_setting_up_says_there_is_nothing_to_resume(
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(train, "create_model", interrupted)
+    monkeypatch.setattr(entry.train, "create_model", interrupted)
     with pytest.raises(KeyboardInterrupt, match="before the first step: nothing to resume; start the run again"):
         train.main(_args(tiny_cohort, tmp_path))
     assert not (tmp_path / "run").exists()
