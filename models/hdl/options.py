@@ -18,8 +18,8 @@ class ChainOptions:
         g.add_argument(
             "--pretrained",
             action="store_true",
-            help="use the twin shipped in pretrained/ (see pretrained/MODEL_CARD.md) instead of "
-            "--interp_name and --phase_name",
+            help="use the twin shipped in pretrained/ (see pretrained/MODEL_CARD.md); with --interp_name or "
+            "--phase_name, that run replaces the shipped stage (the page says which weights each stage used)",
         )
         g.add_argument(
             "--baseline_phase_name",
