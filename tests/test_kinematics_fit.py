@@ -247,3 +247,25 @@ def test_slice_gains_are_shrunk_towards_one_by_their_prior():
     assert 0.505 < radial < 0.9 and 1.0 < rotation < 1.9  # the prior pulls both towards 1
     assert fit.radial_gain == pytest.approx(radial, abs=1e-5)
     assert fit.rotation_gain == pytest.approx(rotation, abs=1e-5)
+
+
+def test_timing_prior_does_not_extrapolate_far_beyond_the_training_hearts():
+    """Training RR 940-1150 ms: a heart at 1000 ms gets the regression's fractions, one at 715 ms those of
+    890 ms (the range widened by RR_MARGIN_MS), where the linear regression of a few subjects would put
+    end-systole far later in the cycle."""
+    from models.kinematics.templates import RR_MARGIN_MS
+
+    templates = _templates()
+    slope = np.array([0.12, 0.21, 0.17, 0.48, 0.89])
+    intercept = np.array([-12.0, -23.0, 178.0, 13.0, -16.0])
+    templates = KinematicTemplates(templates.curves, templates.canonical, np.stack([intercept, slope], 1),
+                                   np.full(5, 15.0), 6, (940.0, 1150.0))  # fmt: skip
+    mean, sd = templates.expected_landmarks(1000.0)
+    np.testing.assert_allclose(mean, (intercept + slope * 1000.0) / 1000.0)
+    np.testing.assert_allclose(sd, 15.0 / 1000.0)
+    trusted = 940.0 - RR_MARGIN_MS
+    mean, _ = templates.expected_landmarks(715.0)
+    np.testing.assert_allclose(mean, (intercept + slope * trusted) / trusted)
+    assert (intercept[2] + slope[2] * 715.0) / 715.0 - mean[2] > 0.04  # what extrapolation would have given
+    again = KinematicTemplates.from_state(templates.state_dict())
+    assert again.rr_range_ms == (940.0, 1150.0)

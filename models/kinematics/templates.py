@@ -38,6 +38,10 @@ from util.velocity import velocity_curves
 
 #: Samples of the canonical cycle the templates are stored on.
 TEMPLATE_BINS = 200
+#: How far beyond the training hearts' RR range (ms, each side) the timing regression is trusted; a heart
+#: further out takes the landmark fractions of the nearest trusted RR instead of a linear extrapolation
+#: (which, from a few training subjects, can put end-systole after E').
+RR_MARGIN_MS = 50.0
 #: The displacements a template holds per slice position, with their units.
 DISPLACEMENTS: dict[str, str] = {"radial": "mm", "rotation": "deg", "longitudinal": "mm"}
 
@@ -96,7 +100,7 @@ class KinematicTemplates:
     ``curves[position][name]`` is [TEMPLATE_BINS] on the canonical cycle (``DISPLACEMENTS`` for units);
     ``canonical`` [5] the canonical landmark fractions; ``timing`` [5, 2] the ``a, b`` of each landmark's
     time in ms ``a + b RR``; ``timing_sd_ms`` [5] the residual SD of that regression; ``count`` the
-    training subjects.
+    training subjects; ``rr_range_ms`` the training hearts' RR range.
     """
 
     curves: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
@@ -104,6 +108,7 @@ class KinematicTemplates:
     timing: np.ndarray = field(default_factory=lambda: np.zeros((len(LANDMARKS), 2)))
     timing_sd_ms: np.ndarray = field(default_factory=lambda: np.ones(len(LANDMARKS)))
     count: int = 0
+    rr_range_ms: tuple[float, float] = (0.0, float("inf"))
     _splines: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -111,9 +116,12 @@ class KinematicTemplates:
         return bool(self.curves)
 
     def expected_landmarks(self, rr_ms: float) -> tuple[np.ndarray, np.ndarray]:
-        """Prior mean and SD of the landmark fractions of a heart with this RR interval."""
-        mean_ms = self.timing[:, 0] + self.timing[:, 1] * rr_ms
-        return mean_ms / rr_ms, self.timing_sd_ms / rr_ms
+        """Prior mean and SD of the landmark fractions of a heart with this RR interval (within the training
+        RR range widened by ``RR_MARGIN_MS``; outside it, those of the nearest RR in that range)."""
+        low, high = self.rr_range_ms
+        rr = float(np.clip(rr_ms, low - RR_MARGIN_MS, high + RR_MARGIN_MS))
+        mean_ms = self.timing[:, 0] + self.timing[:, 1] * rr
+        return mean_ms / rr, self.timing_sd_ms / rr
 
     def spline(self, position: str, name: str) -> CubicSpline:
         """The template displacement as a periodic cubic spline of the canonical cycle fraction."""
@@ -132,6 +140,7 @@ class KinematicTemplates:
             "timing": self.timing.tolist(),
             "timing_sd_ms": self.timing_sd_ms.tolist(),
             "count": self.count,
+            "rr_range_ms": [float(v) for v in self.rr_range_ms],
         }
 
     @classmethod
@@ -144,6 +153,7 @@ class KinematicTemplates:
                 np.asarray(state["timing"], dtype=np.float64),
                 np.asarray(state["timing_sd_ms"], dtype=np.float64),
                 int(state["count"]),
+                tuple(float(v) for v in state.get("rr_range_ms", (0.0, float("inf")))),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"kinematic templates: unreadable state ({exc})") from exc
@@ -184,8 +194,9 @@ def fit_templates(subjects: Iterable[Subject]) -> KinematicTemplates:
                 registered = resample_to_canonical(curve, landmarks, canonical)
                 sums.setdefault(position, {}).setdefault(name, []).append(registered)
     curves = {p: {k: np.mean(v, axis=0) for k, v in c.items()} for p, c in sums.items()}
-    timing, sd = _timing_regression([r[0] for r in records], [r[1] for r in records])
-    return KinematicTemplates(curves, canonical, timing, sd, len(records))
+    rr = [r[1] for r in records]
+    timing, sd = _timing_regression([r[0] for r in records], rr)
+    return KinematicTemplates(curves, canonical, timing, sd, len(records), (min(rr), max(rr)))
 
 
 def _timing_regression(landmarks: Sequence[np.ndarray], rr_ms: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
