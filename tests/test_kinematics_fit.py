@@ -269,3 +269,14 @@ def test_timing_prior_does_not_extrapolate_far_beyond_the_training_hearts():
     assert (intercept[2] + slope[2] * 715.0) / 715.0 - mean[2] > 0.04  # what extrapolation would have given
     again = KinematicTemplates.from_state(templates.state_dict())
     assert again.rr_range_ms == (940.0, 1150.0)
+
+
+def test_landmarks_never_meet():
+    """Two landmarks that meet would make the warp, and so the velocity, infinitely steep between them:
+    the fit keeps them MIN_LANDMARK_GAP apart and inside the cycle."""
+    from models.kinematics.fit import MIN_LANDMARK_GAP, _monotone
+
+    out = _monotone(np.array([0.149, 0.150, 0.150, 0.99, 0.995]))
+    assert np.all(np.diff(out) >= MIN_LANDMARK_GAP - 1e-12)
+    assert out[0] == pytest.approx(0.149) and out[-1] <= 1.0 - MIN_LANDMARK_GAP
+    np.testing.assert_array_equal(_monotone(CANONICAL.copy()), CANONICAL)  # sensible landmarks are kept

@@ -40,6 +40,8 @@ SIGMA_ROTATION_DEG = 1.0
 GAIN_SD = 0.35
 SEGMENT_GAIN_SD = 0.5
 SEGMENT_DELAY_SD_MS = 60.0
+#: Least time between two landmarks (fraction of the cycle; the canonical gaps are 0.08-0.4).
+MIN_LANDMARK_GAP = 0.03
 #: Fewest key frames a trajectory needs (a level, a gain and timing to fit).
 MIN_KEY_FRAMES = 4
 
@@ -102,10 +104,14 @@ def _check(trajectories: list[KeyTrajectories]) -> None:
 
 
 def _monotone(landmarks: np.ndarray) -> np.ndarray:
-    """Landmarks made strictly increasing inside (0, 1) (the optimiser may step past an ordering)."""
-    out = np.clip(landmarks, 1e-3, 1.0 - 1e-3)
+    """Landmarks made increasing inside (0, 1) with at least ``MIN_LANDMARK_GAP`` between neighbours (the
+    optimiser may step past an ordering, and two landmarks that meet make the warp, and so the velocity,
+    infinitely steep between them)."""
+    out = np.clip(landmarks, MIN_LANDMARK_GAP, 1.0 - MIN_LANDMARK_GAP)
     for i in range(1, out.size):
-        out[i] = max(out[i], out[i - 1] + 1e-3)
+        out[i] = max(out[i], out[i - 1] + MIN_LANDMARK_GAP)
+    for i in range(out.size - 1, -1, -1):  # the last ones pushed back inside the cycle, gaps kept
+        out[i] = min(out[i], 1.0 - MIN_LANDMARK_GAP * (out.size - i))
     return out
 
 
