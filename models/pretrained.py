@@ -9,6 +9,7 @@ them all, and ``models.loading`` checks each file before loading it, so a corrup
 caught before it synthesises anything.
 
     python -m models.pretrained export --interp checkpoints/reference_interp --phase checkpoints/reference_phase
+    python -m models.pretrained export --phase checkpoints/reference_phase    # stage 1 stays as shipped
     python -m models.pretrained verify
 """
 
@@ -29,7 +30,7 @@ from models.loading import (
 )
 from util import checkpoint as ckpt
 from util.cli import ToolParser, run_tool, say
-from util.errors import CheckpointError
+from util.errors import CheckpointError, OptionError
 
 STAGES = ("interp", "phase")
 #: networks a shipped stage keeps
@@ -77,7 +78,10 @@ def hash_table(root: Path = PRETRAINED_DIR) -> str:
 
 def _main(args: argparse.Namespace) -> None:
     if args.command == "export":
-        for stage, run in (("interp", args.interp), ("phase", args.phase)):
+        runs = {stage: run for stage, run in (("interp", args.interp), ("phase", args.phase)) if run is not None}
+        if not runs:
+            raise OptionError("export: give --interp, --phase or both (the stage not given stays as shipped)")
+        for stage, run in runs.items():
             say(f"{stage}: {export_stage(run, args.root / stage, args.which)}")
         say(f"paste into {args.root / MODEL_CARD}:\n{hash_table(args.root)}")
     else:
@@ -89,9 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = ToolParser(prog="python -m models.pretrained", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=PRETRAINED_DIR, help="the shipped folder")
     sub = parser.add_subparsers(dest="command", required=True, help="what to do")
-    export = sub.add_parser("export", help="copy the best weights of two runs into the shipped folder")
-    export.add_argument("--interp", required=True, help="stage-1 run folder")
-    export.add_argument("--phase", required=True, help="stage-2 run folder")
+    export = sub.add_parser("export", help="copy the best weights of runs into the shipped folder")
+    export.add_argument("--interp", help="stage-1 run folder (left out: the shipped stage 1 stays)")
+    export.add_argument("--phase", help="stage-2 run folder (left out: the shipped stage 2 stays)")
     export.add_argument("--which", default="best", help="checkpoint of each run (best, latest, an epoch)")
     sub.add_parser("verify", help="check the shipped files against the model card's hashes")
     return run_tool(_main, parser, argv)

@@ -113,3 +113,19 @@ def test_intact_shipped_files_load_and_keep_their_hashes(tmp_path: Path) -> None
         model = load_trained_model(PRETRAINED_DIR / stage, "weights")
         assert model.checkpoint_path == PRETRAINED_DIR / stage / "weights.pt"
     assert shipped_hashes() == before == card_hashes()
+
+
+def test_exporting_one_stage_leaves_the_other_as_shipped(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    copy = tmp_path / "pretrained"
+    shutil.copytree(PRETRAINED_DIR, copy)
+    interp_before = sha256(copy / "interp" / "weights.pt")
+    (copy / "phase" / "weights.pt").unlink()
+    assert main(["--root", str(copy), "export", "--phase", str(PRETRAINED_DIR / "phase"), "--which", "weights"]) == 0
+    assert sha256(copy / "interp" / "weights.pt") == interp_before
+    exported = ckpt.load(copy / "phase" / "weights.pt", weights_only=True)
+    shipped = ckpt.load(PRETRAINED_DIR / "phase" / "weights.pt", weights_only=True)
+    for name, weight in shipped["networks"]["netG"].items():
+        assert np.array_equal(exported["networks"]["netG"][name].numpy(), weight.numpy())
+    assert "phase/weights.pt" in capsys.readouterr().out  # the new hash table to paste into the card
+    assert main(["--root", str(copy), "export"]) == 2
+    assert "give --interp, --phase or both" in capsys.readouterr().err
