@@ -25,6 +25,7 @@ from util.metrics import (
     psnr_torch,
     ssim,
     ssim_frames,
+    ssim_whole_and_masked,
 )
 
 
@@ -279,3 +280,16 @@ def test_dice_torch_matches_numpy():
     for b in range(5):
         assert got[b].item() == pytest.approx(dice(pred[b], target[b]), abs=1e-6)
     assert got[4].item() == 1.0
+
+
+def test_ssim_whole_and_masked_equals_the_two_separate_values() -> None:
+    rng = np.random.default_rng(3)
+    target = rng.random((24, 20))
+    pred = target + 0.1 * rng.standard_normal(target.shape)
+    mask = np.zeros(target.shape, dtype=bool)
+    mask[5:15, 4:12] = True
+    whole, masked = ssim_whole_and_masked(pred, target, 1.0, mask)
+    assert whole == ssim(pred, target, 1.0)
+    assert masked == ssim(pred, target, 1.0, mask)
+    assert masked != whole
+    assert np.isnan(ssim_whole_and_masked(pred, target, 1.0, None)[1])

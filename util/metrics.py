@@ -136,6 +136,15 @@ def ssim(pred: np.ndarray, target: np.ndarray, data_range: float, mask: np.ndarr
     border band that the reference mean leaves out, so that an all-true mask gives exactly the unmasked
     value. Returns ``nan`` when no masked pixel is left.
     """
+    whole, masked = ssim_whole_and_masked(pred, target, data_range, mask)
+    return whole if mask is None else masked
+
+
+def ssim_whole_and_masked(
+    pred: np.ndarray, target: np.ndarray, data_range: float, mask: np.ndarray | None
+) -> tuple[float, float]:
+    """``(ssim(pred, target, data_range), ssim(pred, target, data_range, mask))`` from one SSIM map: the
+    tables report both, and the map is the cost. The masked value is NaN when ``mask`` is None."""
     pred, target = _check_pair(pred, target)
     data_range = _check_range(data_range)
     if pred.ndim != 2:
@@ -145,11 +154,11 @@ def ssim(pred: np.ndarray, target: np.ndarray, data_range: float, mask: np.ndarr
     mean, smap = structural_similarity(target, pred, data_range=data_range, full=True)
     m = _mask_like(mask, pred.shape)
     if m is None:
-        return float(mean)
+        return float(mean), math.nan
     p = _SSIM_PAD
     inner = m[p : pred.shape[0] - p, p : pred.shape[1] - p]
     values = smap[p : pred.shape[0] - p, p : pred.shape[1] - p][inner]
-    return float(values.mean(dtype=np.float64)) if values.size else math.nan
+    return float(mean), float(values.mean(dtype=np.float64)) if values.size else math.nan
 
 
 def psnr_frames(pred: np.ndarray, target: np.ndarray, data_range: float, mask: np.ndarray | None = None) -> float:

@@ -35,7 +35,7 @@ from data.mvm_io import SliceData
 from models.hdl.report.analysis import SliceAnalysis
 from util.conventions import DIRECTIONS, VELOCITY_DATA_RANGE, venc_scale
 from util.intensity import to_unit_range
-from util.metrics import curve_agreement, dice, mae, mean_skipping_nan, psnr, ssim
+from util.metrics import curve_agreement, dice, mae, mean_skipping_nan, psnr, ssim, ssim_whole_and_masked
 from util.tissue import tissue_mask_from_magnitude
 from util.velocity import COMPONENTS, DEFAULT_PEAK_WINDOWS
 
@@ -103,13 +103,14 @@ def velocity_metrics(real: SliceData, synth: SliceData, scale: float) -> dict[st
         name = direction.removeprefix("v")  # columns vel_psnr_x, ...
         r, o = ref[:, d], out[:, d]
         result[f"vel_psnr_{name}"] = mean_skipping_nan([psnr(o[t], r[t], VELOCITY_DATA_RANGE) for t in range(t_count)])
-        result[f"vel_ssim_{name}"] = mean_skipping_nan([ssim(o[t], r[t], VELOCITY_DATA_RANGE) for t in range(t_count)])
         result[f"vel_psnr_tissue_{name}"] = mean_skipping_nan(
             [psnr(o[t], r[t], VELOCITY_DATA_RANGE, tissue[t]) for t in range(t_count)]
         )
-        result[f"vel_ssim_tissue_{name}"] = mean_skipping_nan(
-            [ssim(o[t], r[t], VELOCITY_DATA_RANGE, tissue[t]) for t in range(t_count)]
-        )
+        whole, on_tissue = np.array(
+            [ssim_whole_and_masked(o[t], r[t], VELOCITY_DATA_RANGE, tissue[t]) for t in range(t_count)]
+        ).reshape(t_count, 2).T
+        result[f"vel_ssim_{name}"] = mean_skipping_nan(whole)
+        result[f"vel_ssim_tissue_{name}"] = mean_skipping_nan(on_tissue)
     myo = ((real.myocardium != 0) & labelled(real)[:, None, None])[:, None]
     result["vel_mae_myo_cm_s"] = mae(synth.velocity, real.velocity, myo)
     truth = real.velocity_true
