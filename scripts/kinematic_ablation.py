@@ -7,11 +7,12 @@ patients apart, beside the yardsticks and the acquisition.
 The templates come from the ``train`` split's measured velocities and masks; every subject of ``--split``
 is read from its key frames (every ``--factor``-th frame) and their masks only, as the chain would, and
 painted on its own masks (the twin's masks would add stage 1's segmentation error to every row alike).
-Rows: the kinematic prior and its ablations (no rotation, no bulk motion, no timing fit: the population's
-landmark times for the subject's RR, no segments), ``population``, ``population_bulk``, ``zero`` and the
-acquired phase (the scan itself, a ceiling). Columns: mean myocardial MAE (cm/s) with its 95 % bootstrap
-interval over subjects, the paired difference against ``population_bulk`` with its interval, and the
-Pearson r of the global radial and circumferential curves (pooled over slices) against the truth's.
+Rows: the kinematic prior and its variants (no rotation, no bulk motion, timing fit: landmark times fitted
+to the key frames rather than the population's times for the subject's RR, no segments), ``population``,
+``population_bulk``, ``zero`` and the acquired phase (the scan itself, a ceiling). Columns: mean
+myocardial MAE (cm/s) with its 95 % bootstrap interval over subjects, the paired difference against
+``population_bulk`` with its interval, and the Pearson r of the global radial and circumferential curves
+(pooled over slices) against the truth's.
 The truth (``velocity_true``, the phantom's files) is read here only, to score.
 """
 
@@ -27,11 +28,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from data.cycle import key_frame_grid
+from data.keyframes import KeyFrames
 from data.mvm_io import Subject, read_subject
 from data.selection import select_subjects
-from models.hdl.keyframes import KeyFrames
-from models.hdl.yardsticks import keyframe_motions
 from models.kinematics.prior import KinematicPrior
+from models.kinematics.subject import keyframe_motions
 from models.kinematics.templates import fit_templates
 from models.kinematics.yardsticks import population_plus_bulk
 from models.phase.yardsticks import fit_population_prior
@@ -44,7 +45,7 @@ VARIANTS = {
     "kinematic": {},
     "no rotation": {"use_rotation": False},
     "no bulk": {"use_bulk": False},
-    "no timing fit": {"use_timing": False},
+    "timing fit": {"use_timing": True},
     "no segments": {"use_segments": False},
 }
 REFERENCE = "population_bulk"

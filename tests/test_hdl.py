@@ -17,9 +17,9 @@ import torch
 
 import test as test_entry
 import train as train_entry
+from data.keyframes import key_frames_of
 from data.mvm_io import SliceData, Subject, load_splits, read_subject, write_subject
 from models.hdl.evaluation import METHODS
-from models.hdl.keyframes import key_frames_of
 from models.hdl.predictor import HDLPredictor
 from util.errors import DataError, OptionError
 from util.intensity import magnitude_scale, to_unit_range

@@ -30,11 +30,11 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from data.keyframes import key_frames_of
 from data.mvm_io import Subject, read_subject, write_subject
 from data.scanner.export_nifti import export_nifti
 from data.selection import readable_subjects, select_subjects
 from data.transforms import crop_slice
-from models.hdl.keyframes import key_frames_of
 from models.hdl.predictor import HDLPredictor
 from models.hdl.report.builder import ReportBuilder
 from models.hdl.yardsticks import DESCRIPTIONS as YARDSTICK_DESCRIPTIONS

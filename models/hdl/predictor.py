@@ -31,8 +31,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from data.keyframes import KeyFrames, key_frames_of
 from data.mvm_io import SliceData, Subject
-from models.hdl.keyframes import KeyFrames, key_frames_of
 from models.interp.inference import CineReconstruction, interpolate_cine, linear_cine
 from models.loading import PRETRAINED_DIR, load_trained_model
 from models.phase.synthesis import synthesise_cine
