@@ -309,13 +309,8 @@ class PhaseModel(BaseModel):
             raise OptionError(f"--temporal_window must be odd (frames centred on t), got {opt.temporal_window}")
         self.window = int(opt.temporal_window)
         self.cycle_conditioning = bool(opt.cycle_conditioning)
-        #: the prior the generator refines: none, population or kinematic (models/phase/priors.py)
-        self.prior_kind = resolve_prior_kind(opt)
-        # Saved with the run under both spellings, so that the options read back say the same.
-        opt.prior, opt.population_prior = self.prior_kind, self.prior_kind == "population"
+        self.prior_kind = self._prior_kind(opt)  # none, population or kinematic (models/phase/priors.py)
         self.refines_prior = self.prior_kind != "none"
-        if self.prior_kind == "kinematic":
-            require_at_least(opt, ("prior_factor", "prior_folds"), 2)
         require_at_least(opt, ("lambda_gan", "lambda_tissue", "lambda_myo", "lambda_l1"), 0)
         if opt.block not in BLOCK_TYPES:
             raise OptionError(f"--block {opt.block!r} is not a block type; valid: {', '.join(BLOCK_TYPES)}")
@@ -369,6 +364,16 @@ class PhaseModel(BaseModel):
             for name in self.network_names:
                 n_params = sum(p.numel() for p in self.network(name).parameters())
                 print(f"{name}: {n_params / 1e6:.2f} M parameters\n{self.network(name)}")
+
+    @staticmethod
+    def _prior_kind(opt: argparse.Namespace) -> str:
+        """``--prior`` (or its older spelling), written back under both spellings so that the options the
+        run saves read back the same; a kinematic run's key-frame spacing and folds checked."""
+        kind = resolve_prior_kind(opt)
+        opt.prior, opt.population_prior = kind, kind == "population"
+        if kind == "kinematic":
+            require_at_least(opt, ("prior_factor", "prior_folds"), 2)
+        return kind
 
     def _initialise_weights(self, net: nn.Module) -> None:
         """``--init_type``'s initialisation; ``pytorch`` keeps each layer's own default."""
