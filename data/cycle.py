@@ -2,7 +2,7 @@
 
 The cycle is periodic (frame ``T`` is frame ``0``): the frames after the last key frame are bracketed by
 it and by the first key frame of the next cycle. Training samples (``data.samples.interp_dataset``) and
-inference on whole cines (``models.interp.inference``, ``models.hdl.keyframes``) use the same helpers.
+inference on whole cines (``models.interp.inference``, ``data.keyframes``) use the same helpers.
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ def _set_up(opt: argparse.Namespace, options: TrainOptions, ctx: DistContext) ->
     model = create_model(opt, ctx.device)
     if opt.init_weights and not opt.continue_train:
         print(f"starting from the weights of {load_initial_weights(model, opt.init_weights)}", flush=True)
-    model.prepare_training(train_set)
+    model.prepare_training(train_set, val_set)
     trainer = Trainer(opt, model, ctx, train_set, val_set)
     if opt.continue_train:
         trainer.resume()

@@ -194,6 +194,7 @@ class BaseModel(ABC):
         """Restore what ``extra_state`` returned (nothing to restore by default)."""
         return None
 
-    def prepare_training(self, train_dataset: Any) -> None:
-        """Hook run once before training, on every rank (e.g. estimate statistics from the train set)."""
+    def prepare_training(self, train_dataset: Any, val_dataset: Any | None = None) -> None:
+        """Hook run once before training, on every rank (e.g. estimate statistics from the train set, or give
+        both datasets what their samples need from the model)."""
         return None

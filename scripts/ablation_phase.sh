@@ -26,7 +26,7 @@ declare -A VARIANT=(
   [window5]="--temporal_window 5"
   [cycle]="--temporal_window 3 --cycle_conditioning"
   [both]="--temporal_window 5 --cycle_conditioning"
-  [prior]="--temporal_window 5 --cycle_conditioning --population_prior"
+  [prior]="--temporal_window 5 --cycle_conditioning --prior population"
 )
 ORDER=(paper window5 cycle both prior)
 

@@ -28,11 +28,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from data.cycle import key_frame_grid
+from data.keyframes import KeyFrames
 from data.mvm_io import Subject, read_subject
 from data.selection import select_subjects
-from models.hdl.keyframes import KeyFrames
-from models.hdl.yardsticks import keyframe_motions
 from models.kinematics.prior import KinematicPrior
+from models.kinematics.subject import keyframe_motions
 from models.kinematics.templates import fit_templates
 from models.kinematics.yardsticks import population_plus_bulk
 from models.phase.yardsticks import fit_population_prior

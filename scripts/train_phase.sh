@@ -11,7 +11,7 @@
 # exact scheme, whose tissue comes out smoother than an acquisition's: see README, stage 2).
 # Train the L1-only baseline with the same knobs (L1_ONLY=1) so test_phase.sh can compare the two.
 # The shipped twin's generator (scripts/train_reference.sh) adds three options, passed through here:
-#   bash scripts/train_phase.sh --temporal_window 5 --cycle_conditioning --population_prior
+#   bash scripts/train_phase.sh --temporal_window 5 --cycle_conditioning --prior kinematic
 # On a CPU, lower EPOCHS or set STEPS (optimiser steps per epoch), BASE_CHANNELS, DEPTH, NDF and CROP,
 # e.g. the quick start on a small phantom (about 4 minutes on 2 cores):
 #   OMP_NUM_THREADS=1 EPOCHS=8 NETG=r2unet BASE_CHANNELS=16 DEPTH=3 NDF=32 CROP=64 BATCH_SIZE=8 WORKERS=0 \

@@ -33,11 +33,12 @@ COMMON=(--dataroot "$DATAROOT" --seed 0 --no_progress "${HW[@]}")
 # images at inference), augmented by quarter turns and mirrors.
 INTERP=(--model interp --name "${NAME}_interp" --n_epochs "$INTERP_EPOCHS" --steps_per_epoch 75 --crop_size 96
         --base_channels 16 --depth 4 --lr 2e-3 --lr_policy cosine --augment --val_freq 5 --val_max_batches 20)
-# Stage 2: R2U-Net refining the population prior, cycle-aware (5 frames, FiLM on cycle fraction and
+# Stage 2: R2U-Net refining the subject's kinematic prior (cross-fitted on the training subjects, read
+# from the key frames at inference), cycle-aware (5 frames, FiLM on cycle fraction and
 # slice), PatchGAN, tissue noise.
 PHASE=(--model phase --name "${NAME}_phase" --n_epochs "$PHASE_EPOCHS" --steps_per_epoch 100
        --netG r2unet --base_channels 16 --depth 3 --ndf 32 --crop_size 64 --temporal_window 5
-       --cycle_conditioning --population_prior --tissue_noise physics --lr_policy cosine --val_freq 5
+       --cycle_conditioning --prior kinematic --tissue_noise physics --lr_policy cosine --val_freq 5
        --val_max_batches 20)
 
 step() { printf '\n== %s\n' "$*"; }

@@ -17,10 +17,11 @@ import torch
 
 import test as test_entry
 import train as train_entry
+from data.keyframes import key_frames_of
 from data.mvm_io import SliceData, Subject, load_splits, read_subject, write_subject
 from models.hdl.evaluation import METHODS
-from models.hdl.keyframes import key_frames_of
 from models.hdl.predictor import HDLPredictor
+from models.kinematics.subject import SliceCurves
 from util.errors import DataError, OptionError
 from util.intensity import magnitude_scale, to_unit_range
 
@@ -394,3 +395,30 @@ def test_the_twin_and_the_rows_that_read_the_subject_never_read_the_truth(
             assert s.velocity.tobytes() == other.velocity.tobytes(), (method, slice_name)
             assert s.myocardium.tobytes() == other.myocardium.tobytes(), (method, slice_name)
     assert np.abs(made[0]["kinematic"].slices["mid"].velocity).max() > 0.5  # the prior says something
+
+
+def test_a_kinematic_prior_run_makes_a_twin_that_never_reads_the_truth(
+    runs: Path, tiny_cohort: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A phase run trained with --prior kinematic: the predictor fits the subject's prior from its key
+    frames and refines it; the twin is bit-identical without the velocities, the truth, the phantom's
+    parameters and the masks of non-key frames, and differs from the same generator given a zero prior."""
+    common = ["--dataroot", str(tiny_cohort), "--checkpoints_dir", str(tmp_path), *FAST, *QUIET]
+    train_entry.main(["--model", "phase", "--name", "kin", *common, *TINY_PHASE, "--prior", "kinematic"])
+    hdl = HDLPredictor.from_runs(runs / "hdl_interp", tmp_path / "kin", device="cpu", batch_size=7)
+    assert hdl.refines_kinematic_prior
+    name = load_splits(tiny_cohort)["test"][0]
+    full = read_subject(tiny_cohort / f"{name}.h5")
+    capsys.readouterr()
+    twins = [hdl.predict_subject(source, FACTOR) for source in (full, _stripped(full, list(range(0, 24, FACTOR))))]
+    assert "note:" not in capsys.readouterr().out  # read from the key frames, no population stand-in
+    for slice_name, s in twins[0].slices.items():
+        other = twins[1].slices[slice_name]
+        assert s.velocity.shape == (24, 3, 64, 64) and np.isfinite(s.velocity).all()
+        assert s.velocity.tobytes() == other.velocity.tobytes(), slice_name
+    # Without its prior (zero in its place) the same generator gives another twin: the prior reached it.
+    mid = full.slices["mid"]
+    zero = SliceCurves.uniform(*np.zeros((3, 24)), mid, 0.0)
+    assert not np.array_equal(
+        hdl.predict_slice(mid, FACTOR, prior_curves=zero).velocity, twins[0].slices["mid"].velocity
+    )

@@ -21,9 +21,9 @@ import torch
 from conftest import model_options
 from PIL import Image
 
+from data.keyframes import KeyFrames
 from data.mvm_io import SliceData, Subject, write_subject
 from data.overview import main as overview_main
-from models.hdl.keyframes import KeyFrames
 from models.hdl.predictor import HDLPredictor
 from models.hdl.report.builder import INPUT_LABEL, ReportBuilder, ReportResult, held_cine
 from models.hdl.report.cohort import regional_summary_columns

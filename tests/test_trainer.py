@@ -23,6 +23,8 @@ import train
 from util.errors import HDLError, TrainingError
 
 ROOT = Path(__file__).resolve().parents[1]
+# A constant rate, so that the run of one epoch continued to two keeps the straight run's schedule.
+PRIOR = ["--prior", "kinematic", "--augment", "--lr_policy", "constant"]
 TINY = ["--base_channels", "8", "--depth", "2", "--num_workers", "0", "--gpu", "-1", "--no_progress"]
 
 
@@ -112,6 +114,31 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tiny_cohort: Path, tmp_p
     losses_a, losses_b = loss_rows(tmp_path / "a" / "run"), loss_rows(tmp_path / "b" / "run")
     assert losses_a == losses_b
     assert len(losses_a) >= epochs * 3
+
+
+def test_a_kinematic_prior_run_resumes_exactly(tiny_cohort: Path, tmp_path: Path) -> None:
+    """--prior kinematic: the cross-fitted priors of the samples are fitted again on resume, and the same; two
+    epochs straight give the weights of one epoch and a --continue_train to the second."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    def run(ckpt: Path, epochs: int, *extra: str) -> subprocess.CompletedProcess:
+        cmd = [*_train_cmd("phase", tiny_cohort, ckpt, epochs), *PRIOR, *extra]
+        result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result
+
+    run(tmp_path / "a", 2)
+    run(tmp_path / "b", 1)
+    resumed = run(tmp_path / "b", 2, "--continue_train")
+    assert f"resumed {tmp_path / 'b' / 'run'} at epoch 1" in resumed.stdout
+    saved = torch.load(tmp_path / "b" / "run" / "weights.pt", weights_only=True)
+    assert saved["options"]["prior"] == "kinematic" and "kinematic_templates" in saved["extra_state"]
+    a, b = networks(tmp_path / "a" / "run" / "weights.pt"), saved["networks"]
+    assert a.keys() == b.keys()
+    for name in a:
+        for key in a[name]:
+            torch.testing.assert_close(b[name][key], a[name][key], rtol=0, atol=0, msg=f"{name}.{key}")
+    assert loss_rows(tmp_path / "a" / "run") == loss_rows(tmp_path / "b" / "run")
 
 
 def test_nan_loss_stops_training_and_keeps_last_good_checkpoint(

@@ -7,11 +7,17 @@ exceed 1 by their ratio). The tissue foreground comes from the magnitude through
 ``util.tissue.tissue_mask_from_magnitude``, the same function the synthesis uses at inference, so the
 generator is trained on the foreground it will be given. On the phantom, the noise-free
 ``velocity_true`` comes along for the noise-floor baseline.
+
+A model whose generator refines a prior the data layer cannot compute (the kinematic prior, read from
+each subject's key frames by ``models.kinematics``) gives the dataset ``prior_of(slice_index, frame,
+myocardium) -> [3, H, W]`` (cm/s): the sample's frame is painted on its own (cropped) myocardium before the
+augmentation, then turned and scaled exactly as the velocity, and returned as ``prior``.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -40,6 +46,8 @@ class PhaseDataset(SliceDataset):
         super().__init__(opt, split)
         self.window = int(window)
         self.items = [(i, t) for i, e in enumerate(self.slices) for t in range(e.num_frames)]
+        #: the prior of a sample's frame in cm/s, from (slice index, frame, myocardium [H, W]); set by the model
+        self.prior_of: Callable[[int, int, np.ndarray], np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.items)
@@ -59,16 +67,18 @@ class PhaseDataset(SliceDataset):
             velocity_true = np.zeros_like(velocity)
         myo = self.read_frames(entry, "myocardium", [t]).astype(np.float32)
         tissue = tissue_mask_from_magnitude(mag[window_centre(self.window)])[None].astype(np.float32)
+        prior = None if self.prior_of is None else np.asarray(self.prior_of(i, t, myo[0]), dtype=np.float32)
         if self.augment:
             rng = self.rng(index)
             k_rot, flip = random_dihedral(rng, mag.shape)
             mag, myo, tissue = (dihedral(a, k_rot, flip) for a in (mag, myo, tissue))
             velocity = dihedral_velocity(velocity, k_rot, flip)
             velocity_true = dihedral_velocity(velocity_true, k_rot, flip)
+            prior = None if prior is None else dihedral_velocity(prior, k_rot, flip)
         venc = venc_scale(entry.venc_cm_s, ndim=3)
         velocity = velocity / venc
         velocity_true = velocity_true / venc
-        return {
+        sample = {
             "magnitude": self.as_tensor(to_network_range(mag)),
             "velocity": self.as_tensor(velocity),
             "velocity_true": self.as_tensor(velocity_true),
@@ -82,3 +92,6 @@ class PhaseDataset(SliceDataset):
             "slice_position": SLICE_POSITIONS.index(entry.slice_position),
             "z_towards_apex": entry.z_towards_apex,
         }
+        if prior is not None:
+            sample["prior"] = self.as_tensor(prior / venc)
+        return sample

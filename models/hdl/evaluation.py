@@ -30,11 +30,11 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from data.keyframes import key_frames_of
 from data.mvm_io import Subject, read_subject, write_subject
 from data.scanner.export_nifti import export_nifti
 from data.selection import readable_subjects, select_subjects
 from data.transforms import crop_slice
-from models.hdl.keyframes import key_frames_of
 from models.hdl.predictor import HDLPredictor
 from models.hdl.report.builder import ReportBuilder
 from models.hdl.yardsticks import DESCRIPTIONS as YARDSTICK_DESCRIPTIONS
@@ -184,6 +184,9 @@ def _twins_of(
         twins[method] = twin
     keys = {name: key_frames_of(s, opt.factor, opt.input_keyframes_only) for name, s in subject.slices.items()}
     population = predictors["hdl"].phase_model.population
+    # A --prior kinematic phase run's predictor has fitted this same prior (same templates, key frames and
+    # masks) to make the twin; the kinematic row fits it again (about a second per subject) rather than
+    # carry the predictor's curves here, which would also have to tell its population fallback apart.
     twins.update(yardstick_twins(twins["hdl"], population, subject, keys, kinematic))
     return twins, files
 

@@ -15,6 +15,12 @@ the nearer key frame's mask) and, usually, the run of an L1-only phase generator
 
     baseline = HDLPredictor.from_runs(None, "checkpoints/phantom_phase_l1", interpolation="linear")
 
+A phase run trained with ``--prior kinematic`` refines the subject's own kinematic prior: the predictor
+fits it once per subject from the key frames and their masks (its slices share the landmark times;
+``models.kinematics.subject``), paints each slice's curves on the masks stage 1 rebuilt, and gives each
+frame's prior to stage 2; a subject whose key frames cannot be read gets the population prior, said in
+one line (``models.phase.priors``).
+
 Units: the output magnitude is in the input's units (key frames copied unchanged; synthesised frames
 multiplied back by the magnitude scale of the key frames, the only scale known at inference); velocities
 are in cm/s (network output times the slice's VENC per direction).
@@ -31,16 +37,17 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from data.keyframes import KeyFrames, key_frames_of
 from data.mvm_io import SliceData, Subject
-from models.hdl.keyframes import KeyFrames, key_frames_of
 from models.interp.inference import CineReconstruction, interpolate_cine, linear_cine
+from models.kinematics.subject import SliceCurves, keyframe_septum
 from models.loading import PRETRAINED_DIR, load_trained_model
+from models.phase.priors import kinematic_curves
 from models.phase.synthesis import synthesise_cine
 from util.conventions import venc_scale
 from util.device import autocast, resolve_device, resolve_precision
 from util.errors import OptionError
 from util.intensity import to_network_range
-from util.velocity import septum_angle
 
 INTERPOLATIONS = ("network", "linear")
 
@@ -155,22 +162,41 @@ class HDLPredictor:
                 self.interp_model, key_mag, key_mask, keys.frames, keys.n_frames, batch_size=self.batch_size
             )
 
+    @property
+    def refines_kinematic_prior(self) -> bool:
+        """Whether stage 2 refines the subject's kinematic prior (a ``--prior kinematic`` run)."""
+        return getattr(self.phase_model, "prior_kind", "none") == "kinematic"
+
+    def prior_curves(self, subject: Subject, keys: dict[str, KeyFrames]) -> dict[str, SliceCurves]:
+        """The kinematic prior of every slice of ``subject`` from its key frames ``keys`` (one fit for the
+        subject), with the phase run's templates; the population prior where it cannot be read."""
+        phase = self.phase_model
+        return kinematic_curves(phase.kinematics, phase.population, subject, keys)
+
     @torch.no_grad()
-    def synthesise_velocity(self, unit: np.ndarray, myocardium: np.ndarray, s: SliceData) -> np.ndarray:
+    def synthesise_velocity(
+        self, unit: np.ndarray, myocardium: np.ndarray, s: SliceData, prior: np.ndarray | None = None
+    ) -> np.ndarray:
         """Stage 2: velocity / VENC [T, 3, H, W] of slice ``s``'s whole cine, given on the [0, 1] scale
-        with its masks [T, H, W] (rebuilt by stage 1).
+        with its masks [T, H, W] (rebuilt by stage 1), and the prior a kinematic run refines ([T, 3, H, W],
+        VENC units, on those masks).
 
         Each frame is synthesised from the frames around it (cyclic), as stage 2 was trained.
         """
         cine = to_network_range(np.asarray(unit, dtype=np.float32))
         noise = None if self.acquisition_noise else False
-        return synthesise_cine(
-            self.phase_model, cine, myocardium, s, self.batch_size, self.generator(s.name), tissue_noise=noise
-        )
+        return synthesise_cine(self.phase_model, cine, myocardium, s, self.batch_size, self.generator(s.name),
+                               tissue_noise=noise, prior=prior)  # fmt: skip
 
     # ------------------------------------------------------------------------------------- slices
 
-    def predict_slice(self, s: SliceData, factor: int | None = None, keyframes_only: bool = False) -> SliceData:
+    def predict_slice(
+        self,
+        s: SliceData,
+        factor: int | None = None,
+        keyframes_only: bool = False,
+        prior_curves: SliceCurves | None = None,
+    ) -> SliceData:
         """The full-cycle digital twin of one slice.
 
         Args:
@@ -179,6 +205,8 @@ class HDLPredictor:
                 frames ``factor`` apart stored without an index).
             factor: the down-sampling factor k (not needed when ``s.frame_index`` is set).
             keyframes_only: see ``s``.
+            prior_curves: for a ``--prior kinematic`` phase run, the slice's prior (``prior_curves`` of its
+                subject, as ``predict_subject`` fits it); None: fitted from this slice's key frames alone.
 
         Returns:
             A ``SliceData`` with every frame of the cycle: ``magnitude`` (input dtype and units, key frames
@@ -188,7 +216,12 @@ class HDLPredictor:
         """
         keys = key_frames_of(s, factor, keyframes_only)
         rec = self.rebuild_cine(s, keys)
-        velocity = self.synthesise_velocity(rec.unit, rec.myocardium, s)
+        prior = None
+        if self.refines_kinematic_prior:
+            if prior_curves is None:
+                prior_curves = self.prior_curves(Subject(s.name, {s.name: s}), {s.name: keys})[s.name]
+            prior = prior_curves.paint(rec.myocardium) / venc_scale(s.venc_cm_s, dtype=np.float32)
+        velocity = self.synthesise_velocity(rec.unit, rec.myocardium, s, prior)
         velocity *= venc_scale(s.venc_cm_s, dtype=np.float32)
         magnitude = rec.magnitude
         if s.magnitude.dtype == np.uint16:
@@ -199,7 +232,7 @@ class HDLPredictor:
             magnitude=magnitude,
             myocardium=rec.myocardium.astype(np.uint8),
             velocity=velocity,
-            rv_insertion_deg=_septum(s, keys),
+            rv_insertion_deg=keyframe_septum(s, keys),
             lv_blood=None,
             rv_blood=None,
             tissue=None,
@@ -220,22 +253,12 @@ class HDLPredictor:
         self, subject: Subject, factor: int | None = None, keyframes_only: bool = False, progress: bool = False
     ) -> Subject:
         """``predict_slice`` on every slice of ``subject``; the subject's attributes are kept."""
+        curves: dict[str, SliceCurves | None] = dict.fromkeys(subject.slices)
+        if self.refines_kinematic_prior:
+            keys = {name: key_frames_of(s, factor, keyframes_only) for name, s in subject.slices.items()}
+            curves.update(self.prior_curves(subject, keys))
         slices = {}
         items = tqdm(subject.slices.items(), desc=f"{self.name} {subject.subject_id}", disable=not progress)
         for name, s in items:
-            slices[name] = self.predict_slice(s, factor, keyframes_only)
+            slices[name] = self.predict_slice(s, factor, keyframes_only, curves[name])
         return Subject(subject_id=subject.subject_id, slices=slices, attrs=dict(subject.attrs))
-
-
-def _septum(s: SliceData, keys: KeyFrames) -> float | None:
-    """Septum angle for the twin's AHA segments: the file's, else from the key frames' RV mask.
-
-    The twin has no RV mask of its own, so the orientation found on the input is carried over in
-    ``rv_insertion_deg`` (None leaves the analysis to its documented default).
-    """
-    if s.rv_insertion_deg is not None:
-        return float(s.rv_insertion_deg)
-    stored = list(keys.stored)
-    if s.rv_blood is None or not np.any(s.rv_blood[stored]) or not np.any(s.myocardium[stored]):
-        return None
-    return float(septum_angle(s.myocardium[stored], rv_mask=s.rv_blood[stored]))

@@ -32,13 +32,12 @@ from dataclasses import replace
 
 import numpy as np
 
+from data.keyframes import KeyFrames
 from data.mvm_io import SliceData, Subject
-from models.hdl.keyframes import KeyFrames
-from models.kinematics.keyframe_motion import KeyFrameMotion, measure_keyframe_motion
 from models.kinematics.prior import KinematicPrior
+from models.kinematics.subject import kinematic_velocities
 from models.kinematics.yardsticks import flow_velocity, population_plus_bulk
 from models.phase.yardsticks import PopulationPrior
-from util.velocity import DEFAULT_SEPTUM_DEG
 
 #: Descriptions of the rows, for the pages.
 DESCRIPTIONS = {
@@ -60,40 +59,6 @@ def _with_velocity(twin: Subject, method: str, velocity_of: Callable[[str, Slice
         for name, s in twin.slices.items()
     }
     return replace(twin, slices=slices)
-
-
-def _septum(s: SliceData) -> float:
-    return float(s.rv_insertion_deg) if s.rv_insertion_deg is not None else DEFAULT_SEPTUM_DEG
-
-
-def keyframe_motions(source: Subject, keys: dict[str, KeyFrames]) -> dict[str, KeyFrameMotion]:
-    """The key-frame motion of every slice of ``source`` (its key frames and their masks only)."""
-    motions = {}
-    for name, s in source.slices.items():
-        k = keys[name]
-        stored = list(k.stored)
-        motions[name] = measure_keyframe_motion(
-            s.magnitude[stored], s.myocardium[stored], k.frames, k.n_frames, s.rr_interval_ms,
-            s.pixel_spacing_mm, s.slice_position, _septum(s), where=f"{source.subject_id}: slice {name!r}",
-        )  # fmt: skip
-    return motions
-
-
-def kinematic_velocities(
-    prior: KinematicPrior, source: Subject, twin: Subject, keys: dict[str, KeyFrames]
-) -> dict[str, np.ndarray]:
-    """The kinematic prior's velocity [T, 3, H, W] of every slice, on the twin's masks."""
-    motions = keyframe_motions(source, keys)
-    by_position = {source.slices[name].slice_position: m for name, m in motions.items()}
-    fitted = prior.fit(by_position)
-    out = {}
-    for name, s in twin.slices.items():
-        src, stored = source.slices[name], list(keys[name].stored)
-        out[name] = prior.velocity(
-            fitted, motions[name], src.slice_position, s.myocardium, _septum(s), s.z_towards_apex,
-            src.myocardium[stored], src.pixel_spacing_mm,
-        )  # fmt: skip
-    return out
 
 
 def _bulk_and_flow(

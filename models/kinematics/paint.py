@@ -51,3 +51,26 @@ def paint_curves(
         out[t, 0, row, col] += bulk[t, 0]
         out[t, 1, row, col] += bulk[t, 1]
     return out
+
+
+def paint_frame(
+    curves: dict[str, np.ndarray],
+    segment_ids: np.ndarray,
+    mask: np.ndarray,
+    frame: int,
+    slice_position: str,
+    septum_deg: float,
+    z_towards_apex: int = 1,
+    bulk_cm_s: np.ndarray | None = None,
+) -> np.ndarray:
+    """Velocity [3, H, W] (cm/s) of frame ``frame`` alone, on its myocardium ``mask`` [H, W]: ``paint_curves``
+    on that frame's column of the curves, so that a training sample paints only its own frame and gets
+    exactly the values painting the whole cine gives there."""
+    column = slice(int(frame), int(frame) + 1)
+    one = {
+        "circumferential": np.asarray(curves["circumferential"])[column],
+        "segment_radial": np.asarray(curves["segment_radial"])[:, column],
+        "segment_longitudinal": np.asarray(curves["segment_longitudinal"])[:, column],
+    }
+    bulk = None if bulk_cm_s is None else np.asarray(bulk_cm_s)[column]
+    return paint_curves(one, segment_ids, np.asarray(mask)[None], slice_position, septum_deg, z_towards_apex, bulk)[0]

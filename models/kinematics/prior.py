@@ -81,6 +81,27 @@ class KinematicPrior:
         fitted = fit_subject(self.templates, data, rr.pop(), fit_timing=self.use_timing)
         return fitted if self.use_segments else fitted.without_segments()
 
+    def slice_curves(
+        self,
+        fitted: KinematicFit,
+        motion: KeyFrameMotion,
+        position: str,
+        n_frames: int,
+        key_masks: np.ndarray,
+        pixel_spacing_mm: Sequence[float],
+    ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+        """The fitted curves of one slice at the frames t / T of a cycle of ``n_frames`` (``fit.fitted_curves``)
+        and its in-plane bulk velocity [T, 2] (cm/s; None without ``use_bulk``): all that painting needs
+        besides the myocardium, small enough to keep per slice for a whole training set."""
+        curves = fitted_curves(self.templates, fitted, position, n_frames)
+        if not self.use_bulk:
+            return curves, None
+        # The image-tracked centre, not the mask centroids: a key-frame mask a pixel off would move its
+        # centroid by a pixel, which differentiation over the key times turns into cm/s.
+        bulk = bulk_velocity(key_masks, motion.frames, n_frames, motion.rr_ms, pixel_spacing_mm,
+                             displacement_mm=motion.tracked_displacement_mm)  # fmt: skip
+        return curves, bulk
+
     def velocity(
         self,
         fitted: KinematicFit,
@@ -94,12 +115,6 @@ class KinematicPrior:
     ) -> np.ndarray:
         """The prior's velocity [T, 3, H, W] (cm/s) of one slice on the twin's myocardium ``masks``."""
         masks = np.asarray(masks) != 0
-        curves = fitted_curves(self.templates, fitted, position, masks.shape[0])
-        bulk = None
-        if self.use_bulk:
-            # The image-tracked centre, not the mask centroids: a key-frame mask a pixel off would move its
-            # centroid by a pixel, which differentiation over the key times turns into cm/s.
-            bulk = bulk_velocity(key_masks, motion.frames, masks.shape[0], motion.rr_ms, pixel_spacing_mm,
-                                 displacement_mm=motion.tracked_displacement_mm)  # fmt: skip
+        curves, bulk = self.slice_curves(fitted, motion, position, masks.shape[0], key_masks, pixel_spacing_mm)
         segment_ids = fitted.slices[position].segment_ids
         return paint_curves(curves, segment_ids, masks, position, septum_deg, z_towards_apex, bulk)

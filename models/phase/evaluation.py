@@ -2,7 +2,9 @@
 them with the measured maps, next to the baselines.
 
 Every frame t of every slice is synthesised from the measured magnitude frames t-1, t, t+1 (cyclic),
-scaled per slice as in training, and the file's myocardium mask. Whole images are used (the generator is
+scaled per slice as in training, and the file's myocardium mask. A ``--prior kinematic`` run refines each
+subject's kinematic prior, fitted as in training from its key frames (every ``--prior_factor``-th frame)
+and their masks with the run's templates, and painted on the file's masks. Whole images are used (the generator is
 fully convolutional; inference pads to its size multiple). Rows of ``metrics.csv`` (column ``method``):
 
 * the model (``fg_bg_gan``; ``fg_bg_gan_tissue_noise`` with ``--tissue_noise physics``, ``gan_whole_image``
@@ -64,7 +66,9 @@ from tqdm.auto import tqdm
 
 from data.mvm_io import SliceData, Subject, read_subject, write_subject
 from data.selection import readable_subjects, select_subjects, split_paths
+from models.kinematics.subject import SliceCurves
 from models.loading import load_trained_model
+from models.phase.priors import grid_keys, kinematic_curves
 from models.phase.synthesis import synthesise_cine
 from models.phase.yardsticks import PopulationPrior
 from util import metrics
@@ -208,21 +212,37 @@ def _score(pred: np.ndarray, s: SliceData, tissue: np.ndarray, rendered: np.ndar
     return row
 
 
+def subject_priors(subject: Subject, methods: list[tuple[str, str, Any]]) -> list[dict[str, SliceCurves] | None]:
+    """Per method, the prior curves of every slice of ``subject`` that a ``--prior kinematic`` run refines
+    (``models.phase.priors.kinematic_curves`` from the key frames of its ``--prior_factor``), else None."""
+    out: list[dict[str, SliceCurves] | None] = []
+    for _method, _run, model in methods:
+        if getattr(model, "prior_kind", "none") != "kinematic":
+            out.append(None)
+            continue
+        keys = grid_keys(subject, int(model.opt.prior_factor))
+        out.append(kinematic_curves(model.kinematics, model.population, subject, keys))
+    return out
+
+
 def _evaluate_slice(
-    s: SliceData, key: dict[str, str], methods: list[tuple[str, str, Any]], generators: list, batch_size: int
-) -> tuple[list[dict[str, Any]], np.ndarray, dict[str, np.ndarray]]:
+    s: SliceData, key: dict[str, str], methods: list[tuple[str, str, Any]], generators: list, batch_size: int,
+    priors: list[SliceCurves | None],
+) -> tuple[list[dict[str, Any]], np.ndarray, dict[str, np.ndarray]]:  # fmt: skip
     """Rows of every method, yardstick, floor and ``real`` on one slice, the first model's maps, and every
-    scored estimate (label -> [T, 3, H, W] in VENC units, for the regional reading)."""
+    scored estimate (label -> [T, 3, H, W] in VENC units, for the regional reading); ``priors``: each
+    method's prior curves of the slice (kinematic runs) or None."""
     unit = normalise_magnitude(s.magnitude)
     tissue = np.asarray(tissue_mask_from_magnitude(unit), dtype=bool)
     myo = np.asarray(s.myocardium) != 0
     rows, synthesised, estimates = [], None, {}
-    for (method, run, model), gen in zip(methods, generators, strict=True):
+    for (method, run, model), gen, curves in zip(methods, generators, priors, strict=True):
         cine = to_network_range(unit)
-        estimate = synthesise_cine(model, cine, myo, s, batch_size, gen, tissue_noise=False)
+        prior = None if curves is None else curves.paint(myo) / venc_scale(s.venc_cm_s, dtype=np.float32)
+        estimate = synthesise_cine(model, cine, myo, s, batch_size, gen, tissue_noise=False, prior=prior)
         rendered = estimate
         if model.tissue_noise:  # the rendering a user gets: the estimate with the scanner's noise
-            rendered = synthesise_cine(model, cine, myo, s, batch_size, gen)
+            rendered = synthesise_cine(model, cine, myo, s, batch_size, gen, prior=prior)
         rows.append({**key, "method": method, "run": run, **_score(estimate, s, tissue, rendered)})
         synthesised = rendered if synthesised is None else synthesised
         estimates[method] = estimate
@@ -311,8 +331,11 @@ def _evaluate_subject(
     for name, s in subject.slices.items():
         if s.frame_index is not None:
             raise DataError(f"{path}: slice {name!r} holds key frames only; stage 2 needs every frame")
+    priors = subject_priors(subject, methods)
+    for name, s in subject.slices.items():
+        mine = [None if p is None else p[name] for p in priors]
         rows, synthesised, maps = _evaluate_slice(s, {"subject": path.stem, "slice": name}, methods, generators,
-                                                  max(1, int(opt.batch_size)))  # fmt: skip
+                                                  max(1, int(opt.batch_size)), mine)  # fmt: skip
         per_slice.extend(rows)
         estimates.append(maps)
         velocity = synthesised * venc_scale(s.venc_cm_s, dtype=np.float32)

@@ -66,6 +66,7 @@ from models.networks import (
 )
 from models.padding import pad_to_multiple
 from models.phase.background_noise import NOISE_KINDS, BackgroundNoise, collect_background
+from models.phase.priors import add_prior_options, attach_kinematic_priors, resolve_prior_kind
 from models.phase.tissue_noise import TISSUE_NOISE_KINDS, add_tissue_noise
 from models.phase.yardsticks import CYCLE_BINS, PopulationPrior, fit_population_prior
 from util.conventions import DIRECTIONS, MASK_THRESHOLD, VELOCITY_DATA_RANGE
@@ -233,12 +234,7 @@ def _add_generator_options(g: argparse._ArgumentGroup) -> None:
         action="store_true",
         help="condition the generator (FiLM) on the frame's cycle fraction t/T and the slice position",
     )
-    g.add_argument(
-        "--population_prior",
-        action="store_true",
-        help="the generator refines the population prior: the training set's mean curves on the frame's "
-        "myocardium enter as three input channels and are added to its output",
-    )
+    add_prior_options(g)
 
 
 def _add_scheme_options(s: argparse._ArgumentGroup) -> None:
@@ -313,7 +309,8 @@ class PhaseModel(BaseModel):
             raise OptionError(f"--temporal_window must be odd (frames centred on t), got {opt.temporal_window}")
         self.window = int(opt.temporal_window)
         self.cycle_conditioning = bool(opt.cycle_conditioning)
-        self.refines_prior = bool(opt.population_prior)
+        self.prior_kind = self._prior_kind(opt)  # none, population or kinematic (models/phase/priors.py)
+        self.refines_prior = self.prior_kind != "none"
         require_at_least(opt, ("lambda_gan", "lambda_tissue", "lambda_myo", "lambda_l1"), 0)
         if opt.block not in BLOCK_TYPES:
             raise OptionError(f"--block {opt.block!r} is not a block type; valid: {', '.join(BLOCK_TYPES)}")
@@ -368,6 +365,16 @@ class PhaseModel(BaseModel):
                 n_params = sum(p.numel() for p in self.network(name).parameters())
                 print(f"{name}: {n_params / 1e6:.2f} M parameters\n{self.network(name)}")
 
+    @staticmethod
+    def _prior_kind(opt: argparse.Namespace) -> str:
+        """``--prior`` (or its older spelling), written back under both spellings so that the options the
+        run saves read back the same; a kinematic run's key-frame spacing and folds checked."""
+        kind = resolve_prior_kind(opt)
+        opt.prior, opt.population_prior = kind, kind == "population"
+        if kind == "kinematic":
+            require_at_least(opt, ("prior_factor", "prior_folds"), 2)
+        return kind
+
     def _initialise_weights(self, net: nn.Module) -> None:
         """``--init_type``'s initialisation; ``pytorch`` keeps each layer's own default."""
         if self.opt.init_type != "pytorch":
@@ -389,10 +396,11 @@ class PhaseModel(BaseModel):
 
     # ------------------------------------------------------------------------------------ training
 
-    def prepare_training(self, train_dataset: Any) -> None:
+    def prepare_training(self, train_dataset: Any, val_dataset: Any | None = None) -> None:
         """Estimate what the run keeps from its training split (the same on every rank): the population
         prior of the yardsticks (models/phase/yardsticks.py), the kinematic prior's templates
-        (models/kinematics/templates.py) and the empirical background noise model."""
+        (models/kinematics/templates.py) and the empirical background noise model; for a ``--prior
+        kinematic`` run, also give both datasets their subjects' priors (models/phase/priors.py)."""
         paths = dict.fromkeys(entry.path for entry in train_dataset.slices)
         subjects = [read_subject(path, check_values=False) for path in paths]
         self.population = fit_population_prior(s for subject in subjects for s in subject.slices.values())
@@ -406,6 +414,8 @@ class PhaseModel(BaseModel):
             self.noise.fit(collect_background(train_dataset, seed=int(self.opt.seed)))
             if int(os.environ.get("RANK", "0")) == 0:
                 print(self.noise.describe(), flush=True)
+        if self.prior_kind == "kinematic":
+            attach_kinematic_priors(train_dataset, val_dataset, subjects, self.kinematics, self.population, self.opt)
 
     def generator_input(
         self, magnitude: torch.Tensor, myocardium: torch.Tensor | None, prior: torch.Tensor | None
@@ -425,10 +435,24 @@ class PhaseModel(BaseModel):
             parts.append(prior.to(magnitude.dtype))
         return torch.cat(parts, dim=1)
 
-    def prior_for(self, myocardium: torch.Tensor | None, context: FrameContext | None) -> torch.Tensor | None:
-        """The population prior [B, 3, H, W] (VENC units) a prior-refining generator starts from, else None."""
+    def prior_for(
+        self, myocardium: torch.Tensor | None, context: FrameContext | None, given: torch.Tensor | None = None
+    ) -> torch.Tensor | None:
+        """The prior [B, 3, H, W] (VENC units, on the device) a prior-refining generator starts from, else
+        None: ``given`` when the caller has it (a kinematic run's, which only the caller can read from the
+        subject's key frames), else the population prior on ``myocardium``."""
         if not self.refines_prior:
+            if given is not None:
+                raise OptionError("this generator refines no prior (trained with --prior none): pass none")
             return None
+        if given is not None:
+            return given.to(self.device, dtype=torch.float32)
+        if self.prior_kind == "kinematic":
+            raise OptionError(
+                "this generator refines the kinematic prior (--prior kinematic): pass the subject's prior "
+                "[B, 3, H, W] in VENC units (models.kinematics.subject: its key frames' curves painted on the "
+                "frames' myocardium)"
+            )
         if myocardium is None or context is None or not self.population.ready:
             raise OptionError(
                 "this generator refines the population prior: it needs the myocardium, the frame context and a "
@@ -444,7 +468,7 @@ class PhaseModel(BaseModel):
         self.venc = batch["venc"].to(self.device, non_blocking=True).float()
         self.context = FrameContext.of_batch(batch)
         self.condition = self.condition_for(self.context)
-        self.prior = self.prior_for(self.myocardium, self.context)
+        self.prior = self.prior_for(self.myocardium, self.context, batch.get("prior"))
 
     def condition_for(self, context: FrameContext | None) -> torch.Tensor | None:
         """The generator's condition [B, N_CONDITION_FEATURES] on the device, or None when not conditioned."""
@@ -581,18 +605,24 @@ class PhaseModel(BaseModel):
         magnitude: torch.Tensor,
         myocardium: torch.Tensor | None = None,
         context: FrameContext | None = None,
+        prior: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The generator's foreground, velocity / VENC [B, 3, H, W] (float32, on the model's device).
 
         Deterministic: no noise, and the generator runs in eval mode. ``magnitude`` [B, window, H, W] holds
         the frames around t on the network scale [-1, 1]; ``myocardium`` [B, 1, H, W] {0, 1} is needed
-        by a generator trained with ``--use_mask_channel`` or ``--population_prior``; ``context`` (where the
-        frames lie) by one trained with ``--cycle_conditioning`` or ``--population_prior``. Any H, W: the
-        input is padded (edge replication) to a multiple of ``size_multiple`` and the output cropped back.
+        by a generator trained with ``--use_mask_channel`` or ``--prior population``; ``context`` (where the
+        frames lie) by one trained with ``--cycle_conditioning`` or ``--prior population``; ``prior``
+        [B, 3, H, W] (VENC units) by one trained with ``--prior kinematic``. Any H, W: the input is padded
+        (edge replication) to a multiple of ``size_multiple`` and the output cropped back.
         """
         condition = self.condition_for(context)
         magnitude, myocardium = self._to_model_device(magnitude), self._to_model_device(myocardium)
-        prior = self.prior_for(myocardium, context)
+        if prior is not None and (prior.dim() != 4 or prior.shape[1] != 3 or prior.shape[0] != magnitude.shape[0]
+                                  or prior.shape[-2:] != magnitude.shape[-2:]):  # fmt: skip
+            raise OptionError(f"prior must be [B, 3, H, W] like the magnitude {list(magnitude.shape)}, got "
+                              f"{list(prior.shape)}")  # fmt: skip
+        prior = self.prior_for(myocardium, context, prior)
         x, (h, w) = pad_to_multiple(self.generator_input(magnitude, myocardium, prior), self.size_multiple)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -610,6 +640,7 @@ class PhaseModel(BaseModel):
         rng: torch.Generator | None = None,
         context: FrameContext | None = None,
         tissue_noise: bool | None = None,
+        prior: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Synthesised velocity / VENC [B, 3, H, W] (float32, on the model's device).
 
@@ -620,7 +651,7 @@ class PhaseModel(BaseModel):
         ``rng`` (any device) makes the background draws reproducible; ``tissue_noise`` as in
         ``composite``. See ``foreground_velocity`` for the other inputs.
         """
-        foreground = self.foreground_velocity(magnitude, myocardium, context)
+        foreground = self.foreground_velocity(magnitude, myocardium, context, prior)
         if not self.fg_bg:
             return foreground
         mask = tissue_from_magnitude(magnitude).to(foreground.device)

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from data.keyframes import KeyFrames, key_frames_of
 from data.mvm_io import SLICE_POSITIONS, SliceData, Subject
-from models.hdl.keyframes import KeyFrames, key_frames_of
 from models.hdl.report.analysis import (
     SliceAnalysis,
     analyse_slice,

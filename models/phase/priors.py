@@ -1,0 +1,178 @@
+"""Which prior a stage-2 generator refines (``--prior``), and the kinematic prior's curves for its inputs.
+
+``--prior none`` (default): the generator predicts the velocity from the images alone. ``population``:
+the training set's mean curves on the frame's myocardium (``models.phase.yardsticks.PopulationPrior``)
+enter as three input channels and are added to its output. ``kinematic``: the same with the subject's
+own kinematic prior (``models.kinematics``), read from its key frames, in place of the population's.
+``--population_prior``, the older spelling of ``--prior population``, is still read (runs saved before
+``--prior`` existed, such as the shipped twin, hold only it).
+
+A kinematic run's prior must be the one inference can give: for a training subject, fitted from its key
+frames (every ``--prior_factor``-th frame, as the chain reads it) with templates made without it
+(``models.kinematics.subject.cross_fit`` over ``--prior_folds`` folds); for a validation or test subject,
+with the run's templates. A subject whose key frames cannot be read (too few, a key frame without mask,
+landmarks that cannot be fitted) gets the population prior instead, said in one line that names it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from data.cycle import key_frame_grid
+from data.keyframes import KeyFrames
+from data.mvm_io import SliceData, Subject, read_subject
+from models.kinematics.prior import KinematicPrior
+from models.kinematics.subject import PriorTable, SliceCurves, cross_fit, grid_curves, keyframe_septum, subject_curves
+from models.kinematics.templates import KinematicTemplates
+from models.phase.yardsticks import PopulationPrior
+from util.errors import DataError, OptionError
+from util.velocity import DEFAULT_SEPTUM_DEG
+
+PRIOR_KINDS = ("none", "population", "kinematic")
+
+
+def resolve_prior_kind(opt: argparse.Namespace) -> str:
+    """The prior ``opt`` asks for, from ``--prior`` and its older alias ``--population_prior`` (options saved
+    before ``--prior`` existed hold only the alias, and take ``--prior``'s default ``none``)."""
+    kind = getattr(opt, "prior", None) or "none"
+    if kind not in PRIOR_KINDS:
+        raise OptionError(f"--prior {kind!r} is not a prior; valid: {', '.join(PRIOR_KINDS)}")
+    if not getattr(opt, "population_prior", False):
+        return kind
+    if kind == "kinematic":
+        raise OptionError(
+            "--population_prior (the older spelling of --prior population) contradicts --prior kinematic; give "
+            "one of them (--init_weights and --continue_train take it from the saved options of their run)"
+        )
+    return "population"
+
+
+def add_prior_options(g: argparse._ArgumentGroup) -> None:
+    """``--prior`` and its alias, and how a kinematic run fits its training and validation priors."""
+    g.add_argument(
+        "--prior",
+        choices=PRIOR_KINDS,
+        default="none",
+        help="the prior the generator refines (three input channels, added to its output): none; population "
+        "(the training set's mean curves on the frame's myocardium); kinematic (the subject's own, fitted "
+        "to its key frames and their masks)",
+    )
+    g.add_argument(
+        "--population_prior",
+        action="store_true",
+        help="the older spelling of --prior population",
+    )
+    g.add_argument(
+        "--prior_factor",
+        type=int,
+        default=6,
+        help="--prior kinematic: key-frame spacing the training and validation subjects' priors are fitted "
+        "from (and stage-2 evaluation's); the chain uses its own --factor",
+    )
+    g.add_argument(
+        "--prior_folds",
+        type=int,
+        default=5,
+        help="--prior kinematic: folds of the training subjects; each subject's prior is fitted with "
+        "templates made from the other folds, as a test subject's is made without it",
+    )
+
+
+def _note(message: str) -> None:
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(message, flush=True)
+
+
+def population_curves(population: PopulationPrior, s: SliceData, keys: KeyFrames) -> SliceCurves:
+    """The population prior of slice ``s`` (a cycle of ``keys.n_frames``) as curves to paint."""
+    c = population.curves_at(s.slice_position, keys.n_frames)
+    septum = keyframe_septum(s, keys)
+    return SliceCurves.uniform(c["radial"], c["circumferential"], c["longitudinal"], s,
+                               DEFAULT_SEPTUM_DEG if septum is None else septum)  # fmt: skip
+
+
+def population_fallback(
+    population: PopulationPrior, subject: Subject, keys: Mapping[str, KeyFrames], reason: Exception
+) -> dict[str, SliceCurves]:
+    """The population prior of every slice of ``subject``, in place of a kinematic one it could not get:
+    said in one line naming the subject and why."""
+    _note(f"note: {subject.subject_id}: no kinematic prior ({reason}); the population prior stands in for it")
+    return {name: population_curves(population, s, keys[name]) for name, s in subject.slices.items()}
+
+
+def kinematic_curves(
+    templates: KinematicTemplates, population: PopulationPrior, subject: Subject, keys: Mapping[str, KeyFrames]
+) -> dict[str, SliceCurves]:
+    """The prior a kinematic run refines for every slice of ``subject``: its kinematic prior from the key
+    frames ``keys`` with ``templates``, else (said) the population prior."""
+    try:
+        if not templates.ready:
+            raise DataError("the run holds no kinematic templates")
+        return subject_curves(KinematicPrior(templates), subject, keys)
+    except DataError as exc:
+        return population_fallback(population, subject, keys, exc)
+
+
+def grid_keys(subject: Subject, factor: int) -> dict[str, KeyFrames]:
+    """Key frames 0, k, 2k, ... of every (full) cine of ``subject``, as the chain takes them."""
+    out = {}
+    for name, s in subject.slices.items():
+        grid = tuple(key_frame_grid(s.num_frames, factor))
+        out[name] = KeyFrames(grid, grid, s.num_frames)
+    return out
+
+
+def training_curves(
+    subjects: Sequence[Subject], population: PopulationPrior, factor: int, folds: int
+) -> list[dict[str, SliceCurves]]:
+    """The cross-fitted prior of each training subject (``cross_fit``), the population's where it fails."""
+    out = []
+    for subject, fitted in zip(subjects, cross_fit(subjects, factor, folds), strict=True):
+        if isinstance(fitted, DataError):
+            fitted = population_fallback(population, subject, grid_keys(subject, factor), fitted)
+        out.append(fitted)
+    return out
+
+
+def validation_curves(
+    subject: Subject, templates: KinematicTemplates, population: PopulationPrior, factor: int
+) -> dict[str, SliceCurves]:
+    """A validation subject's prior: fitted from its key frames with the run's templates (all training
+    subjects), the population's where it fails."""
+    try:
+        if not templates.ready:
+            raise DataError("the run holds no kinematic templates")
+        return grid_curves(KinematicPrior(templates), subject, factor)
+    except DataError as exc:
+        return population_fallback(population, subject, grid_keys(subject, factor), exc)
+
+
+def attach_prior(dataset: Any, curves: Mapping[Path, Mapping[str, SliceCurves]]) -> None:
+    """Give ``dataset`` (a ``PhaseDataset``) the prior of each of its slices, painted per sample."""
+    dataset.prior_of = PriorTable([curves[entry.path][entry.slice_name] for entry in dataset.slices])
+
+
+def attach_kinematic_priors(
+    train_dataset: Any,
+    val_dataset: Any | None,
+    train_subjects: Sequence[Subject],
+    templates: KinematicTemplates,
+    population: PopulationPrior,
+    opt: argparse.Namespace,
+) -> None:
+    """The priors of a ``--prior kinematic`` run's training (cross-fitted) and validation subjects, on their
+    datasets. ``train_subjects`` are those of ``train_dataset``, in the order of its paths."""
+    paths = list(dict.fromkeys(entry.path for entry in train_dataset.slices))
+    order = sorted(range(len(paths)), key=lambda i: str(paths[i]))
+    factor, folds = int(opt.prior_factor), int(opt.prior_folds)
+    fitted = training_curves([train_subjects[i] for i in order], population, factor, folds)
+    attach_prior(train_dataset, {paths[i]: c for i, c in zip(order, fitted, strict=True)})
+    if val_dataset is not None and val_dataset.slices:
+        val_paths = dict.fromkeys(entry.path for entry in val_dataset.slices)
+        attach_prior(val_dataset, {
+            p: validation_curves(read_subject(p, check_values=False), templates, population, factor) for p in val_paths
+        })  # fmt: skip
