@@ -3,8 +3,11 @@ patients apart, beside the yardsticks and the acquisition.
 
     python -m scripts.kinematic_ablation --dataroot datasets/patients --split test
     python -m scripts.kinematic_ablation --dataroot datasets/patients --split val --factor 10   # 5 key frames
+    python -m scripts.kinematic_ablation --dataroot datasets/altered --templates_from datasets/patients
+    python -m scripts.kinematic_ablation --dataroot datasets/patients --hold_out_territory RCA --only_territory RCA
 
-The templates come from the ``train`` split's measured velocities and masks; every subject of ``--split``
+The templates come from the ``train`` split's measured velocities and masks (of ``--templates_from``'s
+cohort when given, less its patients of a ``--hold_out_territory``); every subject of ``--split``
 is read from its key frames (every ``--factor``-th frame) and their masks only, as the chain would, and
 painted on its own masks (the twin's masks would add stage 1's segmentation error to every row alike).
 Rows: the kinematic prior and its variants (no rotation, no bulk motion, timing fit: landmark times fitted
@@ -13,7 +16,8 @@ to the key frames rather than the population's times for the subject's RR, no se
 myocardial MAE (cm/s) with its 95 % bootstrap interval over subjects, the paired difference against
 ``population_bulk`` with its interval, and the Pearson r of the global radial and circumferential curves
 (pooled over slices) against the truth's.
-The truth (``velocity_true``, the phantom's files) is read here only, to score.
+The truth (``velocity_true``, the phantom's files) is read here only, to score. A subject's coronary
+territory, for the two territory options, is read from its regional truth (``aha_motion_scale``).
 """
 
 from __future__ import annotations
@@ -23,13 +27,14 @@ if not __package__:  # run as a file, python scripts/<tool>.py: put the reposito
 
 import argparse
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
 from data.cycle import key_frame_grid
 from data.keyframes import KeyFrames
 from data.mvm_io import Subject, read_subject
+from data.phantom.segments import TERRITORIES
 from data.selection import select_subjects
 from models.kinematics.prior import KinematicPrior
 from models.kinematics.subject import keyframe_motions
@@ -38,7 +43,8 @@ from models.kinematics.yardsticks import population_plus_bulk
 from models.phase.yardsticks import fit_population_prior
 from util.bootstrap import bootstrap_mean_ci, paired_difference_ci
 from util.cli import RawDescriptionHelpFormatter, ToolParser, run_tool, say
-from util.regional import pathology_flag
+from util.errors import DataError
+from util.regional import pathology_flag, subject_truth, territories_of
 from util.velocity import velocity_curves
 
 VARIANTS = {
@@ -69,8 +75,16 @@ def subject_maps(subject: Subject, factor: int, priors: dict[str, KinematicPrior
     for name, s in subject.slices.items():
         stored = list(keys[name].stored)
         rows = {
-            label: prior.velocity(fits[label], motions[name], s.slice_position, s.myocardium, s.rv_insertion_deg,
-                                  s.z_towards_apex, s.myocardium[stored], s.pixel_spacing_mm)
+            label: prior.velocity(
+                fits[label],
+                motions[name],
+                s.slice_position,
+                s.myocardium,
+                s.rv_insertion_deg,
+                s.z_towards_apex,
+                s.myocardium[stored],
+                s.pixel_spacing_mm,
+            )
             for label, prior in priors.items()
         }
         rows["population"] = population.velocity(s)
@@ -115,19 +129,42 @@ def _table(group: str, mae: dict[str, list[float]], curves: dict[str, dict[str, 
             f"| {r[0]:.3f} | {r[1]:.3f} |")  # fmt: skip
 
 
-def run(args: argparse.Namespace) -> dict[str, dict[str, list[float]]]:
-    train = [read_subject(p) for p in select_subjects(args.dataroot, "train")]
-    templates = fit_templates(train)
-    population = fit_population_prior(s for subject in train for s in subject.slices.values())
-    priors = {label: KinematicPrior(templates, **flags) for label, flags in VARIANTS.items()}
+def subject_territories(subject: Subject) -> set[str]:
+    """The coronary territories (AHA 17-segment model) with reduced motion in the subject's regional truth."""
+    return set(territories_of(subject_truth(subject), TERRITORIES))
+
+
+def training_subjects(dataroot: str, hold_out: Sequence[str] = ()) -> tuple[list[Subject], list[str]]:
+    """The ``train`` split of ``dataroot`` without its patients of the ``hold_out`` territories, and the
+    names of those left out: the templates and the population prior then never see such a patient."""
+    kept, dropped = [], []
+    for path in select_subjects(dataroot, "train"):
+        subject = read_subject(path)
+        (dropped if subject_territories(subject) & set(hold_out) else kept).append(subject)
+    if not kept:
+        raise DataError(f"{dataroot}: no training subject is left once {', '.join(hold_out)} is held out")
+    return kept, [s.subject_id for s in dropped]
+
+
+def scored_subjects(dataroot: str, split: str, only: Sequence[str] = (), max_subjects: int = 0) -> Iterator[Subject]:
+    """The subjects of ``split`` to score: all, or those of the ``only`` territories (``max_subjects`` counts
+    the split's subjects before the territory filter)."""
+    for path in select_subjects(dataroot, split, max_subjects=max_subjects):
+        subject = read_subject(path)
+        if not only or subject_territories(subject) & set(only):
+            yield subject
+
+
+def _score(args: argparse.Namespace, priors: dict[str, KinematicPrior], population) -> tuple[dict, dict, list, int]:
+    """Every row's MAE per subject and pooled curves, healthy and patients apart; seconds a subject."""
     groups: dict[str, dict[str, list[float]]] = {"healthy": {}, "patients": {}}
     pooled: dict[str, dict[str, dict[str, list]]] = {"healthy": {}, "patients": {}}
-    seconds = []
-    for path in select_subjects(args.dataroot, args.split, max_subjects=args.subjects):
-        subject = read_subject(path)
+    seconds, n_keys = [], 0
+    for subject in scored_subjects(args.dataroot, args.split, args.only_territory, args.subjects):
         start = time.perf_counter()
         maps = subject_maps(subject, args.factor, priors, population)
         seconds.append(time.perf_counter() - start)
+        n_keys = len(key_frame_grid(next(iter(subject.slices.values())).num_frames, args.factor))
         errors, curves = score_subject(subject, maps)
         group = "patients" if pathology_flag(subject.attrs) else "healthy"
         for label, value in errors.items():
@@ -136,9 +173,28 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, list[float]]]:
                 target = pooled[group].setdefault(label, {}).setdefault(component, [[], []])
                 target[0] += got
                 target[1] += truth
-    n_keys = len(key_frame_grid(subject.slices[next(iter(subject.slices))].num_frames, args.factor))
-    say(f"{args.dataroot} ({args.split}), {n_keys} key frames a cycle (factor {args.factor}); templates from "
-        f"{templates.count} training subjects; {np.mean(seconds):.1f} s a subject for every row")  # fmt: skip
+    if not seconds:
+        raise DataError(f"{args.dataroot}: no subject of the {args.split!r} split has {', '.join(args.only_territory)}")
+    return groups, pooled, seconds, n_keys
+
+
+def run(args: argparse.Namespace) -> dict[str, dict[str, list[float]]]:
+    source = args.templates_from or args.dataroot
+    train, dropped = training_subjects(source, args.hold_out_territory)
+    templates = fit_templates(train)
+    population = fit_population_prior(s for subject in train for s in subject.slices.values())
+    priors = {label: KinematicPrior(templates, **flags) for label, flags in VARIANTS.items()}
+    groups, pooled, seconds, n_keys = _score(args, priors, population)
+    held = (
+        f" (held out, {', '.join(args.hold_out_territory)}: {', '.join(dropped) or 'none'})"
+        if args.hold_out_territory
+        else ""
+    )
+    only = f"; only {', '.join(args.only_territory)} territory subjects" if args.only_territory else ""
+    say(
+        f"{args.dataroot} ({args.split}{only}), {n_keys} key frames a cycle (factor {args.factor}); templates from "
+        f"{templates.count} training subjects of {source}{held}; {np.mean(seconds):.1f} s a subject for every row"
+    )
     for group, mae in groups.items():
         if mae:
             _table(group, mae, pooled[group])
@@ -152,6 +208,28 @@ def build_parser() -> ToolParser:
     p.add_argument("--split", default="test", help="the subjects to score (default: test)")
     p.add_argument("--factor", type=int, default=6, help="a key frame every FACTOR frames (default: 6)")
     p.add_argument("--subjects", type=int, default=0, help="at most this many subjects (default: 0, all)")
+    p.add_argument(
+        "--templates_from",
+        default=None,
+        metavar="DATAROOT",
+        help="fit the templates and the population prior on this cohort's train split (default: --dataroot)",
+    )
+    p.add_argument(
+        "--hold_out_territory",
+        nargs="+",
+        default=[],
+        choices=tuple(TERRITORIES),
+        metavar="TERRITORY",
+        help="leave the training patients of these coronary territories (LAD, RCA, LCx) out of the fit",
+    )
+    p.add_argument(
+        "--only_territory",
+        nargs="+",
+        default=[],
+        choices=tuple(TERRITORIES),
+        metavar="TERRITORY",
+        help="score only the subjects of these territories (default: every subject of --split)",
+    )
     return p
 
 

@@ -543,6 +543,14 @@ def subject_truth(subject: SubjectLike) -> SubjectTruth:
     return truth_from_attrs(attrs, pathology_flag(subject.attrs), f"subject {subject.subject_id!r}")
 
 
+def territories_of(truth: SubjectTruth, territories: Mapping[str, Iterable[int]]) -> list[str]:
+    """The named territories (e.g. coronary: name -> AHA segments) holding a segment whose motion scale
+    is reduced (below 1, not only the abnormal ones: a mild territory patient counts as that territory's
+    patient). Read from the regional truth, so it works for any file that records it; empty when none."""
+    reduced = {seg for seg, scale in truth.motion_scale.items() if scale < 1.0}
+    return [name for name, segments in territories.items() if reduced & set(segments)]
+
+
 def training_normals(subjects: Iterable[SubjectLike]) -> RegionalNormals:
     """Regional normals and the detection threshold (:func:`fit_normals`) from the acquired velocity of
     training subjects; subjects without a full acquired cine in every slice are skipped."""

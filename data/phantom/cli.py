@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from data.phantom.config import PATHOLOGY_KINDS, PhantomConfig
+from data.phantom.config import PATHOLOGY_KINDS, WAVEFORM_SHAPES, PhantomConfig
 from data.phantom.generate import generate_cohort
 from data.phantom.stats import cohort_pathology
 from util.errors import HDLError, OptionError
@@ -150,6 +150,14 @@ def _add_pathology_options(p: argparse.ArgumentParser, defaults: PhantomConfig) 
         help="largest timing offset between the radial, circumferential and longitudinal waves, ms (default 0)",
     )
     _range(h, "--mid_rotation", defaults.mid_rotation_deg, "mid-ventricular peak systolic rotation, degrees")
+    w = p.add_argument_group("waveform shapes")
+    w.add_argument(
+        "--waveform_shape",
+        default=defaults.waveform_shape,
+        metavar="SHAPE",
+        help=f"velocity waveform shapes: {', '.join(WAVEFORM_SHAPES)} (altered: double-humped systole, "
+        "E' below A', shorter diastasis; docs/PHANTOM.md) (default reference)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -226,6 +234,7 @@ def config_from_args(args: argparse.Namespace) -> PhantomConfig:
         global_scale=tuple(args.global_scale),
         direction_offset_ms=args.direction_offset_ms,
         mid_rotation_deg=tuple(args.mid_rotation),
+        waveform_shape=args.waveform_shape,
     )
 
 

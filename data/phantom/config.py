@@ -18,6 +18,8 @@ Range = tuple[float, float]
 
 #: Kinds of pathology drawn per patient (``random_pathology``); docs/PHANTOM.md describes each.
 PATHOLOGY_KINDS = ("territory", "lbbb", "global")
+#: Families of velocity waveform shapes (``waveform_shape``); docs/PHANTOM.md describes each.
+WAVEFORM_SHAPES = ("reference", "altered")
 
 
 @dataclass
@@ -75,6 +77,10 @@ class PhantomConfig:
         mid_rotation_deg: range of the mid-ventricular peak systolic rotation (degrees, counter-
             clockwise seen from the apex); the default -1 to 3 may be near zero, published normals are
             small but non-zero (e.g. 1 to 3).
+        waveform_shape: ``reference`` (default): the waveform shapes of the design brief; ``altered``:
+            shapes that the reference model never draws, per subject (a double-humped systolic wave
+            peaking late, a wide E' smaller than A', an earlier A' and a shorter diastasis), to test a
+            method on hearts whose curve shapes differ from those it was built on.
     """
 
     frames: int = 50
@@ -105,12 +111,14 @@ class PhantomConfig:
     global_scale: Range = (0.4, 0.7)
     direction_offset_ms: float = 0.0
     mid_rotation_deg: Range = (-1.0, 3.0)
+    waveform_shape: str = "reference"
 
     def __post_init__(self) -> None:
         self.delay_segments = tuple(int(s) for s in self.delay_segments)
         self.hypokinetic_segments = tuple(int(s) for s in self.hypokinetic_segments)
         self.random_pathology = tuple(str(k) for k in self.random_pathology)
         self.territories = tuple(str(k) for k in self.territories)
+        self.waveform_shape = str(self.waveform_shape)
         ranges = ("territory_scale", "lbbb_delay_ms", "global_ef", "global_scale", "mid_rotation_deg")
         for name in ("fov_mm", "snr", "venc_inplane", "venc_through", "rr_ms", "lv_radius_mm", "wall_mm", *ranges):
             setattr(self, name, tuple(float(v) for v in getattr(self, name)))
@@ -183,6 +191,10 @@ class PhantomConfig:
         _check_range("mid_rotation", self.mid_rotation_deg, -10.0, 10.0)
         if not (math.isfinite(self.direction_offset_ms) and 0.0 <= self.direction_offset_ms <= 100.0):
             raise OptionError(f"direction_offset_ms must be within 0-100 ms, got {self.direction_offset_ms}")
+        if self.waveform_shape not in WAVEFORM_SHAPES:
+            raise OptionError(
+                f"waveform_shape: unknown shape {self.waveform_shape!r} (valid: {', '.join(WAVEFORM_SHAPES)})"
+            )
 
     @property
     def has_pathology(self) -> bool:

@@ -47,37 +47,58 @@ from data.phantom.params import SliceParams, Timing
 from data.phantom.segments import regional_values, segment_numbers
 from data.phantom.waveforms import Pulse, Waveform, pulse_with_area
 
+Humps = list[list[float]] | None
 
-def contraction_waveform(timing: Timing, e_fraction: float) -> Waveform:
+
+def systolic_pulses(timing: Timing, humps: Humps, area: float) -> list[Pulse]:
+    """The systolic wave with integral ``area``: one pulse from onset to end-systole (the reference
+    shape), or one pulse per hump ``[start, peak, end, share]`` carrying its share of the area (the
+    altered shapes). Splitting a fixed area keeps every motion's closure over the beat."""
+    t = timing
+    if not humps:
+        return [pulse_with_area(t.onset, t.systolic_peak, t.end_systole, area)]
+    return [pulse_with_area(start, peak, end, area * share) for start, peak, end, share in humps]
+
+
+def contraction_waveform(timing: Timing, e_fraction: float, humps: Humps = None) -> Waveform:
     """Rate of the normalised contraction ``c``: +1 over systole, -e_fraction in E', the rest in A'."""
     t = timing
     return Waveform(
         [
-            pulse_with_area(t.onset, t.systolic_peak, t.end_systole, 1.0),
+            *systolic_pulses(t, humps, 1.0),
             pulse_with_area(t.e_start, t.e_peak, t.e_end, -e_fraction),
             pulse_with_area(t.a_start, t.a_peak, t.a_end, -(1.0 - e_fraction)),
         ]
     )
 
 
-def rotation_waveform(timing: Timing, untwist_fraction: float) -> Waveform:
+def rotation_waveform(timing: Timing, untwist_fraction: float, humps: Humps = None) -> Waveform:
     """Rate of the normalised rotation: +1 over systole, undone mostly during relaxation, rest in A'."""
     t = timing
     return Waveform(
         [
-            pulse_with_area(t.onset, t.systolic_peak, t.end_systole, 1.0),
+            *systolic_pulses(t, humps, 1.0),
             pulse_with_area(t.end_systole, t.e_start, t.untwist_end, -untwist_fraction),
             pulse_with_area(t.a_start, t.a_peak, t.a_end, -(1.0 - untwist_fraction)),
         ]
     )
 
 
-def longitudinal_waveform(timing: Timing, systolic: float, early: float, atrial: float) -> Waveform:
-    """Longitudinal velocity in cm/s (towards apex positive): S' peak, then -E' and -A' peaks."""
+def longitudinal_waveform(
+    timing: Timing, systolic: float, early: float, atrial: float, humps: Humps = None
+) -> Waveform:
+    """Longitudinal velocity in cm/s (towards apex positive): S' peak, then -E' and -A' peaks.
+
+    With humps, ``systolic`` is the peak of the reference pulse whose area the humps share, so the
+    excursion still returns to zero over the beat."""
     t = timing
+    if humps:
+        systole = systolic_pulses(t, humps, systolic * 0.5 * (t.end_systole - t.onset))
+    else:
+        systole = [Pulse(t.onset, t.systolic_peak, t.end_systole, systolic)]
     return Waveform(
         [
-            Pulse(t.onset, t.systolic_peak, t.end_systole, systolic),
+            *systole,
             Pulse(t.e_start, t.e_peak, t.e_end, -early),
             Pulse(t.a_start, t.a_peak, t.a_end, -atrial),
         ]
@@ -138,9 +159,10 @@ class SliceMotion:
         p = params
         self.params = p
         self.rr_s = p.rr_ms / 1000.0
-        self.contraction = contraction_waveform(p.timing, p.radial_e_fraction)
-        self.rotation_wave = rotation_waveform(p.timing, p.untwist_e_fraction)
-        self.longitudinal = longitudinal_waveform(p.timing, p.long_systolic_cm_s, p.long_e_cm_s, p.long_a_cm_s)
+        humps = p.systolic_humps
+        self.contraction = contraction_waveform(p.timing, p.radial_e_fraction, humps)
+        self.rotation_wave = rotation_waveform(p.timing, p.untwist_e_fraction, humps)
+        self.longitudinal = longitudinal_waveform(p.timing, p.long_systolic_cm_s, p.long_e_cm_s, p.long_a_cm_s, humps)
         self.stretch = stretch_matrix(p.ellipticity, p.ellipse_angle_deg)
         self.stretch_inv = np.linalg.inv(self.stretch)
         self.centre = np.asarray(p.centre_mm, dtype=np.float64)

@@ -133,6 +133,10 @@ class SliceParams:
     # Timing offsets of the radial (contraction), circumferential (rotation) and longitudinal waveforms,
     # fractions of RR (None: all three share the slice's event times).
     direction_offsets: list[float] | None = None
+    # Systolic wave as several pulses, ``[start, peak, end, share]`` each (phases; shares of the systolic
+    # area, summing to 1), for the altered waveform shapes (None: the one pulse of ``timing``, onset to
+    # end-systole peaking at ``systolic_peak``).
+    systolic_humps: list[list[float]] | None = None
 
     @property
     def epi_radius_mm(self) -> float:
@@ -144,8 +148,12 @@ class SliceParams:
         return self.endo_radius_mm * (1.0 - self.es_fraction)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable dict of plain Python numbers."""
-        return _plain(asdict(self))
+        """JSON-serialisable dict of plain Python numbers. ``systolic_humps`` is left out when None, so
+        that slices of the reference shapes keep the attributes they had before the field existed."""
+        out = _plain(asdict(self))
+        if out["systolic_humps"] is None:
+            del out["systolic_humps"]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SliceParams:

@@ -12,6 +12,11 @@ constrain the same quantity, the *velocities* are the target and the motion ampl
   systolic radial velocity is 3-4 cm/s, and the share of recoil in E' so that the early-diastolic
   peak is -5 to -7 cm/s (clipped to their physiological ranges when the target cannot be reached);
 * rotation: base clockwise 4-7 degrees seen from the apex, apex counter-clockwise 6-12, mid small.
+
+``waveform_shape="altered"`` changes the shapes, not only the times or amplitudes (``alter_waveforms``):
+systole becomes two overlapping pulses (double-humped, peaking late), E' widens and falls below A'
+(A'/E' 1.0-1.5, the pattern of impaired relaxation), A' comes earlier and longer, so diastasis shortens;
+the amplitudes are then solved, as above, so that every motion still closes over the beat.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from data.phantom.config import PhantomConfig
-from data.phantom.motion import SliceMotion, contraction_waveform
+from data.phantom.motion import Humps, SliceMotion, contraction_waveform
 from data.phantom.params import Anatomy, Scene, SliceParams, Timing
 from data.phantom.segments import TERRITORIES, segment_centre_deg, segment_numbers
 
@@ -80,14 +85,65 @@ def draw_timing(rng: np.random.Generator, rr_ms: float) -> tuple[Timing, dict[st
     return timing, {"s_base": s_base, "e_base": e_base, "a_base": ratio_a * e_base}
 
 
+def alter_waveforms(
+    rng: np.random.Generator, timing: Timing, long_base: dict[str, float], rr_ms: float
+) -> tuple[Timing, dict[str, float], list[list[float]], float]:
+    """Shapes the reference model never draws: a double-humped systole peaking late, a wide E' below A'
+    and an earlier, longer A' (so a shorter diastasis); onset, end-systole and S' are kept.
+
+    Systole: two overlapping pulses over the reference's onset to end-systole, the first peaking at
+    12-22 % of systole, the second at 62-78 % with 55-70 % of the area (the reference peaks once at
+    30-45 %). Diastole: E' rise 60-100 ms and fall 0.08-0.14 of RR, A' peak at 0.80-0.86 of RR with
+    widths 0.05-0.09, A'/E' 1.0-1.5 (reference 0.35-0.7); E' is then solved so that the longitudinal
+    excursion closes over the beat. The share of the radial contraction recovered in E' is drawn in
+    0.3-0.5 (the reference solves it in 0.5-0.95), so A' carries more of the radial recoil too.
+    Returns the new timing, longitudinal peaks, the humps and that E' share.
+    """
+    t, span = timing, timing.end_systole - timing.onset
+    second = _u(rng, 0.55, 0.70)
+    humps = [
+        [t.onset, t.onset + span * _u(rng, 0.12, 0.22), t.onset + span * _u(rng, 0.45, 0.55), 1.0 - second],
+        [t.onset + span * _u(rng, 0.35, 0.45), t.onset + span * _u(rng, 0.62, 0.78), t.end_systole, second],
+    ]
+    a_peak = _u(rng, 0.80, 0.86)
+    a_start, a_end = a_peak - _u(rng, 0.06, 0.09), a_peak + _u(rng, 0.05, 0.08)
+    e_start = max(t.end_systole + 0.01, t.e_peak - _u(rng, 60.0, 100.0) / rr_ms)
+    e_rise = t.e_peak - e_start
+    e_fall = min(_u(rng, 0.08, 0.14), a_start - 0.02 - t.e_peak)
+    ratio_a = _u(rng, 1.0, 1.5)
+    sys_area = long_base["s_base"] * 0.5 * span
+    e_base = sys_area / (0.5 * (e_rise + e_fall) + ratio_a * 0.5 * (a_end - a_start))
+    altered = Timing(
+        onset=t.onset,
+        systolic_peak=humps[0][1],
+        end_systole=t.end_systole,
+        e_start=e_start,
+        e_peak=t.e_peak,
+        e_end=t.e_peak + e_fall,
+        a_start=a_start,
+        a_peak=a_peak,
+        a_end=a_end,
+        untwist_end=t.e_peak + 0.5 * e_fall,
+    )
+    long_altered = {"s_base": long_base["s_base"], "e_base": e_base, "a_base": ratio_a * e_base}
+    return altered, long_altered, humps, _u(rng, 0.3, 0.5)
+
+
 def mean_radial_velocity_circular(
-    phi: np.ndarray, timing: Timing, rr_ms: float, endo: float, wall: float, es_fraction: float, e_frac: float
+    phi: np.ndarray,
+    timing: Timing,
+    rr_ms: float,
+    endo: float,
+    wall: float,
+    es_fraction: float,
+    e_frac: float,
+    humps: Humps = None,
 ) -> np.ndarray:
     """Myocardium-averaged radial velocity (cm/s, inward positive) of a circular, uniform LV ring.
 
     Averaging ``v_r = R dR/dt / r`` over the annulus gives ``2 R (-dR/dt) / (R + R_epi)``.
     """
-    wave = contraction_waveform(timing, e_frac)
+    wave = contraction_waveform(timing, e_frac, humps)
     d_r = endo * (1.0 - es_fraction)
     radius = endo - d_r * wave.displacement(phi)
     rate = -d_r * wave.velocity(phi) / (rr_ms / 1000.0)
@@ -103,9 +159,11 @@ def solve_radial(
     systolic_target: float,
     early_target: float,
     es_bounds: tuple[float, float] = (0.6, 0.8),
+    humps: Humps = None,
+    e_bounds: tuple[float, float] = (0.5, 0.95),
 ) -> tuple[float, float]:
-    """End-systolic radius fraction (within ``es_bounds``) and E' recoil share that give the target
-    radial peaks (bisection; the nearest bound when a target is out of reach)."""
+    """End-systolic radius fraction (within ``es_bounds``) and E' recoil share (within ``e_bounds``)
+    that give the target radial peaks (bisection; the nearest bound when a target is out of reach)."""
     phi = np.linspace(0.0, 1.0, 2001)
     sys = (phi > timing.onset) & (phi < timing.end_systole)
     early = (phi > timing.e_start) & (phi < timing.e_end)
@@ -123,15 +181,15 @@ def solve_radial(
         return 0.5 * (lo + hi)
 
     def sys_peak(frac: float) -> float:
-        return float(mean_radial_velocity_circular(phi, timing, rr_ms, endo, wall, frac, 0.7)[sys].max())
+        return float(mean_radial_velocity_circular(phi, timing, rr_ms, endo, wall, frac, 0.7, humps)[sys].max())
 
     es_fraction = bisect(sys_peak, es_bounds[0], es_bounds[1], systolic_target, increasing=False)
 
     def early_peak(e_frac: float) -> float:
-        v = mean_radial_velocity_circular(phi, timing, rr_ms, endo, wall, es_fraction, e_frac)
+        v = mean_radial_velocity_circular(phi, timing, rr_ms, endo, wall, es_fraction, e_frac, humps)
         return float(-v[early].min())
 
-    e_fraction = bisect(early_peak, 0.5, 0.95, early_target, increasing=True)
+    e_fraction = bisect(early_peak, e_bounds[0], e_bounds[1], early_target, increasing=True)
     return es_fraction, e_fraction
 
 
@@ -248,12 +306,20 @@ def _draw_slice(
     long_base: dict[str, float],
     heart: dict,
     pathology: dict,
+    altered: tuple[Humps, float] | None = None,
 ) -> SliceParams:
     """One slice's parameters; the radial motion is solved for its velocity targets within the
-    configured ejection fraction (fractional area change) range."""
+    configured ejection fraction (fractional area change) range; ``altered`` (systolic humps, E' share)
+    of the altered shapes replaces the one systolic pulse and fixes the E' share."""
     radius, wall, rv = heart["radius"][position], heart["wall"][position], heart["rv"]
     es_bounds = (float(np.sqrt(1.0 - config.ejection_fraction[1])), float(np.sqrt(1.0 - config.ejection_fraction[0])))
-    es_fraction, e_fraction = solve_radial(timing, rr, radius, wall, _u(rng, 3.0, 4.0), _u(rng, 5.0, 7.0), es_bounds)
+    targets = (_u(rng, 3.0, 4.0), _u(rng, 5.0, 7.0))
+    humps = None
+    if altered is None:
+        es_fraction, e_fraction = solve_radial(timing, rr, radius, wall, *targets, es_bounds)
+    else:  # equal E' bounds: the drawn share, with the end-systolic radius solved for it
+        humps, share = altered
+        es_fraction, e_fraction = solve_radial(timing, rr, radius, wall, *targets, es_bounds, humps, (share, share))
     k = heart["long_ratio"][position]
     centre = heart["centre"]
     return SliceParams(
@@ -283,6 +349,7 @@ def _draw_slice(
         rv_long_gain=rv["long"],
         scene=draw_scene(rng, position, heart["scene_angle"]),
         **pathology,
+        systolic_humps=humps,
     )
 
 
@@ -360,13 +427,18 @@ def draw_subject(rng: np.random.Generator, config: PhantomConfig) -> tuple[dict,
     subject = _draw_acquisition(rng, config)
     rr = subject["rr_interval_ms"]
     timing, long_base = draw_timing(rng, rr)
+    altered = None
+    if config.waveform_shape == "altered":  # a child stream: the parent's later draws stay as they were
+        timing, long_base, humps, e_share = alter_waveforms(rng.spawn(1)[0], timing, long_base, rr)
+        altered = (humps, e_share)
     # A cohort-wide pathology alone keeps its patient draw here, where it always was.
     early = config.has_pathology and not config.random_pathology
     diseased = early and rng.random() < config.pathology_fraction
     pathology = _fixed_pathology(config, rr) if diseased else _NORMAL
     heart = _draw_heart(rng, config)
     slices = {
-        position: _draw_slice(rng, position, config, rr, timing, long_base, heart, pathology) for position in SLICES
+        position: _draw_slice(rng, position, config, rr, timing, long_base, heart, pathology, altered)
+        for position in SLICES
     }
     texture = draw_texture(rng)
     for params in slices.values():
