@@ -25,7 +25,7 @@ from models.kinematics.subject import cross_fit, fold_of, grid_curves
 from models.kinematics.templates import KinematicTemplates, fit_templates
 from models.loading import PRETRAINED_DIR, load_trained_model
 from models.phase.model import PhaseModel
-from models.phase.priors import resolve_prior_kind, training_curves
+from models.phase.priors import grid_keys, kinematic_curves, resolve_prior_kind, training_curves
 from models.phase.yardsticks import fit_population_prior
 from options.train_options import TrainOptions
 from util.conventions import venc_scale
@@ -153,6 +153,27 @@ def test_a_subject_that_cannot_be_fitted_gets_the_population_prior_and_is_named(
     assert mid.bulk_cm_s is None
     np.testing.assert_array_equal(mid.curves["circumferential"], expected["circumferential"])
     np.testing.assert_array_equal(mid.curves["segment_radial"][3], expected["radial"])
+
+
+def test_a_key_frame_that_registers_badly_is_named_and_kept_out_of_the_rotation_fit(
+    cohort: list[Subject], capsys: pytest.CaptureFixture
+) -> None:
+    subject = cohort[0]
+    mid = subject.slices["mid"]
+    masks = mid.myocardium.copy()
+    # Key frame 6's mask becomes an elongated ring: the first key frame's mask, moved, cannot cover it.
+    rows, cols = np.nonzero(masks[6])
+    centre, radius = (rows.mean(), cols.mean()), np.hypot(rows - rows.mean(), cols - cols.mean()).mean()
+    r, c = np.indices(masks.shape[1:])
+    stretched = np.hypot((r - centre[0]) / 1.8, c - centre[1])
+    masks[6] = ((stretched >= radius - 2) & (stretched <= radius + 2)).astype(masks.dtype)
+    odd = Subject(subject.subject_id, {**subject.slices, "mid": replace(mid, myocardium=masks)}, subject.attrs)
+    population = fit_population_prior(s for other in cohort[1:] for s in other.slices.values())
+    curves = kinematic_curves(fit_templates(cohort[1:]), population, odd, grid_keys(odd, FACTOR))
+    out = capsys.readouterr().out
+    assert f"note: {subject.subject_id}, slice 'mid': key frame 6 registers badly (Dice 0." in out
+    assert "population prior stands in" not in out  # the subject keeps its kinematic prior
+    assert curves["mid"].bulk_cm_s is not None
 
 
 # ------------------------------------------------------------------------------- samples and batches

@@ -25,7 +25,7 @@ import numpy as np
 
 from data.keyframes import KeyFrames, key_frames_of
 from data.mvm_io import SliceData, Subject
-from models.kinematics.keyframe_motion import KeyFrameMotion, measure_keyframe_motion
+from models.kinematics.keyframe_motion import KeyFrameMotion, measure_keyframe_motion, registration_warnings
 from models.kinematics.paint import paint_curves, paint_frame
 from models.kinematics.prior import KinematicPrior
 from models.kinematics.templates import KinematicTemplates, fit_templates
@@ -102,11 +102,21 @@ class SliceCurves:
                            self.z_towards_apex, self.bulk_cm_s)  # fmt: skip
 
 
-def subject_curves(prior: KinematicPrior, source: Subject, keys: Mapping[str, KeyFrames]) -> dict[str, SliceCurves]:
+def subject_curves(
+    prior: KinematicPrior,
+    source: Subject,
+    keys: Mapping[str, KeyFrames],
+    report: Callable[[str], None] | None = None,
+) -> dict[str, SliceCurves]:
     """The prior of every slice of ``source`` from its key frames ``keys``: one fit for the subject, then each
     slice's curves on its cycle. Raises ``DataError`` when the subject cannot be read (too few key frames,
-    a key frame without mask, landmarks that cannot be fitted)."""
+    a key frame without mask, landmarks that cannot be fitted). A key frame that registers badly stays out
+    of the rotation fit; ``report`` gets one line for each, naming the subject, the slice and the frame."""
     motions = keyframe_motions(source, keys)
+    if report is not None:
+        for name, motion in motions.items():
+            for line in registration_warnings(motion, f"{source.subject_id}, slice '{name}'"):
+                report(line)
     fitted = prior.fit({source.slices[name].slice_position: m for name, m in motions.items()})
     out = {}
     for name, s in source.slices.items():

@@ -112,7 +112,7 @@ def kinematic_curves(
     try:
         if not templates.ready:
             raise DataError("the run holds no kinematic templates")
-        return subject_curves(KinematicPrior(templates), subject, keys)
+        return subject_curves(KinematicPrior(templates), subject, keys, report=lambda line: _note(f"note: {line}"))
     except DataError as exc:
         return population_fallback(population, subject, keys, exc)
 
