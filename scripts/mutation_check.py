@@ -215,6 +215,7 @@ MUTANTS += [
 
 KF, KM, KL = "models/kinematics/fit.py", "models/kinematics/keyframe_motion.py", "models/kinematics/landmarks.py"
 KP, KD = "models/kinematics/periodic.py", "models/kinematics/paint.py"
+RING_SAMPLE_COLS = "    cols = geom.col + r * np.cos(theta)[:, None]\n    return ndimage.map_coordinates(np.asarray(im"
 MUTANTS += [
     # ------------------------------------------------------------------ kinematic prior: subject fit
     Mutant("kinematics", KF, "    warp = cycle_warp(landmarks, templates.canonical)\n    for i, tr in enumerate(data):",
@@ -233,8 +234,9 @@ MUTANTS += [
            "circumferential from a distance in mm"),
     Mutant("kinematics", KL, "END_SYSTOLE_LEVEL * s_val", "ONSET_LEVEL * s_val", "end-systole at the onset level"),
     # ------------------------------------------------------------------ kinematic prior: key-frame motion
-    Mutant("kinematics", KM, "rows = geom.row - r * np.sin(theta)[:, None]",
-           "rows = geom.row + r * np.sin(theta)[:, None]", "polar ring clockwise (rotation sign)"),
+    # the ring sampler's line (the wall profile has the same one, followed by a map of the mask)
+    Mutant("kinematics", KM, "rows = geom.row - r * np.sin(theta)[:, None]\n" + RING_SAMPLE_COLS,
+           "rows = geom.row + r * np.sin(theta)[:, None]\n" + RING_SAMPLE_COLS, "polar ring clockwise (rotation sign)"),
     Mutant("kinematics", KM, "segments[k, j] = distance[seg == s].mean()", "segments[k, j] = distance.mean()",
            "segment radius is the slice's"),
     Mutant("kinematics", KM, "zip(self.frames, self.dice, strict=True) if d < threshold]",
