@@ -46,3 +46,20 @@ try:
         _hypothesis_settings.load_profile("ci")
 except ImportError:  # hypothesis is a test dependency; without it the property tests cannot be collected
     pass
+
+
+@pytest.fixture(scope="session")
+def older_phase_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run folder whose ``weights.pt`` holds the shipped stage 2's networks under the options an older
+    release saved: ``netG: r2unet`` for ``block: r2``, ``population_prior: True`` and no ``prior``
+    (the twin shipped before the kinematic prior, whose generator took the same 6 input channels)."""
+    from models.loading import PRETRAINED_DIR
+
+    exported = torch.load(PRETRAINED_DIR / "phase" / "weights.pt", weights_only=True)
+    newer = ("block", "prior", "prior_factor", "prior_folds")
+    options = {k: v for k, v in exported["options"].items() if k not in newer}
+    exported["options"] = {**options, "netG": "r2unet", "population_prior": True}
+    folder = tmp_path_factory.mktemp("older_release") / "phase"
+    folder.mkdir()
+    torch.save(exported, folder / "weights.pt")
+    return folder

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from models.phase.priors import resolve_prior_kind
 from options.test_options import TestOptions
 from options.train_options import TrainOptions
 from util.errors import OptionError
@@ -94,13 +95,22 @@ def _pretrained_phase_options() -> dict:
     return torch.load(PRETRAINED_DIR / "phase" / "weights.pt", weights_only=True)["options"]
 
 
+def test_init_weights_reads_an_older_release_s_spellings_as_today_s(older_phase_weights: Path, tmp_path: Path) -> None:
+    weights = older_phase_weights / "weights.pt"
+    opt = TrainOptions().parse(
+        ["--model", "phase", "--init_weights", str(weights), "--checkpoints_dir", str(tmp_path)], save=False
+    )
+    assert opt.block == "r2"  # saved as netG: r2unet
+    assert opt.population_prior is True and resolve_prior_kind(opt) == "population"  # saved before --prior existed
+
+
 def test_init_weights_takes_the_network_options_saved_with_the_weights(tmp_path: Path) -> None:
     saved = _pretrained_phase_options()
     base = ["--model", "phase", "--init_weights", "pretrained", "--checkpoints_dir", str(tmp_path)]
     opt = TrainOptions().parse(base, save=False)
-    for name in ("base_channels", "depth", "temporal_window", "cycle_conditioning", "population_prior", "ndf"):
+    for name in ("base_channels", "depth", "temporal_window", "cycle_conditioning", "prior", "block", "ndf"):
         assert getattr(opt, name) == saved[name], name
-    assert saved["netG"] == "r2unet" and opt.block == "r2"  # the shipped run's older spelling, read as today's
+    assert (opt.prior, opt.block) == ("kinematic", "r2")
     assert (opt.base_channels, opt.depth, opt.temporal_window) == (16, 3, 5)  # not the parser's 32, 4, 3
     # Training choices stay the run's own: the loss weights are not architecture.
     assert opt.lambda_myo == 100.0 and opt.lr is None

@@ -81,12 +81,14 @@ def test_the_command_line_spellings_build_the_same_generator(tiny_cohort: Path, 
     assert channels == {(): 3, ("--population_prior",): 6, ("--prior", "population"): 6, ("--prior", "kinematic"): 6}
 
 
-def test_options_saved_before_prior_existed_load_as_the_population_prior() -> None:
-    """The shipped twin's options hold ``population_prior: True`` and no ``prior``."""
-    saved = torch.load(PRETRAINED_DIR / "phase" / "weights.pt", weights_only=True)["options"]
+def test_options_saved_before_prior_existed_load_as_the_population_prior(older_phase_weights: Path) -> None:
+    """An older release's options hold ``population_prior: True`` and no ``prior``; today's shipped twin
+    refines the kinematic prior."""
+    saved = torch.load(older_phase_weights / "weights.pt", weights_only=True)["options"]
     assert saved["population_prior"] is True and "prior" not in saved
-    shipped = load_trained_model(PRETRAINED_DIR / "phase", "weights")
-    assert shipped.prior_kind == "population" and shipped.refines_prior
+    older = load_trained_model(older_phase_weights, "weights")
+    assert older.prior_kind == "population" and older.refines_prior
+    assert load_trained_model(PRETRAINED_DIR / "phase", "weights").prior_kind == "kinematic"
     old = argparse.Namespace(**{**PhaseModel.option_defaults(), **saved, "is_train": False, "base_channels": 4})
     assert PhaseModel(old).prior_kind == "population"
 

@@ -322,9 +322,9 @@ def test_fine_tuning_the_shipped_phase_model_needs_no_architecture_flags(
     assert "network options from" in out and "--base_channels 16 --depth 3" in out
     shipped = torch.load(PRETRAINED_DIR / "phase" / "weights.pt", weights_only=True)
     saved = torch.load(tmp_path / "ft" / "weights.pt", weights_only=True)["options"]
-    for name in ("base_channels", "depth", "temporal_window", "cycle_conditioning", "population_prior"):
+    for name in ("base_channels", "depth", "temporal_window", "cycle_conditioning", "prior", "block"):
         assert saved[name] == shipped["options"][name], name
-    assert (saved["block"], shipped["options"]["netG"]) == ("r2", "r2unet")  # saved under today's name
+    assert (saved["block"], saved["prior"]) == ("r2", "kinematic")
     # One step of fine-tuning moved the shipped weights a little, from where they were.
     key = next(k for k, v in shipped["networks"]["netG"].items() if v.is_floating_point() and v.numel() > 100)
     moved = (torch.load(tmp_path / "ft" / "weights.pt", weights_only=True)["networks"]["netG"][key] -
@@ -438,7 +438,7 @@ def test_weights_of_another_architecture_are_refused_with_the_saved_options_in_f
     message = str(info.value)
     assert "\n" not in message and "'netG' has another architecture" in message
     assert message.endswith("--ndf 32 --n_layers_D 3 --norm_D instance")  # every saved network option, to the end
-    assert "--base_channels 16 --depth 3" in message and "--cycle_conditioning --population_prior" in message
+    assert "--base_channels 16 --depth 3" in message and "--cycle_conditioning --prior kinematic" in message
 
 
 def test_ctrl_c_while_setting_up_says_there_is_nothing_to_resume(
