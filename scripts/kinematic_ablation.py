@@ -32,7 +32,6 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from data.cycle import key_frame_grid
-from data.keyframes import KeyFrames
 from data.mvm_io import Subject, read_subject
 from data.phantom.segments import TERRITORIES
 from data.selection import select_subjects
@@ -40,6 +39,7 @@ from models.kinematics.prior import KinematicPrior
 from models.kinematics.subject import keyframe_motions
 from models.kinematics.templates import fit_templates
 from models.kinematics.yardsticks import population_plus_bulk
+from models.phase.priors import grid_keys
 from models.phase.yardsticks import fit_population_prior
 from util.bootstrap import bootstrap_mean_ci, paired_difference_ci
 from util.cli import RawDescriptionHelpFormatter, ToolParser, run_tool, say
@@ -57,17 +57,9 @@ VARIANTS = {
 REFERENCE = "population_bulk"
 
 
-def _keys(subject: Subject, factor: int) -> dict[str, KeyFrames]:
-    out = {}
-    for name, s in subject.slices.items():
-        grid = tuple(key_frame_grid(s.num_frames, factor))
-        out[name] = KeyFrames(grid, grid, s.num_frames)
-    return out
-
-
 def subject_maps(subject: Subject, factor: int, priors: dict[str, KinematicPrior], population) -> dict:
     """Per slice name, every row's velocity map [T, 3, H, W] on the subject's own masks."""
-    keys = _keys(subject, factor)
+    keys = grid_keys(subject, factor)
     motions = keyframe_motions(subject, keys)
     by_position = {subject.slices[n].slice_position: m for n, m in motions.items()}
     fits = {label: prior.fit(by_position) for label, prior in priors.items()}
@@ -214,22 +206,11 @@ def build_parser() -> ToolParser:
         metavar="DATAROOT",
         help="fit the templates and the population prior on this cohort's train split (default: --dataroot)",
     )
-    p.add_argument(
-        "--hold_out_territory",
-        nargs="+",
-        default=[],
-        choices=tuple(TERRITORIES),
-        metavar="TERRITORY",
-        help="leave the training patients of these coronary territories (LAD, RCA, LCx) out of the fit",
-    )
-    p.add_argument(
-        "--only_territory",
-        nargs="+",
-        default=[],
-        choices=tuple(TERRITORIES),
-        metavar="TERRITORY",
-        help="score only the subjects of these territories (default: every subject of --split)",
-    )
+    territories = {"nargs": "+", "default": [], "choices": tuple(TERRITORIES), "metavar": "TERRITORY"}
+    p.add_argument("--hold_out_territory", **territories,
+                   help="leave the training patients of these coronary territories (LAD, RCA, LCx) out of the fit")
+    p.add_argument("--only_territory", **territories,
+                   help="score only the subjects of these territories (default: every subject of --split)")
     return p
 
 
