@@ -24,6 +24,7 @@ from data.phantom import (
     wall_radii,
 )
 from data.phantom.cli import main as phantom_main
+from data.phantom.params import SliceParams
 from data.phantom.sampling import draw_subject
 from data.phantom.segments import segment_of_angle
 from data.phantom.waveforms import Pulse, Waveform, pulse_with_area
@@ -324,6 +325,76 @@ def test_same_seed_same_arrays_different_seed_differs():
             assert x.dtype == y.dtype and x.tobytes() == y.tobytes()
         assert not np.array_equal(a.slices[name].magnitude, c.slices[name].magnitude)
     assert a.attrs == b.attrs and a.attrs != c.attrs
+
+
+#: Sums (float64) of magnitude, velocity, velocity_true and the myocardium mask of the basal and apical
+#: slices of tiny subjects (seed 11 cohort, subject index below, 10 frames of 48 x 48), as written before
+#: the out-of-model options (patch, dyssync, independent waveforms, wide appearance, exact patient
+#: counts) existed: with their defaults, every array is unchanged.
+DRAWN_BEFORE = {
+    ("default", 0): [
+        [6893110.09322454, -958.7786496343433, -542.1611519012367, 1164.0],
+        [6823604.517489672, -6011.914768115052, -142.69523447955726, 725.0],
+    ],
+    ("patients", 2): [
+        [6482245.604448587, -3952.3807103863837, -321.5857819787925, 845.0],
+        [6400681.716578186, -1059.7234853285008, -72.00531947234413, 600.0],
+    ],
+    ("altered", 1): [
+        [6107791.8905195, 2649.2486309543265, 120.62074164970545, 1010.0],
+        [6865536.404303998, -854.3234645651855, 32.67530024633743, 565.0],
+    ],
+}
+
+
+@pytest.mark.parametrize("cohort_kind, index", sorted(DRAWN_BEFORE))
+def test_default_options_draw_the_subjects_drawn_before(cohort_kind, index):
+    options = {
+        "default": {},
+        "patients": {"random_pathology": ("territory", "lbbb", "global")},
+        "altered": {"waveform_shape": "altered", "direction_offset_ms": 20.0},
+    }[cohort_kind]
+    subject = generate_subject("s", subject_seed(11, index), PhantomConfig(frames=10, size=48, **options))
+    for name, expected in zip(("basal", "apical"), DRAWN_BEFORE[(cohort_kind, index)], strict=True):
+        s = subject.slices[name]
+        sums = [float(np.sum(getattr(s, f), dtype=np.float64)) for f in ("magnitude", "velocity", "velocity_true")]
+        np.testing.assert_allclose(sums, expected[:3], rtol=1e-6, atol=0.05)
+        assert int(s.myocardium.sum()) == expected[3]
+    for later in ("appearance", "patch_width_deg", "patch_scale", "dyssync_delay_ms"):
+        assert later not in subject.attrs["phantom"]["config"]
+
+
+def test_wide_appearance_spreads_the_grey_levels_and_keeps_the_motion():
+    """10 subjects: the myocardium / LV blood intensity ratio (mean noisy magnitude at end-diastole, mid
+    slice) spreads over a much wider range with ``appearance="wide"`` than with the reference, and so
+    does the liver-like grey of the surroundings; the heart's motion and myocardium are those of the
+    reference subject of the same seed."""
+    ratios: dict[str, list[float]] = {"reference": [], "wide": []}
+    greys: dict[str, list[float]] = {"reference": [], "wide": []}
+    for look in ratios:
+        for seed in range(10):
+            subject = generate_subject("look", seed, PhantomConfig(frames=8, size=64, appearance=look))
+            s = subject.slices["mid"]
+            m = s.magnitude[0]
+            ratios[look].append(float(m[s.myocardium[0] > 0].mean() / m[s.lv_blood[0] > 0].mean()))
+            greys[look].append(SliceParams.from_dict(s.attrs["phantom"]).scene.intensity_liver)
+            if look == "wide" and seed < 2:
+                reference = generate_subject("look", seed, PhantomConfig(frames=8, size=64)).slices["mid"]
+                assert np.array_equal(s.myocardium, reference.myocardium)
+                inside = s.myocardium > 0
+                assert np.array_equal(s.velocity_true[:, 0][inside], reference.velocity_true[:, 0][inside])
+    log_spread = {look: np.ptp(np.log(values)) for look, values in ratios.items()}
+    assert log_spread["wide"] > 1.5 * log_spread["reference"]  # measured 1.04 against 0.54
+    assert np.ptp(greys["wide"]) > 3.0 * np.ptp(greys["reference"])
+
+
+def test_bad_appearance_gives_one_line_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "never"
+    argv = ["--out", str(out), "--subjects", "1", "--frames", "8", "--size", "32", "--appearance", "bright"]
+    assert phantom_main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: appearance: unknown value 'bright' (valid: reference, wide)")
+    assert not out.exists()
 
 
 def test_cohort_files_validate_with_splits_by_subject(cohort):

@@ -25,7 +25,7 @@ FRAMES = 40
 
 
 #: Waveform shape families of the phantom: every derivative check runs on each.
-SHAPES = ("reference", "altered")
+SHAPES = ("reference", "altered", "independent")
 
 
 def _params(seed: int = 4, position: str = "basal", shape: str = "reference", **changes):
@@ -87,7 +87,8 @@ def test_circumferential_velocity_is_radius_times_angular_rate(position, shape):
 
 #: Every kind of pathology the phantom draws, as slice parameter changes (mid slice: segments 7-12):
 #: a hypokinetic territory, an akinetic one, LBBB-like delays with early (negative) septal segments, a
-#: cohort-wide delay, per-direction timing offsets, and all of them at once.
+#: cohort-wide delay, per-direction timing offsets, a smooth angular patch, a delay smooth in angle
+#: (``dyssync``: early and late rays), and all of them at once.
 PATHOLOGIES = {
     "healthy": {},
     "hypokinetic": {"segment_scale": [0.3, 0.3, 1.0, 1.0, 1.0, 1.0]},
@@ -95,10 +96,14 @@ PATHOLOGIES = {
     "lbbb_early_and_late": {"segment_delay": [0.0, -0.06, -0.06, 0.0, 0.07, 0.07]},
     "cohort_delay": {"delay_segments": [9, 10], "delay_fraction": 0.12},
     "direction_offsets": {"direction_offsets": [0.03, -0.04, 0.05]},
+    "patch": {"patch": [250.0, 80.0, 20.0, 0.2]},
+    "dyssync": {"delay_harmonics": [[0, 0.01, 0.0], [1, 0.06, 37.0], [2, 0.015, 101.0]]},
     "all": {
         "segment_scale": [0.5, 1.0, 1.0, 1.0, 0.2, 1.0],
         "segment_delay": [0.1, -0.05, 0.0, 0.0, 0.0, 0.02],
         "direction_offsets": [-0.02, 0.03, 0.01],
+        "patch": [20.0, 130.0, 35.0, 0.0],
+        "delay_harmonics": [[1, -0.05, 300.0], [2, 0.02, 10.0]],
     },
 }
 

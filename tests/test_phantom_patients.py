@@ -13,12 +13,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from data.mvm_io import read_subject
+from data.mvm_io import default_splits, read_subject
 from data.phantom import PhantomConfig, SliceMotion, generate_cohort, generate_subject
 from data.phantom.cli import main as phantom_main
-from data.phantom.generate import segment_truth
+from data.phantom.generate import patient_count, patient_flags, segment_truth
 from data.phantom.sampling import draw_subject
-from data.phantom.segments import TERRITORIES, segment_centre_deg, segment_numbers
+from data.phantom.segments import TERRITORIES, segment_centre_deg, segment_interval, segment_numbers
 from data.phantom.stats import pathology_table
 from util.errors import OptionError
 from util.velocity import velocity_curves
@@ -172,6 +172,9 @@ def test_files_record_the_segment_truth_and_the_cohort_summary(tmp_path, capsys)
         (["--random_pathology", "lbbb", "--lbbb_delay_ms", "50", "400"], "lbbb_delay_ms must lie within 0-300"),
         (["--delay_segments", "5", "--delay_ms", "350"], "delay in ms must be within 0-300"),
         (["--pathology_fraction", "1.5"], "pathology fraction must be within 0-1"),
+        (["--random_pathology", "patch", "--patch_width", "5", "90"], "patch_width must lie within 10-300"),
+        (["--random_pathology", "patch", "--patch_scale", "0.5", "0.2"], "patch_scale range is reversed"),
+        (["--random_pathology", "dyssync", "--dyssync_delay_ms", "50", "400"], "dyssync_delay_ms must lie within"),
     ],
 )
 def test_bad_pathology_options_give_one_line_and_write_nothing(tmp_path, capsys, option, message):
@@ -195,3 +198,118 @@ def test_cohort_of_patients_is_reproducible(tmp_path):
         a, b = read_subject(tmp_path / "a" / f"{stem}.h5"), read_subject(tmp_path / "b" / f"{stem}.h5")
         assert a.attrs["pathology"] == b.attrs["pathology"]
         assert a.slices["basal"].velocity_true.tobytes() == b.slices["basal"].velocity_true.tobytes()
+
+
+def _raised_cosine_patch(angle: np.ndarray, centre: float, width: float, edge: float, scale: float) -> np.ndarray:
+    """The patch written out here, independently of the phantom's code."""
+    d = np.abs((angle - centre + 180.0) % 360.0 - 180.0)
+    t = np.clip((0.5 * width - d + 0.5 * edge) / edge, 0.0, 1.0)
+    return 1.0 - (1.0 - scale) * (0.5 - 0.5 * np.cos(np.pi * t))
+
+
+def test_patch_truth_is_the_segment_mean_of_its_angular_scale_and_scales_the_motion():
+    """A patch patient: each AHA segment's recorded motion scale is the mean over its sector of the
+    smooth angular scale; at the patch centre the endocardium moves at the level's scale of the healthy
+    speed; the file says what was drawn."""
+    config = PhantomConfig(frames=8, size=32, random_pathology=("patch",), patch_width_deg=(70.0, 90.0))
+    drawn, slices = draw_subject(np.random.default_rng(3), config)
+    record = drawn["pathology"]
+    assert record["kind"] == "patch" and 70.0 <= record["width_deg"] <= 90.0
+    for position, params in slices.items():
+        centre, width, edge, scale = params.patch
+        assert scale == pytest.approx(record["level_scales"][position])
+        expected = []
+        for seg in segment_numbers(position):
+            start, end = segment_interval(seg, params.septum_deg)
+            angle = np.linspace(start, end, 200001)
+            expected.append(np.mean(_raised_cosine_patch(angle, centre, width, edge, scale)))
+        np.testing.assert_allclose(segment_truth(params)["aha_motion_scale"], expected, atol=1e-5)
+    core = record["level"]
+    assert min(segment_truth(slices[core])["aha_motion_scale"]) < 1.0
+    params = slices[core]
+    sick = dataclasses.replace(params, ellipticity=0.0, bulk_mm=[0.0] * 8, rotation_deg=0.0)
+    healthy = dataclasses.replace(sick, patch=None)
+    alpha0 = np.deg2rad(params.patch[0])
+
+    def speed(p) -> np.ndarray:
+        """Rate of the endocardial point's distance from the centre at the patch centre (mm per phase)."""
+        motion, h = SliceMotion(p), 1e-5
+
+        def radius(phi: np.ndarray) -> np.ndarray:
+            x, y, _ = motion.forward(p.endo_radius_mm, alpha0, phi)
+            return np.hypot(x - p.centre_mm[0], y - p.centre_mm[1])
+
+        return (radius(PHASES + h) - radius(PHASES - h)) / (2 * h)
+
+    np.testing.assert_allclose(speed(sick), record["motion_scale"] * speed(healthy), atol=1e-6)
+    subject = generate_subject("patch", 3, config)
+    assert subject.attrs["patient"] and subject.attrs["pathology"].startswith("patch: centre ")
+
+
+@pytest.mark.parametrize("relative_deg", [0.0, 75.0, 200.0, 290.0])
+def test_smooth_dyssync_shifts_each_angle_by_its_delay(relative_deg):
+    """A dyssync patient: at any angle, the systolic peak of the endocardial radial velocity (the model
+    velocity that velocity_true carries, tracked at 4001 phases) moves by the drawn delay at that angle
+    (within 0.5 ms); the delays span the drawn earliest-to-latest delay; the file records the segment
+    means of the delay function."""
+    config = PhantomConfig(random_pathology=("dyssync",), dyssync_delay_ms=(120.0, 140.0))
+    drawn, slices = draw_subject(np.random.default_rng(6), config)
+    record = drawn["pathology"]
+    params = dataclasses.replace(slices["mid"], ellipticity=0.0, bulk_mm=[0.0] * 8, rotation_deg=0.0)
+    healthy = dataclasses.replace(params, delay_harmonics=None)
+    angle = params.septum_deg + relative_deg
+    delay_ms = params.rr_ms * sum(a * np.cos(np.deg2rad(k * (angle - ph))) for k, a, ph in params.delay_harmonics)
+    grid = np.arange(0.0, 360.0, 0.1)
+    span = [sum(a * np.cos(np.deg2rad(k * (g - ph))) for k, a, ph in params.delay_harmonics) for g in grid]
+    assert (max(span) - min(span)) * params.rr_ms == pytest.approx(record["spread_ms"], abs=0.01)
+    assert 120.0 <= record["spread_ms"] <= 140.0 and abs(delay_ms) > 1.0
+
+    def peak_ms(p) -> float:
+        motion = SliceMotion(p)
+        alpha0 = np.full(PHASES.shape, np.deg2rad(angle))
+        x, y, _ = motion.forward(np.full(PHASES.shape, p.endo_radius_mm), alpha0, PHASES)
+        state = motion.inverse(x, y, PHASES, dtype=np.float64)
+        inward = -(state.vx * (x - p.centre_mm[0]) + state.vy * (y - p.centre_mm[1])) / p.endo_radius_mm
+        systole = (PHASES > 0.0) & (PHASES < 0.5)
+        return float(PHASES[np.argmax(np.where(systole, inward, -np.inf))] * p.rr_ms)
+
+    assert peak_ms(params) - peak_ms(healthy) == pytest.approx(delay_ms, abs=0.5)
+    truth = segment_truth(slices["mid"])["aha_delay_ms"]
+    assert np.ptp(truth) > 0.5 * record["spread_ms"]
+
+
+def test_pathology_fraction_is_an_exact_count_stratified_over_the_splits(tmp_path, capsys):
+    """round(fraction x subjects) patients (.5 up), each split getting its share as evenly as rounding
+    allows, chosen from the seed: 4 at 0.5 -> 2, 10 at 0.3 -> 3, 5 at 0.5 -> 3."""
+    for subjects, fraction, count in ((4, 0.5, 2), (10, 0.3, 3), (5, 0.5, 3), (7, 0.0, 0), (7, 1.0, 7)):
+        assert patient_count(fraction, subjects) == count
+    names = [f"subject_{i:03d}" for i in range(20)]
+    splits = default_splits(names, 0.15, 0.15)
+    flags = patient_flags(5, 0.5, splits, names)
+    assert flags == patient_flags(5, 0.5, splits, names) and flags != patient_flags(6, 0.5, splits, names)
+    assert sum(flags) == 10
+    for members in splits.values():
+        share = 10 * len(members) / 20
+        assert np.floor(share) <= sum(flags[names.index(n)] for n in members) <= np.ceil(share)
+    out = tmp_path / "four"
+    argv = ["--out", str(out), "--subjects", "4", "--frames", "8", "--size", "32", "--workers", "1"]
+    assert phantom_main([*argv, "--random_pathology", "patch", "dyssync", "--pathology_fraction", "0.5"]) == 0
+    assert "patients: 2 of 4" in capsys.readouterr().out
+
+
+def test_healthy_subjects_of_a_mixed_cohort_are_those_of_an_all_healthy_cohort(tmp_path):
+    config = PhantomConfig(frames=8, size=32, random_pathology=("patch", "dyssync"), pathology_fraction=0.5)
+    generate_cohort(tmp_path / "mixed", 4, seed=9, config=config, workers=1)
+    generate_cohort(tmp_path / "healthy", 4, seed=9, config=PhantomConfig(frames=8, size=32), workers=1)
+    healthy_seen = 0
+    for i in range(4):
+        mixed = read_subject(tmp_path / "mixed" / f"subject_00{i}.h5")
+        if mixed.attrs["patient"]:
+            continue
+        healthy_seen += 1
+        normal = read_subject(tmp_path / "healthy" / f"subject_00{i}.h5")
+        for name in ("basal", "mid", "apical"):
+            a, b = mixed.slices[name], normal.slices[name]
+            assert a.magnitude.tobytes() == b.magnitude.tobytes()
+            assert a.velocity.tobytes() == b.velocity.tobytes()
+    assert healthy_seen == 2

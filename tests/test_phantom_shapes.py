@@ -1,4 +1,4 @@
-"""The phantom's altered waveform shapes (``--waveform_shape altered``), checked by value.
+"""The phantom's altered and independent waveform shapes (``--waveform_shape``), checked by value.
 
 They exist to test methods on hearts whose curve *shapes* differ from the reference model's, so the
 tests state how far they differ (correlation of the global curves, time to the systolic peak, E'/A'
@@ -19,6 +19,7 @@ from data.phantom.cli import build_parser
 from data.phantom.cli import main as phantom_main
 from data.phantom.params import SliceParams
 from data.phantom.sampling import SLICES, draw_subject
+from data.phantom.variety import INDEPENDENT_RANGES
 from util.errors import OptionError
 
 SEEDS = range(8)
@@ -113,8 +114,54 @@ def test_bad_shape_gives_one_line_and_writes_nothing(tmp_path, capsys):
     argv = ["--out", str(out), "--subjects", "1", "--frames", "8", "--size", "32", "--waveform_shape", "wavy"]
     assert phantom_main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "waveform_shape: unknown shape 'wavy' (valid: reference, altered)" in err[0]
+    assert len(err) == 1 and "waveform_shape: unknown shape 'wavy' (valid: reference, altered, independent)" in err[0]
     assert not out.exists()
     with pytest.raises(OptionError, match="waveform_shape"):
         PhantomConfig(waveform_shape="")
     assert "--waveform_shape" in build_parser().format_help()
+
+
+def test_independent_waveforms_are_drawn_apart_and_close():
+    """20 subjects: systolic duration, E' duration, A' peak and the longitudinal peaks are drawn in
+    their documented ranges, independently (the systolic duration does not predict the E' one, as it
+    does not in the template warp), and every motion closes over the beat."""
+    config = PhantomConfig(waveform_shape="independent")
+    systole, e_duration, a_over_e = [], [], []
+    for seed in range(20):
+        _, slices = draw_subject(np.random.default_rng(seed), config)
+        t = slices["basal"].timing
+        systole.append(t.end_systole - t.onset)
+        e_duration.append(t.e_end - t.e_start)
+        a_over_e.append(slices["basal"].long_a_cm_s / slices["basal"].long_e_cm_s)
+        assert INDEPENDENT_RANGES["onset"][0] <= t.onset <= INDEPENDENT_RANGES["onset"][1]
+        assert INDEPENDENT_RANGES["a_peak"][0] <= t.a_peak <= INDEPENDENT_RANGES["a_peak"][1]
+        assert t.end_systole < t.e_start < t.e_end < t.a_start < t.a_end < 1.0
+        for p in slices.values():
+            motion = SliceMotion(p)
+            assert motion.contraction.closed and motion.rotation_wave.closed and motion.longitudinal.closed
+    assert INDEPENDENT_RANGES["systole"][0] <= min(systole) and max(systole) <= INDEPENDENT_RANGES["systole"][1]
+    assert max(systole) - min(systole) > 0.08 and max(a_over_e) / min(a_over_e) > 2.0
+    assert abs(np.corrcoef(systole, e_duration)[0, 1]) < 0.6
+
+
+def test_independent_durations_show_in_velocity_true():
+    """Rendered and read like a scan: the myocardium-mean longitudinal velocity_true (100 frames) is
+    positive from the drawn onset to the drawn end-systole and peaks at the drawn systolic peak, and its
+    E' and A' minima lie at the drawn peaks, each within one frame."""
+    frames = 100
+    config = PhantomConfig(frames=frames, size=64, waveform_shape="independent")
+    subject = generate_subject("ind", 5, config)
+    s = subject.slices["mid"]
+    t = SliceParams.from_dict(s.attrs["phantom"]).timing
+    vz = np.array([s.velocity_true[f, 2][s.myocardium[f] > 0].mean() for f in range(frames)])
+    phase = np.arange(frames) / frames
+    positive = phase[vz > 1e-3]
+    systolic = positive[positive < 0.6]
+    assert systolic.min() - t.onset == pytest.approx(0.0, abs=1.0 / frames)
+    assert systolic.max() - t.end_systole == pytest.approx(0.0, abs=1.0 / frames)
+    assert phase[np.argmax(vz)] == pytest.approx(t.systolic_peak, abs=1.0 / frames)
+    early = (phase > t.end_systole) & (phase < 0.5 * (t.e_end + t.a_start))
+    assert phase[early][np.argmin(vz[early])] == pytest.approx(t.e_peak, abs=1.0 / frames)
+    late = phase > 0.5 * (t.e_end + t.a_start)
+    assert phase[late][np.argmin(vz[late])] == pytest.approx(t.a_peak, abs=1.0 / frames)
+    assert subject.attrs["phantom"]["config"]["waveform_shape"] == "independent"

@@ -9,7 +9,8 @@ broadcasting over ``[T, H, W]``.
 
 Black-blood contrast: myocardium bright (1.0), RV wall slightly less, chest wall and liver grey, other
 mediastinal soft tissue darker grey, subcutaneous and epicardial fat light grey; blood, lung and air
-carry no signal at all (their pixels are pure noise in magnitude and phase). A smooth multiplicative
+carry no signal at all (their pixels are pure noise in magnitude and phase; ``appearance="wide"`` may give
+the blood pools a faint residual signal, ``Scene.intensity_blood``). A smooth multiplicative
 coil-sensitivity bias is applied on top.
 
 The heart's structures are drawn in *material* coordinates (``params.Anatomy``): every pixel is mapped
@@ -243,9 +244,10 @@ def _paint(static: np.ndarray, params: SliceParams, f: _HeartFields, spacing_mm:
     if params.anatomy is not None:
         signal = blend(signal, params.anatomy.intensity_fat, d["fat"])
     signal = blend(signal, np.float32(params.scene.intensity_rv_wall) * f.rv_texture, d["rv_outer"])
-    signal = blend(signal, 0.0, d["rv_cavity"])
+    blood = params.scene.intensity_blood  # 0 (black blood) unless the appearance draws a residue
+    signal = blend(signal, blood, d["rv_cavity"])
     signal = blend(signal, f.lv_texture, d["epi"])
-    signal = blend(signal, 0.0, d["endo"])
+    signal = blend(signal, blood, d["endo"])
     return blend(signal, f.lv_texture, d["inner"])
 
 

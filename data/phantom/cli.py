@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from data.phantom.config import PATHOLOGY_KINDS, WAVEFORM_SHAPES, PhantomConfig
+from data.phantom.config import APPEARANCES, PATHOLOGY_KINDS, WAVEFORM_SHAPES, PhantomConfig
 from data.phantom.generate import generate_cohort
 from data.phantom.stats import cohort_pathology
 from util.errors import HDLError, OptionError
@@ -136,12 +136,20 @@ def _add_pathology_options(p: argparse.ArgumentParser, defaults: PhantomConfig) 
     _range(r, "--lbbb_delay_ms", defaults.lbbb_delay_ms, "septal-to-lateral delay of an lbbb patient, ms")
     _range(r, "--global_ef", defaults.global_ef, "area ejection fraction of a global patient")
     _range(r, "--global_scale", defaults.global_scale, "longitudinal and rotation scale of a global patient")
+    _range(r, "--patch_width", defaults.patch_width_deg, "angular width of a patch patient's patch, degrees")
+    _range(r, "--patch_scale", defaults.patch_scale, "motion scale in the core of the patch, 0 akinetic")
+    _range(r, "--dyssync_delay_ms", defaults.dyssync_delay_ms, "earliest-to-latest delay of a dyssync patient, ms")
     p.add_argument(
         "--pathology_fraction",
         type=_finite_float,
         default=1.0,
-        help="fraction 0-1 of subjects who are patients (default 1)",
+        help="fraction 0-1 of subjects who are patients: round(fraction x subjects), .5 rounded up, "
+        "spread over the splits in proportion (default 1)",
     )
+
+
+def _add_variation_options(p: argparse.ArgumentParser, defaults: PhantomConfig) -> None:
+    """Normal variation, waveform shapes and image appearance (opt-in; docs/PHANTOM.md)."""
     h = p.add_argument_group("normal variation (opt-in)")
     h.add_argument(
         "--direction_offset_ms",
@@ -156,7 +164,15 @@ def _add_pathology_options(p: argparse.ArgumentParser, defaults: PhantomConfig) 
         default=defaults.waveform_shape,
         metavar="SHAPE",
         help=f"velocity waveform shapes: {', '.join(WAVEFORM_SHAPES)} (altered: double-humped systole, "
-        "E' below A', shorter diastasis; docs/PHANTOM.md) (default reference)",
+        "E' below A', shorter diastasis; independent: systole, E' and A' timed and sized independently; "
+        "docs/PHANTOM.md) (default reference)",
+    )
+    w.add_argument(
+        "--appearance",
+        default=defaults.appearance,
+        metavar="LOOK",
+        help=f"image appearance: {', '.join(APPEARANCES)} (wide: far wider grey levels, blood residue, "
+        "texture, coil bias, anatomy sizes and SNR; docs/PHANTOM.md) (default reference)",
     )
 
 
@@ -184,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--bulk", type=_finite_float, default=defaults.bulk_motion_mm, help="max bulk translation, mm (default 1.5)"
     )
     _add_pathology_options(p, defaults)
+    _add_variation_options(p, defaults)
     p.add_argument("--workers", type=_positive_int, default=2, help="processes (default 2)")
     p.add_argument(
         "--val_fraction", type=_finite_float, default=0.15, help="share of the subjects in the val split (default 0.15)"
@@ -235,6 +252,10 @@ def config_from_args(args: argparse.Namespace) -> PhantomConfig:
         direction_offset_ms=args.direction_offset_ms,
         mid_rotation_deg=tuple(args.mid_rotation),
         waveform_shape=args.waveform_shape,
+        patch_width_deg=tuple(args.patch_width),
+        patch_scale=tuple(args.patch_scale),
+        dyssync_delay_ms=tuple(args.dyssync_delay_ms),
+        appearance=args.appearance,
     )
 
 

@@ -17,9 +17,19 @@ from util.errors import OptionError
 Range = tuple[float, float]
 
 #: Kinds of pathology drawn per patient (``random_pathology``); docs/PHANTOM.md describes each.
-PATHOLOGY_KINDS = ("territory", "lbbb", "global")
+PATHOLOGY_KINDS = ("territory", "lbbb", "global", "patch", "dyssync")
 #: Families of velocity waveform shapes (``waveform_shape``); docs/PHANTOM.md describes each.
-WAVEFORM_SHAPES = ("reference", "altered")
+WAVEFORM_SHAPES = ("reference", "altered", "independent")
+#: Ranges of the image appearance (``appearance``); docs/PHANTOM.md describes each.
+APPEARANCES = ("reference", "wide")
+#: Options added after files were first written: left out of a file's config record at these defaults,
+#: so that a cohort drawn without them keeps the attributes it had before they existed.
+_LATER_DEFAULTS: dict[str, Any] = {
+    "patch_width_deg": (40.0, 140.0),
+    "patch_scale": (0.0, 0.8),
+    "dyssync_delay_ms": (60.0, 150.0),
+    "appearance": "reference",
+}
 
 
 @dataclass
@@ -59,8 +69,10 @@ class PhantomConfig:
         delay_ms: the delay in ms instead (converted per subject with its RR; overrides delay_fraction).
         hypokinetic_segments: AHA segments (1-16) whose radial and longitudinal motion is scaled down.
         hypokinetic_scale: the motion scale of those segments (1 normal, 0 akinetic).
-        pathology_fraction: fraction of subjects (chosen by their own generator) that get the pathology
-            above; the rest are normal. 1 (default) gives every subject the pathology.
+        pathology_fraction: fraction of subjects that get the pathology above; the rest are normal. In
+            a cohort (``generate_cohort``) exactly ``round_half_up(fraction x subjects)`` are patients,
+            spread over the splits in proportion (``patient_flags``); a subject drawn alone is a patient
+            with this probability (its own generator). 1 (default) gives every subject the pathology.
         random_pathology: kinds of pathology drawn per patient (each patient gets one, chosen at
             random): ``territory`` (hypokinesia or akinesia of a coronary territory), ``lbbb``
             (dyssynchrony: septum early, lateral wall late) and ``global`` (globally reduced function).
@@ -70,6 +82,11 @@ class PhantomConfig:
         territory_scale: range of the territory's radial and longitudinal motion scale (0 akinetic).
         lbbb_delay_ms: range of the septal-to-lateral delay of an ``lbbb`` patient (ms): a segment at
             angle ``a`` from the septum centre is delayed by ``-D/2 cos(a)``, septum early, lateral late.
+        patch_width_deg: range of the angular width (full width at half depth, degrees) of a ``patch``
+            patient's smooth hypokinetic patch, centred anywhere (uniform angle), edges not on AHA borders.
+        patch_scale: range of the patch's radial and longitudinal motion scale in its core level.
+        dyssync_delay_ms: range of the earliest-to-latest delay of a ``dyssync`` patient, whose delay
+            is a smooth function of angle (a cosine towards a uniform direction plus a second harmonic).
         global_ef: range of the slices' area ejection fraction of a ``global`` patient.
         global_scale: range of the scale of a ``global`` patient's longitudinal motion and rotation.
         direction_offset_ms: largest timing offset (ms) of the radial, circumferential and longitudinal
@@ -80,7 +97,11 @@ class PhantomConfig:
         waveform_shape: ``reference`` (default): the waveform shapes of the design brief; ``altered``:
             shapes that the reference model never draws, per subject (a double-humped systolic wave
             peaking late, a wide E' smaller than A', an earlier A' and a shorter diastasis), to test a
-            method on hearts whose curve shapes differ from those it was built on.
+            method on hearts whose curve shapes differ from those it was built on; ``independent``:
+            systole, E' and A' with independently drawn times, durations and amplitudes.
+        appearance: ``reference`` (default): the intensities, texture and anatomy sizes of the design
+            brief; ``wide``: the same draws over far wider ranges (tissue grey levels, blood residue,
+            texture, coil bias, papillary muscles, trabeculae, SNR; docs/PHANTOM.md).
     """
 
     frames: int = 50
@@ -112,6 +133,10 @@ class PhantomConfig:
     direction_offset_ms: float = 0.0
     mid_rotation_deg: Range = (-1.0, 3.0)
     waveform_shape: str = "reference"
+    patch_width_deg: Range = (40.0, 140.0)
+    patch_scale: Range = (0.0, 0.8)
+    dyssync_delay_ms: Range = (60.0, 150.0)
+    appearance: str = "reference"
 
     def __post_init__(self) -> None:
         self.delay_segments = tuple(int(s) for s in self.delay_segments)
@@ -119,7 +144,9 @@ class PhantomConfig:
         self.random_pathology = tuple(str(k) for k in self.random_pathology)
         self.territories = tuple(str(k) for k in self.territories)
         self.waveform_shape = str(self.waveform_shape)
+        self.appearance = str(self.appearance)
         ranges = ("territory_scale", "lbbb_delay_ms", "global_ef", "global_scale", "mid_rotation_deg")
+        ranges += ("patch_width_deg", "patch_scale", "dyssync_delay_ms")
         for name in ("fov_mm", "snr", "venc_inplane", "venc_through", "rr_ms", "lv_radius_mm", "wall_mm", *ranges):
             setattr(self, name, tuple(float(v) for v in getattr(self, name)))
         self.ejection_fraction = tuple(float(v) for v in self.ejection_fraction)
@@ -186,6 +213,9 @@ class PhantomConfig:
             raise OptionError("territories: give at least one of " + ", ".join(TERRITORIES))
         _check_range("territory_scale", self.territory_scale, 0.0, 1.0)
         _check_range("lbbb_delay_ms", self.lbbb_delay_ms, 0.0, 300.0)
+        _check_range("patch_width", self.patch_width_deg, 10.0, 300.0)
+        _check_range("patch_scale", self.patch_scale, 0.0, 1.0)
+        _check_range("dyssync_delay_ms", self.dyssync_delay_ms, 0.0, 300.0)
         _check_range("global_ef", self.global_ef, 0.05, 0.85)
         _check_range("global_scale", self.global_scale, 0.0, 1.0)
         _check_range("mid_rotation", self.mid_rotation_deg, -10.0, 10.0)
@@ -195,6 +225,8 @@ class PhantomConfig:
             raise OptionError(
                 f"waveform_shape: unknown shape {self.waveform_shape!r} (valid: {', '.join(WAVEFORM_SHAPES)})"
             )
+        if self.appearance not in APPEARANCES:
+            raise OptionError(f"appearance: unknown value {self.appearance!r} (valid: {', '.join(APPEARANCES)})")
 
     @property
     def has_pathology(self) -> bool:
@@ -203,6 +235,9 @@ class PhantomConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable dict (stored in every subject file)."""
         out = asdict(self)
+        for key, default in _LATER_DEFAULTS.items():
+            if out[key] == default:
+                del out[key]
         for key, value in out.items():
             if isinstance(value, tuple):
                 out[key] = list(value)

@@ -21,13 +21,16 @@ from data.mvm_io import SUBJECT_SUFFIX, SliceData, Subject, default_splits, writ
 from data.phantom.acquisition import acquire, eddy_offsets
 from data.phantom.anatomy import render_slice
 from data.phantom.config import PhantomConfig
-from data.phantom.motion import segment_pathology
+from data.phantom.motion import segment_truth_values
 from data.phantom.params import SliceParams
 from data.phantom.sampling import SLICES, describe_pathology, draw_subject
 from util.errors import OptionError
 
 #: Noise-free myocardial signal level in the stored magnitude (arbitrary units, scanner-like range).
 SIGNAL_SCALE = 1000.0
+
+#: Entropy word of the stream that picks a cohort's patients ("pati"), apart from the subjects' streams.
+PATIENT_STREAM = 0x70617469
 
 
 def subject_seed(cohort_seed: int, index: int) -> int:
@@ -36,7 +39,32 @@ def subject_seed(cohort_seed: int, index: int) -> int:
     return int(state[0]) << 32 | int(state[1])
 
 
-def generate_subject(subject_id: str, seed: int, config: PhantomConfig | None = None) -> Subject:
+def patient_count(fraction: float, subjects: int) -> int:
+    """Number of patients in a cohort: ``fraction x subjects`` rounded half up (0.5 x 5 -> 3)."""
+    return int(np.floor(fraction * subjects + 0.5 + 1e-9))
+
+
+def patient_flags(seed: int, fraction: float, splits: dict[str, list[str]], names: list[str]) -> list[bool]:
+    """Which subjects of a cohort are patients: exactly ``patient_count`` of them, spread over the
+    splits in proportion to their sizes (largest remainders, ties to the larger split), and within
+    each split chosen at random from the cohort seed (its own stream, so no subject's draws change)."""
+    total = patient_count(fraction, len(names))
+    groups = [(name, members) for name, members in splits.items() if members]
+    quotas = [total * len(members) / len(names) for _, members in groups]
+    counts = [int(np.floor(q)) for q in quotas]
+    order = sorted(range(len(groups)), key=lambda i: (counts[i] - quotas[i], -len(groups[i][1]), i))
+    for i in order[: total - sum(counts)]:
+        counts[i] += 1
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), PATIENT_STREAM]))
+    chosen: set[str] = set()
+    for (_, members), count in zip(groups, counts, strict=True):
+        chosen.update(rng.choice(sorted(members), size=count, replace=False).tolist())
+    return [name in chosen for name in names]
+
+
+def generate_subject(
+    subject_id: str, seed: int, config: PhantomConfig | None = None, patient: bool | None = None
+) -> Subject:
     """Draw and render one subject with slices "basal", "mid" and "apical".
 
     Each slice holds the noisy magnitude, the measured (noisy, wrapped) velocity, the noise-free
@@ -44,14 +72,15 @@ def generate_subject(subject_id: str, seed: int, config: PhantomConfig | None = 
     attributes of the format; its ``attrs["phantom"]`` holds every drawn slice parameter (enough for
     ``analytic_global_curves``), ``attrs["snr"]`` its myocardial SNR and ``attrs["noise_sigma"]`` the
     complex noise std in magnitude units. The subject's ``attrs["phantom"]`` holds the seed, the config
-    and the subject-level draws.
+    and the subject-level draws. ``patient`` says whether a subject of a config with a pathology is a
+    patient (None: its own draw with probability ``pathology_fraction``).
     """
     config = config or PhantomConfig()
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise OptionError(f"phantom seed must be a non-negative integer, got {seed!r}")
     root = np.random.SeedSequence(int(seed))
     param_seq, *slice_seqs = root.spawn(1 + len(SLICES))
-    drawn, params = draw_subject(np.random.default_rng(param_seq), config)
+    drawn, params = draw_subject(np.random.default_rng(param_seq), config, patient)
     venc = np.asarray(drawn["venc_cm_s"], dtype=np.float64)
     spacing = float(drawn["pixel_spacing_mm"])
     slices: dict[str, SliceData] = {}
@@ -98,8 +127,8 @@ def segment_truth(params: SliceParams) -> dict[str, np.ndarray]:
     """The regional truth a phantom slice records (docs/PHANTOM.md): its AHA segment numbers, each
     segment's radial and longitudinal motion scale (1 normal, 0 akinetic; relative to the subject's own
     normal motion, so a globally reduced heart has scale 1 everywhere) and its delay in ms (negative:
-    early)."""
-    ids, scale, delay = segment_pathology(params)
+    early). An angular pathology (patch, smooth dyssynchrony) counts by its mean over each segment."""
+    ids, scale, delay = segment_truth_values(params)
     return {
         "aha_segment_ids": np.asarray(ids, dtype=np.int64),
         "aha_motion_scale": np.asarray(scale, dtype=np.float64),
@@ -107,10 +136,31 @@ def segment_truth(params: SliceParams) -> dict[str, np.ndarray]:
     }
 
 
-def _generate_and_write(job: tuple[str, int, PhantomConfig, str, str | None]) -> str:
-    subject_id, seed, config, path, compression = job
-    write_subject(path, generate_subject(subject_id, seed, config), compression=compression)
+def _generate_and_write(job: tuple[str, int, PhantomConfig, str, str | None, bool | None]) -> str:
+    subject_id, seed, config, path, compression, patient = job
+    write_subject(path, generate_subject(subject_id, seed, config, patient), compression=compression)
     return path
+
+
+def _check_cohort_options(
+    n_subjects: int, seed: int, workers: int, compression: str | None, val_fraction: float, test_fraction: float
+) -> None:
+    """One-line ``OptionError`` for a bad argument of ``generate_cohort``."""
+    if not isinstance(n_subjects, (int, np.integer)) or n_subjects < 1:
+        raise OptionError(f"number of subjects must be a positive integer, got {n_subjects!r}")
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise OptionError(f"seed must be a non-negative integer, got {seed!r}")
+    if not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise OptionError(f"workers must be a positive integer, got {workers!r}")
+    for name, fraction in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not 0.0 <= fraction < 1.0:
+            raise OptionError(f"{name} must be within 0-1, got {fraction}")
+    if val_fraction + test_fraction >= 1.0:
+        raise OptionError(
+            f"val_fraction + test_fraction must leave subjects to train, got {val_fraction + test_fraction}"
+        )
+    if compression not in (None, "gzip", "lzf"):
+        raise OptionError(f"compression must be gzip, lzf or none, got {compression!r}")
 
 
 def generate_cohort(
@@ -135,33 +185,32 @@ def generate_cohort(
         val_fraction, test_fraction: shares of the subjects in the validation and test splits (the last
             subjects in name order; ``data.mvm_io.default_splits``).
 
+    With a pathology, exactly ``patient_count(config.pathology_fraction, n_subjects)`` subjects are
+    patients, spread over the splits in proportion (``patient_flags``).
+
     Returns:
         The subject file paths, in subject order.
     """
     config = config or PhantomConfig()
-    if not isinstance(n_subjects, (int, np.integer)) or n_subjects < 1:
-        raise OptionError(f"number of subjects must be a positive integer, got {n_subjects!r}")
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise OptionError(f"seed must be a non-negative integer, got {seed!r}")
-    if not isinstance(workers, (int, np.integer)) or workers < 1:
-        raise OptionError(f"workers must be a positive integer, got {workers!r}")
-    for name, fraction in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-        if not 0.0 <= fraction < 1.0:
-            raise OptionError(f"{name} must be within 0-1, got {fraction}")
-    if val_fraction + test_fraction >= 1.0:
-        raise OptionError(
-            f"val_fraction + test_fraction must leave subjects to train, got {val_fraction + test_fraction}"
-        )
-    if compression not in (None, "gzip", "lzf"):
-        raise OptionError(f"compression must be gzip, lzf or none, got {compression!r}")
+    _check_cohort_options(n_subjects, seed, workers, compression, val_fraction, test_fraction)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise OptionError(f"{out}: output exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     width = max(3, len(str(n_subjects - 1)))
     names = [f"subject_{i:0{width}d}" for i in range(n_subjects)]
+    splits = default_splits(names, val_fraction, test_fraction)
+    with_pathology = config.has_pathology or config.random_pathology
+    flags = patient_flags(int(seed), config.pathology_fraction, splits, names) if with_pathology else None
     jobs = [
-        (name, subject_seed(int(seed), i), config, str(out / f"{name}{SUBJECT_SUFFIX}"), compression)
+        (
+            name,
+            subject_seed(int(seed), i),
+            config,
+            str(out / f"{name}{SUBJECT_SUFFIX}"),
+            compression,
+            None if flags is None else flags[i],
+        )
         for i, name in enumerate(names)
     ]
     workers = min(int(workers), n_subjects)
@@ -172,5 +221,5 @@ def generate_cohort(
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             paths = list(pool.map(_generate_and_write, jobs))
-    write_splits(out, default_splits(names, val_fraction, test_fraction))
+    write_splits(out, splits)
     return [Path(p) for p in paths]

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from data.phantom.params import SliceParams, Timing
-from data.phantom.segments import regional_values, segment_numbers
+from data.phantom.segments import harmonic_delay, patch_scale, regional_values, segment_means, segment_numbers
 from data.phantom.waveforms import Pulse, Waveform, pulse_with_area
 
 Humps = list[list[float]] | None
@@ -135,6 +135,18 @@ def segment_pathology(params: SliceParams) -> tuple[list[int], np.ndarray, np.nd
     return ids, scale, delay
 
 
+def segment_truth_values(params: SliceParams) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """The regional truth of a slice per AHA segment: ``segment_pathology`` combined with the angular
+    pathology (``patch``, ``delay_harmonics``) averaged over each segment's sector."""
+    p = params
+    ids, scale, delay = segment_pathology(p)
+    if p.patch is not None:
+        scale = scale * segment_means(lambda a: patch_scale(a, p.patch), p.septum_deg, p.slice_position)
+    if p.delay_harmonics is not None:
+        delay = delay + segment_means(lambda a: harmonic_delay(a, p.delay_harmonics), p.septum_deg, p.slice_position)
+    return ids, scale, delay
+
+
 @dataclass
 class WallState:
     """Motion of the points asked about, all arrays of one broadcast shape (mm, mm/s, cm/s, rad)."""
@@ -172,8 +184,10 @@ class SliceMotion:
         self.rv_matrix_inv = np.linalg.inv(self.rv_matrix)
         self.rv_wall_unit = p.rv_wall_mm / (0.5 * (p.rv_axis_along_mm + p.rv_axis_across_mm))
         self.segment_ids, self.segment_scale, self.segment_delay = segment_pathology(p)
-        self.has_delay = bool(np.any(self.segment_delay != 0.0))
-        self.has_hypokinesis = bool(np.any(self.segment_scale != 1.0))
+        self.segment_has_delay = bool(np.any(self.segment_delay != 0.0))
+        self.segment_has_scale = bool(np.any(self.segment_scale != 1.0))
+        self.has_delay = self.segment_has_delay or p.delay_harmonics is not None
+        self.has_hypokinesis = self.segment_has_scale or p.patch is not None
         offsets = p.direction_offsets or (0.0, 0.0, 0.0)
         self.offset_radial, self.offset_rotation, self.offset_longitudinal = (float(v) for v in offsets)
 
@@ -222,10 +236,14 @@ class SliceMotion:
         scale: np.ndarray | float = 1.0
         if self.has_delay or self.has_hypokinesis:
             angle = np.rad2deg(np.arctan2(iy, ix))
-            if self.has_delay:
+            if self.segment_has_delay:
                 delay = regional_values(angle, self.segment_delay, p.septum_deg, p.slice_position, 0.0)
-            if self.has_hypokinesis:
+            if p.delay_harmonics is not None:
+                delay = delay + harmonic_delay(angle, p.delay_harmonics)
+            if self.segment_has_scale:
                 scale = regional_values(angle, self.segment_scale, p.septum_deg, p.slice_position, 1.0)
+            if p.patch is not None:
+                scale = scale * patch_scale(angle, p.patch)
         return delay, scale, gain
 
     def regional(self, alpha0: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

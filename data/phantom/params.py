@@ -60,6 +60,8 @@ class Scene:
     intensity_soft: float
     intensity_rv_wall: float
     bias: list[float]  # coefficients of x, y, x^2 + y^2, x*y (field-of-view normalised) in the log bias
+    # Residual signal of the LV and RV blood pools (0: black blood; ``appearance="wide"`` draws some).
+    intensity_blood: float = 0.0
 
 
 @dataclass
@@ -137,6 +139,12 @@ class SliceParams:
     # area, summing to 1), for the altered waveform shapes (None: the one pulse of ``timing``, onset to
     # end-systole peaking at ``systolic_peak``).
     systolic_humps: list[list[float]] | None = None
+    # Pathology as smooth functions of the angle (degrees, as displayed), not tied to the AHA borders:
+    # a patch ``[centre_deg, width_deg, edge_deg, scale]`` scaling radial and longitudinal motion
+    # (``segments.patch_scale``) and a delay ``[[order, amplitude, phase_deg], ...]`` in fractions of RR
+    # (``segments.harmonic_delay``). They combine with the per-segment fields: scales multiply, delays add.
+    patch: list[float] | None = None
+    delay_harmonics: list[list[float]] | None = None
 
     @property
     def epi_radius_mm(self) -> float:
@@ -148,11 +156,14 @@ class SliceParams:
         return self.endo_radius_mm * (1.0 - self.es_fraction)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable dict of plain Python numbers. ``systolic_humps`` is left out when None, so
-        that slices of the reference shapes keep the attributes they had before the field existed."""
+        """JSON-serialisable dict of plain Python numbers. Fields added later are left out at their
+        defaults, so that slices drawn without them keep the attributes they had before they existed."""
         out = _plain(asdict(self))
-        if out["systolic_humps"] is None:
-            del out["systolic_humps"]
+        for name in ("systolic_humps", "patch", "delay_harmonics"):
+            if out[name] is None:
+                del out[name]
+        if out["scene"]["intensity_blood"] == 0.0:
+            del out["scene"]["intensity_blood"]
         return out
 
     @classmethod

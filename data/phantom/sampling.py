@@ -17,6 +17,8 @@ constrain the same quantity, the *velocities* are the target and the motion ampl
 systole becomes two overlapping pulses (double-humped, peaking late), E' widens and falls below A'
 (A'/E' 1.0-1.5, the pattern of impaired relaxation), A' comes earlier and longer, so diastasis shortens;
 the amplitudes are then solved, as above, so that every motion still closes over the beat.
+``waveform_shape="independent"``, the out-of-model pathology kinds (``patch``, ``dyssync``) and
+``appearance="wide"`` are drawn in ``variety``.
 """
 
 from __future__ import annotations
@@ -27,12 +29,17 @@ from data.phantom.config import PhantomConfig
 from data.phantom.motion import Humps, SliceMotion, contraction_waveform
 from data.phantom.params import Anatomy, Scene, SliceParams, Timing
 from data.phantom.segments import TERRITORIES, segment_centre_deg, segment_numbers
+from data.phantom.variety import (
+    APPEARANCE_RANGES,
+    describe_variety,
+    draw_dyssync,
+    draw_patch,
+    draw_wide_extras,
+    independent_waveforms,
+)
+from data.phantom.variety import uniform as _u
 
 SLICES = ("basal", "mid", "apical")
-
-
-def _u(rng: np.random.Generator, lo: float, hi: float) -> float:
-    return float(rng.uniform(lo, hi))
 
 
 def _u_whole(rng: np.random.Generator, lo: float, hi: float) -> float:
@@ -193,8 +200,11 @@ def solve_radial(
     return es_fraction, e_fraction
 
 
-def draw_scene(rng: np.random.Generator, position: str, angle_deg: float) -> Scene:
-    """Surroundings: anterior chest wall and air above, lungs left and right, liver below, aorta."""
+def draw_scene(rng: np.random.Generator, position: str, angle_deg: float, appearance: str = "reference") -> Scene:
+    """Surroundings: anterior chest wall and air above, lungs left and right, liver below, aorta; grey
+    levels and coil bias over the ranges of ``appearance`` (``variety.APPEARANCE_RANGES``)."""
+    look = APPEARANCE_RANGES[appearance]
+    bias = look["bias"][0]
     liver_shift = {"basal": -10.0, "mid": 0.0, "apical": 10.0}[position]
 
     def blob(cx: float, cy: float, ax: float, ay: float) -> list[float]:
@@ -220,12 +230,17 @@ def draw_scene(rng: np.random.Generator, position: str, angle_deg: float) -> Sce
         lung_right=blob(-105.0, 12.0, 45.0, 70.0),
         liver=blob(-45.0, -88.0 + liver_shift, 85.0, 45.0),
         aorta=[_u(rng, 15.0, 30.0), _u(rng, -68.0, -58.0), _u(rng, 9.0, 12.0)],
-        intensity_chest_wall=_u(rng, 0.45, 0.6),
-        intensity_fat=_u(rng, 0.7, 0.85),
-        intensity_liver=_u(rng, 0.42, 0.55),
-        intensity_soft=_u(rng, 0.3, 0.42),
-        intensity_rv_wall=_u(rng, 0.8, 0.95),
-        bias=[_u(rng, -0.2, 0.2), _u(rng, -0.2, 0.2), _u(rng, -0.15, 0.05), _u(rng, -0.1, 0.1)],
+        intensity_chest_wall=_u(rng, *look["chest_wall"]),
+        intensity_fat=_u(rng, *look["fat"]),
+        intensity_liver=_u(rng, *look["liver"]),
+        intensity_soft=_u(rng, *look["soft"]),
+        intensity_rv_wall=_u(rng, *look["rv_wall"]),
+        bias=[
+            _u(rng, -0.2 * bias, 0.2 * bias),
+            _u(rng, -0.2 * bias, 0.2 * bias),
+            _u(rng, -0.15 * bias, 0.05 * bias),
+            _u(rng, -0.1 * bias, 0.1 * bias),
+        ],
     )
 
 
@@ -347,7 +362,7 @@ def _draw_slice(
         rv_wall_mm=rv["wall"],
         rv_shrink=rv["shrink"],
         rv_long_gain=rv["long"],
-        scene=draw_scene(rng, position, heart["scene_angle"]),
+        scene=draw_scene(rng, position, heart["scene_angle"], config.appearance),
         **pathology,
         systolic_humps=humps,
     )
@@ -360,7 +375,9 @@ PAPILLARY_RADIUS_MM = {"basal": (3.5, 5.0), "mid": (4.5, 6.5), "apical": (1.5, 3
 TRABECULAR_DEPTH_MM = {"basal": (0.5, 1.0), "mid": (0.8, 1.4), "apical": (1.0, 1.8)}
 
 
-def draw_anatomy(rng: np.random.Generator, params: SliceParams, texture: list[list[float]]) -> Anatomy:
+def draw_anatomy(
+    rng: np.random.Generator, params: SliceParams, texture: list[list[float]], appearance: str = "reference"
+) -> Anatomy:
     """Papillary muscles, trabeculae and epicardial fat of one slice, in material coordinates.
 
     Papillary muscles (counter-clockwise angles from the septum S, seen from the apex): the
@@ -369,14 +386,17 @@ def draw_anatomy(rng: np.random.Generator, params: SliceParams, texture: list[li
     whose centre lies inside the endocardium by less than its radius, so it joins the wall.
     """
     position, septum = params.slice_position, params.septum_deg
+    look = APPEARANCE_RANGES[appearance]
     papillary = []
     lo, hi = PAPILLARY_RADIUS_MM[position]
+    lo, hi = lo * look["papillary"][0], hi * look["papillary"][1]
     for offset in (-145.0, 100.0):  # anterolateral, posteromedial
         radius = _u(rng, lo, hi)
         present = position != "apical" or rng.random() < 0.6
         if present:
             papillary.append([septum + offset + _u(rng, -10.0, 10.0), radius, radius * _u(rng, 0.3, 0.5)])
-    trabeculae = [_u(rng, *TRABECULAR_DEPTH_MM[position])]
+    lo, hi = TRABECULAR_DEPTH_MM[position]
+    trabeculae = [_u(rng, lo * look["trabecular"][0], hi * look["trabecular"][1])]
     for k in rng.choice(np.arange(5, 25), size=6, replace=False):
         trabeculae += [float(k), _u(rng, 0.4, 0.9), _u(rng, 0.0, 2 * np.pi)]
     insertion = SliceMotion(params).rv_insertion_deg()
@@ -388,17 +408,19 @@ def draw_anatomy(rng: np.random.Generator, params: SliceParams, texture: list[li
         texture=texture,
         fat=fat,
         insertion_deg=insertion,
-        intensity_fat=_u(rng, 0.75, 0.9),
+        intensity_fat=_u(rng, *look["epicardial_fat"]),
     )
 
 
-def draw_texture(rng: np.random.Generator) -> list[list[float]]:
-    """Smooth random myocardial signal texture: 8 plane waves of wavelength 4-12 mm in random
-    directions, total RMS 2-4 % of the signal (a per-subject draw, shared by the slices)."""
-    rms = _u(rng, 0.03, 0.05)
+def draw_texture(rng: np.random.Generator, appearance: str = "reference") -> list[list[float]]:
+    """Smooth random myocardial signal texture: 8 plane waves of wavelength 5-14 mm in random
+    directions, total RMS 3-5 % of the signal (a per-subject draw, shared by the slices); ``wide``
+    appearance: wavelength 3-25 mm, RMS 0-12 %."""
+    look = APPEARANCE_RANGES[appearance]
+    rms = _u(rng, *look["texture_rms"])
     waves = []
     for _ in range(8):
-        k = 2 * np.pi / _u(rng, 5.0, 14.0)
+        k = 2 * np.pi / _u(rng, *look["wavelength"])
         direction = _u(rng, 0.0, 2 * np.pi)
         waves.append([k * np.cos(direction), k * np.sin(direction), _u(rng, 0.0, 2 * np.pi), rms * np.sqrt(2.0 / 8)])
     return [[float(v) for v in w] for w in waves]
@@ -418,12 +440,23 @@ def _fixed_pathology(config: PhantomConfig, rr: float) -> dict:
 _NORMAL = {"delay_segments": [], "delay_fraction": 0.0, "hypokinetic_segments": [], "hypokinetic_scale": 1.0}
 
 
-def draw_subject(rng: np.random.Generator, config: PhantomConfig) -> tuple[dict, dict[str, SliceParams]]:
+def _is_patient(rng: np.random.Generator, config: PhantomConfig, patient: bool | None) -> bool:
+    """The subject's own patient draw (always made, so the later draws do not depend on the answer),
+    overridden by ``patient`` when the cohort decided it."""
+    drawn = bool(rng.random() < config.pathology_fraction)
+    return drawn if patient is None else bool(patient)
+
+
+def draw_subject(
+    rng: np.random.Generator, config: PhantomConfig, patient: bool | None = None
+) -> tuple[dict, dict[str, SliceParams]]:
     """Subject-level acquisition parameters and one ``SliceParams`` per slice position.
 
     The anatomy (papillary muscles, trabeculae, texture, fat) is drawn after the motion, and the
     per-subject timing offsets and random pathology after the anatomy, each only when asked for, so that
-    adding them left every earlier draw, and so the healthy subjects of a given seed, unchanged."""
+    adding them left every earlier draw, and so the healthy subjects of a given seed, unchanged.
+    ``patient`` (set by ``generate_cohort``, which picks an exact number of patients) overrides the
+    subject's own draw with probability ``pathology_fraction``; it matters only with a pathology."""
     subject = _draw_acquisition(rng, config)
     rr = subject["rr_interval_ms"]
     timing, long_base = draw_timing(rng, rr)
@@ -431,22 +464,27 @@ def draw_subject(rng: np.random.Generator, config: PhantomConfig) -> tuple[dict,
     if config.waveform_shape == "altered":  # a child stream: the parent's later draws stay as they were
         timing, long_base, humps, e_share = alter_waveforms(rng.spawn(1)[0], timing, long_base, rr)
         altered = (humps, e_share)
+    elif config.waveform_shape == "independent":
+        timing, long_base, e_share = independent_waveforms(rng.spawn(1)[0])
+        altered = (None, e_share)
     # A cohort-wide pathology alone keeps its patient draw here, where it always was.
     early = config.has_pathology and not config.random_pathology
-    diseased = early and rng.random() < config.pathology_fraction
+    diseased = early and _is_patient(rng, config, patient)
     pathology = _fixed_pathology(config, rr) if diseased else _NORMAL
     heart = _draw_heart(rng, config)
     slices = {
         position: _draw_slice(rng, position, config, rr, timing, long_base, heart, pathology, altered)
         for position in SLICES
     }
-    texture = draw_texture(rng)
+    texture = draw_texture(rng, config.appearance)
     for params in slices.values():
-        params.anatomy = draw_anatomy(rng, params, texture)
+        params.anatomy = draw_anatomy(rng, params, texture, config.appearance)
     if config.direction_offset_ms > 0:
         draw_direction_offsets(rng, config.direction_offset_ms, rr, slices)
+    if config.appearance == "wide":
+        draw_wide_extras(rng.spawn(1)[0], subject, slices)
     record: dict = {"patient": bool(diseased), "kind": "segments" if diseased else "none"}
-    if config.random_pathology and rng.random() < config.pathology_fraction:
+    if config.random_pathology and _is_patient(rng, config, patient):
         for params in slices.values():
             for key, value in _fixed_pathology(config, rr).items():
                 setattr(params, key, value)
@@ -487,6 +525,10 @@ def draw_random_pathology(
                 for seg in segment_numbers(params.slice_position)
             ]
         return {"kind": kind, "septal_to_lateral_ms": spread_ms}
+    if kind == "patch":
+        return draw_patch(rng, config, slices)
+    if kind == "dyssync":
+        return draw_dyssync(rng, config, rr, slices)
     ejection_fraction, scale = _u(rng, *config.global_ef), _u(rng, *config.global_scale)
     for params in slices.values():
         params.es_fraction = float(np.sqrt(1.0 - ejection_fraction))
@@ -509,4 +551,4 @@ def describe_pathology(record: dict) -> str:
     if kind == "global":
         ef, scale = record["ejection_fraction"], record["motion_scale"]
         return f"globally reduced function, area EF {ef:.2f}, motion x{scale:.2f}"
-    return "the cohort-wide segment pathology"
+    return describe_variety(record) or "the cohort-wide segment pathology"

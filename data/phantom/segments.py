@@ -108,3 +108,40 @@ def regional_values(
         if value != normal:
             out = out + (value - normal) * segment_weight(angle, (seg,), septum_deg, slice_position)
     return out
+
+
+# ---------------------------------------------------------------------------- angular pathology
+# Regional pathology as a smooth function of angle whose edges need not follow the AHA borders. Both
+# functions depend on the material direction only (not on time), so the motion model applies them like
+# the per-segment values and its velocity stays the exact time derivative of the positions.
+
+
+def patch_scale(angle_deg: np.ndarray, patch: list[float]) -> np.ndarray:
+    """Motion scale of a smooth angular patch ``[centre_deg, width_deg, edge_deg, scale]``: ``scale``
+    in its core, 1 away from it, a raised-cosine edge ``edge_deg`` wide centred on each of its borders
+    (so ``width_deg`` is the full width at half depth)."""
+    centre, width, edge, scale = patch
+    angle = np.asarray(angle_deg, dtype=np.float64)
+    d = np.abs(np.mod(angle - centre + 180.0, 360.0) - 180.0)
+    return 1.0 - (1.0 - scale) * _smooth_step(0.5 * width - d, 0.5 * edge)
+
+
+def harmonic_delay(angle_deg: np.ndarray, harmonics: list[list[float]]) -> np.ndarray:
+    """Phase delay (fraction of RR) ``sum a cos(k (angle - phase))`` of ``[k, a, phase_deg]`` terms
+    (``k = 0`` is a constant)."""
+    angle = np.asarray(angle_deg, dtype=np.float64)
+    out = np.zeros(angle.shape)
+    for order, amplitude, phase in harmonics:
+        out = out + amplitude * np.cos(np.deg2rad(order * (angle - phase)))
+    return out
+
+
+def segment_means(fn, septum_deg: float, slice_position: str, samples: int = 3600) -> np.ndarray:
+    """Mean of an angular function ``fn(angle_deg)`` over each AHA segment of a slice (its sector
+    between the AHA borders, midpoint rule), in the order of ``segment_numbers``."""
+    out = []
+    for seg in segment_numbers(slice_position):
+        start, end = segment_interval(seg, septum_deg)
+        angle = start + (np.arange(samples) + 0.5) * (end - start) / samples
+        out.append(float(np.mean(fn(angle))))
+    return np.asarray(out)
