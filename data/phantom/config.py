@@ -75,7 +75,9 @@ class PhantomConfig:
             with this probability (its own generator). 1 (default) gives every subject the pathology.
         random_pathology: kinds of pathology drawn per patient (each patient gets one, chosen at
             random): ``territory`` (hypokinesia or akinesia of a coronary territory), ``lbbb``
-            (dyssynchrony: septum early, lateral wall late) and ``global`` (globally reduced function).
+            (dyssynchrony: septum early, lateral wall late), ``global`` (globally reduced function),
+            ``patch`` (a smooth hypokinetic patch off the AHA borders) and ``dyssync`` (a delay smooth
+            in angle towards a random direction).
             Empty (default): only the cohort-wide pathology above. ``pathology_fraction`` picks the
             patients; the cohort-wide segments, if any, apply to the same patients.
         territories: coronary territories a ``territory`` patient may get (AHA 17-segment model).
