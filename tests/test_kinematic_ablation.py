@@ -22,7 +22,7 @@ from util.errors import DataError
 # Seed 10 of this config: train 000 RCA, 001 LCx, 002 RCA; val 003 LCx; test 004 RCA, 005 LBBB, 006 LCx,
 # 007 LBBB (checked against the files' records below).
 CONFIG = PhantomConfig(
-    frames=12, size=32, random_pathology=("territory", "lbbb"), pathology_fraction=0.8, territories=("RCA", "LCx")
+    frames=12, size=32, random_pathology=("territory", "lbbb"), pathology_fraction=1.0, territories=("RCA", "LCx")
 )
 
 
