@@ -10,8 +10,11 @@ The templates come from the ``train`` split's measured velocities and masks (of 
 cohort when given, less its patients of a ``--hold_out_territory``); every subject of ``--split``
 is read from its key frames (every ``--factor``-th frame) and their masks only, as the chain would, and
 painted on its own masks (the twin's masks would add stage 1's segmentation error to every row alike).
-Rows: the kinematic prior and its variants (no rotation, no bulk motion, timing fit: landmark times fitted
-to the key frames rather than the population's times for the subject's RR, no segments), ``population``,
+Rows: the kinematic prior (its model chosen per subject from the key frames, ``models.kinematics.choice``)
+and its variants (no rotation, no bulk motion, no segment models among the candidates; ``fixed segments``:
+the template fit with segments for every subject, the prior before the choice; ``fixed timing +
+segments``: the same with landmark times fitted; ``model_free``: the measured trajectories alone),
+``population``,
 ``population_bulk``, ``zero`` and the acquired phase (the scan itself, a ceiling). Columns: mean
 myocardial MAE (cm/s) with its 95 % bootstrap interval over subjects, the paired difference against
 ``population_bulk`` with its interval, and the Pearson r of the global radial and circumferential curves
@@ -51,8 +54,10 @@ VARIANTS = {
     "kinematic": {},
     "no rotation": {"use_rotation": False},
     "no bulk": {"use_bulk": False},
-    "timing fit": {"use_timing": True},
     "no segments": {"use_segments": False},
+    "fixed segments": {"choose": False},
+    "fixed timing + segments": {"choose": False, "use_timing": True},
+    "model_free": {"candidates": ("model_free",)},
 }
 REFERENCE = "population_bulk"
 

@@ -22,7 +22,7 @@ def test_curves_paint_the_prior_whole_or_one_frame_at_a_time(tiny_cohort: Path) 
     subject = read_subject(tiny_cohort / f"{splits['test'][0]}.h5")
     keys = {name: key_frames_of(s, FACTOR) for name, s in subject.slices.items()}
     curves = subject_curves(prior, subject, keys)
-    velocities = kinematic_velocities(prior, subject, subject, keys)
+    velocities, chosen = kinematic_velocities(prior, subject, subject, keys)
     motions = keyframe_motions(subject, keys)
     fitted = prior.fit({subject.slices[n].slice_position: m for n, m in motions.items()})
     table = PriorTable(list(curves.values()))

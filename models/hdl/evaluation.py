@@ -120,8 +120,11 @@ def kinematic_prior(opt: argparse.Namespace, phase_model: Any) -> KinematicPrior
     it existed, such as the shipped twin) templates fitted from the ``train`` split of ``--dataroot`` when
     the evaluated split is another one; None (no row, said once) when neither is possible."""
     templates = getattr(phase_model, "kinematics", None)
+    population = getattr(phase_model, "population", None)
+    floor = population.curves if population is not None and population.ready else {}
     if templates is not None and templates.ready:
-        return KinematicPrior(templates)
+        # templates saved before they held the population floor take the run's population prior
+        return KinematicPrior(templates.with_population(floor))
     if opt.split in ("all", "train"):
         print(f"note: no kinematic row: the phase run holds no templates and --split {opt.split} includes the "
               "training subjects they would be fitted from")  # fmt: skip
@@ -133,7 +136,7 @@ def kinematic_prior(opt: argparse.Namespace, phase_model: Any) -> KinematicPrior
         return None
     print(f"kinematic prior: templates fitted from {fitted.count} subjects of the train split of {opt.dataroot} "
           "(the phase run holds none)", flush=True)  # fmt: skip
-    return KinematicPrior(fitted)
+    return KinematicPrior(fitted.with_population(floor))
 
 
 def _descriptions(opt: argparse.Namespace) -> dict[str, str]:

@@ -12,9 +12,10 @@ population_bulk the population prior plus the in-plane bulk velocity of the key-
 flow           the key frames registered to the first by TV-L1 optical flow, the myocardial points'
                trajectories differentiated over the key times, through-plane from the population prior:
                the simplest method that reads the subject
-kinematic      the kinematic prior (``models.kinematics.prior``): the population's curve shapes with the
-               subject's landmark times, gains, rotation, bulk motion and segment delays, fitted to what
-               the key frames show
+kinematic      the kinematic prior (``models.kinematics.prior``): the subject read from its key frames as far
+               as they carry (``models.kinematics.choice``: from the population's curves through the
+               templates' landmark times, gains, rotation and segment delays to the measured trajectories);
+               the twin's attributes ``kinematic_model`` and ``kinematic_loo`` say which model was chosen
 ============== ============================================================================================
 
 Ceilings, where the input holds them (the phantom): ``acquired_phase``, the input's own measured phase on its
@@ -46,8 +47,8 @@ DESCRIPTIONS = {
     "population_bulk": "yardstick: population curves plus the bulk motion of the key-frame mask centroids",
     "flow": "yardstick: key frames registered to the first (TV-L1), trajectories differentiated; "
     "through-plane from the population",
-    "kinematic": "kinematic prior: population curve shapes fitted to the key frames' timing, gains, rotation, "
-    "bulk motion and segment delays",
+    "kinematic": "kinematic prior: the subject read from its key frames as far as they carry (a model chosen per "
+    "subject: population curves, template gains, timing, segment delays, or the measured trajectories)",
     "acquired_phase": "ceiling: the input's measured phase on its own masks",
     "velocity_true": "ceiling: the noise-free truth on its own masks",
 }
@@ -111,7 +112,9 @@ def yardstick_twins(
     if population.ready:
         twins.update(_bulk_and_flow(source, twin, keys, population))
     if kinematic is not None:
-        velocities = kinematic_velocities(kinematic, source, twin, keys)
-        twins["kinematic"] = _with_velocity(twin, "kinematic", lambda name, _s: velocities[name])
+        velocities, chosen = kinematic_velocities(kinematic, source, twin, keys)
+        row = _with_velocity(twin, "kinematic", lambda name, _s: velocities[name])
+        twins["kinematic"] = replace(row, attrs={**row.attrs, "kinematic_model": chosen.model,
+                                                 "kinematic_loo": chosen.loo_score})  # fmt: skip
     twins.update(ceilings(source))
     return twins

@@ -12,7 +12,10 @@ what the subject fit matches:
    subject's landmarks on the canonical ones. Least squares (``scipy.optimize.least_squares``) with the
    population as prior: landmark times around their regression on RR (its residual SD), gains around 1.
 2. **Segments** (``fit_segments``): with the timing fixed, each AHA segment's radial gain and delay from its
-   own mean-distance trajectory, priors gain 1 +- 0.5 and delay 0 +- 60 ms.
+   own mean-distance trajectory, priors gain = the slice's radial gain +- 0.5 and delay 0 +- 60 ms, both
+   shrunk towards the slice in proportion to how few key frames there are (``segment_shrinkage``): with
+   five key frames a segment has five distances for its level, gain and delay, and an unshrunk fit
+   follows the noise.
 
 The velocities are the fitted displacements' time derivatives (``KinematicFit.curves``): the same curve
 shapes as the population, stretched to the subject's events, scaled by its gains, shifted per segment.
@@ -23,7 +26,7 @@ dysfunction reduces every direction of motion) and delayed with it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.optimize import least_squares
@@ -44,6 +47,29 @@ SEGMENT_DELAY_SD_MS = 60.0
 MIN_LANDMARK_GAP = 0.03
 #: Fewest key frames a trajectory needs (a level, a gain and timing to fit).
 MIN_KEY_FRAMES = 4
+#: Most evaluations of the timing fit's residuals: a heart whose landmarks the templates place converges in
+#: a few (the landmarks are 5 numbers); one they do not describe wanders for hundreds, and its timing is
+#: then not to be trusted anyway (the model choice scores it as it stands).
+TIMING_MAX_EVALUATIONS = 40
+#: Key frames at which the segment priors take their full width; fewer narrow them (``segment_shrinkage``).
+FULL_SEGMENT_KEYS = 9
+#: A fitted landmark gap below this share of its canonical gap means the landmarks collapsed (two events
+#: the fit pushed together, e.g. onset onto the systolic peak): such a timing fit is not used.
+MIN_GAP_SHARE = 0.4
+
+
+def segment_shrinkage(n_keys: int) -> float:
+    """Width of the segment priors relative to their full width, for a slice with ``n_keys`` key frames:
+    1 from ``FULL_SEGMENT_KEYS`` on, falling linearly to 1/6 at ``MIN_KEY_FRAMES``."""
+    return float(np.clip((n_keys - 3) / (FULL_SEGMENT_KEYS - 3), 1 / 6, 1.0))
+
+
+def landmarks_separated(landmarks: np.ndarray, canonical: np.ndarray) -> bool:
+    """Whether every gap between neighbouring landmarks (and from the last to the cycle's end) is at least
+    ``MIN_GAP_SHARE`` of the canonical one: the guard against collapsed landmarks."""
+    gaps = np.diff(np.r_[landmarks, 1.0 + landmarks[0]])
+    reference = np.diff(np.r_[canonical, 1.0 + canonical[0]])
+    return bool(np.all(gaps >= MIN_GAP_SHARE * reference))
 
 
 @dataclass(frozen=True)
@@ -74,13 +100,22 @@ class SliceFit:
     segment_level_mm: np.ndarray
 
 
+#: The model a fit becomes when its segments move as their slice.
+WITHOUT_SEGMENTS = {"segments": "gains", "timing_segments": "timing"}
+
+
 @dataclass(frozen=True)
 class KinematicFit:
-    """A subject's fitted landmark times (cycle fractions) and slices."""
+    """A subject's fitted landmark times (cycle fractions) and slices, the model they belong to (one of
+    ``choice.MODELS``; a template fit unless ``choice`` chose otherwise), the key-frame trajectories it was
+    read from and, where the model was chosen, every candidate's leave-one-key-frame-out score."""
 
     landmarks: np.ndarray
     rr_ms: float
     slices: dict[str, SliceFit]
+    model: str = "segments"
+    trajectories: dict[str, KeyTrajectories] = field(default_factory=dict, compare=False)
+    scores: dict[str, float] = field(default_factory=dict, compare=False)
 
     def without_segments(self) -> KinematicFit:
         """The same fit with every segment moving as its slice (no regional gains or delays)."""
@@ -92,7 +127,7 @@ class KinematicFit:
             )
             for name, s in self.slices.items()
         }
-        return replace(self, slices=slices)
+        return replace(self, slices=slices, model=WITHOUT_SEGMENTS.get(self.model, self.model))
 
 
 def _check(trajectories: list[KeyTrajectories]) -> None:
@@ -115,27 +150,40 @@ def _monotone(landmarks: np.ndarray) -> np.ndarray:
     return out
 
 
-def _timing_residuals(
-    x: np.ndarray, templates: KinematicTemplates, data: list[KeyTrajectories], rr: float, fixed: np.ndarray | None
-):
-    """Residuals of the timing fit; ``fixed`` landmarks (not fitted) leave only the slices' numbers in ``x``."""
-    prior_mean, prior_sd = templates.expected_landmarks(rr)
-    if fixed is None:
-        n_l = templates.canonical.size
-        landmarks = _monotone(x[:n_l])
-        out = [(x[:n_l] - prior_mean) / prior_sd, 10.0 * (x[:n_l] - landmarks)]
+def _linear_fit(design: np.ndarray, target: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(level, gain)`` of ``target ~ level + gain * design`` (noise ``sigma``) with the gain's prior 1 +-
+    ``GAIN_SD``, in closed form, and the weighted residuals (data, then prior)."""
+    rows = np.vstack([np.stack([np.ones_like(design), design], axis=1) / sigma, [[0.0, 1.0 / GAIN_SD]]])
+    wanted = np.r_[target / sigma, 1.0 / GAIN_SD]
+    solution = np.linalg.lstsq(rows, wanted, rcond=None)[0]
+    return solution, rows @ solution - wanted
+
+
+def _slice_solution(templates: KinematicTemplates, tr: KeyTrajectories, warp) -> tuple[tuple, np.ndarray]:
+    """A slice's ``(level, radial gain, rotation level, rotation gain)`` for a given warp, and its weighted
+    residuals. For fixed landmarks the model is linear in these numbers, so they are solved exactly: the
+    timing fit then searches the landmark times alone (variable projection)."""
+    psi = warp(tr.phases)
+    radial = templates.spline(tr.position, "radial")(psi)
+    (level, neg_gain), distance = _linear_fit(-radial, tr.mean_distance_mm, SIGMA_DISTANCE_MM)
+    measured = np.isfinite(tr.rotation_deg)
+    if measured.any():
+        rotation = templates.spline(tr.position, "rotation")(psi[measured])
+        (rot_level, rot_gain), turn = _linear_fit(rotation, tr.rotation_deg[measured], SIGMA_ROTATION_DEG)
     else:
-        n_l, landmarks, out = 0, fixed, []
+        rot_level, rot_gain, turn = 0.0, 1.0, np.zeros(1)
+    # the distance model is level - gain * radial: the fitted slope of -radial is the gain itself
+    return (float(level), float(neg_gain), float(rot_level), float(rot_gain)), np.r_[distance, turn]
+
+
+def _timing_residuals(x: np.ndarray, templates: KinematicTemplates, data: list[KeyTrajectories], rr: float):
+    """Residuals of the timing fit at landmark times ``x`` [5]: their prior, the ordering guard, and every
+    slice's residuals at its best levels and gains."""
+    prior_mean, prior_sd = templates.expected_landmarks(rr)
+    landmarks = _monotone(x)
     warp = cycle_warp(landmarks, templates.canonical)
-    for i, tr in enumerate(data):
-        level, gain, rot_level, rot_gain = x[n_l + 4 * i : n_l + 4 * i + 4]
-        psi = warp(tr.phases)
-        radial = templates.spline(tr.position, "radial")(psi)
-        out.append((level - gain * radial - tr.mean_distance_mm) / SIGMA_DISTANCE_MM)
-        out.append(np.array([(gain - 1.0) / GAIN_SD, (rot_gain - 1.0) / GAIN_SD]))
-        measured = np.isfinite(tr.rotation_deg)
-        rotation = templates.spline(tr.position, "rotation")(psi)
-        out.append((rot_level + rot_gain * rotation - tr.rotation_deg)[measured] / SIGMA_ROTATION_DEG)
+    out = [(x - prior_mean) / prior_sd, 10.0 * (x - landmarks)]
+    out += [_slice_solution(templates, tr, warp)[1] for tr in data]
     return np.concatenate(out)
 
 
@@ -146,17 +194,13 @@ def fit_slices(
     ``fit_landmarks=False`` keeps the landmarks at the population's expectation for this RR interval."""
     _check(data)
     prior_mean, _ = templates.expected_landmarks(rr_ms)
-    fixed = None if fit_landmarks else _monotone(prior_mean.copy())
-    x0 = [*prior_mean] if fit_landmarks else []
-    for tr in data:
-        finite = tr.rotation_deg[np.isfinite(tr.rotation_deg)]
-        x0 += [float(np.max(tr.mean_distance_mm)), 1.0, float(finite[0]) if finite.size else 0.0, 1.0]
-    args = (templates, data, rr_ms, fixed)
-    result = least_squares(_timing_residuals, np.asarray(x0), args=args, method="trf")
-    n_l = prior_mean.size if fit_landmarks else 0
-    landmarks = _monotone(result.x[:n_l]) if fit_landmarks else fixed
-    per_slice = {tr.position: tuple(result.x[n_l + 4 * i : n_l + 4 * i + 4]) for i, tr in enumerate(data)}
-    return landmarks, per_slice
+    landmarks = _monotone(prior_mean.copy())
+    if fit_landmarks:
+        result = least_squares(_timing_residuals, prior_mean, args=(templates, data, rr_ms), method="trf",
+                               max_nfev=TIMING_MAX_EVALUATIONS)  # fmt: skip
+        landmarks = _monotone(result.x)
+    warp = cycle_warp(landmarks, templates.canonical)
+    return landmarks, {tr.position: _slice_solution(templates, tr, warp)[0] for tr in data}
 
 
 def _segment_displacement(templates: KinematicTemplates, position: str, warp, phases: np.ndarray, delay: float):
@@ -166,10 +210,19 @@ def _segment_displacement(templates: KinematicTemplates, position: str, warp, ph
 
 
 def fit_segments(
-    templates: KinematicTemplates, tr: KeyTrajectories, warp, rr_ms: float
+    templates: KinematicTemplates,
+    tr: KeyTrajectories,
+    warp,
+    rr_ms: float,
+    slice_gain: float = 1.0,
+    n_keys: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per segment of ``tr``: radial gain, delay (fraction of RR) and distance level."""
-    delay_sd = SEGMENT_DELAY_SD_MS / rr_ms
+    """Per segment of ``tr``: radial gain, delay (fraction of RR) and distance level; the gains' prior is
+    centred on the slice's ``slice_gain``, and both priors narrow with few key frames (``n_keys``, default
+    the trajectory's: a leave-one-out fit passes the full count, to be judged as the full fit would be)."""
+    shrink = segment_shrinkage(tr.phases.size if n_keys is None else n_keys)
+    delay_sd = shrink * SEGMENT_DELAY_SD_MS / rr_ms
+    gain_sd = shrink * SEGMENT_GAIN_SD
     gains, delays, levels = [], [], []
     for distance in tr.segment_distance_mm:
         measured = np.isfinite(distance)
@@ -177,9 +230,9 @@ def fit_segments(
         def residuals(x: np.ndarray, d: np.ndarray = distance, m: np.ndarray = measured) -> np.ndarray:
             level, gain, delay = x
             model = level - gain * _segment_displacement(templates, tr.position, warp, tr.phases, delay)
-            return np.r_[(model - d)[m] / SIGMA_SEGMENT_MM, (gain - 1.0) / SEGMENT_GAIN_SD, delay / delay_sd]
+            return np.r_[(model - d)[m] / SIGMA_SEGMENT_MM, (gain - slice_gain) / gain_sd, delay / delay_sd]
 
-        start = np.array([float(np.nanmax(distance)) if measured.any() else 0.0, 1.0, 0.0])
+        start = np.array([float(np.nanmax(distance)) if measured.any() else 0.0, slice_gain, 0.0])
         bounds = ([-np.inf, 0.0, -3 * delay_sd], [np.inf, 3.0, 3 * delay_sd])
         x = least_squares(residuals, start, bounds=bounds, method="trf").x
         levels.append(x[0])
@@ -189,20 +242,26 @@ def fit_segments(
 
 
 def fit_subject(
-    templates: KinematicTemplates, data: list[KeyTrajectories], rr_ms: float, fit_timing: bool = True
+    templates: KinematicTemplates,
+    data: list[KeyTrajectories],
+    rr_ms: float,
+    fit_timing: bool = True,
+    n_keys: int | None = None,
 ) -> KinematicFit:
     """The whole fit of a subject's slices (see the module docstring); ``fit_timing=False`` keeps the
-    population's landmark times for the subject's RR (an ablation)."""
+    population's landmark times for the subject's RR; ``n_keys`` as for ``fit_segments``."""
     landmarks, per_slice = fit_slices(templates, data, rr_ms, fit_timing)
     warp = cycle_warp(landmarks, templates.canonical)
     slices = {}
     for tr in data:
         level, gain, _, rot_gain = per_slice[tr.position]
-        seg_gain, seg_delay, seg_level = fit_segments(templates, tr, warp, rr_ms)
+        slice_gain = float(np.clip(gain, 0.0, 3.0))
+        seg_gain, seg_delay, seg_level = fit_segments(templates, tr, warp, rr_ms, slice_gain, n_keys)
         slices[tr.position] = SliceFit(
             tr.position, float(level), float(gain), float(rot_gain), tr.segment_ids, seg_gain, seg_delay, seg_level
         )
-    return KinematicFit(landmarks, float(rr_ms), slices)
+    model = "timing_segments" if fit_timing else "segments"
+    return KinematicFit(landmarks, float(rr_ms), slices, model, {tr.position: tr for tr in data})
 
 
 def _derivative(spline, warp, phases: np.ndarray) -> np.ndarray:

@@ -61,3 +61,18 @@ def periodic_fit(
     rate = periodic_weights(key_frames, n_frames, order, derivative=True) @ flat / (rr_ms / 1000.0)
     shape = (n_frames, *values.shape[1:])
     return position.reshape(shape), rate.reshape(shape)
+
+
+def fourier_fit(
+    fractions: np.ndarray, values: np.ndarray, at: np.ndarray, order: int, derivative: bool = False
+) -> np.ndarray:
+    """The least-squares periodic fit of ``order`` harmonics through ``values`` [N] at cycle ``fractions``
+    [N] (NaN values left out), read at the cycle fractions ``at`` (or its derivative per cycle). The order
+    is lowered to what the finite values determine; none at all gives NaN."""
+    fractions, values = np.asarray(fractions, np.float64), np.asarray(values, np.float64)
+    finite = np.isfinite(values)
+    if not finite.any():
+        return np.full(np.shape(at), np.nan)
+    order = min(int(order), max_order(int(finite.sum())))
+    coefficients = np.linalg.lstsq(_basis(fractions[finite], order, False), values[finite], rcond=None)[0]
+    return _basis(np.asarray(at, np.float64), order, derivative) @ coefficients

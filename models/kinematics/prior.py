@@ -9,11 +9,13 @@
    myocardium's mean distance from its centroid (global and per AHA segment), the slice's rotation
    (polar alignment of each key frame to the first), and the registration quality (Dice of the moved
    first mask with each key frame's own mask);
-2. ``fit.fit_subject`` fits the population's landmark-registered displacement templates to them: the
-   landmark times (shared by the slices), the slices' radial and rotation gains, each segment's gain and
-   delay;
-3. the fitted curves (``fit.fitted_curves``) are painted on the twin's myocardium (``paint.paint_curves``)
-   with the in-plane bulk velocity of the image-tracked LV centre (``yardsticks.bulk_velocity``).
+2. ``choice.choose_and_fit`` reads the subject as far as its key frames carry: from the population's mean
+   curves, through the landmark-registered templates with the slices' gains, fitted landmark times and each
+   segment's gain and delay (``fit.fit_subject``), to the measured trajectories themselves, the model
+   chosen by how well each predicts a key frame left out;
+3. the chosen model's curves (``choice.model_curves``) are painted on the twin's myocardium
+   (``paint.paint_curves``) with the in-plane bulk velocity of the image-tracked LV centre
+   (``yardsticks.bulk_velocity``).
 
 Fallbacks, never a silent wrong answer: a key frame whose registration Dice is below
 ``keyframe_motion.DICE_THRESHOLD`` does not enter the rotation fit (its rotation is unknown; the slice's
@@ -29,12 +31,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.kinematics.fit import KeyTrajectories, KinematicFit, fit_subject, fitted_curves
+from models.kinematics.choice import MODELS, choose_and_fit, model_curves
+from models.kinematics.fit import KeyTrajectories, KinematicFit, fit_subject
 from models.kinematics.keyframe_motion import DICE_THRESHOLD, KeyFrameMotion
 from models.kinematics.paint import paint_curves
 from models.kinematics.templates import KinematicTemplates
 from models.kinematics.yardsticks import bulk_velocity
-from util.errors import DataError
+from util.errors import DataError, OptionError
 
 
 def trajectories(motion: KeyFrameMotion, position: str, use_rotation: bool = True) -> KeyTrajectories:
@@ -54,14 +57,14 @@ def trajectories(motion: KeyFrameMotion, position: str, use_rotation: bool = Tru
 
 @dataclass
 class KinematicPrior:
-    """Population templates and how the subject is read (``use_rotation``, ``use_bulk``, ``use_timing``,
-    ``use_segments``: the ablations of the prior).
+    """Population templates and how the subject is read.
 
-    The landmark times are not fitted by default (``use_timing=False``: the population's times for the
-    subject's RR interval). Chosen on the validation split of the patient cohort (seed 2027, 7 subjects,
-    ``scripts/kinematic_ablation.py --split val``): MAE 0.396 cm/s without the timing fit against 0.416
-    with it. Nine key frames place an event to about two thirds of a frame, no better than the RR
-    regression does, and a fit that moves a landmark wrongly moves the whole curve.
+    ``choose`` (default): each subject's model is chosen from its key frames (``choice``), among
+    ``candidates`` (default ``choice.MODELS``; one of them alone forces it) less the segment models without
+    ``use_segments``. ``choose=False`` fits one model for every subject,
+    the templates with slice gains and segments, landmark times fitted with ``use_timing`` (the ablations
+    of the prior, and its form before the choice). ``use_rotation`` and ``use_bulk`` switch the rotation
+    and bulk motion measures off (ablations).
     """
 
     templates: KinematicTemplates
@@ -69,6 +72,19 @@ class KinematicPrior:
     use_bulk: bool = True
     use_timing: bool = False
     use_segments: bool = True
+    choose: bool = True
+    candidates: tuple[str, ...] = MODELS
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.candidates) - set(MODELS))
+        if unknown or not self.models:
+            valid = ", ".join(MODELS)
+            raise OptionError(f"kinematic prior: no valid model among {list(self.candidates)}; valid: {valid}")
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The candidate models of the choice."""
+        return tuple(m for m in self.candidates if m in MODELS and (self.use_segments or "segments" not in m))
 
     def fit(self, motions: Mapping[str, KeyFrameMotion]) -> KinematicFit:
         """The subject fit from the key-frame motion of its slices (keyed by slice position)."""
@@ -78,6 +94,8 @@ class KinematicPrior:
         if len(rr) != 1:
             raise DataError(f"kinematic prior: the slices of a subject disagree on the RR interval {sorted(rr)}")
         data = [trajectories(m, position, self.use_rotation) for position, m in motions.items()]
+        if self.choose:
+            return choose_and_fit(self.templates, data, rr.pop(), self.models)
         fitted = fit_subject(self.templates, data, rr.pop(), fit_timing=self.use_timing)
         return fitted if self.use_segments else fitted.without_segments()
 
@@ -90,16 +108,18 @@ class KinematicPrior:
         key_masks: np.ndarray,
         pixel_spacing_mm: Sequence[float],
     ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
-        """The fitted curves of one slice at the frames t / T of a cycle of ``n_frames`` (``fit.fitted_curves``)
+        """The fitted curves of one slice at the frames t / T of a cycle of ``n_frames`` (``choice.model_curves``)
         and its in-plane bulk velocity [T, 2] (cm/s; None without ``use_bulk``): all that painting needs
         besides the myocardium, small enough to keep per slice for a whole training set."""
-        curves = fitted_curves(self.templates, fitted, position, n_frames)
+        curves = model_curves(self.templates, fitted, position, n_frames)
         if not self.use_bulk:
             return curves, None
         # The image-tracked centre, not the mask centroids: a key-frame mask a pixel off would move its
-        # centroid by a pixel, which differentiation over the key times turns into cm/s.
+        # centroid by a pixel, which differentiation over the key times turns into cm/s. The population
+        # floor keeps the mask centroids: it is then exactly the population_bulk yardstick.
+        tracked = None if fitted.model == "population" else motion.tracked_displacement_mm
         bulk = bulk_velocity(key_masks, motion.frames, n_frames, motion.rr_ms, pixel_spacing_mm,
-                             displacement_mm=motion.tracked_displacement_mm)  # fmt: skip
+                             displacement_mm=tracked)  # fmt: skip
         return curves, bulk
 
     def velocity(

@@ -66,9 +66,11 @@ def keyframe_motions(source: Subject, keys: Mapping[str, KeyFrames]) -> dict[str
 
 @dataclass(frozen=True)
 class SliceCurves:
-    """What one slice keeps of its prior: ``curves`` as ``fit.fitted_curves`` gives them on the T frames of
+    """What one slice keeps of its prior: ``curves`` as ``choice.model_curves`` gives them on the T frames of
     the cycle (``circumferential`` [T], ``segment_radial`` and ``segment_longitudinal`` [n_seg, T] in the
-    order of ``segment_ids``), the bulk velocity [T, 2] (or None) and the slice's geometry."""
+    order of ``segment_ids``), the bulk velocity [T, 2] (or None), the slice's geometry, and the model the
+    subject's key frames chose (``choice.MODELS``; ``population`` for the population prior standing in)
+    with its leave-one-key-frame-out score (NaN where nothing was chosen)."""
 
     curves: dict[str, np.ndarray]
     segment_ids: np.ndarray
@@ -76,6 +78,8 @@ class SliceCurves:
     slice_position: str
     septum_deg: float
     z_towards_apex: int
+    model: str = "population"
+    loo_score: float = float("nan")
 
     @classmethod
     def uniform(
@@ -128,16 +132,18 @@ def subject_curves(
         out[name] = SliceCurves(
             curves, fitted.slices[s.slice_position].segment_ids, bulk, s.slice_position,
             DEFAULT_SEPTUM_DEG if septum is None else septum, int(s.z_towards_apex),
+            fitted.model, float(fitted.scores.get(fitted.model, np.nan)),
         )  # fmt: skip
     return out
 
 
 def kinematic_velocities(
     prior: KinematicPrior, source: Subject, twin: Subject, keys: Mapping[str, KeyFrames]
-) -> dict[str, np.ndarray]:
-    """The kinematic prior's velocity [T, 3, H, W] (cm/s) of every slice, on the twin's masks."""
+) -> tuple[dict[str, np.ndarray], SliceCurves]:
+    """The kinematic prior's velocity [T, 3, H, W] (cm/s) of every slice, on the twin's masks, and one
+    slice's curves (the model chosen and its score are the subject's, shared by its slices)."""
     curves = subject_curves(prior, source, keys)
-    return {name: curves[name].paint(s.myocardium) for name, s in twin.slices.items()}
+    return {name: curves[name].paint(s.myocardium) for name, s in twin.slices.items()}, next(iter(curves.values()))
 
 
 def grid_curves(prior: KinematicPrior, subject: Subject, factor: int) -> dict[str, SliceCurves]:

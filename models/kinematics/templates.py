@@ -25,7 +25,7 @@ subject fit.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -33,6 +33,7 @@ from scipy.interpolate import CubicSpline, PchipInterpolator
 
 from data.mvm_io import SliceData, Subject
 from models.kinematics.landmarks import LANDMARKS, detect_landmarks
+from models.kinematics.population import CYCLE_BINS, mean_cycle_curves
 from util.errors import CheckpointError, DataError
 from util.velocity import velocity_curves
 
@@ -100,7 +101,9 @@ class KinematicTemplates:
     ``curves[position][name]`` is [TEMPLATE_BINS] on the canonical cycle (``DISPLACEMENTS`` for units);
     ``canonical`` [5] the canonical landmark fractions; ``timing`` [5, 2] the ``a, b`` of each landmark's
     time in ms ``a + b RR``; ``timing_sd_ms`` [5] the residual SD of that regression; ``count`` the
-    training subjects; ``rr_range_ms`` the training hearts' RR range.
+    training subjects; ``rr_range_ms`` the training hearts' RR range; ``population`` the same subjects' mean
+    velocity curves per cycle fraction, unregistered (``population.mean_cycle_curves``: the floor model of
+    ``choice``; empty in templates saved before it existed, where ``with_population`` adds them).
     """
 
     curves: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
@@ -109,6 +112,7 @@ class KinematicTemplates:
     timing_sd_ms: np.ndarray = field(default_factory=lambda: np.ones(len(LANDMARKS)))
     count: int = 0
     rr_range_ms: tuple[float, float] = (0.0, float("inf"))
+    population: dict[str, np.ndarray] = field(default_factory=dict)
     _splines: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -141,7 +145,15 @@ class KinematicTemplates:
             "timing_sd_ms": self.timing_sd_ms.tolist(),
             "count": self.count,
             "rr_range_ms": [float(v) for v in self.rr_range_ms],
+            "population": {p: np.asarray(v, dtype=np.float64).tolist() for p, v in self.population.items()},
         }
+
+    def with_population(self, curves: dict[str, np.ndarray]) -> KinematicTemplates:
+        """These templates with ``curves`` ([3, CYCLE_BINS] per slice position, e.g. a phase run's
+        ``PopulationPrior.curves``) as their population floor, where they hold none of their own."""
+        if self.population or not curves:
+            return self
+        return replace(self, population={p: np.asarray(v, dtype=np.float64) for p, v in curves.items()}, _splines={})
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> KinematicTemplates:
@@ -154,11 +166,14 @@ class KinematicTemplates:
                 np.asarray(state["timing_sd_ms"], dtype=np.float64),
                 int(state["count"]),
                 tuple(float(v) for v in state.get("rr_range_ms", (0.0, float("inf")))),
+                {p: np.asarray(v, dtype=np.float64) for p, v in state.get("population", {}).items()},
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"kinematic templates: unreadable state ({exc})") from exc
         if out.canonical.shape != (len(LANDMARKS),) or out.timing.shape != (len(LANDMARKS), 2):
             raise CheckpointError("kinematic templates: landmark arrays of the wrong shape")
+        if any(c.shape != (len(DISPLACEMENTS), CYCLE_BINS) for c in out.population.values()):
+            raise CheckpointError(f"kinematic templates: population curves must be [3, {CYCLE_BINS}]")
         return out
 
 
@@ -176,6 +191,7 @@ def subject_landmarks(subject: Subject) -> np.ndarray | None:
 
 def fit_templates(subjects: Iterable[Subject]) -> KinematicTemplates:
     """Templates from training subjects (full cines with measured velocity and masks)."""
+    subjects = list(subjects)
     records: list[tuple[np.ndarray, float, dict[str, dict[str, np.ndarray]]]] = []
     for subject in subjects:
         landmarks = subject_landmarks(subject)
@@ -196,7 +212,8 @@ def fit_templates(subjects: Iterable[Subject]) -> KinematicTemplates:
     curves = {p: {k: np.mean(v, axis=0) for k, v in c.items()} for p, c in sums.items()}
     rr = [r[1] for r in records]
     timing, sd = _timing_regression([r[0] for r in records], rr)
-    return KinematicTemplates(curves, canonical, timing, sd, len(records), (min(rr), max(rr)))
+    population, _ = mean_cycle_curves(s for subject in subjects for s in subject.slices.values())
+    return KinematicTemplates(curves, canonical, timing, sd, len(records), (min(rr), max(rr)), population)
 
 
 def _timing_regression(landmarks: Sequence[np.ndarray], rr_ms: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:

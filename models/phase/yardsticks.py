@@ -24,21 +24,11 @@ from typing import Any
 import numpy as np
 
 from data.mvm_io import SLICE_POSITIONS, SliceData
+from models.kinematics.population import CYCLE_BINS, curves_at, mean_cycle_curves, periodic_resample
 from util.errors import CheckpointError, DataError
-from util.velocity import COMPONENTS, velocity_curves, velocity_from_components
+from util.velocity import COMPONENTS, velocity_from_components
 
-#: resolution of the prior over the cycle (curves are stored at fractions k / CYCLE_BINS)
-CYCLE_BINS = 100
-
-
-def periodic_resample(curve: np.ndarray, fractions: np.ndarray) -> np.ndarray:
-    """Values of a periodic curve sampled at t / T (t = 0 .. T-1) at the cycle ``fractions`` (linear)."""
-    curve = np.asarray(curve, dtype=np.float64)
-    grid = np.arange(curve.shape[-1] + 1) / curve.shape[-1]
-    closed = np.concatenate([curve, curve[..., :1]], axis=-1).reshape(-1, grid.size)
-    at = np.mod(np.asarray(fractions, dtype=np.float64), 1.0)
-    rows = [np.interp(at, grid, row) for row in closed]
-    return np.stack(rows).reshape(*curve.shape[:-1], at.size)
+__all__ = ["CYCLE_BINS", "PopulationPrior", "fit_population_prior", "periodic_resample"]
 
 
 @dataclass
@@ -58,9 +48,7 @@ class PopulationPrior:
         if slice_position not in self.curves:
             known = sorted(self.curves) or "none"
             raise DataError(f"the population prior has no {slice_position!r} slices (it has: {known})")
-        fractions = np.arange(n_frames) / n_frames
-        mean = self.curves[slice_position]
-        return {name: periodic_resample(mean[i], fractions) for i, name in enumerate(COMPONENTS)}
+        return curves_at(self.curves[slice_position], n_frames)
 
     def velocity(self, s: SliceData, myocardium: np.ndarray | None = None) -> np.ndarray:
         """The prior placed on a slice's myocardium ([T, H, W]; default ``s.myocardium``): [T, 3, H, W] cm/s."""
@@ -96,19 +84,4 @@ class PopulationPrior:
 
 def fit_population_prior(slices: Iterable[SliceData]) -> PopulationPrior:
     """The mean global curves of ``slices`` (with measured velocity and masks) per slice position."""
-    sums: dict[str, np.ndarray] = {}
-    counts: dict[str, int] = {}
-    for s in slices:
-        if s.velocity is None:
-            continue
-        if len(s.mask_frames()) != s.num_frames:
-            continue  # masks on key frames only: no curve over the whole cycle
-        curves = velocity_curves(s.velocity, s.myocardium, s.slice_position, s.z_towards_apex).global_curves
-        stacked = np.stack([np.nan_to_num(curves[name]) for name in COMPONENTS])
-        resampled = periodic_resample(stacked, np.arange(CYCLE_BINS) / CYCLE_BINS)
-        sums[s.slice_position] = sums.get(s.slice_position, 0.0) + resampled
-        counts[s.slice_position] = counts.get(s.slice_position, 0) + 1
-    if not sums:
-        raise DataError("population prior: no training slice has velocities and masks on every frame")
-    ordered = [p for p in SLICE_POSITIONS if p in sums]
-    return PopulationPrior({p: sums[p] / counts[p] for p in ordered}, {p: counts[p] for p in ordered})
+    return PopulationPrior(*mean_cycle_curves(slices))
