@@ -62,7 +62,7 @@ class BaseModel(ABC):
 
         A model rebuilt from options saved by an older run takes these for the options added since.
         """
-        parser = argparse.ArgumentParser(add_help=False)
+        parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
         cls.modify_commandline_options(parser, is_train=True)
         return vars(parser.parse_args([]))
 

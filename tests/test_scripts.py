@@ -34,3 +34,15 @@ def test_the_benchmark_runs_as_a_module_from_the_root() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "--quick" in result.stdout
+
+
+def test_a_script_refuses_an_abbreviated_option_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from scripts.compare_precision import parse_args
+
+    with pytest.raises(SystemExit) as info:
+        parse_args(["--dataroot", str(tmp_path), "--out", str(tmp_path), "--quic"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "error: python -m scripts.compare_precision: unknown option --quic (did you mean --quick?)"
+    ], err
