@@ -194,6 +194,12 @@ class BaseModel(ABC):
         """Restore what ``extra_state`` returned (nothing to restore by default)."""
         return None
 
+    def start_from_state(self, state: dict[str, Any], source: str, resumed: bool = False) -> None:
+        """Before ``prepare_training``: the ``extra_state`` of the checkpoint a fine-tuned (or, ``resumed``, a
+        continued) run starts from (``source`` names it), for what its training split may be unable to
+        estimate (nothing by default)."""
+        return None
+
     def prepare_training(self, train_dataset: Any, val_dataset: Any | None = None) -> None:
         """Hook run once before training, on every rank (e.g. estimate statistics from the train set, or give
         both datasets what their samples need from the model)."""

@@ -169,6 +169,7 @@ def load_initial_weights(model: Any, source: str | os.PathLike) -> Path:
                 f"--init_weights {path}: {name!r} has another architecture ({str(exc).splitlines()[0]}); "
                 f"the weights were trained with {_saved_network_flags(model, state)}"
             ) from exc
+    model.start_from_state(state.get("extra_state", {}), str(path))
     return path
 
 
