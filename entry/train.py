@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from data import create_dataset
+from data.acquisition import acquisition_ranges
 from models import create_model, get_model_class
 from models.loading import load_initial_weights, read_checkpoint
 from options.train_options import TrainOptions, resumable_checkpoint
@@ -57,6 +58,8 @@ def _set_up(opt: argparse.Namespace, options: TrainOptions, ctx: DistContext) ->
     seed_everything(opt.seed)
     train_set = create_dataset(opt, "train")
     val_set = create_dataset(opt, "val") if opt.val_freq else None
+    # Saved with the options: test.py says when the subjects it is given lie outside these ranges.
+    opt.training_acquisition = acquisition_ranges(dict.fromkeys(entry.path for entry in train_set.slices))
     model = create_model(opt, ctx.device)
     if opt.init_weights and not opt.continue_train:
         print(f"starting from the weights of {load_initial_weights(model, opt.init_weights)}", flush=True)
