@@ -406,13 +406,21 @@ def build_parser() -> ToolParser:
         description="Import 3Dir MVM NIfTI volumes into an .h5 subject file.",
     )
     p.add_argument("out", nargs="?", help="output subject file (.h5); may also come after --slice_positions' values")
-    p.add_argument("--magnitude", help="magnitude volume (x, y, slice, time) or (x, y, time)")
-    p.add_argument("--phase", nargs=3, metavar=("X", "Y", "Z"), help="phase volumes along x, y, z")
+    p.add_argument(
+        "--magnitude",
+        help="magnitude volume (x, y, slice, time) or (x, y, time) (required unless --exported; no default)",
+    )
+    p.add_argument(
+        "--phase",
+        nargs=3,
+        metavar=("X", "Y", "Z"),
+        help="phase volumes along x, y, z (required unless --exported; no default)",
+    )
     p.add_argument(
         "--exported",
         metavar="PREFIX",
         help="instead of --magnitude and --phase: every slice data.scanner.export_nifti wrote as "
-        "PREFIX_<slice>_<field>.nii.gz (PREFIX: OUT_DIR/<subject>), with its sidecars",
+        "PREFIX_<slice>_<field>.nii.gz (PREFIX: OUT_DIR/<subject>), with its sidecars (default: none)",
     )
     p.add_argument(
         "--venc", type=float, nargs=3, metavar=("X", "Y", "Z"), help="VENC in cm/s (default: the JSON sidecars)"
