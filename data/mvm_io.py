@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,7 +133,9 @@ def _write_slice(group: h5py.Group, s: SliceData, compression: str | None) -> No
     def put(name: str, array: np.ndarray | None, dtype: Any, chunk: tuple[int, ...]) -> None:
         if array is None:
             return
-        group.create_dataset(name, data=np.asarray(array, dtype=dtype), chunks=chunk, compression=compression)
+        group.create_dataset(
+            name, data=np.asarray(array, dtype=dtype), chunks=chunk, compression=compression, fletcher32=True
+        )
 
     mag_dtype = np.uint16 if s.magnitude.dtype == np.uint16 else np.float32
     # One chunk per frame: the datasets read single frames, so this keeps a read to one chunk.
@@ -142,7 +145,7 @@ def _write_slice(group: h5py.Group, s: SliceData, compression: str | None) -> No
     for name in MASK_FIELDS:
         put(name, getattr(s, name), np.uint8, (1, h, w))
     if s.frame_index is not None:
-        group.create_dataset("frame_index", data=np.asarray(s.frame_index, dtype=np.int64))
+        group.create_dataset("frame_index", data=np.asarray(s.frame_index, dtype=np.int64), fletcher32=True)
     group.attrs["venc_cm_s"] = np.asarray(s.venc_cm_s, dtype=np.float64)
     group.attrs["pixel_spacing_mm"] = np.asarray(s.pixel_spacing_mm, dtype=np.float64)
     group.attrs["rr_interval_ms"] = float(s.rr_interval_ms)
@@ -267,6 +270,17 @@ def _check_labelled_frames(s: SliceData, where: str, t: int) -> None:
 # --------------------------------------------------------------------------------------------- reading
 
 
+def read_error(where: str, dataset: h5py.Dataset, exc: Exception) -> DataError:
+    """The one-line ``DataError`` for a dataset HDF5 could not read: a failed Fletcher-32 checksum (bytes
+    of the file changed since it was written; HDF5 says only that a filter failed) is said as such."""
+    name = dataset.name.rsplit("/", 1)[-1]
+    text = " ".join(str(exc).split())
+    if dataset.fletcher32 and "filter" in text.lower():
+        return _fail(where, f"dataset {name!r} fails its checksum: the file was damaged after it was written "
+                            "(restore or regenerate it)")  # fmt: skip
+    return _fail(where, f"dataset {name!r} cannot be read ({text})")
+
+
 def _read_dataset(group: h5py.Group, name: str, where: str, required: bool) -> np.ndarray | None:
     if name not in group:
         if required:
@@ -278,7 +292,29 @@ def _read_dataset(group: h5py.Group, name: str, where: str, required: bool) -> n
     try:
         return obj[()]
     except (OSError, RuntimeError, ValueError) as exc:
-        raise _fail(where, f"dataset {name!r} cannot be read ({exc})") from exc
+        raise read_error(where, obj, exc) from exc
+
+
+#: subject files read by this process whose datasets carry no checksum (see ``note_unverified``)
+UNVERIFIED_FILES: list[Path] = []
+
+
+def note_unverified(path: Path, f: h5py.File) -> None:
+    """Say once per process that files without checksums cannot be verified: damage inside them reads as
+    data. Files written before the checksums were added, or by other tools, have none."""
+    datasets: list[h5py.Dataset] = []
+    f.visititems(lambda _, obj: datasets.append(obj) if isinstance(obj, h5py.Dataset) else None)
+    if path in UNVERIFIED_FILES or all(ds.fletcher32 for ds in datasets):
+        return
+    UNVERIFIED_FILES.append(path)
+    if len(UNVERIFIED_FILES) == 1:
+        print(
+            f"note: subject files without checksums cannot be verified (damage inside them reads as data); "
+            f"the first read is {path} (written by an older version or another tool; reading it and writing "
+            "it again with data.mvm_io adds them). Said once, for the first such file",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _required_attr(group: h5py.Group, name: str, where: str) -> Any:
@@ -414,6 +450,7 @@ def read_subject(
             if missing:
                 raise DataError(f"{path}: slice(s) {missing} not found; the file has {names}")
             names = list(slices)
+        note_unverified(path, f)
         subject_id = str(_read_attr(f.attrs.get("subject_id", path.stem)))
         file_attrs = {k: _read_attr(v) for k, v in f.attrs.items() if k not in ("subject_id", "format")}
         data = {}

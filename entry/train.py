@@ -7,9 +7,10 @@ import shutil
 from pathlib import Path
 
 from data import create_dataset
+from data.acquisition import acquisition_ranges
 from models import create_model, get_model_class
-from models.loading import load_initial_weights
-from options.train_options import TrainOptions
+from models.loading import load_initial_weights, read_checkpoint
+from options.train_options import TrainOptions, resumable_checkpoint
 from util.cli import new_folders, remove_empty_folders
 from util.distributed import DistContext, cleanup, init_distributed
 from util.trainer import Trainer, configure_determinism, seed_everything
@@ -57,9 +58,14 @@ def _set_up(opt: argparse.Namespace, options: TrainOptions, ctx: DistContext) ->
     seed_everything(opt.seed)
     train_set = create_dataset(opt, "train")
     val_set = create_dataset(opt, "val") if opt.val_freq else None
+    # Saved with the options: test.py says when the subjects it is given lie outside these ranges.
+    opt.training_acquisition = acquisition_ranges(dict.fromkeys(entry.path for entry in train_set.slices))
     model = create_model(opt, ctx.device)
     if opt.init_weights and not opt.continue_train:
         print(f"starting from the weights of {load_initial_weights(model, opt.init_weights)}", flush=True)
+    elif opt.continue_train:  # what the run kept from where it started (fine-tuning) is in its checkpoint
+        latest = resumable_checkpoint(opt)
+        model.start_from_state(read_checkpoint(latest).get("extra_state", {}), str(latest), resumed=True)
     model.prepare_training(train_set, val_set)
     trainer = Trainer(opt, model, ctx, train_set, val_set)
     if opt.continue_train:

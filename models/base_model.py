@@ -62,7 +62,7 @@ class BaseModel(ABC):
 
         A model rebuilt from options saved by an older run takes these for the options added since.
         """
-        parser = argparse.ArgumentParser(add_help=False)
+        parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
         cls.modify_commandline_options(parser, is_train=True)
         return vars(parser.parse_args([]))
 
@@ -192,6 +192,12 @@ class BaseModel(ABC):
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         """Restore what ``extra_state`` returned (nothing to restore by default)."""
+        return None
+
+    def start_from_state(self, state: dict[str, Any], source: str, resumed: bool = False) -> None:
+        """Before ``prepare_training``: the ``extra_state`` of the checkpoint a fine-tuned (or, ``resumed``, a
+        continued) run starts from (``source`` names it), for what its training split may be unable to
+        estimate (nothing by default)."""
         return None
 
     def prepare_training(self, train_dataset: Any, val_dataset: Any | None = None) -> None:

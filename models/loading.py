@@ -32,6 +32,10 @@ PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
 #: the file in a shipped folder that states each weights file's SHA-256
 MODEL_CARD = "MODEL_CARD.md"
 _HASH_LINE = re.compile(r"^\|\s*`(?P<file>[\w/.]+)`\s*\|\s*`(?P<sha>[0-9a-f]{64})`\s*\|", re.M)
+#: the model card's table of what each stage's training subjects spanned: a header row of ``stage`` and
+#: ``data.acquisition`` keys, then a row per stage (``| `phase` | 1.41-1.56 | 50 | ...``)
+_ACQUISITION_HEADER = re.compile(r"^\|\s*stage\s*\|(?P<keys>(?:\s*[a-z_]+\s*\|)+)\s*$", re.M)
+_ACQUISITION_ROW = re.compile(r"^\|\s*`(?P<stage>\w+)`\s*\|(?P<cells>(?:\s*[0-9.]+(?:-[0-9.]+)?\s*\|)+)\s*$", re.M)
 #: where PyTorch's refusal of a weights-only load says what it refused (the advice before it is dropped)
 _REFUSAL = "WeightsUnpickler error:"
 
@@ -51,6 +55,37 @@ def card_hashes(root: Path = PRETRAINED_DIR) -> dict[str, str]:
     if not card.is_file():
         raise CheckpointError(f"{card}: model card not found")
     return {m["file"]: m["sha"] for m in _HASH_LINE.finditer(card.read_text())}
+
+
+def card_training_acquisition(root: Path, stage: str) -> dict[str, list[float]] | None:
+    """The ranges of ``stage``'s training subjects that ``root/MODEL_CARD.md`` states, or None."""
+    card = root / MODEL_CARD
+    text = card.read_text() if card.is_file() else ""
+    header = _ACQUISITION_HEADER.search(text)
+    if header is None:
+        return None
+    keys = [k.strip() for k in header["keys"].strip().strip("|").split("|")]
+    for row in _ACQUISITION_ROW.finditer(text, header.end()):
+        if row["stage"] == stage:
+            cells = [c.strip() for c in row["cells"].strip().strip("|").split("|")]
+            spans = [[float(v) for v in c.split("-")] for c in cells]
+            return {k: [span[0], span[-1]] for k, span in zip(keys, spans, strict=False)}
+    return None
+
+
+def training_acquisition(model: Any) -> dict[str, list[float]] | None:
+    """What the training subjects of ``model`` (from ``load_trained_model``) spanned: recorded with its
+    options since ``train.py`` records it, else, for the shipped twin, as its model card states; else None."""
+    recorded = getattr(model.opt, "training_acquisition", None)
+    if recorded:
+        return dict(recorded)
+    path = getattr(model, "checkpoint_path", None)
+    if path is None:
+        return None
+    root = Path(path).resolve().parent.parent
+    if not (root / MODEL_CARD).is_file():
+        return None
+    return card_training_acquisition(root, Path(path).parent.name)
 
 
 def verify_shipped(path: Path) -> str | None:
@@ -169,6 +204,7 @@ def load_initial_weights(model: Any, source: str | os.PathLike) -> Path:
                 f"--init_weights {path}: {name!r} has another architecture ({str(exc).splitlines()[0]}); "
                 f"the weights were trained with {_saved_network_flags(model, state)}"
             ) from exc
+    model.start_from_state(state.get("extra_state", {}), str(path))
     return path
 
 

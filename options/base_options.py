@@ -16,6 +16,7 @@ from pathlib import Path
 from data import get_dataset_class
 from models import get_command
 from util.atomic import write_json
+from util.cli import ToolParser
 from util.errors import OptionError
 from util.option_values import options_to_dict, require_at_least
 
@@ -101,7 +102,8 @@ class BaseOptions:
         return parser
 
     def _new_parser(self, add_help: bool) -> argparse.ArgumentParser:
-        parser = argparse.ArgumentParser(
+        # No abbreviations in either pass: the lenient one would otherwise take --mod for --model.
+        parser = ToolParser(
             prog=Path(sys.argv[0]).name,
             formatter_class=argparse.ArgumentDefaultsHelpFormatter,
             description=self.description,

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from util.atomic import write_json
-from util.cli import RawDescriptionHelpFormatter
+from util.cli import RawDescriptionHelpFormatter, StrictParser
 
 #: the repository root: train.py is run from there, in a fresh process per variant
 ROOT = Path(__file__).resolve().parents[1]
@@ -188,7 +188,7 @@ def run_variant(stage: str, variant: str, args: argparse.Namespace) -> tuple[Cur
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The options, checked before any training starts: a bad value would otherwise surface minutes
     later, in the first run's log."""
-    p = argparse.ArgumentParser(
+    p = StrictParser(
         prog="python -m scripts.compare_precision",
         description=__doc__.split("\n\n")[0],
         formatter_class=RawDescriptionHelpFormatter,

@@ -25,7 +25,6 @@ from __future__ import annotations
 if not __package__:  # run as a file, python scripts/<tool>.py: put the repository root on the path
     import _repo_root  # noqa: F401
 
-import argparse
 import os
 import shlex
 import shutil
@@ -36,7 +35,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from util.cli import RawDescriptionHelpFormatter
+from util.cli import RawDescriptionHelpFormatter, StrictParser
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -336,7 +335,7 @@ def score(tree: Path, mutants: list[Mutant], python: list[str], timeout: float) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
+    p = StrictParser(
         prog="python -m scripts.mutation_check", description=__doc__, formatter_class=RawDescriptionHelpFormatter
     )
     p.add_argument(

@@ -13,13 +13,12 @@ from __future__ import annotations
 if not __package__:  # run as a file, python scripts/<tool>.py: put the repository root on the path
     import _repo_root  # noqa: F401
 
-import argparse
 import time
 from dataclasses import replace
 
 from data.phantom import PhantomConfig, generate_subject
 from data.phantom.config import PATHOLOGY_KINDS
-from util.cli import RawDescriptionHelpFormatter
+from util.cli import RawDescriptionHelpFormatter, StrictParser
 from util.intensity import normalise_magnitude
 from util.tissue import tissue_mask_from_magnitude
 
@@ -34,7 +33,7 @@ def best_of(repeats: int, fn) -> float:
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
-    p = argparse.ArgumentParser(
+    p = StrictParser(
         prog="python -m scripts.phantom_speed", description=__doc__, formatter_class=RawDescriptionHelpFormatter
     )
     p.add_argument("--size", type=int, default=128, help="image size in pixels")

@@ -8,6 +8,8 @@
 #   the platform (CUDA on Linux). Any torch already installed is kept.
 # - The requirements are installed once; a stamp file records what was installed so later runs start
 #   at once. Set HDL_DEV=1 to add the test tools.
+# - The repository is installed in editable mode (no dependencies, nothing downloaded), once, so that its
+#   packages import from any folder.
 set -euo pipefail
 
 HDL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -50,6 +52,19 @@ if missing:
     sys.exit(f"setup: packages failed to install: {missing}")
 PYCHECK
   touch "$_stamp"
+fi
+# The packages importable from any folder (the README's Python example): an editable install of this
+# checkout, without dependencies or downloads, once per checkout folder and pyproject.toml.
+_editable="$_stamp_dir/.hdl-mvm-editable-$( { echo "$HDL_ROOT"; cat "$HDL_ROOT/pyproject.toml"; } | sha256sum | cut -c1-16)"
+if [[ ! -f "$_editable" ]]; then
+  echo "setup: installing $HDL_ROOT in editable mode (pip install -e . --no-deps)" >&2
+  "$PY" -c "import setuptools" >/dev/null 2>&1 || _pip "setuptools>=64"  # venvs of Python 3.12+ have none
+  _pip --no-deps --no-build-isolation --no-index -e "$HDL_ROOT"
+  if (cd / && "$PY" -c "import data.mvm_io, models.hdl.predictor") >/dev/null 2>&1; then
+    touch "$_editable"
+  else
+    echo "setup: the editable install failed; run the Python examples from $HDL_ROOT" >&2
+  fi
 fi
 # HDL_DEV=1: the DICOM validators the tests run (dcm2niix, dciodvfy from dicom3tools). Installed with
 # apt-get when running as root on a Debian/Ubuntu machine; elsewhere the tests that need them skip and

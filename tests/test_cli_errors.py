@@ -35,7 +35,7 @@ def bad_shape(path: Path) -> str:
     with h5py.File(path, "a") as f:
         t = f["apical"]["myocardium"].shape[0]
         del f["apical"]["myocardium"]
-        f["apical"].create_dataset("myocardium", data=np.zeros((t - 1, 64, 64), np.uint8))
+        f["apical"].create_dataset("myocardium", data=np.zeros((t - 1, 64, 64), np.uint8), fletcher32=True)
     return "slice 'apical': field 'myocardium' has shape"
 
 

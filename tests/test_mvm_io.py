@@ -213,3 +213,42 @@ def test_slice_order_and_numpy_attributes_survive(tmp_path: Path) -> None:
     back = read_subject(path)
     assert list(back.slices) == ["basal", "mid", "apical"]
     assert back.slices["mid"].attrs["params"] == {"snr": 21.5, "radii": [20.0, 28.0]}
+
+
+@pytest.mark.parametrize("compression", [None, "gzip"])
+def test_damage_inside_a_subject_file_fails_its_checksum(tmp_path: Path, compression: str | None) -> None:
+    s = make_slice(t=8, h=48, w=48)
+    path = write_subject(tmp_path / "s.h5", Subject("s1", {"mid": s}), compression=compression)
+    with h5py.File(path, "r") as f:
+        assert all(f["mid"][name].fletcher32 for name in ("magnitude", "velocity", "myocardium"))
+        chunk = f["mid"]["velocity"].id.get_chunk_info(4)  # a frame in the middle of the cine
+    raw = bytearray(path.read_bytes())
+    raw[chunk.byte_offset : chunk.byte_offset + chunk.size // 2] = bytes(chunk.size // 2)
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DataError) as info:
+        read_subject(path)
+    text = str(info.value)
+    assert text.startswith(f"{path}: slice 'mid': dataset 'velocity' fails its checksum"), text
+    assert "\n" not in text
+
+
+def test_files_without_checksums_are_said_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    import data.mvm_io as mvm_io
+
+    monkeypatch.setattr(mvm_io, "UNVERIFIED_FILES", [])
+    paths = [write_one(tmp_path / f"s{i}.h5") for i in range(2)]
+    read_subject(paths[0])
+    assert capsys.readouterr().err == ""  # the project's own files carry checksums
+    for path in paths:  # as an older version wrote them: no checksums
+        with h5py.File(path, "a") as f:
+            for name in list(f["mid"]):
+                data = f["mid"][name][()]
+                del f["mid"][name]
+                f["mid"].create_dataset(name, data=data)
+    for path in [*paths, *paths]:
+        read_subject(path)
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "without checksums cannot be verified" in err[0] and str(paths[0]) in err[0], err
+    assert paths == mvm_io.UNVERIFIED_FILES

@@ -299,6 +299,36 @@ def test_checkpoint_round_trip_restores_the_noise_model(trained_runs: Path, tiny
     assert torch.allclose(model.noise.quantiles, reference.quantiles)
 
 
+def test_a_run_records_its_training_ranges_and_test_py_says_once_when_a_scan_lies_outside(
+    trained_runs: Path, tiny_cohort: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    import h5py
+
+    from data.acquisition import acquisition_ranges
+
+    saved = torch.load(trained_runs / "gan" / "weights.pt", weights_only=True)["options"]["training_acquisition"]
+    train_files = [tiny_cohort / f"{name}.h5" for name in load_splits(tiny_cohort)["train"]]
+    assert saved == acquisition_ranges(train_files)
+    root = tmp_path / "data"
+    root.mkdir()
+    name = load_splits(tiny_cohort)["test"][0]
+    args = ["--model", "phase", "--name", "gan", "--dataroot", str(root), "--split", "all", "--no_progress",
+            "--checkpoints_dir", str(trained_runs), "--results_dir", str(tmp_path / "res")]  # fmt: skip
+    (root / f"{name}.h5").write_bytes((tiny_cohort / f"{name}.h5").read_bytes())
+    test_entry.main(args)
+    assert "warning: " not in capsys.readouterr().out  # a subject like the training ones
+    with h5py.File(root / f"{name}.h5", "a") as f:  # coarser pixels than any training subject's
+        for group in f.values():
+            group.attrs["pixel_spacing_mm"] = [2.5, 2.5]
+    test_entry.main(args)
+    warnings = [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning: ")]
+    low, high = saved["pixel_spacing_mm"]
+    assert warnings == [
+        f"warning: pixel spacing 2.50 mm is outside the training range {low:.2f}-{high:.2f} mm (weights of run gan): "
+        "the subjects are unlike the training data, where the weights are least to be trusted"
+    ]
+
+
 def test_train_then_test_writes_metrics_and_subjects(trained_runs: Path, tiny_cohort: Path, tmp_path: Path) -> None:
     results = tmp_path / "results"
     args = ["--model", "phase", "--name", "gan", "--baseline_name", "l1", "--dataroot", str(tiny_cohort)]
@@ -391,7 +421,13 @@ def test_an_unreadable_subject_is_skipped_and_the_table_is_rounded_as_on_the_pag
     table = {line.split()[0]: line.split()[1:] for line in captured.out.splitlines() if line[:1].strip()}
     assert all(re.fullmatch(r"-?\d+\.\d\d|-", v) for v in table["psnr_vx"]), table["psnr_vx"]  # dB: 2
     assert all(re.fullmatch(r"-?\d\.\d\d\d|-", v) for v in table["ssim_fg_vz"])  # SSIM: 3
-    assert all(re.fullmatch(r"\d+\.\d\d|-", v) for v in table["mae_myo_cm_s"])  # cm/s: 2, '-' where none
+    # Each velocity error names its reference; on the phantom the truth's leads.
+    errors = [line for line in captured.out.splitlines() if line.startswith("MAE vs ")]
+    labels = ("MAE vs truth (velocity_true)", "MAE vs acquired phase")
+    assert len(errors) == 2 and all(line.startswith(label) for line, label in zip(errors, labels, strict=True))
+    for line, label in zip(errors, labels, strict=True):  # cm/s: 2, '-' where none
+        assert all(re.fullmatch(r"\d+\.\d\d|-", v) for v in line[len(label) :].split()), line
+    assert "against the truth (velocity_true" in captured.out
     assert all(re.fullmatch(r"-?\d\.\d\d\d|-", v) for v in table["skill"])
     assert table["n_slices"] == ["3"] * len(table["n_slices"])
 

@@ -178,6 +178,49 @@ def test_a_key_frame_that_registers_badly_is_named_and_kept_out_of_the_rotation_
     assert curves["mid"].bulk_cm_s is not None
 
 
+def _train_one_step(root: Path, ckpt: Path, *extra: str) -> str:
+    """One step of a run on one training subject (too few to fit kinematic templates); its console."""
+    args = ["--model", "phase", "--dataroot", str(root), "--name", "r", "--checkpoints_dir", str(ckpt),
+            "--n_epochs", "1", "--steps_per_epoch", "1", "--max_subjects", "1", "--val_max_batches", "1",
+            *FAST, *extra]  # fmt: skip
+    train_entry.main(args)
+    return (ckpt / "r").as_posix()
+
+
+def test_fine_tuning_on_a_small_cohort_keeps_the_templates_it_started_from(
+    tiny_cohort: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    _train_one_step(tiny_cohort, tmp_path, "--init_weights", "pretrained")
+    out = capsys.readouterr().out
+    said = [line for line in out.splitlines() if line.startswith("kinematic templates: ")]
+    assert len(said) == 1 and "those of" in said[0] and "pretrained" in said[0], out
+    assert "population prior" not in out  # every subject's prior is fitted with the shipped templates
+    shipped = torch.load(PRETRAINED_DIR / "phase" / "weights.pt", weights_only=True)["extra_state"]
+    saved = torch.load(tmp_path / "r" / "weights.pt", weights_only=True)["extra_state"]
+    assert saved["kinematic_templates"].keys() == shipped["kinematic_templates"].keys()
+    for key, value in shipped["kinematic_templates"].items():
+        if isinstance(value, torch.Tensor):
+            torch.testing.assert_close(saved["kinematic_templates"][key], value, rtol=0, atol=0)
+
+
+def test_a_kinematic_run_left_with_the_population_prior_says_so_once(
+    tiny_cohort: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    _train_one_step(tiny_cohort, tmp_path, *SMALL, "--prior", "kinematic")
+    out = capsys.readouterr().out
+    said = [line for line in out.splitlines() if "population prior" in line]
+    assert len(said) == 1, out
+    assert said[0].startswith("warning: --prior kinematic: 1 of 1 training, 1 of 1 validation subject(s) have no "
+                              "kinematic prior and use the population prior")  # fmt: skip
+
+
+def test_a_run_without_the_kinematic_prior_says_nothing_of_its_templates(
+    tiny_cohort: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    _train_one_step(tiny_cohort, tmp_path, *SMALL, "--prior", "none")
+    assert "kinematic" not in capsys.readouterr().out
+
+
 # ------------------------------------------------------------------------------- samples and batches
 
 

@@ -141,6 +141,30 @@ def test_a_kinematic_prior_run_resumes_exactly(tiny_cohort: Path, tmp_path: Path
     assert loss_rows(tmp_path / "a" / "run") == loss_rows(tmp_path / "b" / "run")
 
 
+def test_extending_a_finished_cosine_run_replans_the_schedule(
+    tiny_cohort: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A finished cosine run ends at lr 0; continued to more epochs it must train again, on the new plan."""
+
+    def run(epochs: int, *extra: str) -> str:
+        cosine = ("--lr_policy", "cosine", "--seed", "2", "--print_freq", "1", "--n_epochs", str(epochs))
+        train.main([*_args(tiny_cohort, tmp_path, *cosine), *extra])
+        return capsys.readouterr().out
+
+    run(1)
+    finished = torch.load(tmp_path / "run" / "latest.pt", weights_only=False)
+    assert finished["optimizers"]["G"]["param_groups"][0]["lr"] == 0.0
+    out = run(2, "--continue_train")
+    lines = [line for line in out.splitlines() if line.startswith("resume: ")]
+    assert len(lines) == 1, out
+    assert "the run had 1 epochs" in lines[0] and "re-planned over 2 epochs" in lines[0]
+    extended = torch.load(tmp_path / "run" / "latest.pt", weights_only=False)
+    before, after = finished["networks"]["netG"], extended["networks"]["netG"]
+    assert any(not torch.equal(before[k], after[k]) for k in before if before[k].is_floating_point())
+    rates = [float(v) for (epoch, _, name), v in loss_rows(tmp_path / "run").items() if name == "lr" and epoch == "2"]
+    assert rates and min(rates) > 0
+
+
 def test_nan_loss_stops_training_and_keeps_last_good_checkpoint(
     tiny_cohort: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from util.errors import DataError, HDLError, OptionError
 
@@ -65,15 +67,47 @@ class RawDescriptionHelpFormatter(argparse.RawDescriptionHelpFormatter, HelpForm
     """``HelpFormatter`` that keeps the line breaks of a long description (a module docstring)."""
 
 
-class ToolParser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose usage errors become ``OptionError`` (one line, exit 2 via ``run_tool``),
-    with the project's ``HelpFormatter``."""
+def unknown_arguments_message(parser: argparse.ArgumentParser, extras: Sequence[str]) -> str:
+    """What is wrong with the arguments ``parser`` did not take: each unknown option with the closest
+    valid names (a typo is named, not guessed at), or the stray values."""
+    known = [s for s in parser._option_string_actions if s.startswith("--")]
+    unknown = [a.split("=", 1)[0] for a in extras if a.startswith("-") and len(a) > 1]
+    if not unknown:
+        return f"unexpected argument(s): {' '.join(extras)}"
+    parts = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+        hint = f"did you mean {' or '.join(close)}?" if close else "no option is close to it; see --help"
+        parts.append(f"{name} ({hint})")
+    return f"unknown option{'s' if len(parts) > 1 else ''} " + ", ".join(parts)
+
+
+class StrictParser(argparse.ArgumentParser):
+    """The project's ``ArgumentParser``: no abbreviated options (``--steps_per_epoc`` is not taken for
+    ``--steps_per_epoch``), and a usage error is one line on stderr with exit status 2, an unknown option
+    named with the closest valid ones, instead of the usage block."""
 
     def __init__(self, *args, **kwargs) -> None:
+        kwargs["allow_abbrev"] = False
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            self.error(unknown_arguments_message(self, extras))
+        return parsed
+
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+        print(error_line(OptionError(f"{self.prog}: {message}")), file=sys.stderr, flush=True)
+        sys.exit(EXIT_ERROR)
+
+
+class ToolParser(StrictParser):
+    """A ``StrictParser`` whose usage errors become ``OptionError`` (one line, exit 2 via ``run_tool`` or
+    ``run_cli``)."""
+
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
         raise OptionError(f"{self.prog}: {message}")
 
 

@@ -511,6 +511,33 @@ class Trainer:
             self.checkpoints.save_weights(state)
         barrier(self.ctx)
 
+    def _replan_schedule(self, saved: dict[str, Any]) -> None:
+        """A run continued with another length or policy follows the schedule asked for now.
+
+        The optimiser's saved rate is where the old plan had got to (0.0 at the end of a finished cosine
+        run); it only changes at the next epoch's scheduler step, so without this an extended run would
+        train its first new epoch at that rate.
+        """
+        opt = self.opt
+        keys = ("n_epochs", "n_epochs_decay", "lr_policy")
+        if all(saved.get(k, getattr(opt, k)) == getattr(opt, k) for k in keys):
+            return  # same plan: the restored rates are already the schedule's (an exact resume)
+        before = int(saved.get("n_epochs", opt.n_epochs)) + int(saved.get("n_epochs_decay", opt.n_epochs_decay))
+        for s in self.schedulers.values():
+            factors = [fn(s.last_epoch) for fn in s.lr_lambdas]
+            for group, base, factor in zip(s.optimizer.param_groups, s.base_lrs, factors, strict=True):
+                group["lr"] = base * factor
+            s._last_lr = [g["lr"] for g in s.optimizer.param_groups]
+        if self.ctx.is_main:
+            now = self.counter.total_epochs
+            lr = self.optimizers[self.model.optimizer_order[0]].param_groups[0]["lr"]
+            print(
+                f"resume: the run had {before} epochs ({saved.get('lr_policy', opt.lr_policy)} lr), now {now}: "
+                f"the lr schedule is re-planned over {now} epochs ({opt.lr_policy}), lr {lr:.3g} from epoch "
+                f"{self.counter.epoch + 1}",
+                flush=True,
+            )
+
     def resume(self) -> None:
         """Restore everything from ``latest.pt`` (``--continue_train``)."""
         state = self.checkpoints.load("latest")
@@ -528,6 +555,7 @@ class Trainer:
             ) from exc
         self.scaler.load_state_dict(state["scaler"])
         self.counter.load_state_dict(state["counter"])
+        self._replan_schedule(state.get("options", {}))
         self.model.load_extra_state(state.get("extra_state", {}))
         best = state.get("best", {})
         self.best_value, self.best_epoch = best.get("value"), best.get("epoch", 0)

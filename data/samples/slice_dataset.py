@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from data.mvm_io import read_subject
+from data.mvm_io import read_error, read_subject
 from data.selection import select_subjects
 from data.transforms import crop_box
 from util.errors import DataError
@@ -153,7 +153,10 @@ class SliceDataset(Dataset):
         ds = self._file(entry.path)[entry.slice_name][field]
         # One read per frame: h5py's point selection over a list of frames is ~100x slower than
         # reading the frames (one chunk each) separately.
-        data = np.stack([ds[int(t), ..., r0 : r0 + h, c0 : c0 + w] for t in unique])
+        try:
+            data = np.stack([ds[int(t), ..., r0 : r0 + h, c0 : c0 + w] for t in unique])
+        except OSError as exc:  # a failed checksum: the file changed since the dataset was indexed
+            raise read_error(f"{entry.path}: slice {entry.slice_name!r}", ds, exc) from exc
         return data[inverse]
 
     def __getstate__(self) -> dict:

@@ -7,11 +7,17 @@ slice has (myocardium, lv_blood, rv_blood, tissue). Each is a 4-D volume (x, y, 
 convention of ``data.scanner.nifti_axes``, with the pixel size in mm and the frame interval (RR / T) in ms, so
 ``python -m data.scanner.import_nifti`` reads a slice back given its VENC. Each file is written atomically.
 
+JSON sidecars make the export read back whole (``python -m data.scanner.import_nifti --exported
+OUT_DIR/<subject> OUT.h5``: every slice, no options): each velocity file's (``<subject>_<slice>_vx.json``)
+says its VENC and unit (``VENC_cm_s``, ``PhaseUnits`` cm_s); the magnitude's says the RR interval in
+ImageComments, as dcm2niix keeps it, and under ``HDLSlice`` the slice's name, place in the file, position,
+attributes and the subject's.
+
 A synthesised twin (``data.scanner.export_dicom.synthesised_by``: the chain's ``synthesised_by`` slice attribute
-or a phantom subject) gets a JSON sidecar beside its magnitude, ``<subject>_<slice>_magnitude.json``,
-with the fields dcm2niix writes for a twin exported as DICOM (ImageType ``DERIVED\\SECONDARY\\M``,
-SeriesDescription ``SYNTHETIC MVM <position> magnitude``, ImageComments with the RR interval and the
-derivation), so that ``data.scanner.import_nifti`` marks the slices it reads back as synthesised, either way.
+or a phantom subject) has in its magnitude's sidecar the fields dcm2niix writes for a twin exported as DICOM
+(ImageType ``DERIVED\\SECONDARY\\M``, SeriesDescription ``SYNTHETIC MVM <position> magnitude``, ImageComments
+with the RR interval and the derivation), so that ``data.scanner.import_nifti`` marks the slices it reads back
+as synthesised, either way.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from data.mvm_io import MASK_FIELDS, SliceData, Subject, read_subject
 from data.scanner.dicom_rules import derivation_text
 from data.scanner.export_dicom import synthesised_by
 from data.scanner.nifti_axes import from_frames
-from util.atomic import atomic_path, write_text
+from util.atomic import atomic_path, json_default, write_text
 from util.cli import ToolParser, run_tool, say
 from util.errors import DataError, HDLError
 
@@ -45,17 +51,36 @@ def _save(img, path: Path) -> None:
         raise DataError(str(exc)) from exc
 
 
-def _twin_sidecar(s: SliceData, method: str, path: Path) -> Path:
-    """The JSON sidecar that marks a synthesised slice (see the module docstring)."""
-    fields = {
-        "SeriesDescription": f"SYNTHETIC MVM {s.slice_position} magnitude",
-        "ImageType": ["DERIVED", "SECONDARY", "M"],
-        "ImageComments": f"HDL-MVM RR {s.rr_interval_ms:g} ms, {s.num_frames} frames; {derivation_text(method)}",
-    }
+def _write_sidecar(path: Path, fields: dict) -> Path:
     try:
-        return write_text(path, json.dumps(fields, indent=1) + "\n")
+        return write_text(path, json.dumps(fields, indent=1, default=json_default) + "\n")
     except HDLError as exc:
         raise DataError(str(exc)) from exc
+
+
+def _magnitude_sidecar(subject: Subject, index: int, name: str, s: SliceData, method: str | None) -> dict:
+    """The magnitude's sidecar: the RR interval, the slice and subject for ``--exported``, and for a
+    synthesised slice its marking (see the module docstring)."""
+    comment = f"HDL-MVM RR {s.rr_interval_ms:g} ms, {s.num_frames} frames"
+    fields: dict = {"ImageComments": comment}
+    if method is not None:
+        fields = {
+            "SeriesDescription": f"SYNTHETIC MVM {s.slice_position} magnitude",
+            "ImageType": ["DERIVED", "SECONDARY", "M"],
+            "ImageComments": f"{comment}; {derivation_text(method)}",
+        }
+    fields["HDLSlice"] = {
+        "subject_id": subject.subject_id,
+        "name": name,
+        "index": index,
+        "slice_position": s.slice_position,
+        "rr_interval_ms": float(s.rr_interval_ms),
+        "z_towards_apex": int(s.z_towards_apex),
+        "rv_insertion_deg": s.rv_insertion_deg,
+        "attrs": s.attrs,
+        "subject_attrs": subject.attrs,
+    }
+    return fields
 
 
 def export_nifti(subject: Subject, out_dir: str | os.PathLike, log: Callable[[str], None] = say) -> list[Path]:
@@ -65,7 +90,7 @@ def export_nifti(subject: Subject, out_dir: str | os.PathLike, log: Callable[[st
         raise DataError(f"{out}: exists and is not a folder")
     written: list[Path] = []
     method = synthesised_by(subject)
-    for name, s in subject.slices.items():
+    for index, (name, s) in enumerate(subject.slices.items()):
         frame_ms = s.rr_interval_ms / s.cycle_frames
         prefix = out / f"{subject.subject_id}_{name}"
         fields: list[tuple[str, np.ndarray, type]] = [("magnitude", s.magnitude, np.float32)]
@@ -74,13 +99,16 @@ def export_nifti(subject: Subject, out_dir: str | os.PathLike, log: Callable[[st
         fields += [(m, getattr(s, m), np.uint8) for m in MASK_FIELDS if getattr(s, m) is not None]
         for field, frames, dtype in fields:
             img = from_frames(frames, s.pixel_spacing_mm, frame_ms, dtype)
-            if field in VELOCITY_NAMES:
-                img.header["descrip"] = f"{field} cm/s VENC {s.venc_cm_s[VELOCITY_NAMES.index(field)]:g}".encode()
             path = prefix.with_name(f"{prefix.name}_{field}.nii.gz")
+            if field in VELOCITY_NAMES:
+                venc = float(s.venc_cm_s[VELOCITY_NAMES.index(field)])
+                img.header["descrip"] = f"{field} cm/s VENC {venc:g}".encode()
+                side = {"VENC_cm_s": venc, "PhaseUnits": "cm_s"}
+                written.append(_write_sidecar(path.with_name(f"{prefix.name}_{field}.json"), side))
             _save(img, path)
             written.append(path)
-        if method is not None:
-            written.append(_twin_sidecar(s, method, prefix.with_name(f"{prefix.name}_magnitude.json")))
+        side = _magnitude_sidecar(subject, index, name, s, method)
+        written.append(_write_sidecar(prefix.with_name(f"{prefix.name}_magnitude.json"), side))
         log(f"{name}: {len(fields)} NIfTI files ({', '.join(f for f, _, _ in fields)})")
     return written
 

@@ -1,6 +1,7 @@
 """Import a 3Dir MVM scan stored as NIfTI volumes into the canonical subject file.
 
     python -m data.scanner.import_nifti --magnitude M.nii.gz --phase X.nii.gz Y.nii.gz Z.nii.gz OUT.h5
+    python -m data.scanner.import_nifti --exported OUT_DIR/SUBJECT OUT.h5     # what export_nifti wrote
         [--venc X Y Z] [--myocardium MASK.nii.gz] [--lv_blood M] [--rv_blood M]
         [--phase_units auto|raw12|radians|cm_s] [--rr MS] [--subject ID] [--slice_positions P ...]
         [--order base_first|apex_first] [--z_towards_apex 1|-1]
@@ -45,13 +46,13 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 
-from data.mvm_io import SLICE_POSITIONS, SliceData, Subject, write_subject
+from data.mvm_io import MASK_FIELDS, SLICE_POSITIONS, SliceData, Subject, write_subject
 from data.scanner import dicom_rules as rules
 from data.scanner.dicom_vendor import raw_to_velocity, vendor_units
 from data.scanner.export_nifti import export_nifti
@@ -68,7 +69,7 @@ from data.slice_order import positions_by_rank, slice_names
 from util.cli import ToolParser, run_tool, say
 from util.errors import DataError, OptionError
 
-__all__ = ["PHASE_UNITS", "export_nifti", "import_nifti", "main", "phase_to_velocity"]
+__all__ = ["PHASE_UNITS", "export_nifti", "import_exported", "import_nifti", "main", "phase_to_velocity"]
 
 PHASE_UNITS = ("auto", "cm_s", "radians", "raw12")
 ORDERS = ("base_first", "apex_first")
@@ -183,6 +184,8 @@ def _phase_units(units: str, side: dict | None, where: str, log: Log) -> tuple[s
     """(units, rescaled) of one phase file: the option, else what its sidecar says (see the docstring)."""
     if units != "auto":
         return units, None
+    if side and side.get("PhaseUnits") in PHASE_UNITS[1:]:  # written by data.scanner.export_nifti
+        return str(side["PhaseUnits"]), None
     if side:
         kind = rules.image_kind(side.get("ImageType"), None, None)[0]
         vendor = vendor_units(str(side.get("Manufacturer", "")))
@@ -198,10 +201,12 @@ def _vencs(venc: Sequence[float] | None, sides: list[dict | None], paths: Sequen
         return np.asarray(venc, dtype=np.float64)
     out = []
     for side, path in zip(sides, paths, strict=True):
-        value = rules.sequence_name_encoding(str((side or {}).get("SequenceName", "")))[0]
+        value = _float((side or {}).get("VENC_cm_s"))  # written by data.scanner.export_nifti
+        if value is None or value <= 0:
+            value = rules.sequence_name_encoding(str((side or {}).get("SequenceName", "")))[0]
         if value is None:
             raise OptionError(
-                f"{path}: its VENC is unknown (no JSON sidecar with a Siemens sequence name); pass --venc"
+                f"{path}: its VENC is unknown (no JSON sidecar with VENC_cm_s or a Siemens sequence name); pass --venc"
             )
         out.append(value)
     return np.asarray(out, dtype=np.float64)
@@ -274,6 +279,7 @@ def import_nifti(
     lv_blood: str | Path | None = None,
     rv_blood: str | Path | None = None,
     log: Log = say,
+    tissue: str | Path | None = None,
 ) -> Subject:
     """Read magnitude, three phase volumes (x, y, z) and optional masks into a ``Subject``.
 
@@ -294,7 +300,12 @@ def import_nifti(
     vel, vencs = _read_velocity(phase, venc, phase_units, layout, spacing, log)
     masks = {
         name: read_mask(path, name, layout)
-        for name, path in (("myocardium", myocardium), ("lv_blood", lv_blood), ("rv_blood", rv_blood))
+        for name, path in (
+            ("myocardium", myocardium),
+            ("lv_blood", lv_blood),
+            ("rv_blood", rv_blood),
+            ("tissue", tissue),
+        )
     }
     rr_ms, rr_source = _rr_interval(rr, mag_img, side, magnitude, mag.shape[1])
     common = {
@@ -314,6 +325,38 @@ def import_nifti(
         log(f"{name}: {_describe(slices[name], rr_source)}, orientation: {how}" + _mask_note(mask_i["myocardium"]))
     sid = subject_id or Path(magnitude).name.split(".nii")[0]
     return Subject(subject_id=sid, slices=slices, attrs={"source": "nifti"})
+
+
+def import_exported(prefix: str | Path, log: Log = say) -> Subject:
+    """Every slice of the subject ``data.scanner.export_nifti`` wrote as ``prefix_<slice>_<field>.nii.gz``
+    (``prefix``: ``OUT_DIR/<subject>``), with what its sidecars say: VENC, units, RR, slice names, order,
+    positions and attributes."""
+    prefix = Path(prefix)
+    found = []
+    for magnitude in sorted(prefix.parent.glob(f"{prefix.name}_*_magnitude.nii.gz")):
+        meta = (read_sidecar(magnitude) or {}).get("HDLSlice")
+        if not isinstance(meta, dict) or meta.get("subject_id") != prefix.name:
+            continue  # another subject's whose name starts alike, or not written by export_nifti
+        stem = magnitude.name[: -len("_magnitude.nii.gz")]
+        files = {f: magnitude.with_name(f"{stem}_{f}.nii.gz") for f in ("vx", "vy", "vz", *MASK_FIELDS)}
+        masks = {m: files[m] if files[m].is_file() else None for m in MASK_FIELDS}
+        one = import_nifti(
+            magnitude, [files["vx"], files["vy"], files["vz"]], rr=float(meta["rr_interval_ms"]),
+            subject_id=prefix.name, slice_positions=[meta["slice_position"]],
+            z_towards_apex=int(meta["z_towards_apex"]), log=log, **masks,
+        )  # fmt: skip
+        s = next(iter(one.slices.values()))
+        rv = meta.get("rv_insertion_deg")
+        attrs = {**s.attrs, **dict(meta.get("attrs") or {})}
+        found.append((int(meta["index"]), replace(s, name=str(meta["name"]), rv_insertion_deg=rv, attrs=attrs), meta))
+    if not found:
+        raise DataError(
+            f"{prefix}: no {prefix.name}_<slice>_magnitude.nii.gz with a sidecar of data.scanner.export_nifti; "
+            "import other NIfTI files with --magnitude and --phase"
+        )
+    found.sort(key=lambda item: item[0])
+    subject_attrs = {**dict(found[0][2].get("subject_attrs") or {}), "source": "nifti"}
+    return Subject(prefix.name, {s.name: s for _, s, _ in found}, subject_attrs)
 
 
 def _synthesised_by(side: dict | None) -> str | None:
@@ -338,6 +381,7 @@ def _slice(
         slice_position=position,
         lv_blood=masks["lv_blood"],
         rv_blood=masks["rv_blood"],
+        tissue=masks.get("tissue"),
         attrs={"mask_source": "nifti" if myo is not None else "none", "source": "nifti", "rr_source": rr_source},
         **common,
     )
@@ -362,8 +406,22 @@ def build_parser() -> ToolParser:
         description="Import 3Dir MVM NIfTI volumes into an .h5 subject file.",
     )
     p.add_argument("out", nargs="?", help="output subject file (.h5); may also come after --slice_positions' values")
-    p.add_argument("--magnitude", required=True, help="magnitude volume (x, y, slice, time) or (x, y, time)")
-    p.add_argument("--phase", required=True, nargs=3, metavar=("X", "Y", "Z"), help="phase volumes along x, y, z")
+    p.add_argument(
+        "--magnitude",
+        help="magnitude volume (x, y, slice, time) or (x, y, time) (required unless --exported; no default)",
+    )
+    p.add_argument(
+        "--phase",
+        nargs=3,
+        metavar=("X", "Y", "Z"),
+        help="phase volumes along x, y, z (required unless --exported; no default)",
+    )
+    p.add_argument(
+        "--exported",
+        metavar="PREFIX",
+        help="instead of --magnitude and --phase: every slice data.scanner.export_nifti wrote as "
+        "PREFIX_<slice>_<field>.nii.gz (PREFIX: OUT_DIR/<subject>), with its sidecars (default: none)",
+    )
     p.add_argument(
         "--venc", type=float, nargs=3, metavar=("X", "Y", "Z"), help="VENC in cm/s (default: the JSON sidecars)"
     )
@@ -409,6 +467,18 @@ def output_and_positions(out: str | None, positions: Sequence[str] | None) -> tu
 
 def _run(args: argparse.Namespace) -> None:
     out, positions = output_and_positions(args.out, args.slice_positions)
+    if args.exported:
+        if args.magnitude or args.phase:
+            raise OptionError(
+                "--exported reads the magnitude and phase files itself: leave out --magnitude and --phase"
+            )
+        subject = import_exported(args.exported)
+        path = write_subject(out, subject)
+        say(f"wrote {path}: subject {subject.subject_id!r}, {len(subject.slices)} slice(s)")
+        return
+    missing = [flag for flag, value in (("--magnitude", args.magnitude), ("--phase", args.phase)) if not value]
+    if missing:
+        raise OptionError(f"python -m data.scanner.import_nifti: {' and '.join(missing)} required (or --exported)")
     subject = import_nifti(
         args.magnitude,
         args.phase,

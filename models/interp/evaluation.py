@@ -32,12 +32,13 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from data.acquisition import warn_outside_training
 from data.cycle import key_frame_grid
 from data.mvm_io import SliceData, Subject, read_subject, write_subject
 from data.selection import select_subjects
 from data.transforms import crop_slice
 from models.interp.inference import CineReconstruction, fourier_cine, interpolate_cine, linear_cine
-from models.loading import load_trained_model
+from models.loading import load_trained_model, training_acquisition
 from util import metrics
 from util.atomic import write_text
 from util.cli import SkippedInputs
@@ -198,6 +199,7 @@ def run_interp_test(opt: argparse.Namespace) -> dict[str, dict[str, float]]:
         print(f"note: the run was trained on {trained}; evaluating with --crop_size {crop}")
     out_dir = Path(opt.results_dir) / opt.name / "interp"
     paths = select_subjects(opt.dataroot, opt.split, opt.subjects, opt.max_subjects)
+    warn_outside_training({f"run {opt.name}": training_acquisition(model)}, paths)
     totals = {m: FrameScores() for m in METHODS}
     per_slice: list[dict[str, object]] = []
     skipped = SkippedInputs()

@@ -52,7 +52,7 @@ from torch import nn
 from data.mvm_io import SLICE_POSITIONS, SliceData, read_subject
 from data.transforms import window_centre
 from models.base_model import BaseModel
-from models.kinematics.templates import KinematicTemplates, fit_templates
+from models.kinematics.templates import KinematicTemplates
 from models.losses import masked_l1
 from models.networks import (
     BLOCK_TYPES,
@@ -66,11 +66,11 @@ from models.networks import (
 )
 from models.padding import pad_to_multiple
 from models.phase.background_noise import NOISE_KINDS, BackgroundNoise, collect_background
-from models.phase.priors import add_prior_options, attach_kinematic_priors, resolve_prior_kind
+from models.phase.priors import add_prior_options, attach_kinematic_priors, choose_templates, resolve_prior_kind
 from models.phase.tissue_noise import TISSUE_NOISE_KINDS, add_tissue_noise
 from models.phase.yardsticks import CYCLE_BINS, PopulationPrior, fit_population_prior
 from util.conventions import DIRECTIONS, MASK_THRESHOLD, VELOCITY_DATA_RANGE
-from util.errors import DataError, OptionError
+from util.errors import OptionError
 from util.metrics import psnr_torch
 from util.option_values import require_at_least
 from util.tissue import tissue_mask_from_magnitude
@@ -335,6 +335,8 @@ class PhaseModel(BaseModel):
         self.population = PopulationPrior()
         #: the kinematic prior's population templates (models/kinematics), fitted with the population prior
         self.kinematics = KinematicTemplates()
+        #: the templates of the weights a fine-tuned or resumed run starts from (``start_from_state``)
+        self.start_kinematics, self.start_from, self.start_resumed = KinematicTemplates(), "", False
         self._val_rng: torch.Generator | None = None
 
         net_g = UNet(
@@ -404,18 +406,17 @@ class PhaseModel(BaseModel):
         paths = dict.fromkeys(entry.path for entry in train_dataset.slices)
         subjects = [read_subject(path, check_values=False) for path in paths]
         self.population = fit_population_prior(s for subject in subjects for s in subject.slices.values())
-        try:
-            self.kinematics = fit_templates(subjects)
-        except DataError as exc:  # e.g. a training set too small to show the cycle: no kinematic prior
-            self.kinematics = KinematicTemplates()
-            if int(os.environ.get("RANK", "0")) == 0:
-                print(f"note: no kinematic prior templates ({exc})", flush=True)
+        self.kinematics, own = choose_templates(
+            subjects, self.start_kinematics, self.start_from, self.prior_kind, quiet_if_own=self.start_resumed
+        )
         if self.noise.kind == "empirical" and self.fg_bg:
             self.noise.fit(collect_background(train_dataset, seed=int(self.opt.seed)))
             if int(os.environ.get("RANK", "0")) == 0:
                 print(self.noise.describe(), flush=True)
         if self.prior_kind == "kinematic":
-            attach_kinematic_priors(train_dataset, val_dataset, subjects, self.kinematics, self.population, self.opt)
+            attach_kinematic_priors(
+                train_dataset, val_dataset, subjects, self.kinematics, self.population, self.opt, own_templates=own
+            )
 
     def generator_input(
         self, magnitude: torch.Tensor, myocardium: torch.Tensor | None, prior: torch.Tensor | None
@@ -584,6 +585,13 @@ class PhaseModel(BaseModel):
         if self.kinematics.ready:
             state["kinematic_templates"] = self.kinematics.state_dict()
         return state
+
+    def start_from_state(self, state: dict[str, Any], source: str, resumed: bool = False) -> None:
+        """Keep the kinematic templates of the checkpoint training starts from (``source``): a cohort too
+        small to fit its own keeps them (``prepare_training``); a resumed run so keeps what it had."""
+        if "kinematic_templates" in state:
+            self.start_kinematics = KinematicTemplates.from_state(state["kinematic_templates"])
+            self.start_from, self.start_resumed = source, resumed
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         if "noise_model" in state:

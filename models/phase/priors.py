@@ -27,7 +27,7 @@ from data.keyframes import KeyFrames
 from data.mvm_io import SliceData, Subject, read_subject
 from models.kinematics.prior import KinematicPrior
 from models.kinematics.subject import PriorTable, SliceCurves, cross_fit, grid_curves, keyframe_septum, subject_curves
-from models.kinematics.templates import KinematicTemplates
+from models.kinematics.templates import KinematicTemplates, fit_templates
 from models.phase.yardsticks import PopulationPrior
 from util.errors import DataError, OptionError
 from util.velocity import DEFAULT_SEPTUM_DEG
@@ -96,12 +96,62 @@ def population_curves(population: PopulationPrior, s: SliceData, keys: KeyFrames
 
 
 def population_fallback(
-    population: PopulationPrior, subject: Subject, keys: Mapping[str, KeyFrames], reason: Exception
+    population: PopulationPrior,
+    subject: Subject,
+    keys: Mapping[str, KeyFrames],
+    reason: Exception,
+    missed: list[str] | None = None,
 ) -> dict[str, SliceCurves]:
     """The population prior of every slice of ``subject``, in place of a kinematic one it could not get:
-    said in one line naming the subject and why."""
-    _note(f"note: {subject.subject_id}: no kinematic prior ({reason}); the population prior stands in for it")
+    said in one line naming the subject and why, or added to ``missed`` (``subject: why``) for a summary."""
+    line = f"{subject.subject_id}: no kinematic prior ({' '.join(str(reason).split())})"
+    if missed is None:
+        _note(f"note: {line}; the population prior stands in for it")
+    else:
+        missed.append(line)
     return {name: population_curves(population, s, keys[name]) for name, s in subject.slices.items()}
+
+
+def choose_templates(
+    subjects: Sequence[Subject],
+    inherited: KinematicTemplates,
+    inherited_from: str,
+    kind: str,
+    quiet_if_own: bool = False,
+) -> tuple[KinematicTemplates, bool]:
+    """The kinematic templates a run keeps, and whether they are its own (fitted from ``subjects``, its
+    training split). A fine-tuned run keeps those of its starting weights (``inherited``) when its own
+    cohort cannot fit them, and says which it uses (a resumed run, ``quiet_if_own``, fits the same as it
+    did: nothing to say then); the note that there are none is for ``kind`` ``kinematic`` only (the other
+    runs do not use them)."""
+    try:
+        own = fit_templates(subjects)
+    except DataError as exc:  # e.g. a training set too small to show the cycle
+        if inherited.ready:
+            _note(f"kinematic templates: those of {inherited_from} (the {len(subjects)} training subject(s) "
+                  f"cannot fit their own: {' '.join(str(exc).split())})")  # fmt: skip
+            return inherited, False
+        if kind == "kinematic":
+            _note(f"note: no kinematic prior templates ({exc})")
+        return KinematicTemplates(), True
+    if inherited.ready and not quiet_if_own:
+        _note(f"kinematic templates: fitted from the {len(subjects)} training subjects, in place of those of "
+              f"{inherited_from}")  # fmt: skip
+    return own, True
+
+
+def summarise_fallbacks(missed: Mapping[str, Sequence[str]], totals: Mapping[str, int]) -> None:
+    """One line for the subjects of a ``--prior kinematic`` run that train on the population prior instead
+    (``missed``: split -> ``subject: why`` lines; ``totals``: split -> subjects), loud when they are most."""
+    count, total = sum(len(v) for v in missed.values()), sum(totals.values())
+    if not count:
+        return
+    head = "warning" if 2 * count >= total else "note"
+    shown = ", ".join(f"{len(missed[k])} of {totals[k]} {k}" for k in totals if totals[k])
+    first = next(line for lines in missed.values() for line in lines)
+    names = [line.split(":", 1)[0] for lines in missed.values() for line in lines]
+    _note(f"{head}: --prior kinematic: {shown} subject(s) have no kinematic prior and use the population prior "
+          f"({', '.join(names)}; first reason: {first.split(': ', 1)[1]})")  # fmt: skip
 
 
 def kinematic_curves(
@@ -127,28 +177,37 @@ def grid_keys(subject: Subject, factor: int) -> dict[str, KeyFrames]:
 
 
 def training_curves(
-    subjects: Sequence[Subject], population: PopulationPrior, factor: int, folds: int
+    subjects: Sequence[Subject],
+    population: PopulationPrior,
+    factor: int,
+    folds: int,
+    missed: list[str] | None = None,
 ) -> list[dict[str, SliceCurves]]:
-    """The cross-fitted prior of each training subject (``cross_fit``), the population's where it fails."""
+    """The cross-fitted prior of each training subject (``cross_fit``), the population's where it fails
+    (each said, or added to ``missed``)."""
     out = []
     for subject, fitted in zip(subjects, cross_fit(subjects, factor, folds), strict=True):
         if isinstance(fitted, DataError):
-            fitted = population_fallback(population, subject, grid_keys(subject, factor), fitted)
+            fitted = population_fallback(population, subject, grid_keys(subject, factor), fitted, missed)
         out.append(fitted)
     return out
 
 
 def validation_curves(
-    subject: Subject, templates: KinematicTemplates, population: PopulationPrior, factor: int
+    subject: Subject,
+    templates: KinematicTemplates,
+    population: PopulationPrior,
+    factor: int,
+    missed: list[str] | None = None,
 ) -> dict[str, SliceCurves]:
     """A validation subject's prior: fitted from its key frames with the run's templates (all training
-    subjects), the population's where it fails."""
+    subjects, or those a fine-tuned run started from), the population's where it fails."""
     try:
         if not templates.ready:
             raise DataError("the run holds no kinematic templates")
         return grid_curves(KinematicPrior(templates), subject, factor)
     except DataError as exc:
-        return population_fallback(population, subject, grid_keys(subject, factor), exc)
+        return population_fallback(population, subject, grid_keys(subject, factor), exc, missed)
 
 
 def attach_prior(dataset: Any, curves: Mapping[Path, Mapping[str, SliceCurves]]) -> None:
@@ -163,16 +222,27 @@ def attach_kinematic_priors(
     templates: KinematicTemplates,
     population: PopulationPrior,
     opt: argparse.Namespace,
+    own_templates: bool = True,
 ) -> None:
-    """The priors of a ``--prior kinematic`` run's training (cross-fitted) and validation subjects, on their
-    datasets. ``train_subjects`` are those of ``train_dataset``, in the order of its paths."""
+    """The priors of a ``--prior kinematic`` run's training and validation subjects, on their datasets.
+    Training subjects are cross-fitted when the templates are the run's own (``own_templates``); templates
+    a fine-tuned run kept from its starting weights never saw them, and fit them as they fit a validation
+    subject. ``train_subjects`` are those of ``train_dataset``, in the order of its paths. The subjects left
+    with the population prior are said in one summary line."""
     paths = list(dict.fromkeys(entry.path for entry in train_dataset.slices))
     order = sorted(range(len(paths)), key=lambda i: str(paths[i]))
     factor, folds = int(opt.prior_factor), int(opt.prior_folds)
-    fitted = training_curves([train_subjects[i] for i in order], population, factor, folds)
+    missed: dict[str, list[str]] = {"training": [], "validation": []}
+    ordered = [train_subjects[i] for i in order]
+    if own_templates:
+        fitted = training_curves(ordered, population, factor, folds, missed["training"])
+    else:
+        fitted = [validation_curves(s, templates, population, factor, missed["training"]) for s in ordered]
     attach_prior(train_dataset, {paths[i]: c for i, c in zip(order, fitted, strict=True)})
-    if val_dataset is not None and val_dataset.slices:
-        val_paths = dict.fromkeys(entry.path for entry in val_dataset.slices)
+    val_paths = dict.fromkeys(entry.path for entry in val_dataset.slices) if val_dataset is not None else {}
+    if val_paths:
         attach_prior(val_dataset, {
-            p: validation_curves(read_subject(p, check_values=False), templates, population, factor) for p in val_paths
+            p: validation_curves(read_subject(p, check_values=False), templates, population, factor,
+                                 missed["validation"]) for p in val_paths
         })  # fmt: skip
+    summarise_fallbacks(missed, {"training": len(paths), "validation": len(val_paths)})

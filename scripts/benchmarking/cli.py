@@ -14,12 +14,12 @@ import torch
 from scripts.benchmarking.runner import run
 from scripts.benchmarking.settings import DEFAULT_PEAK_TFLOPS, INFER_MODES, SECTIONS, TRAIN_MODES, resolve_settings
 from scripts.benchmarking.tables import report
-from util.cli import HelpFormatter
+from util.cli import HelpFormatter, StrictParser
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The options; sizes left at None here get their full or ``--quick`` default in ``resolve_settings``."""
-    p = argparse.ArgumentParser(
+    p = StrictParser(
         prog="python -m scripts.benchmark",
         description="Benchmark HDL-MVM training, chained synthesis and data loading against a reference mode.",
         formatter_class=HelpFormatter,

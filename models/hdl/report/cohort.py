@@ -50,8 +50,8 @@ KEY_COLUMNS = (
     "mag_psnr_nonkey",
     "mag_ssim_nonkey",
     "myo_dice_nonkey",
+    "vel_mae_myo_true_cm_s",  # the truth first: the headline where there is one (dropped where there is none)
     "vel_mae_myo_cm_s",
-    "vel_mae_myo_true_cm_s",
     *(f"curve_{c}_r" for c in COMPONENTS),
 )
 
