@@ -497,3 +497,13 @@ def test_normalise_magnitude_uses_the_995th_percentile():
     keys = mag[::2]
     np.testing.assert_allclose(normalise_magnitude(mag, reference=keys), np.clip(mag / np.percentile(keys, 99.5), 0, 1))
     assert not normalise_magnitude(np.zeros((2, 8, 8))).any()
+
+
+def test_an_abbreviated_option_is_refused_with_the_closest_name(tmp_path, capsys):
+    out = tmp_path / "never"
+    with pytest.raises(SystemExit) as exit_info:
+        phantom_main(["--out", str(out), "--subjec", "1"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: python -m data.phantom: unknown option --subjec (did you mean --subjects?)"]
+    assert not out.exists()

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from data.phantom.config import APPEARANCES, PATHOLOGY_KINDS, WAVEFORM_SHAPES, PhantomConfig
 from data.phantom.generate import generate_cohort
 from data.phantom.stats import cohort_pathology
+from util.cli import StrictParser
 from util.errors import HDLError, OptionError
 
 
@@ -178,7 +179,7 @@ def _add_variation_options(p: argparse.ArgumentParser, defaults: PhantomConfig) 
 
 def build_parser() -> argparse.ArgumentParser:
     defaults = PhantomConfig()
-    p = argparse.ArgumentParser(
+    p = StrictParser(
         prog="python -m data.phantom",
         description="Generate a cohort of digital-twin 3Dir MVM subjects (HDF5 files and splits.json).",
     )
