@@ -25,6 +25,7 @@ def test_curves_paint_the_prior_whole_or_one_frame_at_a_time(tiny_cohort: Path) 
     velocities, chosen = kinematic_velocities(prior, subject, subject, keys)
     motions = keyframe_motions(subject, keys)
     fitted = prior.fit({subject.slices[n].slice_position: m for n, m in motions.items()})
+    assert chosen.model == fitted.model and chosen.loo_score == fitted.scores[fitted.model]
     table = PriorTable(list(curves.values()))
     for index, (name, s) in enumerate(subject.slices.items()):
         stored = list(keys[name].stored)
