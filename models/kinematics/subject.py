@@ -18,7 +18,8 @@ velocities, the phantom's parameters or the masks of other frames.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +35,8 @@ from util.velocity import DEFAULT_SEPTUM_DEG, septum_angle
 
 #: AHA segments 1-16: every segment a basal, mid or apical slice can have
 ALL_SEGMENTS = np.arange(1, 17)
+#: The ``model`` of a population prior standing in for a kinematic fit that could not be made.
+FALLBACK = "fallback"
 
 
 def keyframe_septum(s: SliceData, keys: KeyFrames) -> float | None:
@@ -69,8 +72,8 @@ class SliceCurves:
     """What one slice keeps of its prior: ``curves`` as ``choice.model_curves`` gives them on the T frames of
     the cycle (``circumferential`` [T], ``segment_radial`` and ``segment_longitudinal`` [n_seg, T] in the
     order of ``segment_ids``), the bulk velocity [T, 2] (or None), the slice's geometry, and the model the
-    subject's key frames chose (``choice.MODELS``; ``population`` for the population prior standing in)
-    with its leave-one-key-frame-out score (NaN where nothing was chosen)."""
+    subject's key frames chose (``choice.MODELS``; ``FALLBACK`` for the population prior standing in for a
+    fit that could not be made) with its leave-one-key-frame-out score (NaN where nothing was chosen)."""
 
     curves: dict[str, np.ndarray]
     segment_ids: np.ndarray
@@ -93,7 +96,7 @@ class SliceCurves:
             "segment_radial": np.tile(np.asarray(radial, dtype=np.float64), (rows, 1)),
             "segment_longitudinal": np.tile(np.asarray(longitudinal, dtype=np.float64), (rows, 1)),
         }
-        return cls(curves, ALL_SEGMENTS, None, s.slice_position, float(septum), int(s.z_towards_apex))
+        return cls(curves, ALL_SEGMENTS, None, s.slice_position, float(septum), int(s.z_towards_apex), FALLBACK)
 
     def paint(self, masks: np.ndarray) -> np.ndarray:
         """Velocity [T, 3, H, W] (cm/s) on the myocardium ``masks`` [T, H, W] of every frame of the cycle."""
@@ -135,6 +138,13 @@ def subject_curves(
             fitted.model, float(fitted.scores.get(fitted.model, np.nan)),
         )  # fmt: skip
     return out
+
+
+def chosen_models(priors: Iterable[Mapping[str, SliceCurves]]) -> str:
+    """How many subjects' priors (``subject_curves`` results; a subject's slices share their model) each
+    model gave, most first: ``segments 12, population 5, ...``."""
+    counts = Counter(next(iter(p.values())).model for p in priors if p)
+    return ", ".join(f"{model} {n}" for model, n in counts.most_common()) or "none"
 
 
 def kinematic_velocities(

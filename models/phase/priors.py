@@ -26,7 +26,15 @@ from data.cycle import key_frame_grid
 from data.keyframes import KeyFrames
 from data.mvm_io import SliceData, Subject, read_subject
 from models.kinematics.prior import KinematicPrior
-from models.kinematics.subject import PriorTable, SliceCurves, cross_fit, grid_curves, keyframe_septum, subject_curves
+from models.kinematics.subject import (
+    PriorTable,
+    SliceCurves,
+    chosen_models,
+    cross_fit,
+    grid_curves,
+    keyframe_septum,
+    subject_curves,
+)
 from models.kinematics.templates import KinematicTemplates, fit_templates
 from models.phase.yardsticks import PopulationPrior
 from util.errors import DataError, OptionError
@@ -162,7 +170,8 @@ def kinematic_curves(
     try:
         if not templates.ready:
             raise DataError("the run holds no kinematic templates")
-        return subject_curves(KinematicPrior(templates), subject, keys, report=lambda line: _note(f"note: {line}"))
+        prior = KinematicPrior(templates.with_population(population.curves))
+        return subject_curves(prior, subject, keys, report=lambda line: _note(f"note: {line}"))
     except DataError as exc:
         return population_fallback(population, subject, keys, exc)
 
@@ -205,7 +214,7 @@ def validation_curves(
     try:
         if not templates.ready:
             raise DataError("the run holds no kinematic templates")
-        return grid_curves(KinematicPrior(templates), subject, factor)
+        return grid_curves(KinematicPrior(templates.with_population(population.curves)), subject, factor)
     except DataError as exc:
         return population_fallback(population, subject, grid_keys(subject, factor), exc, missed)
 
@@ -240,9 +249,12 @@ def attach_kinematic_priors(
         fitted = [validation_curves(s, templates, population, factor, missed["training"]) for s in ordered]
     attach_prior(train_dataset, {paths[i]: c for i, c in zip(order, fitted, strict=True)})
     val_paths = dict.fromkeys(entry.path for entry in val_dataset.slices) if val_dataset is not None else {}
-    if val_paths:
-        attach_prior(val_dataset, {
-            p: validation_curves(read_subject(p, check_values=False), templates, population, factor,
-                                 missed["validation"]) for p in val_paths
-        })  # fmt: skip
+    validation = {
+        p: validation_curves(read_subject(p, check_values=False), templates, population, factor, missed["validation"])
+        for p in val_paths
+    }
+    if validation:
+        attach_prior(val_dataset, validation)
     summarise_fallbacks(missed, {"training": len(paths), "validation": len(val_paths)})
+    _note(f"kinematic prior: the models the key frames chose: training {chosen_models(fitted)}; "
+          f"validation {chosen_models(validation.values())}")  # fmt: skip
