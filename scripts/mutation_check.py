@@ -6,9 +6,9 @@
 Each mutant is one textual change (a flipped sign, swapped labels, a changed constant) to the velocity
 analysis (util/velocity.py), the phase GAN's losses (models/phase/model.py), the phantom's motion
 (data/phantom/motion.py), the DICOM velocity scaling (data/scanner/dicom_vendor.py) or the kinematic prior
-(models/kinematics/: subject fit, key-frame motion, periodic fit, painting). The tree is copied to a
-temporary folder first and every mutation is made and undone there, so the working tree is never
-touched, even when a run crashes.
+(models/kinematics/: subject fit, key-frame motion, periodic fit, painting, the model choice). The tree
+is copied to a temporary folder first and every mutation is made and undone there, so the working tree
+is never touched, even when a run crashes.
 
 The tests of the selected groups first run on the unmutated copy: if they fail, or pytest cannot run
 there (not installed in ``--python``, a collection error), the check refuses to score (exit 2), since
@@ -55,6 +55,7 @@ TESTS = {
     "motion": ["tests/test_phantom_motion.py", "tests/test_velocity_phantom.py", "tests/test_phantom.py"],
     "dicom": ["tests/test_dicom_vendor.py", "tests/test_dicom.py"],
     "regional": ["tests/test_regional.py"],
+    "choice": ["tests/test_kinematics_choice.py"],
     "kinematics": [
         "tests/test_kinematics_fit.py",
         "tests/test_kinematics_motion.py",
@@ -68,7 +69,7 @@ TESTS = {
     "demo_ssim": ["tests/test_metrics.py"],
     "demo_noise": ["tests/test_background_noise.py"],
 }
-SCORED = ("velocity", "phase_losses", "motion", "dicom", "regional", "kinematics")
+SCORED = ("velocity", "phase_losses", "motion", "dicom", "regional", "kinematics", "choice")
 
 V, P, M, D = "util/velocity.py", "models/phase/model.py", "data/phantom/motion.py", "data/scanner/dicom_vendor.py"
 
@@ -214,16 +215,19 @@ MUTANTS += [
 
 KF, KM, KL = "models/kinematics/fit.py", "models/kinematics/keyframe_motion.py", "models/kinematics/landmarks.py"
 KP, KD = "models/kinematics/periodic.py", "models/kinematics/paint.py"
+KC, KR = "models/kinematics/choice.py", "models/kinematics/prior.py"
 RING_SAMPLE_COLS = "    cols = geom.col + r * np.cos(theta)[:, None]\n    return ndimage.map_coordinates(np.asarray(im"
 MUTANTS += [
     # ------------------------------------------------------------------ kinematic prior: subject fit
-    Mutant("kinematics", KF, "    warp = cycle_warp(landmarks, templates.canonical)\n    for i, tr in enumerate(data):",
-           "    warp = cycle_warp(templates.canonical, landmarks)\n    for i, tr in enumerate(data):",
+    Mutant("kinematics", KF, "    warp = cycle_warp(landmarks, templates.canonical)\n    out = [",
+           "    warp = cycle_warp(templates.canonical, landmarks)\n    out = [",
            "timing fit: warp from canonical to subject"),
-    Mutant("kinematics", KF, "out.append(np.array([(gain - 1.0) / GAIN_SD,", "out.append(np.array([gain / GAIN_SD,",
-           "radial gain prior centred on 0"),
-    Mutant("kinematics", KF, "out.append((level - gain * radial - tr.mean_distance_mm)",
-           "out.append((level + gain * radial - tr.mean_distance_mm)", "radial model: excursion outward"),
+    Mutant("kinematics", KF, "wanted = np.r_[target / sigma, 1.0 / GAIN_SD]", "wanted = np.r_[target / sigma, 0.0]",
+           "gain prior centred on 0"),
+    Mutant("kinematics", KF, "_linear_fit(-radial, tr.mean_distance_mm,", "_linear_fit(radial, tr.mean_distance_mm,",
+           "radial model: excursion outward"),
+    Mutant("kinematics", KF, "return float(np.clip((n_keys - 3) / (FULL_SEGMENT_KEYS - 3), 1 / 6, 1.0))",
+           "return 1.0", "segment priors not shrunk with few key frames"),
     Mutant("kinematics", KF, "    shifted = np.mod(phases - delay, 1.0)\n    return templates.spline",
            "    shifted = np.mod(phases + delay, 1.0)\n    return templates.spline", "segment delay sign"),
     Mutant("kinematics", KF, "per_second = 1000.0 / fit.rr_ms", "per_second = fit.rr_ms / 1000.0",
@@ -250,6 +254,31 @@ MUTANTS += [
            "out[t, 1, row, col] = (-radial * d_row + circ * d_col) / safe", "painted tangent sign in y"),
     Mutant("kinematics", KD, "out[t, 1, row, col] += bulk[t, 1]", "out[t, 1, row, col] += bulk[t, 0]",
            "bulk vy painted from vx"),
+    # ------------------------------------------------------------------ kinematic prior: the model choice
+    Mutant("choice", KC, "fits = fit_models(templates, [_drop(tr, held) for tr in data], rr_ms, models, n_keys)",
+           "fits = fit_models(templates, list(data), rr_ms, models, n_keys)", "scored on the key frames it saw"),
+    Mutant("choice", KC, "& (np.arange(measured.size) != held)", "& (np.arange(measured.size) >= 0)",
+           "the held-out key frame in its own level"),
+    Mutant("choice", KC, "next(m for m in MODELS if m in level and level[m] <= best * (1.0 + margin))",
+           "next(m for m in reversed(MODELS) if m in level and level[m] <= best * (1.0 + margin))",
+           "the richest model within the margin"),
+    Mutant("choice", KC, "scores[with_segments].segments < (1.0 - segment_margin) * scores[chosen].segments",
+           "scores[with_segments].segments > (1.0 - segment_margin) * scores[chosen].segments",
+           "segments where they predict worse"),
+    Mutant("choice", KC, "if np.isfinite(free) and all(", "if np.isfinite(free) or all(",
+           "model_free whenever it could be fitted"),
+    Mutant("choice", KC, "return -periodic_resample(inward, phases), periodic_resample(turned, phases)",
+           "return periodic_resample(inward, phases), periodic_resample(turned, phases)",
+           "population floor's distance moving outward"),
+    Mutant("choice", KC, '"radial": -rate(tr.mean_distance_mm) / 10.0,', '"radial": rate(tr.mean_distance_mm) / 10.0,',
+           "model-free radial velocity outward"),
+    Mutant("choice", KC, 'curves["segment_radial"] = np.tile(curves["radial"], (n_seg, 1))',
+           'curves["segment_radial"] = np.tile(curves["longitudinal"], (n_seg, 1))',
+           "population floor's segments move longitudinally"),
+    Mutant("choice", KF, "return bool(np.all(gaps >= MIN_GAP_SHARE * reference))",
+           "return bool(np.any(gaps >= MIN_GAP_SHARE * reference))", "collapsed landmarks let through"),
+    Mutant("choice", KR, 'tracked = None if fitted.model == "population" else motion.tracked_displacement_mm',
+           "tracked = motion.tracked_displacement_mm", "population floor with the tracked bulk motion"),
 ]  # fmt: skip
 
 

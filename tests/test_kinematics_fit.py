@@ -19,6 +19,7 @@ from models.kinematics.fit import (
     SliceFit,
     fit_subject,
     fitted_curves,
+    segment_shrinkage,
 )
 from models.kinematics.landmarks import LANDMARKS, detect_landmarks, parabolic_peak
 from models.kinematics.templates import (
@@ -280,3 +281,9 @@ def test_landmarks_never_meet():
     assert np.all(np.diff(out) >= MIN_LANDMARK_GAP - 1e-12)
     assert out[0] == pytest.approx(0.149) and out[-1] <= 1.0 - MIN_LANDMARK_GAP
     np.testing.assert_array_equal(_monotone(CANONICAL.copy()), CANONICAL)  # sensible landmarks are kept
+
+
+def test_segment_priors_narrow_with_few_key_frames():
+    assert segment_shrinkage(9) == 1.0 and segment_shrinkage(12) == 1.0
+    assert segment_shrinkage(7) == pytest.approx(4 / 6) and segment_shrinkage(5) == pytest.approx(2 / 6)
+    assert segment_shrinkage(4) == pytest.approx(1 / 6) and segment_shrinkage(3) == pytest.approx(1 / 6)
