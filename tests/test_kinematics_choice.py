@@ -114,7 +114,10 @@ def test_collapsed_landmarks_are_never_used():
     scores["gains"] = scores["segments"] = LooScore(5.0, 5.0)
     scores["timing"] = scores["timing_segments"] = LooScore(np.inf, np.inf)
     scores["model_free"] = LooScore(20.0, 20.0)
-    assert chosen_model(scores) == "population"
+    assert chosen_model(scores, {"gains": 0.5}) == "population"
+    assert chosen_model(scores, {"gains": 0.001}) == "segments"  # the floor's segments are the templates'
+    scores["gains"] = LooScore(2.0, 5.0)
+    assert chosen_model(scores, {"gains": 0.5}) == "gains"
 
 
 def test_a_collapsing_timing_fit_gives_way_and_the_velocities_stay_physiological():

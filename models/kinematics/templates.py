@@ -145,8 +145,8 @@ class KinematicTemplates:
             "timing_sd_ms": self.timing_sd_ms.tolist(),
             "count": self.count,
             "rr_range_ms": [float(v) for v in self.rr_range_ms],
-            "population": {p: np.asarray(v, dtype=np.float64).tolist() for p, v in self.population.items()},
-        }
+        } | ({"population": {p: np.asarray(v, dtype=np.float64).tolist() for p, v in self.population.items()}}
+             if self.population else {})  # fmt: skip
 
     def with_population(self, curves: dict[str, np.ndarray]) -> KinematicTemplates:
         """These templates with ``curves`` ([3, CYCLE_BINS] per slice position, e.g. a phase run's
