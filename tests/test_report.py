@@ -459,3 +459,22 @@ def test_pages_say_who_is_a_patient_and_which_segments_each_method_calls_abnorma
     page = (regional_report.out_dir / "subjects" / "patient1.html").read_text()
     assert "<b>patient: LAD territory, motion scale 0.20</b>" in page and "Abnormal segments" in page
     assert 'class="who"' not in (regional_report.out_dir / "subjects" / "patient2.html").read_text()
+
+
+def test_rows_scored_against_one_shared_reference_get_the_numbers_of_rows_scored_alone() -> None:
+    """The reference side of the scores is computed once per slice; a row sharing another's cine (the
+    yardsticks) reuses its magnitude metrics. Every number equals the row scored on its own."""
+    from data.keyframes import key_frames_of
+    from models.hdl.report.slice_metrics import SharedReference, slice_metrics
+
+    real = ring_subject("ring01").slices["mid"]
+    is_key = key_frames_of(real, FACTOR).is_key()
+    twin = replace(real, velocity=real.velocity * 0.8 + 1.0)
+    same_cine = replace(twin, velocity=np.zeros_like(real.velocity))
+    shared = SharedReference(real, is_key, 1.0)
+    for synth in (twin, same_cine):
+        alone = slice_metrics(real, synth, is_key, 1.0, None, None)
+        together = slice_metrics(real, synth, is_key, 1.0, None, None, shared)
+        assert alone.keys() == together.keys()
+        assert all(alone[k] == together[k] or (math.isnan(alone[k]) and math.isnan(together[k])) for k in alone)
+    assert len(shared._magnitude) == 1  # the second row's cine is the first's: scored once

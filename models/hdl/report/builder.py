@@ -50,7 +50,7 @@ from models.hdl.report.cohort import (
 )
 from models.hdl.report.curves_plot import CurveRow, plot_velocity_curves
 from models.hdl.report.pages import subject_page_paths, write_cohort_page, write_subject_page
-from models.hdl.report.slice_metrics import metric_columns, slice_metrics
+from models.hdl.report.slice_metrics import SharedReference, metric_columns, slice_metrics
 from models.hdl.report.table import curve_rows, peak_rows, slice_columns, summarise, summary_columns, write_curves
 from util.atomic import write_text
 from util.regional import (
@@ -337,6 +337,7 @@ class ReportBuilder:
             self.n_reference += 1
             if self.fid is not None:
                 self.fid.add(REFERENCE, reference.velocity, reference.venc_cm_s)
+        shared: dict[float, SharedReference] = {}  # the reference side of the scores, once per magnitude scale
         for method, subject in synthesised.items():
             s = subject.slices[name]
             row: dict[str, object] = {
@@ -349,7 +350,10 @@ class ReportBuilder:
             }
             if has_reference:
                 scale = float(s.attrs.get("magnitude_scale", 1.0))
-                row.update(slice_metrics(reference, s, keys.is_key(), scale, analyses.get(REFERENCE), analyses[method]))
+                if scale not in shared:
+                    shared[scale] = SharedReference(reference, keys.is_key(), scale)
+                row.update(slice_metrics(reference, s, keys.is_key(), scale, analyses.get(REFERENCE), analyses[method],
+                                         shared[scale]))  # fmt: skip
                 if self.fid is not None and reference.velocity is not None:
                     self.fid.add(method, s.velocity, s.venc_cm_s)
             else:
