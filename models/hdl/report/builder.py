@@ -225,7 +225,8 @@ class ReportBuilder:
             if analyses:
                 key_times = [k * src.rr_interval_ms / keys.n_frames for k in keys.frames]
                 shown = {label: a for label, a in analyses.items() if label == REFERENCE or label in self.drawn}
-                curves.append(CurveRow(f"{name} ({src.slice_position})", shown, key_times))
+                label = name if name == src.slice_position else f"{name} ({src.slice_position})"
+                curves.append(CurveRow(label, shown, key_times))
         if curves:
             png = Path(FIGURE_DIR) / f"{safe_name(sid)}_curves.png"
             plot_velocity_curves(curves, self.out_dir / png, sid)

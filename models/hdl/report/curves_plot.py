@@ -31,9 +31,9 @@ def plot_velocity_curves(rows: Sequence[CurveRow], out_png: str | os.PathLike, t
     the magnitude, and hence the motion, was synthesised. The layout is fixed (a constrained one would cost
     as much as the drawing).
     """
-    fig, axes = plt.subplots(len(rows), 3, figsize=(13, 3.0 * len(rows) + 0.6), squeeze=False)
-    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.06 / len(rows), top=1 - 0.5 / (3.0 * len(rows) + 0.6),
-                        wspace=0.22, hspace=0.45)  # fmt: skip
+    height = 3.0 * len(rows) + 1.0  # inches: the rows, the title above and the time axis below
+    fig, axes = plt.subplots(len(rows), 3, figsize=(13, height), squeeze=False)
+    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.6 / height, top=1 - 0.65 / height, wspace=0.22, hspace=0.45)
     for r, row in enumerate(rows):
         for ax, comp in zip(axes[r], COMPONENTS, strict=True):
             for i, (label, a) in enumerate(row.analyses.items()):
