@@ -3,6 +3,7 @@
     python -m scripts.benchmark --device cuda                  # the full benchmark on a GPU
     python -m scripts.benchmark --device cpu --quick           # tiny sizes, a minute or so on 2 cores
     python -m scripts.benchmark --device cuda --out results.json --peak_tflops 989
+    python -m scripts.benchmark chain                          # test.py --model hdl: seconds a subject by part
 
 Three measurements, each against a reference measured in the same run, so every ratio compares runs
 on the same machine, under the same load, minutes apart:
@@ -23,6 +24,10 @@ on the same machine, under the same load, minutes apart:
 
 Timing: every mode is warmed up first (cuDNN autotuning, allocator growth, compilation), and the device
 is synchronised only around the timed region, never inside it. See docs/PERFORMANCE.md.
+
+``chain`` (its own options: ``python -m scripts.benchmark chain --help``) times the chained evaluation
+instead: seconds per subject of stage 1, stage 2, the prior rows, scoring and pages, and the speed-up of
+``--workers`` (``scripts/benchmarking/chain.py``).
 
 It runs as a module (``python -m scripts.benchmark``, from the repository root) or as a file
 (``python scripts/benchmark.py``, from anywhere); the code lives in ``scripts/benchmarking/``, one

@@ -26,7 +26,8 @@ fi
 "$PY" -m data.phantom.stats "$DATAROOT" | tail -n 8
 
 step "the shipped twin and every yardstick on the held-out subjects, k = $FACTOR"
-"$PY" test.py --model hdl --name "$NAME" --pretrained --dataroot "$DATAROOT" --factor "$FACTOR" --no_progress
+"$PY" test.py --model hdl --name "$NAME" --pretrained --dataroot "$DATAROOT" --factor "$FACTOR" --no_progress \
+  --workers 2
 
 step "the kinematic prior's parts, on the held-out subjects' own masks"
 "$PY" -m scripts.kinematic_ablation --dataroot "$DATAROOT" --split test --factor "$FACTOR"

@@ -60,12 +60,12 @@ step "4/7 stage 2: velocity GAN and its L1-only baseline, then evaluation on the
 "$PY" test.py --model phase --name "${NAME}_phase" "${COMMON[@]}" --baseline_name "${NAME}_phase_l1"
 
 step "5/7 chained synthesis of the test subjects from every ${FACTOR}th magnitude frame"
-"$PY" test.py --model hdl --name "$NAME" "${COMMON[@]}" --factor "$FACTOR" \
+"$PY" test.py --model hdl --name "$NAME" "${COMMON[@]}" --factor "$FACTOR" --gif --workers 2 \
   --interp_name "${NAME}_interp" --phase_name "${NAME}_phase" --baseline_phase_name "${NAME}_phase_l1"
 
 step "6/7 the shipped twin (pretrained/, trained on another phantom cohort) on the same subjects"
 "$PY" -m models.pretrained verify
-"$PY" test.py --model hdl --name "${NAME}_shipped" "${COMMON[@]}" --factor "$FACTOR" --pretrained
+"$PY" test.py --model hdl --name "${NAME}_shipped" "${COMMON[@]}" --factor "$FACTOR" --pretrained --workers 2
 
 step "7/7 done in $(( (SECONDS - started) / 60 )) min; the tables (README form)"
 table() { printf '\n%s\n\n' "$1"; shift; "$PY" -m util.tables "$@"; }

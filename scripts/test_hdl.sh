@@ -4,6 +4,7 @@
 #   bash scripts/test_hdl.sh                                        # defaults below
 #   DATAROOT=/data/mvm NAME=site_a FACTOR=4 bash scripts/test_hdl.sh --split all
 #   bash scripts/test_hdl.sh --input_keyframes_only --subjects p01  # extra arguments go to test.py
+#   bash scripts/test_hdl.sh --gif --workers 4     # cine GIFs on the subject pages; 4 subjects at a time
 # Input: a folder of <subject>.h5 files (python -m data.scanner.import_dicom / data.scanner.import_nifti convert scans).
 # Full cines are down-sampled by FACTOR and scored against the frames left out; files holding key frames
 # only (frame_index/n_frames, or --input_keyframes_only) and files without velocity are synthesised and

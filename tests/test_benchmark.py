@@ -176,3 +176,24 @@ def test_quick_run_on_cpu_writes_consistent_figures(tmp_path: Path) -> None:
         assert verdict["train_images_per_s"] == pytest.approx(train_rate)
         assert verdict["keeps_up"] == (verdict["loader_samples_per_s"] >= train_rate)
         assert verdict["loader_samples_per_s"] == loading[stage]["kept_open"][-1]["samples_per_s"]
+
+
+@pytest.mark.slow
+def test_chain_benchmark_times_every_part_and_the_workers(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """``python -m scripts.benchmark chain`` on a tiny phantom: seconds a subject of every part, the share of
+    scoring and pages, and the ratio of --workers 2 to one worker; the runs' tables agree."""
+    from scripts.benchmarking.cli import main
+
+    keep = tmp_path / "runs"
+    result = main(["chain", "--subjects", "2", "--frames", "12", "--size", "48", "--factor", "4", "--rows", "hdl",
+                   "zero", "--keep", str(keep)])  # fmt: skip
+    parts = result["per_subject_s"]
+    assert list(parts) == ["stage 1", "stage 2", "prior", "scoring", "pages", "other"]
+    for part in ("stage 1", "stage 2", "scoring", "pages"):
+        assert_positive(parts[part])
+    assert 0 < result["scoring_pages_share"] < 1
+    assert result["ratio"] == pytest.approx(result["wall_workers_s"] / result["wall_one_worker_s"])
+    out = capsys.readouterr().out
+    assert "scoring + pages" in out and "with 2: ratio" in out
+    one, two = ((keep / f"workers{n}" / "hdl" / "metrics.csv").read_text() for n in (1, 2))
+    assert one == two

@@ -204,11 +204,15 @@ def test_run_test_writes_twins_metrics_and_report(
     assert "L1-only phase generator (hdl_phase_l1)" in str(rows["baseline"]["description"])
     name = load_splits(tiny_cohort)["test"][0]
     subject = read_subject(tiny_cohort / f"{name}.h5")
-    for method in ("hdl", "baseline"):
+    # The two chains and every row that reads the subject are saved, in the dataset format and as NIfTI.
+    for method in ("hdl", "baseline", "kinematic", "flow", "population_bulk"):
         twin = read_subject(out / "subjects" / method / f"{name}.h5")
         assert list(twin.slices) == list(subject.slices) and twin.subject_id == subject.subject_id
         assert twin.slices["mid"].velocity.shape[0] == 24
+        assert twin.slices["mid"].attrs.get("synthesised_by", method) == method
+        assert np.any(twin.slices["mid"].velocity != 0)
         assert any((out / "nifti" / method).glob("*vx*.nii.gz"))
+    assert not (out / "subjects" / "zero").exists()  # a row that does not read the subject has nothing to show
     with open(out / "metrics.csv", newline="") as f:
         table = list(csv.DictReader(f))
     assert [r["method"] for r in table] == list(METHODS)
@@ -425,3 +429,30 @@ def test_a_kinematic_prior_run_makes_a_twin_that_never_reads_the_truth(
     assert not np.array_equal(
         hdl.predict_slice(mid, FACTOR, prior_curves=zero).velocity, twins[0].slices["mid"].velocity
     )
+
+
+def test_workers_give_the_same_tables_as_one_worker(tiny_cohort: Path, runs: Path, tmp_path: Path) -> None:
+    """--workers 2 processes whole subjects in two processes: every table is the same as with one."""
+    rows = ["--rows", "hdl", "kinematic", "population", "zero", "--split", "all", "--max_subjects", "3"]
+    tables = {}
+    for workers in ("1", "2"):
+        test_entry.main(hdl_args(tiny_cohort, runs, tmp_path / workers, *rows, "--workers", workers))
+        out = tmp_path / workers / "chain" / "hdl"
+        files = ("metrics.csv", "metrics_per_subject.csv", "velocity_peaks.csv")
+        tables[workers] = [(out / f).read_text() for f in files]
+        assert len(list((out / "subjects" / "kinematic").glob("*.h5"))) == 3
+    assert tables["1"] == tables["2"]
+    assert tables["1"][0].count("\n") == 1 + 4  # the header and the 4 rows
+
+
+def test_rows_makes_only_the_rows_asked_for_and_a_typo_lists_the_valid_ones(
+    tiny_cohort: Path, runs: Path, tmp_path: Path
+) -> None:
+    rows = test_entry.main(hdl_args(tiny_cohort, runs, tmp_path, "--rows", "zero", "kinematic"))
+    assert list(rows) == ["hdl", "kinematic", "zero"]  # hdl always: the other rows sit on its cine
+    out = tmp_path / "chain" / "hdl"
+    assert not (out / "subjects" / "baseline").exists() and (out / "subjects" / "kinematic").is_dir()
+    with pytest.raises(OptionError, match=r"--rows: unknown row\(s\) kinematc; valid: hdl, baseline, kinematic, "):
+        test_entry.main(hdl_args(tiny_cohort, runs, tmp_path / "typo", "--rows", "kinematc"))
+    with pytest.raises(OptionError, match="--workers must be >= 1"):
+        test_entry.main(hdl_args(tiny_cohort, runs, tmp_path / "w", "--workers", "0"))

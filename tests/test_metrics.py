@@ -293,3 +293,26 @@ def test_ssim_whole_and_masked_equals_the_two_separate_values() -> None:
     assert masked == ssim(pred, target, 1.0, mask)
     assert masked != whole
     assert np.isnan(ssim_whole_and_masked(pred, target, 1.0, None)[1])
+
+
+def test_stack_ssim_and_psnr_equal_the_per_frame_skimage_calls():
+    """The vectorised scoring (one SSIM map for the stack) gives every frame's scikit-image value."""
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    from util.metrics import psnr_stack, ssim_stack_whole_and_masked, ssim_whole_and_masked
+
+    rng = np.random.default_rng(4)
+    target = rng.uniform(-1, 1, size=(5, 24, 20))
+    pred = target + rng.normal(0, 0.2, size=target.shape)
+    mask = rng.uniform(size=target.shape) > 0.6
+    mask[2] = False  # a frame with an empty mask: NaN, as the per-frame call
+    whole, masked = ssim_stack_whole_and_masked(pred, target, 2.0, mask)
+    for t in range(5):
+        assert whole[t] == pytest.approx(structural_similarity(target[t], pred[t], data_range=2.0), abs=1e-6)
+        expected = ssim_whole_and_masked(pred[t], target[t], 2.0, mask[t])[1]
+        assert (np.isnan(masked[t]) and np.isnan(expected)) or masked[t] == pytest.approx(expected, abs=1e-6)
+    assert np.isnan(masked[2])
+    for t, value in enumerate(psnr_stack(pred, target, 2.0)):
+        assert value == pytest.approx(peak_signal_noise_ratio(target[t], pred[t], data_range=2.0), abs=1e-6)
+    shared = psnr_stack(pred, target, 2.0, mask[0])
+    assert shared[1] == pytest.approx(psnr(pred[1], target[1], 2.0, mask[0]), abs=1e-6)

@@ -337,3 +337,12 @@ def test_groups_and_the_reference_method() -> None:
     assert not pathology_flag({"patient": False, "pathology": "healthy", "phantom": {"pathology": {"patient": False}}})
     assert pathology_flag({"patient": True, "pathology": "LAD territory, motion scale 0.30"})
     assert pathology_flag({"phantom": {"pathology": {"patient": True, "kind": "lbbb"}}})
+
+
+def test_clinical_label_reads_the_phantoms_attributes_and_says_nothing_without_them() -> None:
+    from util.regional import clinical_label
+
+    lad = {"patient": np.bool_(True), "pathology": "LAD territory, motion scale 0.32"}
+    assert clinical_label(lad) == ("patient", "LAD territory, motion scale 0.32")
+    assert clinical_label({"patient": False, "pathology": b"healthy"}) == ("healthy", "healthy")
+    assert clinical_label({"rr_interval_ms": 900.0}) == ("", "")  # scanner data: left blank

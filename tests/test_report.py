@@ -117,7 +117,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> ReportResult:
     out = tmp_path_factory.mktemp("report")
     predictors = tiny_predictors()
     builder = ReportBuilder(
-        out, {"hdl": "the chain", "baseline": "linear + same phase"}, FACTOR, fid=True, info={"data": "rings"}
+        out, {"hdl": "the chain", "baseline": "linear + same phase"}, FACTOR, fid=True, info={"data": "rings"},
+        gif=True,
     )
     for subject in (ring_subject("ring01"), key_frame_only(ring_subject("ring02"))):
         twins = {m: p.predict_subject(subject, FACTOR) for m, p in predictors.items()}
@@ -186,10 +187,10 @@ def test_curve_and_peak_tables_cover_every_data_set(report: ReportResult) -> Non
 def test_figures_decode_with_sensible_sizes(report: ReportResult) -> None:
     figures = report.out_dir / "figures"
     pngs = sorted(figures.glob("*.png"))
-    # 6 curve plots (2 subjects x 3 slices), 2 bull's-eyes, 2 regional bull's-eyes, 2 x 2 Bland-Altman grids
-    # (quantity x method)
-    assert len(pngs) == 14
-    assert len([p for p in pngs if p.name.startswith("agreement_")]) == 4
+    # 2 curve plots (a subject each, a row per slice), 2 bull's-eyes, 2 regional bull's-eyes, 2 Bland-Altman
+    # grids (one per quantity, every method on it)
+    assert len(pngs) == 8
+    assert len([p for p in pngs if p.name.startswith("agreement_")]) == 2
     for png in pngs:
         with Image.open(png) as im:
             im.verify()
@@ -230,7 +231,7 @@ def test_cohort_page_links_each_subject_and_shows_the_agreement(report: ReportRe
     links = page_links(report.index_html)
     for needed in ("metrics.csv", "peak_agreement.csv", "subjects/ring01.html", "subjects/ring02_keys.html"):
         assert needed in links, needed
-    for needed in ("agreement_peak_velocity_cm_s_hdl.png", "agreement_time_to_peak_ms_baseline.png"):
+    for needed in ("agreement_peak_velocity_cm_s.png", "agreement_time_to_peak_ms.png"):
         assert f"figures/{needed}" in links, needed
     assert ">hdl<" in text and ">baseline<" in text and "Bland-Altman" in text
     # the subject figures live on the subject pages only
@@ -241,7 +242,7 @@ def test_subject_pages_hold_the_subject_figures(report: ReportResult) -> None:
     page = report.subject_pages["ring01"]
     links = page_links(page)
     assert "../index.html" in links
-    for needed in ("ring01_bullseye.png", "ring01_regional.png", "ring01_mid_cine.gif", "ring01_basal_curves.png"):
+    for needed in ("ring01_bullseye.png", "ring01_regional.png", "ring01_mid_cine.gif", "ring01_curves.png"):
         assert f"../figures/{needed}" in links, needed
     assert "Metrics per slice" in page.read_text()
     assert "No acquired velocity for this subject" in report.subject_pages["ring02_keys"].read_text()
@@ -378,8 +379,12 @@ def regional_report(tmp_path_factory: pytest.TempPathFactory) -> ReportResult:
     out = tmp_path_factory.mktemp("regional")
     normals = training_normals([territory_subject("train", 1.0)[0]])
     builder = ReportBuilder(out, {"hdl": "the truth", "population": "normal motion"}, FACTOR, normals=normals)
+    # what the phantom's files say of the subject (patient2 says nothing, as scanner data)
+    said = {"healthy": {"patient": False, "pathology": "healthy"},
+            "patient1": {"patient": True, "pathology": "LAD territory, motion scale 0.20"}}  # fmt: skip
     for sid, scale in (("healthy", 1.0), ("patient1", 0.2), ("patient2", 0.2)):
         subject, normal = territory_subject(sid, scale)
+        subject = replace(subject, attrs=said.get(sid, {}))
         hdl = {n: replace(s, velocity=s.velocity_true) for n, s in subject.slices.items()}
         population = {n: replace(s, velocity=s.velocity_true) for n, s in normal.slices.items()}
         builder.add_subject(subject, {"hdl": Subject(sid, hdl), "population": Subject(sid, population)})
@@ -426,3 +431,50 @@ def test_pages_show_regional_function(regional_report: ReportResult) -> None:
     assert ">hdl<" in regional and ">population<" in regional
     with Image.open(regional_report.out_dir / "figures" / "patient1_regional.png") as im:
         assert im.width >= 600  # truth, acquired and two methods side by side
+
+
+def test_no_cine_gif_unless_asked(regional_report: ReportResult) -> None:
+    assert not list((regional_report.out_dir / "figures").glob("*.gif"))
+    assert "cine" not in (regional_report.out_dir / "subjects" / "patient1.html").read_text()
+
+
+def test_pages_say_who_is_a_patient_and_which_segments_each_method_calls_abnormal(
+    regional_report: ReportResult,
+) -> None:
+    """The cohort page's per-subject regional summary: patient and pathology from the file (blank without),
+    the segments each data set calls abnormal beside the truth's; the subject page says who the subject is."""
+    index = regional_report.index_html.read_text()
+    assert "Abnormal segments per subject" in index
+    lad = " ".join(str(s) for s in LAD)
+    table = index[index.index("Abnormal segments per subject") :]
+    table = table[: table.index("</table>")]
+    rows = [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in table.split("<tr>")[2:]]
+    cells = {(re.sub("<[^>]+>", "", r[0]), r[3]): r for r in rows}
+    # subject, patient, pathology, data set, truth, called, missed, false alarms
+    assert cells[("patient1", "hdl")][1:] == ["patient", "LAD territory, motion scale 0.20", "hdl", lad, lad,
+                                              "none", "none"]  # fmt: skip
+    assert cells[("patient2", "hdl")][1:3] == ["", ""]  # the file says nothing: left blank
+    assert cells[("healthy", "hdl")][1:5] == ["healthy", "healthy", "hdl", "none"]
+    assert cells[("patient1", "population")][5] == "none" and cells[("patient1", "population")][6] == lad
+    page = (regional_report.out_dir / "subjects" / "patient1.html").read_text()
+    assert "<b>patient: LAD territory, motion scale 0.20</b>" in page and "Abnormal segments" in page
+    assert 'class="who"' not in (regional_report.out_dir / "subjects" / "patient2.html").read_text()
+
+
+def test_rows_scored_against_one_shared_reference_get_the_numbers_of_rows_scored_alone() -> None:
+    """The reference side of the scores is computed once per slice; a row sharing another's cine (the
+    yardsticks) reuses its magnitude metrics. Every number equals the row scored on its own."""
+    from data.keyframes import key_frames_of
+    from models.hdl.report.slice_metrics import SharedReference, slice_metrics
+
+    real = ring_subject("ring01").slices["mid"]
+    is_key = key_frames_of(real, FACTOR).is_key()
+    twin = replace(real, velocity=real.velocity * 0.8 + 1.0)
+    same_cine = replace(twin, velocity=np.zeros_like(real.velocity))
+    shared = SharedReference(real, is_key, 1.0)
+    for synth in (twin, same_cine):
+        alone = slice_metrics(real, synth, is_key, 1.0, None, None)
+        together = slice_metrics(real, synth, is_key, 1.0, None, None, shared)
+        assert alone.keys() == together.keys()
+        assert all(alone[k] == together[k] or (math.isnan(alone[k]) and math.isnan(together[k])) for k in alone)
+    assert len(shared._magnitude) == 1  # the second row's cine is the first's: scored once

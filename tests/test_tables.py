@@ -29,6 +29,11 @@ from util.tables import display_decimals, display_value, main, parse_cell, to_cs
         ("ttp_err_radial_systolic_ms", 0),
         ("time_to_peak_ms", 0),
         ("fid", 2),
+        ("detect_auc", 3),  # rounded like r, beside which it is read
+        ("detect_auc_ci_low", 3),
+        ("hypo_ratio", 3),
+        ("seg_peak_radial_systolic_r_ci_high", 3),  # an interval rounds as its metric
+        ("vel_mae_myo_cm_s_diff_ci_low", 2),
         ("n_slices", None),
         ("description", None),
     ],
@@ -98,3 +103,29 @@ def test_command_prints_a_metrics_csv_as_markdown(tmp_path: Path, capsys: pytest
     assert "old=new" in capsys.readouterr().err
     assert main([str(tmp_path / "missing.csv")]) == 2
     assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_command_shows_the_regional_columns_for_a_cohort_with_patients_and_marks_small_intervals(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Patients in the cohort: segment-peak r, AUC (and its interval) and dyssynchrony by default; an interval
+    over fewer than 5 subjects reads n<5, not an interval equal to the estimate."""
+    columns = ["method", "n_slices", "cohort", "n_subjects", "vel_mae_myo_cm_s", "seg_peak_radial_systolic_r",
+               "detect_auc", "detect_auc_ci_low", "detect_auc_ci_high", "dyssync_err_ms", "hypo_ratio"]  # fmt: skip
+    row = {"n_slices": 9, "vel_mae_myo_cm_s": 1.23456, "seg_peak_radial_systolic_r": 0.81234, "detect_auc": 0.87654,
+           "detect_auc_ci_low": 0.87654, "detect_auc_ci_high": 0.87654, "dyssync_err_ms": 12.4, "hypo_ratio": 0.5}
+    rows = [{**row, "method": "hdl", "cohort": "all", "n_subjects": 3},
+            {**row, "method": "hdl (patients)", "cohort": "patients", "n_subjects": 2}]  # fmt: skip
+    path = tmp_path / "metrics.csv"
+    path.write_text(to_csv(rows, columns))
+    assert main([str(path), "--ids"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == ("| method | n_slices | vel_mae_myo_cm_s | seg_peak_radial_systolic_r | detect_auc | "
+                        "detect_auc_ci_low | detect_auc_ci_high | dyssync_err_ms |")  # fmt: skip
+    assert lines[2] == "| hdl | 9 | 1.23 | 0.812 | 0.877 | n<5 | n<5 | 12 |"
+    healthy_only = tmp_path / "healthy.csv"
+    healthy_only.write_text(to_csv([{**rows[0], "n_subjects": 20}], columns))
+    assert main([str(healthy_only), "--ids", "--all"]) == 0
+    assert "| 0.877 | 0.877 | 0.877 | 12 | 0.500 |" in capsys.readouterr().out
+    assert main([str(healthy_only), "--ids"]) == 0
+    assert "detect_auc" not in capsys.readouterr().out  # no patients: the headline columns only

@@ -30,12 +30,18 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from scipy.ndimage import uniform_filter
 from skimage.metrics import structural_similarity
 
 # scikit-image's default SSIM window; its map is unreliable within (win_size - 1) // 2 pixels of the
 # border (the filters see reflected padding there), which is why the reference mean leaves that band out.
 _SSIM_WIN_SIZE = 7
 _SSIM_PAD = (_SSIM_WIN_SIZE - 1) // 2
+# scikit-image's other defaults: the stabilising constants and the sample covariance over the 2-D window
+_SSIM_K1, _SSIM_K2 = 0.01, 0.03
+_SSIM_COV_NORM = _SSIM_WIN_SIZE**2 / (_SSIM_WIN_SIZE**2 - 1)
+# the window over a [T, H, W] stack: 1 along the frames, so that each frame is filtered on its own
+_SSIM_WINDOW = (1, _SSIM_WIN_SIZE, _SSIM_WIN_SIZE)
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -161,6 +167,82 @@ def ssim_whole_and_masked(
     return float(mean), float(values.mean(dtype=np.float64)) if values.size else math.nan
 
 
+def psnr_stack(pred: np.ndarray, target: np.ndarray, data_range: float, mask: np.ndarray | None = None) -> np.ndarray:
+    """Per-frame :func:`psnr` of a [T, H, W] stack in one pass, as an array [T] (``mask`` [T, H, W] or
+    [H, W]; NaN for a frame whose mask is empty). Equal to the per-frame calls up to float rounding (the
+    sums run in another order)."""
+    pred, target = _check_pair(pred, target)
+    data_range = _check_range(data_range)
+    if pred.ndim != 3:
+        raise ValueError(f"expected a [T, H, W] stack, got shape {pred.shape}")
+    sq = (pred - target) ** 2
+    m = _mask_like(mask, sq.shape)
+    if m is None:
+        mse = sq.mean(axis=(1, 2))
+    else:
+        n = m.sum(axis=(1, 2))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mse = np.where(n > 0, np.where(m, sq, 0.0).sum(axis=(1, 2)) / np.maximum(n, 1), np.nan)
+    return np.array([_psnr_from_mse(float(v), data_range) for v in mse])
+
+
+def ssim_reference(target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the SSIM map of a [T, H, W] reference stack needs of the reference alone: the stack (float64),
+    its local means and its local sample variances. Computed once, it serves every stack compared with it."""
+    target = np.asarray(target, dtype=np.float64)
+    if target.ndim != 3:
+        raise ValueError(f"expected a [T, H, W] stack, got shape {target.shape}")
+    if min(target.shape[1:]) < _SSIM_WIN_SIZE:
+        raise ValueError(f"ssim needs images of at least {_SSIM_WIN_SIZE}x{_SSIM_WIN_SIZE}, got {target.shape[1:]}")
+    ux = uniform_filter(target, size=_SSIM_WINDOW)
+    vx = _SSIM_COV_NORM * (uniform_filter(target * target, size=_SSIM_WINDOW) - ux * ux)
+    return target, ux, vx
+
+
+def ssim_map_stack(
+    pred: np.ndarray,
+    target: np.ndarray,
+    data_range: float,
+    reference: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """The SSIM map [T, H, W] of every frame of a [T, H, W] stack, filtered along the two image axes only:
+    scikit-image's ``structural_similarity(target[t], pred[t], data_range=..., full=True)`` map of each
+    frame (same window, constants and sample covariance), for the whole stack in one pass. ``reference``
+    is :func:`ssim_reference` of ``target`` when the caller already has it (several methods against one
+    reference)."""
+    pred, target = _check_pair(pred, target)
+    data_range = _check_range(data_range)
+    target, ux, vx = ssim_reference(target) if reference is None else reference
+    uy = uniform_filter(pred, size=_SSIM_WINDOW)
+    vy = _SSIM_COV_NORM * (uniform_filter(pred * pred, size=_SSIM_WINDOW) - uy * uy)
+    vxy = _SSIM_COV_NORM * (uniform_filter(target * pred, size=_SSIM_WINDOW) - ux * uy)
+    c1, c2 = (_SSIM_K1 * data_range) ** 2, (_SSIM_K2 * data_range) ** 2
+    return ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))
+
+
+def ssim_stack_whole_and_masked(
+    pred: np.ndarray,
+    target: np.ndarray,
+    data_range: float,
+    mask: np.ndarray | None = None,
+    reference: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame :func:`ssim_whole_and_masked` of a [T, H, W] stack from one map of the stack: two arrays
+    [T] (the masked one all NaN without a mask, NaN for a frame with no masked pixel inside the border
+    band). Equal to the per-frame calls up to float rounding. ``reference``: see :func:`ssim_map_stack`."""
+    smap = ssim_map_stack(pred, target, data_range, reference)
+    p = _SSIM_PAD
+    inner = smap[:, p : smap.shape[1] - p, p : smap.shape[2] - p]
+    whole = inner.mean(axis=(1, 2), dtype=np.float64)
+    m = _mask_like(mask, smap.shape)
+    if m is None:
+        return whole, np.full(whole.shape, math.nan)
+    kept = m[:, p : smap.shape[1] - p, p : smap.shape[2] - p]
+    n = kept.sum(axis=(1, 2))
+    masked = np.where(kept, inner, 0.0).sum(axis=(1, 2)) / np.maximum(n, 1)
+    return whole, np.where(n > 0, masked, math.nan)
+
+
 def psnr_frames(pred: np.ndarray, target: np.ndarray, data_range: float, mask: np.ndarray | None = None) -> float:
     """Mean over frames of the per-frame PSNR of a [T, H, W] stack.
 
@@ -203,10 +285,13 @@ def mae(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None) ->
     [H, W] for a [3, H, W] velocity frame, [T, 1, H, W] for a [T, 3, H, W] stack. ``nan`` for an empty
     mask.
     """
-    pred, target = _check_pair(pred, target)
-    err = np.abs(pred - target)
-    m = _mask_like(mask, err.shape)
-    values = err if m is None else err[m]
+    pred, target = np.asarray(pred), np.asarray(target)
+    if pred.shape != target.shape:
+        raise ValueError(f"pred and target shapes differ: {pred.shape} vs {target.shape}")
+    m = _mask_like(mask, pred.shape)
+    if m is not None:  # the masked pixels first (a myocardium is a few % of the image), in the same order
+        pred, target = pred[m], target[m]
+    values = np.abs(pred.astype(np.float64) - target.astype(np.float64))
     return float(values.mean()) if values.size else math.nan
 
 

@@ -321,6 +321,18 @@ def pathology_flag(file_attrs: Mapping[str, object]) -> bool:
     return bool(flag) if isinstance(flag, (bool, int, float, np.bool_, np.integer)) else False
 
 
+def clinical_label(file_attrs: Mapping[str, object]) -> tuple[str, str]:
+    """Who the subject is, as its file says: (``patient`` / ``healthy``, the one-line ``pathology``
+    description) from the ``patient`` attribute the phantom writes; ("", "") for a file without it (scanner
+    data: nothing is known, so nothing is said)."""
+    if "patient" not in file_attrs:
+        return "", ""
+    pathology = file_attrs.get("pathology", "")
+    description = pathology.decode() if isinstance(pathology, bytes) else pathology
+    status = "patient" if bool(file_attrs["patient"]) else "healthy"
+    return status, description if isinstance(description, str) else ""
+
+
 def truth_from_attrs(slice_attrs: Sequence[Mapping[str, object]], pathology: bool, where: str) -> SubjectTruth:
     """The truth from the slices' ``aha_segment_ids`` / ``aha_motion_scale`` / ``aha_delay_ms``
     attributes (unknown, i.e. empty, when no slice has them). Raises ``DataError`` naming ``where`` when

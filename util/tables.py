@@ -37,12 +37,22 @@ DISPLAY_RULES: tuple[tuple[str, int], ...] = (
     (r"(^|_)psnr|(^|_)db($|_)", 2),  # dB
     (r"(^|_)(ssim|dice)($|_)", 3),
     (r"_r$|^r$|(^|_)correlation($|_)", 3),  # Pearson r
+    (r"(^|_)auc($|_)|(^|_)ratio$", 3),  # detection AUC and ratios (hypo_ratio): read beside r, to as many decimals
     (r"(^|_)fid($|_)", 2),
     (r"(^|_)skill($|_)", 3),  # 1 - MAE / MAE(zero)
     (r"_frames$", 1),  # errors in frames (times to peak)
 )
 #: significant digits of a number whose column matches no rule
 DEFAULT_SIGNIFICANT = 4
+#: the suffixes of a metric's bootstrap interval and paired difference: they round as the metric does
+INTERVAL_SUFFIX = re.compile(r"_(diff_ref|diff_ci_low|diff_ci_high|ci_low|ci_high)$")
+#: an interval over fewer subjects is shown as ``n<5``, not as numbers: resampling 2-4 subjects gives few
+#: distinct means, and the interval often equals the estimate, which would read as certainty
+MIN_BOOTSTRAP_SUBJECTS = 5
+#: the regional columns shown by default (besides the headline ones) for a cohort with patients
+REGIONAL_DEFAULT_COLUMNS = (
+    "seg_peak_radial_systolic_r", "detect_auc", "detect_auc_ci_low", "detect_auc_ci_high", "dyssync_err_ms",
+)  # fmt: skip
 
 
 def format_value(value: object) -> str:
@@ -61,7 +71,7 @@ def format_value(value: object) -> str:
 
 def display_decimals(column: str) -> int | None:
     """Decimals a number of ``column`` is shown with, or None (no rule: ``DEFAULT_SIGNIFICANT`` digits)."""
-    name = column.lower()
+    name = INTERVAL_SUFFIX.sub("", column.lower())
     for pattern, decimals in DISPLAY_RULES:
         if re.search(pattern, name):
             return decimals
@@ -88,6 +98,31 @@ def display_value(value: object, column: str, missing: str = "n/a") -> str:
     text = f"{value:.{decimals}f}" if decimals is not None else f"{value:.{DEFAULT_SIGNIFICANT}g}"
     # -0.001 shown to 2 decimals is 0.00, not a negative number
     return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+def display_cell(row: Mapping[str, object], column: str, missing: str = "n/a") -> str:
+    """``row[column]`` as :func:`display_value` shows it, except a bootstrap interval (``*_ci_low`` /
+    ``*_ci_high``) of a row over fewer than :data:`MIN_BOOTSTRAP_SUBJECTS` subjects (``n_subjects``),
+    which reads ``n<5``."""
+    if re.search(r"_ci_(low|high)$", column):
+        n = row.get("n_subjects")
+        if isinstance(n, (int, float, np.number)) and not isinstance(n, bool) and n < MIN_BOOTSTRAP_SUBJECTS:
+            return f"n<{MIN_BOOTSTRAP_SUBJECTS}"
+    return display_value(row.get(column), column, missing)
+
+
+def has_patients(rows: Iterable[Mapping[str, object]]) -> bool:
+    """Whether a metrics table holds a patients' row (``cohort`` = ``patients``, as the regional tables write)."""
+    return any(r.get("cohort") == "patients" or str(r.get("method", "")).endswith("(patients)") for r in rows)
+
+
+def default_columns(columns: Sequence[str], rows: Sequence[Mapping[str, object]]) -> list[str]:
+    """What the markdown command shows without ``--columns`` / ``--all``: the headline columns, and for a
+    cohort with patients the regional ones (segment-peak r, detection AUC and its interval, dyssynchrony)."""
+    key = key_columns(columns)
+    if not has_patients(rows):
+        return key
+    return [*key, *(c for c in REGIONAL_DEFAULT_COLUMNS if c in columns and c not in key)]
 
 
 def to_csv(rows: Iterable[Mapping[str, object]], columns: Sequence[str]) -> str:
@@ -128,7 +163,7 @@ def to_markdown(
         "| " + " | ".join("---" for _ in columns) + " |",
     ]
     for row in rows:
-        values = [cell(display_value(row.get(c), c, missing)) for c in columns]
+        values = [cell(display_cell(row, c, missing)) for c in columns]
         lines.append("| " + " | ".join(values) + " |")
     return "\n".join(lines) + "\n"
 
@@ -159,7 +194,7 @@ def _print_markdown(args: argparse.Namespace) -> None:
         raise DataError(f"{args.csv}: cannot read: {exc.strerror or exc}") from exc
     if args.columns and args.all:
         raise OptionError("--columns and --all choose the columns two ways; give one")
-    wanted = args.columns or (columns if args.all else key_columns(columns))
+    wanted = args.columns or (columns if args.all else default_columns(columns, rows))
     unknown = [c for c in wanted if c not in columns]
     if unknown:
         raise OptionError(f"{args.csv}: no column(s) {unknown}; it has {columns}")

@@ -9,12 +9,13 @@ same is done by the baseline chain (linear interpolation + the L1-only phase run
 ``--baseline_phase_name``, else + the HDL phase run, which then isolates stage 1). Outputs, in
 ``<results_dir>/<name>/hdl/``:
 
-    subjects/<method>/<subject>.h5   the synthesised data sets, in the dataset format
+    subjects/<method>/<subject>.h5   the synthesised data sets, in the dataset format: the two chains and
+                                     every row that reads the subject (kinematic, flow, population_bulk)
     nifti/<method>/...               the same as NIfTI (--export_nifti)
     metrics.csv, metrics_per_slice.csv, metrics_per_subject.csv, velocity_curves.csv, velocity_peaks.csv,
     peak_agreement.csv               (Bland-Altman bias and limits of agreement per method)
                                      (regional columns: models/hdl/report/cohort.py)
-    figures/                         curve plots, bull's-eyes, cine GIFs
+    figures/                         curve plots, bull's-eyes, cine GIFs (--gif)
     index.html                       the cohort page (opens from disk): metrics, per-subject summary,
                                      Bland-Altman agreement of peaks and times to peak
     subjects/<subject>.html          one page per subject
@@ -24,11 +25,14 @@ from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing as mp
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import torch
 from tqdm.auto import tqdm
 
 from data.acquisition import warn_outside_training
@@ -38,9 +42,9 @@ from data.scanner.export_nifti import export_nifti
 from data.selection import readable_subjects, select_subjects
 from data.transforms import crop_slice
 from models.hdl.predictor import HDLPredictor
-from models.hdl.report.builder import ReportBuilder
+from models.hdl.report.builder import ReportBuilder, SubjectParts
 from models.hdl.yardsticks import DESCRIPTIONS as YARDSTICK_DESCRIPTIONS
-from models.hdl.yardsticks import yardstick_twins
+from models.hdl.yardsticks import READS_SUBJECT, yardstick_twins
 from models.kinematics.prior import KinematicPrior
 from models.kinematics.templates import fit_templates
 from models.loading import PRETRAINED_DIR, load_trained_model, training_acquisition
@@ -59,8 +63,22 @@ DRAWN = ("hdl", "baseline", "kinematic")
 METHODS = (
     "hdl", "baseline", "kinematic", "flow", "population_bulk", "population", "zero", "acquired_phase", "velocity_true",
 )  # fmt: skip
+#: the rows --rows may choose from (``hdl`` is always made: every other row but ``baseline`` sits on its cine)
+ROWS = METHODS
 #: the stage runs of the shipped twin, which test.py --model hdl --pretrained loads
 PRETRAINED_RUNS = {"interp_name": PRETRAINED_DIR / "interp", "phase_name": PRETRAINED_DIR / "phase"}
+
+
+def selected_rows(opt: argparse.Namespace) -> tuple[str, ...]:
+    """The rows of ``--rows`` in table order, ``hdl`` always among them (default: every row); an unknown
+    name is an ``OptionError`` that lists the valid ones."""
+    asked = getattr(opt, "rows", None)
+    if not asked:
+        return METHODS
+    unknown = [r for r in asked if r not in ROWS]
+    if unknown:
+        raise OptionError(f"--rows: unknown row(s) {', '.join(unknown)}; valid: {', '.join(ROWS)}")
+    return tuple(m for m in METHODS if m == "hdl" or m in asked)
 
 
 def _shipped(opt: argparse.Namespace, option: str) -> bool:
@@ -111,6 +129,8 @@ def build_predictors(opt: argparse.Namespace) -> dict[str, HDLPredictor]:
     for option in PRETRAINED_RUNS:
         model = hdl.interp_model if option == "interp_name" else hdl.phase_model
         print(f"{option.split('_')[0]} stage: {_stage_label(opt, option)} ({model.checkpoint_path})", flush=True)
+    if "baseline" not in selected_rows(opt):
+        return {"hdl": hdl}
     baseline_run = opt.baseline_phase_name
     phase = _load_stage(opt, "baseline_phase_name", device, precision) if baseline_run else hdl.phase_model
     baseline = HDLPredictor(None, phase, interpolation="linear", name="baseline", **common)
@@ -121,6 +141,8 @@ def kinematic_prior(opt: argparse.Namespace, phase_model: Any) -> KinematicPrior
     """The kinematic prior of the ``kinematic`` row: the phase run's templates, else (runs trained before
     it existed, such as the shipped twin) templates fitted from the ``train`` split of ``--dataroot`` when
     the evaluated split is another one; None (no row, said once) when neither is possible."""
+    if "kinematic" not in selected_rows(opt):
+        return None
     templates = getattr(phase_model, "kinematics", None)
     population = getattr(phase_model, "population", None)
     floor = population.curves if population is not None and population.ready else {}
@@ -152,7 +174,7 @@ def _descriptions(opt: argparse.Namespace) -> dict[str, str]:
         "baseline": baseline,
         **YARDSTICK_DESCRIPTIONS,
     }
-    return {method: described[method] for method in METHODS}
+    return {method: described[method] for method in selected_rows(opt)}
 
 
 def _crop(subject: Subject, opt: argparse.Namespace) -> Subject:
@@ -177,22 +199,20 @@ def _twins_of(
     kinematic: KinematicPrior | None,
 ) -> tuple[dict[str, Subject], list[tuple[str, str]]]:  # fmt: skip
     """Every method's twin of one subject, written in the dataset format (and NIfTI), and the yardsticks."""
-    twins: dict[str, Subject] = {}
-    files: list[tuple[str, str]] = []
-    for method, predictor in predictors.items():
-        twin = predictor.predict_subject(subject, opt.factor, opt.input_keyframes_only)
-        rel = Path("subjects") / method / f"{stem}.h5"
-        write_subject(out_dir / rel, twin)
-        files.append((rel.as_posix(), f"{method} twin of {subject.subject_id} (dataset format)"))
-        if opt.export_nifti:
-            _export_nifti(twin, out_dir / "nifti" / method)
-        twins[method] = twin
+    twins = {m: p.predict_subject(subject, opt.factor, opt.input_keyframes_only) for m, p in predictors.items()}
     keys = {name: key_frames_of(s, opt.factor, opt.input_keyframes_only) for name, s in subject.slices.items()}
     population = predictors["hdl"].phase_model.population
     # A --prior kinematic phase run's predictor has fitted this same prior (same templates, key frames and
     # masks) to make the twin; the kinematic row fits it again (about a second per subject) rather than
     # carry the predictor's curves here, which would also have to tell its population fallback apart.
-    twins.update(yardstick_twins(twins["hdl"], population, subject, keys, kinematic))
+    twins.update(yardstick_twins(twins["hdl"], population, subject, keys, kinematic, selected_rows(opt)))
+    files: list[tuple[str, str]] = []
+    for method in (m for m in (*predictors, *READS_SUBJECT) if m in twins):  # the twins that read the subject
+        rel = Path("subjects") / method / f"{stem}.h5"
+        write_subject(out_dir / rel, twins[method])
+        files.append((rel.as_posix(), f"{method} twin of {subject.subject_id} (dataset format)"))
+        if opt.export_nifti:
+            _export_nifti(twins[method], out_dir / "nifti" / method)
     return twins, files
 
 
@@ -224,6 +244,7 @@ def _report_builder(opt: argparse.Namespace, hdl: HDLPredictor, out_dir: Path, n
         normals=regional_normals(opt),
         seed=opt.seed,
         drawn=DRAWN,
+        gif=bool(getattr(opt, "gif", False)),
     )
 
 
@@ -255,27 +276,82 @@ def _print_summary(rows: dict[str, dict[str, Any]]) -> None:
         print(f"  FID {reasons.pop()}")
 
 
+#: what a worker process needs besides the subject's path, set once when it starts (``_start_worker``)
+_WORKER: dict[str, Any] = {}
+
+
+def _start_worker(state: dict[str, Any], threads: int) -> None:
+    torch.set_num_threads(threads)
+    _WORKER.update(state)
+
+
+def _subject_parts(path: Path) -> SubjectParts | DataError:
+    """One subject in a worker process: its twins written, analysed by a fresh builder, handed back."""
+    return _add_subject(path, _WORKER["builder"].fresh(), _WORKER)
+
+
+def _add_subject(path: Path, builder: ReportBuilder, state: dict[str, Any]) -> SubjectParts | DataError:
+    """Read, synthesise and add one subject to ``builder`` (its parts returned); an unreadable file's error."""
+    opt = state["opt"]
+    try:
+        subject = _crop(read_subject(path, require_velocity=False), opt)
+    except DataError as exc:
+        return exc
+    twins, files = _twins_of(subject, state["predictors"], opt, state["out_dir"], path.stem, state["kinematic"])
+    builder.add_subject(subject, twins, files)
+    return builder.parts()
+
+
+def _worker_pool(workers: int, state: dict[str, Any]) -> ProcessPoolExecutor:
+    """Processes that each take whole subjects: forked where the system can (the models are shared, not
+    loaded again), else spawned. A forked worker runs torch on one thread: the OpenMP pool of a parent that
+    has used it hangs in a forked child (as in torch's DataLoader workers), so give as many workers as cores."""
+    if "fork" in mp.get_all_start_methods():
+        method, threads = "fork", 1
+    else:
+        method, threads = "spawn", max(1, torch.get_num_threads() // workers)
+    return ProcessPoolExecutor(workers, mp.get_context(method), initializer=_start_worker, initargs=(state, threads))
+
+
 def _synthesise_all(
     paths: list[Path], predictors: dict[str, HDLPredictor], builder: ReportBuilder, opt: argparse.Namespace,
     out_dir: Path,
 ) -> tuple[list[tuple[str, str]], SkippedInputs]:  # fmt: skip
-    """Twins of every readable subject, added to the report; an unreadable file is said and skipped, and
-    the run fails at the end, once the others are written."""
-    files: list[tuple[str, str]] = []
+    """Twins of every readable subject, added to the report in the order of ``paths`` (whatever the number
+    of ``--workers``); an unreadable file is said and skipped, and the run fails at the end, once the others
+    are written."""
     skipped = SkippedInputs()
-    kinematic = kinematic_prior(opt, predictors["hdl"].phase_model)
-    for path in tqdm(paths, desc="hdl subjects", disable=opt.no_progress, dynamic_ncols=True):
-        try:
-            subject = _crop(read_subject(path, require_velocity=False), opt)
-        except DataError as exc:
-            skipped.skip(path, exc)
-            continue
-        twins, subject_files = _twins_of(subject, predictors, opt, out_dir, path.stem, kinematic)
-        files.extend(subject_files)
-        builder.add_subject(subject, twins, subject_files)
+    state = {"opt": opt, "predictors": predictors, "out_dir": out_dir, "builder": builder,
+             "kinematic": kinematic_prior(opt, predictors["hdl"].phase_model)}  # fmt: skip
+    workers = min(int(getattr(opt, "workers", 1) or 1), len(paths))
+    progress = tqdm(total=len(paths), desc="hdl subjects", disable=opt.no_progress, dynamic_ncols=True)
+    if workers > 1:
+        with _worker_pool(workers, state) as pool:
+            for path, parts in zip(paths, pool.map(_subject_parts, paths), strict=True):
+                if isinstance(parts, DataError):
+                    skipped.skip(path, parts)
+                else:
+                    builder.merge(parts)
+                progress.update()
+    else:
+        for path in paths:
+            parts = _add_subject(path, builder, state)
+            if isinstance(parts, DataError):
+                skipped.skip(path, parts)
+            progress.update()
+    progress.close()
     if len(skipped.names) == len(paths):
         skipped.check(len(paths))
+    files = [f for sid in builder.subject_files for f in builder.subject_files[sid]]
     return files, skipped
+
+
+def _check_workers(opt: argparse.Namespace) -> None:
+    workers = getattr(opt, "workers", 1)
+    if workers < 1:
+        raise OptionError(f"--workers must be >= 1, got {workers}")
+    if workers > 1 and opt.fid:
+        raise OptionError("--fid needs every subject's images in one process: use --workers 1 with --fid")
 
 
 def run_hdl_test(opt: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -285,6 +361,8 @@ def run_hdl_test(opt: argparse.Namespace) -> dict[str, dict[str, Any]]:
     reported, then the run fails (non-zero exit) naming every file left out."""
     if opt.factor < 2:
         raise OptionError(f"--factor must be >= 2, got {opt.factor}")
+    _check_workers(opt)
+    selected_rows(opt)  # a typo in --rows fails before the models load
     start = time.perf_counter()
     predictors = build_predictors(opt)
     out_dir = Path(opt.results_dir) / opt.name / "hdl"

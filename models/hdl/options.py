@@ -46,6 +46,23 @@ class ChainOptions:
             action="store_true",
             help="compute FID (needs pytorch-fid and its Inception weights on disk; else reported as unavailable)",
         )
+        g.add_argument(
+            "--rows",
+            nargs="+",
+            default=None,
+            metavar="ROW",
+            help="the comparison rows to make (default: all of them; README lists what each costs): "
+            "hdl, baseline, kinematic, flow, population_bulk, population, zero, acquired_phase, velocity_true "
+            "(hdl is always made: every other row but baseline sits on its cine)",
+        )
+        g.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            help="subjects synthesised and scored in parallel, each by its own process on one core (default 1): "
+            "give at most as many as cores; the results are the same as with one",
+        )
+        g.add_argument("--gif", action="store_true", help="also write a cine GIF per subject (default: none)")
         # None = automatic: bf16 autocast on GPU, fp32 on CPU.
         parser.set_defaults(precision=None)
         return parser

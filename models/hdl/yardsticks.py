@@ -28,7 +28,7 @@ attributes (RR interval, pixel spacing, septum orientation).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import replace
 
 import numpy as np
@@ -54,6 +54,14 @@ DESCRIPTIONS = {
 }
 
 
+#: the rows that read the subject (its key frames and their masks), whose twins are saved like the HDL twin's
+READS_SUBJECT = ("kinematic", "flow", "population_bulk")
+
+
+#: every row this module makes
+ALL_ROWS = frozenset(("zero", "population", *READS_SUBJECT, "acquired_phase", "velocity_true"))
+
+
 def _with_velocity(twin: Subject, method: str, velocity_of: Callable[[str, SliceData], np.ndarray]) -> Subject:
     slices = {
         name: replace(s, velocity=velocity_of(name, s), attrs={**s.attrs, "synthesised_by": method})
@@ -63,7 +71,7 @@ def _with_velocity(twin: Subject, method: str, velocity_of: Callable[[str, Slice
 
 
 def _bulk_and_flow(
-    source: Subject, twin: Subject, keys: dict[str, KeyFrames], population: PopulationPrior
+    source: Subject, twin: Subject, keys: dict[str, KeyFrames], population: PopulationPrior, rows: Collection[str]
 ) -> dict[str, Subject]:
     def keyed(name: str) -> tuple[SliceData, list[int], KeyFrames]:
         return source.slices[name], list(keys[name].stored), keys[name]
@@ -80,16 +88,17 @@ def _bulk_and_flow(
         return flow_velocity(src.magnitude[stored], src.myocardium[stored], k.frames, s.myocardium,
                              src.rr_interval_ms, src.pixel_spacing_mm, longitudinal, s.z_towards_apex)  # fmt: skip
 
-    return {"population_bulk": _with_velocity(twin, "population_bulk", with_bulk),
-            "flow": _with_velocity(twin, "flow", flow)}  # fmt: skip
+    made = {"population_bulk": with_bulk, "flow": flow}
+    return {row: _with_velocity(twin, row, velocity_of) for row, velocity_of in made.items() if row in rows}
 
 
-def ceilings(source: Subject) -> dict[str, Subject]:
-    """``acquired_phase`` and ``velocity_true`` (each when every slice of the input holds it on every frame)."""
+def ceilings(source: Subject, rows: Collection[str] = ("acquired_phase", "velocity_true")) -> dict[str, Subject]:
+    """``acquired_phase`` and ``velocity_true`` (each when every slice of the input holds it on every frame,
+    and it is among ``rows``)."""
     full = all(s.frame_index is None and len(s.mask_frames()) == s.num_frames for s in source.slices.values())
     out = {}
     for method, field in (("acquired_phase", "velocity"), ("velocity_true", "velocity_true")):
-        if full and all(getattr(s, field) is not None for s in source.slices.values()):
+        if method in rows and full and all(getattr(s, field) is not None for s in source.slices.values()):
             out[method] = _with_velocity(source, method, lambda _n, s, f=field: getattr(s, f))
     return out
 
@@ -100,21 +109,26 @@ def yardstick_twins(
     source: Subject | None = None,
     keys: dict[str, KeyFrames] | None = None,
     kinematic: KinematicPrior | None = None,
+    rows: Collection[str] | None = None,
 ) -> dict[str, Subject]:
-    """The rows of the module docstring for one subject: ``zero`` always; ``population`` when the phase run
-    holds a prior; with the ``source`` and its ``keys``, ``population_bulk`` and ``flow`` (with the prior),
-    ``kinematic`` (with a ``kinematic`` prior) and the ceilings."""
-    twins = {"zero": _with_velocity(twin, "zero", lambda _n, s: np.zeros_like(s.velocity))}
-    if population.ready:
+    """The rows of the module docstring for one subject, those of ``rows`` (default: every one): ``zero``
+    always; ``population`` when the phase run holds a prior; with the ``source`` and its ``keys``,
+    ``population_bulk`` and ``flow`` (with the prior), ``kinematic`` (with a ``kinematic`` prior) and the
+    ceilings."""
+    wanted = ALL_ROWS if rows is None else frozenset(rows)
+    twins = {}
+    if "zero" in wanted:
+        twins["zero"] = _with_velocity(twin, "zero", lambda _n, s: np.zeros_like(s.velocity))
+    if population.ready and "population" in wanted:
         twins["population"] = _with_velocity(twin, "population", lambda _n, s: population.velocity(s))
     if source is None or keys is None:
         return twins
     if population.ready:
-        twins.update(_bulk_and_flow(source, twin, keys, population))
-    if kinematic is not None:
+        twins.update(_bulk_and_flow(source, twin, keys, population, wanted))
+    if kinematic is not None and "kinematic" in wanted:
         velocities, chosen = kinematic_velocities(kinematic, source, twin, keys)
         row = _with_velocity(twin, "kinematic", lambda name, _s: velocities[name])
         twins["kinematic"] = replace(row, attrs={**row.attrs, "kinematic_model": chosen.model,
                                                  "kinematic_loo": chosen.loo_score})  # fmt: skip
-    twins.update(ceilings(source))
+    twins.update(ceilings(source, wanted))
     return twins

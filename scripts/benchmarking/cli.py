@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from scripts.benchmarking import chain
 from scripts.benchmarking.runner import run
 from scripts.benchmarking.settings import DEFAULT_PEAK_TFLOPS, INFER_MODES, SECTIONS, TRAIN_MODES, resolve_settings
 from scripts.benchmarking.tables import report
@@ -68,7 +70,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """Run the benchmark and print its report; the result dictionary is returned for callers in Python."""
+    """Run the benchmark and print its report; the result dictionary is returned for callers in Python.
+    ``chain`` as the first argument runs the chain's benchmark instead (``scripts.benchmarking.chain``)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["chain"]:
+        return chain.main(argv[1:])
     args = parse_args(argv)
     s = resolve_settings(args)
     if s.threads > 0:

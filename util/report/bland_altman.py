@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,25 +90,30 @@ def shared_limits(panels: Iterable[Panel]) -> Limits:
     return padded(xs), padded(ys)
 
 
-def _draw(ax, panel: Panel, colour: str, limits: Limits | None, unit: str) -> None:
-    a, b = finite_pairs(panel.reference, panel.measured)
-    stats = agreement(a, b)
+def _draw(ax, series: Sequence[tuple[str, Panel, str]], limits: Limits | None, unit: str) -> None:
+    """One panel: each series' points, bias (solid) and limits of agreement (dashed) in its colour, and its
+    statistics in a box (one line per series, prefixed by its label when there are several)."""
     ax.axhline(0.0, color="0.7", linewidth=0.8)
-    ax.scatter((a + b) / 2, b - a, s=14, color=colour, alpha=0.8, edgecolors="none")
-    if math.isfinite(stats.bias):
-        ax.axhline(stats.bias, color=colour, linewidth=1.3)
-    for v in (stats.loa_low, stats.loa_high):
-        if math.isfinite(v):
-            ax.axhline(v, color=colour, linewidth=1.0, linestyle="--")
     key = unit.replace("/", "_")  # "cm/s" -> the rounding rule of "cm_s"
-    low, bias, high = (display_value(v, key) for v in (stats.loa_low, stats.bias, stats.loa_high))
-    text = f"n={stats.n}\nbias {bias}\nLoA {low} to {high}"
+    lines = []
+    for label, panel, colour in series:
+        a, b = finite_pairs(panel.reference, panel.measured)
+        stats = agreement(a, b)
+        ax.scatter((a + b) / 2, b - a, s=14, color=colour, alpha=0.8, edgecolors="none", label=label)
+        if math.isfinite(stats.bias):
+            ax.axhline(stats.bias, color=colour, linewidth=1.3)
+        for v in (stats.loa_low, stats.loa_high):
+            if math.isfinite(v):
+                ax.axhline(v, color=colour, linewidth=1.0, linestyle="--")
+        low, bias, high = (display_value(v, key) for v in (stats.loa_low, stats.bias, stats.loa_high))
+        prefix = f"{label}: " if len(series) > 1 else ""
+        lines.append(f"{prefix}n={stats.n} bias {bias}\n{' ' * len(prefix)}LoA {low} to {high}")
     box = {"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 1.5}  # readable over the points
-    ax.text(0.02, 0.97, text, transform=ax.transAxes, va="top", fontsize=7, family="monospace", bbox=box)
+    ax.text(0.02, 0.97, "\n".join(lines), transform=ax.transAxes, va="top", fontsize=6, family="monospace", bbox=box)
     if limits is not None:
         ax.set_xlim(*limits[0])
         ax.set_ylim(*limits[1])
-    ax.set_title(panel.title, fontsize=9)
+    ax.set_title(series[0][1].title, fontsize=9)
     ax.grid(alpha=0.3)
 
 
@@ -127,20 +132,42 @@ def plot_bland_altman(
     ``unit`` ("cm/s", "ms") labels the axes and rounds the annotations (``util.tables`` rule);
     ``difference`` names the y axis.
     """
-    rows, cols = len(grid), max(len(r) for r in grid)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 2.7 * rows + 0.5), squeeze=False, constrained_layout=True)
-    for r, row in enumerate(grid):
+    return plot_bland_altman_series({"": (grid, colour)}, out_png, unit, title, difference, limits)
+
+
+def plot_bland_altman_series(
+    grids: Mapping[str, tuple[Sequence[Sequence[Panel]], str]],
+    out_png: str | os.PathLike,
+    unit: str,
+    title: str = "",
+    difference: str = "measured - reference",
+    limits: Sequence[Sequence[Limits | None]] | None = None,
+) -> Path:
+    """:func:`plot_bland_altman` of several series on the same panels: ``grids`` maps a label to its grid
+    and colour (every grid the same shape). One figure for several methods draws far faster than one each,
+    and puts the methods on the same axes by construction. The layout is fixed, not constrained (which
+    would cost as much again as drawing)."""
+    labels = list(grids)
+    first = grids[labels[0]][0]
+    rows, cols = len(first), max(len(r) for r in first)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 2.7 * rows + 0.5), squeeze=False)
+    fig.subplots_adjust(left=0.09, right=0.98, bottom=0.08, top=0.9, wspace=0.3, hspace=0.45)
+    for r, row in enumerate(first):
         for c in range(cols):
             if c >= len(row):
                 axes[r, c].set_axis_off()
                 continue
-            _draw(axes[r, c], row[c], colour, limits[r][c] if limits is not None else None, unit)
+            series = [(label, grids[label][0][r][c], grids[label][1]) for label in labels]
+            _draw(axes[r, c], series, limits[r][c] if limits is not None else None, unit)
             if r == rows - 1:
                 axes[r, c].set_xlabel(f"mean of the two ({unit})", fontsize=8)
             if c == 0:
                 axes[r, c].set_ylabel(f"{difference} ({unit})", fontsize=8)
+    if len(labels) > 1:
+        handles, names = axes[0, 0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="upper right", ncol=len(labels), fontsize=8, frameon=False)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=10, x=0.02, ha="left")
     with atomic_path(out_png) as tmp:
         fig.savefig(tmp, dpi=90, format="png")
     close(fig)

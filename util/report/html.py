@@ -21,7 +21,7 @@ from pathlib import Path
 
 from util.atomic import write_text
 from util.metric_names import GROUP_NOTES, best_indices, describe, key_columns
-from util.tables import display_value
+from util.tables import display_cell
 
 CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 24px; color: #222;
@@ -75,7 +75,7 @@ def _metric_rows(summary: Sequence[Mapping[str, object]], columns: Sequence[str]
             current = name.group
             note = f' <span class="note">{html.escape(GROUP_NOTES.get(current, ""))}</span>'
             lines.append(f'<tr class="group"><td colspan="{len(summary) + 2}">{html.escape(current)}{note}</td></tr>')
-        texts = [display_value(r.get(name.column, math.nan), name.column) for r in summary]
+        texts = [display_cell({name.column: math.nan, **r}, name.column) for r in summary]
         best = best_indices([_shown_number(t) for t in texts], name.better)  # ties as shown are ties
         cells = "".join(f'<td class="{"best" if i in best else ""}">{html.escape(t)}</td>' for i, t in enumerate(texts))
         lines.append(
@@ -124,15 +124,17 @@ def data_table(
     columns: Sequence[str],
     links: Mapping[str, Mapping[str, str]] | None = None,
     headers: Mapping[str, str] | None = None,
+    missing: str = "n/a",
 ) -> str:
     """A plain table, a row per row; ``links[column][value]`` makes that cell a link (a subject id to its
     page). Headings are ``headers`` or the column's name for people (``util.metric_names``); numbers are
-    rounded by their column's rule; text is left-aligned."""
+    rounded by their column's rule; text is left-aligned; a missing value reads ``missing``."""
     links = links or {}
     headers = headers or {}
 
-    def cell(col: str, value: object) -> str:
-        text = html.escape(display_value(value, col))
+    def cell(col: str, row: Mapping[str, object]) -> str:
+        value = row.get(col)
+        text = html.escape(display_cell(row, col, missing))
         href = links.get(col, {}).get(str(value))
         if href is not None:
             text = f'<a href="{html.escape(href)}">{text}</a>'
@@ -143,7 +145,7 @@ def data_table(
         f'<th class="text" title="{html.escape(c)}">{html.escape(headers.get(c) or describe(c).header)}</th>'
         for c in columns
     )
-    body = ["<tr>" + "".join(cell(c, r.get(c)) for c in columns) + "</tr>" for r in rows]
+    body = ["<tr>" + "".join(cell(c, r) for c in columns) + "</tr>" for r in rows]
     return "\n".join(['<table class="data">', f"<tr>{head}</tr>", *body, "</table>"])
 
 

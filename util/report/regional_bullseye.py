@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from util.report.bullseye import segment_geometry
+from util.report.bullseye import bullseye_axes, draw_segment, segment_geometry
 from util.report.style import close, plt
 
 _CMAP = "viridis"
@@ -35,28 +35,16 @@ class RegionalPanel:
 
 def _draw_panel(ax, panel: RegionalPanel, vmax: float) -> None:
     cmap = plt.get_cmap(_CMAP)
-    ax.set_theta_zero_location("E")
-    ax.set_theta_direction(1)
-    for seg, (start, width, r0, r1) in segment_geometry().items():
+    flagged_last = sorted(segment_geometry(), key=lambda seg: seg in panel.abnormal)  # outlines on top
+    for seg in flagged_last:
         value = panel.peaks.get(seg, math.nan)
         missing = not np.isfinite(value)
         flagged = seg in panel.abnormal
-        theta = math.radians(start + width / 2)
-        ax.bar(
-            theta,
-            r1 - r0,
-            width=math.radians(width),
-            bottom=r0,
-            color="0.9" if missing else cmap(min(max(value / vmax, 0.0), 1.0)),
-            edgecolor="black" if flagged else "white",
-            linewidth=2.5 if flagged else 1.0,
-            hatch="//" if missing else None,
-        )
         text = f"{seg}{'*' if flagged else ''}\n" + ("-" if missing else f"{value:.1f}")
         dark = not missing and value / vmax < 0.5  # viridis is dark at its low end
-        ax.text(theta, (r0 + r1) / 2, text, ha="center", va="center", fontsize=6.5, color="white" if dark else "black")
-    ax.set_ylim(0, 1)
-    ax.set_axis_off()
+        face = "0.9" if missing else cmap(min(max(value / vmax, 0.0), 1.0))
+        draw_segment(ax, seg, face, text, "white" if dark else "black", edgecolor="black" if flagged else "white",
+                     linewidth=2.5 if flagged else 1.0, hatch="//" if missing else None)  # fmt: skip
 
 
 def plot_regional_bullseye(panels: Mapping[str, RegionalPanel], out_png: str | os.PathLike, title: str = "") -> Path:
@@ -64,10 +52,8 @@ def plot_regional_bullseye(panels: Mapping[str, RegionalPanel], out_png: str | o
     labels = list(panels)
     values = [v for p in panels.values() for v in p.peaks.values() if np.isfinite(v)]
     vmax = max(max(values, default=1.0), 0.5)
-    fig, axes = plt.subplots(
-        1, len(labels), figsize=(2.7 * len(labels) + 0.9, 3.3), subplot_kw={"projection": "polar"}, squeeze=False,
-        constrained_layout=True,
-    )  # fmt: skip
+    fig, axes = bullseye_axes(1, len(labels), (2.7 * len(labels) + 0.9, 3.3))
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.03, top=0.78, wspace=0.08)
     for ax, label in zip(axes[0], labels, strict=True):
         panel = panels[label]
         _draw_panel(ax, panel, vmax)

@@ -14,8 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from models.hdl.report.slice_metrics import PEAKS
-from util.report.bland_altman import Panel, agreement, plot_bland_altman, shared_limits
-from util.report.html import safe_name
+from util.report.bland_altman import Panel, agreement, plot_bland_altman_series, shared_limits
 from util.report.style import REFERENCE, method_style
 from util.velocity import COMPONENTS
 
@@ -73,8 +72,8 @@ def agreement_rows(peak_rows: Sequence[Mapping[str, object]], methods: Sequence[
 def plot_agreement(
     peak_rows: Sequence[Mapping[str, object]], methods: Sequence[str], out_dir: str | os.PathLike, prefix: str
 ) -> dict[str, list[tuple[str, Path]]]:
-    """quantity -> [(method, PNG)]: one 3 x 3 grid (component x peak) per method and quantity, each panel
-    on the same axes for every method, so the methods compare by eye. Nothing when no slice has pairs."""
+    """quantity -> [(the methods, PNG)]: one 3 x 3 grid (component x peak) per quantity with every method
+    on the same panels, in its colour, so the methods compare by eye. Nothing when no slice has pairs."""
     peaks = global_peaks(peak_rows)
     out: dict[str, list[tuple[str, Path]]] = {}
     for quantity, (column, unit) in QUANTITIES.items():
@@ -87,10 +86,10 @@ def plot_agreement(
         limits = [
             [shared_limits(grids[m][r][c] for m in methods) for c in range(len(PEAKS))] for r in range(len(COMPONENTS))
         ]
-        for i, method in enumerate(methods):
-            png = Path(out_dir) / f"{prefix}_{quantity}_{safe_name(method)}.png"
-            title = f"{method} vs {REFERENCE}: {quantity.replace('_', ' ').removesuffix(' cm s').removesuffix(' ms')}"
-            colour = method_style(method, i)["color"]
-            plot_bland_altman(grids[method], png, unit, title, colour, f"{method} - {REFERENCE}", limits)
-            out.setdefault(quantity, []).append((method, png))
+        png = Path(out_dir) / f"{prefix}_{quantity}.png"
+        name = quantity.replace("_", " ").removesuffix(" cm s").removesuffix(" ms")
+        coloured = {m: (grids[m], method_style(m, i)["color"]) for i, m in enumerate(methods)}
+        plot_bland_altman_series(coloured, png, unit, f"{name}: each method vs {REFERENCE}", f"method - {REFERENCE}",
+                                 limits)  # fmt: skip
+        out[quantity] = [(", ".join(methods), png)]
     return out

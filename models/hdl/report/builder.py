@@ -19,6 +19,7 @@ the bootstrap intervals and, when the cohort holds both, the healthy and patient
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -38,6 +39,7 @@ from models.hdl.report.analysis import (
 )
 from models.hdl.report.bland_altman import AGREEMENT_COLUMNS, agreement_rows, plot_agreement
 from models.hdl.report.cohort import (
+    abnormal_call_rows,
     add_regional_summary,
     add_subject_regional,
     group_summaries,
@@ -46,15 +48,16 @@ from models.hdl.report.cohort import (
     subject_columns,
     subject_rows,
 )
-from models.hdl.report.curves_plot import plot_velocity_curves
+from models.hdl.report.curves_plot import CurveRow, plot_velocity_curves
 from models.hdl.report.pages import subject_page_paths, write_cohort_page, write_subject_page
-from models.hdl.report.slice_metrics import metric_columns, slice_metrics
+from models.hdl.report.slice_metrics import SharedReference, metric_columns, slice_metrics
 from models.hdl.report.table import curve_rows, peak_rows, slice_columns, summarise, summary_columns, write_curves
 from util.atomic import write_text
 from util.regional import (
     RegionalNormals,
     RegionalPeaks,
     SubjectTruth,
+    clinical_label,
     dyssynchrony_index,
     hypokinesia_scores,
     subject_truth,
@@ -110,6 +113,21 @@ class ReportResult:
     subject_pages: dict[str, Path] = field(default_factory=dict)
 
 
+@dataclass
+class SubjectParts:
+    """Everything a builder keeps of the subjects it added (rows, curves, pages, regional readings)."""
+
+    slice_rows: list[dict[str, object]]
+    curve_rows: list[dict[str, object]]
+    peak_rows: list[dict[str, object]]
+    sections: dict[str, Section]
+    subject_files: dict[str, list[tuple[str, str]]]
+    n_reference: int
+    regional: list[RegionalRecord]
+    clinical: dict[str, tuple[str, str]]
+    calls: dict[str, dict[str, frozenset[int] | None]]
+
+
 class ReportBuilder:
     """Accumulates subjects, then writes the report into ``out_dir``.
 
@@ -128,6 +146,7 @@ class ReportBuilder:
             one): the tables always have every method, but rows whose curves repeat another's (the
             population prior with and without bulk motion) or that only bound the others (zero, the
             ceilings) would crowd the figures and cost most of the report's time.
+        gif: also write a cine GIF of each subject's mid slice (a second or more a subject).
     """
 
     def __init__(
@@ -143,6 +162,7 @@ class ReportBuilder:
         normals: RegionalNormals | None = None,
         seed: int = 0,
         drawn: Sequence[str] | None = None,
+        gif: bool = False,
     ) -> None:
         self.out_dir = Path(out_dir)
         self.methods = dict(methods)
@@ -159,7 +179,12 @@ class ReportBuilder:
         self.n_reference = 0
         self.normals = normals if normals is not None else RegionalNormals({})
         self.seed = seed
+        self.gif = gif
         self.regional: list[RegionalRecord] = []
+        #: subject -> (patient / healthy / "", the pathology's description) as its file says
+        self.clinical: dict[str, tuple[str, str]] = {}
+        #: subject -> data set -> the AHA segments it calls abnormal (the truth: its abnormal ones, None unknown)
+        self.calls: dict[str, dict[str, frozenset[int] | None]] = {}
         self.fid_reason = fid_mod.unavailable_reason(fid)
         self.fid = fid_mod.FIDAccumulator(device) if self.fid_reason is None else None
         (self.out_dir / FIGURE_DIR).mkdir(parents=True, exist_ok=True)
@@ -178,6 +203,7 @@ class ReportBuilder:
         section = Section(title=f"Subject {sid}")
         bullseye: dict[str, dict[str, dict[int, float]]] = {}
         per_label: dict[str, list[SliceAnalysis]] = {}
+        curves: list[CurveRow] = []
         for name, src in anatomical_order(source):
             keys = key_frames_of(src, self.factor, self.keyframes_only)
             full = src.frame_index is None and not self.keyframes_only
@@ -197,13 +223,15 @@ class ReportBuilder:
                     for seg, value in segment_peak_values(a, comp).items():
                         merged.setdefault(seg, value)
             if analyses:
-                png = Path(FIGURE_DIR) / f"{safe_name(sid)}_{safe_name(name)}_curves.png"
                 key_times = [k * src.rr_interval_ms / keys.n_frames for k in keys.frames]
                 shown = {label: a for label, a in analyses.items() if label == REFERENCE or label in self.drawn}
-                plot_velocity_curves(shown, self.out_dir / png, f"{sid} / {name} ({src.slice_position})", key_times)
-                section.figures.append(
-                    Figure(png.as_posix(), f"{name}: global radial, circumferential and longitudinal velocity")
-                )
+                label = name if name == src.slice_position else f"{name} ({src.slice_position})"
+                curves.append(CurveRow(label, shown, key_times))
+        if curves:
+            png = Path(FIGURE_DIR) / f"{safe_name(sid)}_curves.png"
+            plot_velocity_curves(curves, self.out_dir / png, sid)
+            caption = "global radial, circumferential and longitudinal velocity, a row per slice"
+            section.figures.append(Figure(png.as_posix(), caption))
         if bullseye:
             png = Path(FIGURE_DIR) / f"{safe_name(sid)}_bullseye.png"
             plot_bullseye(bullseye, self.out_dir / png, sid)
@@ -215,11 +243,43 @@ class ReportBuilder:
                 "(the truth: motion scale <= 0.7); the dyssynchrony index under each title"
             )
             section.figures.insert(0, Figure(regional_png, caption))
-        section.figures.insert(0, self._gif(source, {m: t for m, t in synthesised.items() if m in self.drawn}))
+        if self.gif:
+            section.figures.insert(0, self._gif(source, {m: t for m, t in synthesised.items() if m in self.drawn}))
         if not any(r["has_reference"] for r in self.slice_rows if r["subject"] == sid):
             section.note = "No acquired velocity for this subject: synthesised data only, no metrics."
         self.sections[sid] = section
         self.subject_files[sid] = list(files)
+
+    def fresh(self) -> ReportBuilder:
+        """A builder with the same settings and no subject yet: another process adds subjects to it and
+        hands them back with :meth:`parts` (FID is computed over the whole cohort, so it has none)."""
+        other = copy.copy(self)
+        other.slice_rows, other.curve_rows, other.peak_rows, other.regional = [], [], [], []
+        other.sections, other.subject_files, other.n_reference, other.fid = {}, {}, 0, None
+        other.clinical, other.calls = {}, {}
+        return other
+
+    def parts(self) -> SubjectParts:
+        """What this builder keeps of its subjects, for :meth:`merge` into the builder that writes the report."""
+        return SubjectParts(
+            self.slice_rows, self.curve_rows, self.peak_rows, self.sections, self.subject_files, self.n_reference,
+            self.regional, self.clinical, self.calls,
+        )  # fmt: skip
+
+    def merge(self, parts: SubjectParts) -> None:
+        """Add subjects that :meth:`fresh` builders analysed elsewhere, as if ``add_subject`` had added them here."""
+        twice = set(parts.sections) & set(self.sections)
+        if twice:
+            raise ValueError(f"subject(s) {sorted(twice)} were added twice: their pages and rows would be mixed up")
+        self.slice_rows += parts.slice_rows
+        self.curve_rows += parts.curve_rows
+        self.peak_rows += parts.peak_rows
+        self.sections.update(parts.sections)
+        self.subject_files.update(parts.subject_files)
+        self.n_reference += parts.n_reference
+        self.regional += parts.regional
+        self.clinical.update(parts.clinical)
+        self.calls.update(parts.calls)
 
     def _add_regional(self, source: Subject, per_label: Mapping[str, list[SliceAnalysis]]) -> str | None:
         """Keep the subject's regional reading (truth, acquired, methods) and draw its regional bull's-eye
@@ -229,10 +289,16 @@ class ReportBuilder:
         complete_truth = len(per_label.get(TRUTH_LABEL, [])) == len(source.slices)
         reference = peaks[TRUTH_LABEL] if complete_truth else peaks.get(REFERENCE)
         self.regional.append(RegionalRecord(source.subject_id, truth, reference, peaks))
+        self.clinical[source.subject_id] = clinical_label(source.attrs)
+        every = {label: self._panel(p, truth, label == TRUTH_LABEL) for label, p in peaks.items()}
+        self.calls[source.subject_id] = {
+            TRUTH_LABEL: frozenset(s for s, bad in truth.abnormal.items() if bad) if truth.known else None,
+            **{label: panel.abnormal for label, panel in every.items() if label != TRUTH_LABEL},
+        }
         if not peaks:
             return None
         order = [TRUTH_LABEL, REFERENCE, *self.drawn]
-        panels = {label: self._panel(peaks[label], truth, label == TRUTH_LABEL) for label in order if label in peaks}
+        panels = {label: every[label] for label in order if label in every}
         png = Path(FIGURE_DIR) / f"{safe_name(source.subject_id)}_regional.png"
         plot_regional_bullseye(panels, self.out_dir / png, source.subject_id)
         return png.as_posix()
@@ -272,6 +338,7 @@ class ReportBuilder:
             self.n_reference += 1
             if self.fid is not None:
                 self.fid.add(REFERENCE, reference.velocity, reference.venc_cm_s)
+        shared: dict[float, SharedReference] = {}  # the reference side of the scores, once per magnitude scale
         for method, subject in synthesised.items():
             s = subject.slices[name]
             row: dict[str, object] = {
@@ -284,7 +351,10 @@ class ReportBuilder:
             }
             if has_reference:
                 scale = float(s.attrs.get("magnitude_scale", 1.0))
-                row.update(slice_metrics(reference, s, keys.is_key(), scale, analyses.get(REFERENCE), analyses[method]))
+                if scale not in shared:
+                    shared[scale] = SharedReference(reference, keys.is_key(), scale)
+                row.update(slice_metrics(reference, s, keys.is_key(), scale, analyses.get(REFERENCE), analyses[method],
+                                         shared[scale]))  # fmt: skip
                 if self.fid is not None and reference.velocity is not None:
                     self.fid.add(method, s.velocity, s.venc_cm_s)
             else:
@@ -332,14 +402,21 @@ class ReportBuilder:
         figures = {q: [(m, png.relative_to(self.out_dir).as_posix()) for m, png in items] for q, items in plots.items()}
         return rows, figures, csv_path
 
-    def _subject_pages(self, subjects: Sequence[Mapping[str, object]]) -> dict[str, Path]:
+    def _call_rows(self) -> list[dict[str, object]]:
+        """Per subject and data set (acquired, then the methods): the segments it calls abnormal."""
+        return abnormal_call_rows(self.calls, self.clinical, [REFERENCE, *self.methods], TRUTH_LABEL)
+
+    def _subject_pages(
+        self, subjects: Sequence[Mapping[str, object]], calls: Sequence[Mapping[str, object]]
+    ) -> dict[str, Path]:
         pages = subject_page_paths(list(self.sections))
         written = {}
         for sid, section in self.sections.items():
             slices = [r for r in self.slice_rows if r["subject"] == sid]
             regional = [r for r in subjects if r["subject"] == sid]
+            mine = [r for r in calls if r["subject"] == sid]
             written[sid] = write_subject_page(
-                self.out_dir, pages[sid], self.title, section, slices, self.subject_files[sid], regional
+                self.out_dir, pages[sid], self.title, section, slices, self.subject_files[sid], regional, mine
             )
         return written
 
@@ -402,7 +479,8 @@ class ReportBuilder:
         ]
         if self.n_reference == 0:
             notes.append("No input slice had a full acquired cine with velocity: there is nothing to score against.")
-        pages = self._subject_pages(subjects)
+        calls = self._call_rows()
+        pages = self._subject_pages(subjects, calls)
         index = write_cohort_page(
             self.out_dir,
             self.title,
@@ -414,6 +492,7 @@ class ReportBuilder:
             (agreement, agreement_figures),
             links,
             regional=(summary, self._regional_note()),
+            calls=calls,
         )
         files += [*pages.values(), index]
         return ReportResult(self.out_dir, index, self.out_dir / "metrics.csv", summary, files, pages)

@@ -81,6 +81,53 @@ REGIONAL_KEY_COLUMNS = (
 )
 
 
+#: the columns of the per-subject table of abnormal segments (a row per subject and data set), with headings
+CALL_HEADERS = {
+    "subject": "subject",
+    "patient": "patient",
+    "pathology": "pathology (file)",
+    "method": "data set",
+    "truth_abnormal": "truth: abnormal segments",
+    "called_abnormal": "called abnormal",
+    "missed": "missed",
+    "false_alarm": "false alarms",
+}
+
+
+def segments_text(segments: frozenset[int] | None) -> str:
+    """AHA segments as a person reads them ("1 2 7", "none"); blank when unknown."""
+    if segments is None:
+        return ""
+    return " ".join(str(s) for s in sorted(segments)) or "none"
+
+
+def abnormal_call_rows(
+    calls: Mapping[str, Mapping[str, frozenset[int] | None]],
+    clinical: Mapping[str, tuple[str, str]],
+    labels: Sequence[str],
+    truth_label: str,
+) -> list[dict[str, object]]:
+    """A row per subject and data set of ``labels`` (in that order): who the subject is (its file's
+    ``patient`` / ``pathology``, blank off the phantom), the segments the data set calls abnormal (the
+    detection rule of the regional table) beside those the truth calls abnormal, the missed ones and the
+    false alarms (blank without a truth)."""
+    rows: list[dict[str, object]] = []
+    for sid, by_label in calls.items():
+        status, pathology = clinical.get(sid, ("", ""))
+        truth = by_label.get(truth_label)
+        for label in (lb for lb in labels if lb in by_label):
+            called = by_label[label]
+            row: dict[str, object] = {
+                "subject": sid, "patient": status, "pathology": pathology, "method": label,
+                "truth_abnormal": segments_text(truth), "called_abnormal": segments_text(called),
+            }  # fmt: skip
+            if truth is not None and called is not None:
+                row["missed"] = segments_text(truth - called)
+                row["false_alarm"] = segments_text(called - truth)
+            rows.append(row)
+    return rows
+
+
 def subject_columns() -> list[str]:
     return [*SUBJECT_ID_COLUMNS, "cohort", *metric_columns(), *SUBJECT_COLUMNS]
 

@@ -1,9 +1,11 @@
-"""Plot of the global velocity-time curves of one slice: acquired vs synthesised, one panel per component."""
+"""Plot of the global velocity-time curves of a subject: acquired vs synthesised, a row per slice and a
+panel per component, in one figure (one figure a subject draws far faster than one a slice)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from models.hdl.report.analysis import SliceAnalysis
@@ -11,34 +13,44 @@ from util.report.style import COMPONENT_TITLES, close, method_style, plt
 from util.velocity import COMPONENTS
 
 
-def plot_velocity_curves(
-    analyses: Mapping[str, SliceAnalysis],
-    out_png: str | os.PathLike,
-    title: str = "",
-    key_times_ms: Sequence[float] = (),
-) -> Path:
-    """Radial, circumferential and longitudinal global curves (cm/s over ms) of every method.
+@dataclass(frozen=True)
+class CurveRow:
+    """One slice of the figure: its title, each data set's analysis, the key-frame times (ms)."""
 
-    ``analyses`` maps a label (``acquired``, ``hdl``, ``baseline``...) to that data's analysis; the
-    acquired curve is drawn first, in black. Key-frame times are marked on the time axis: between them
-    the magnitude, and hence the motion, was synthesised.
+    title: str
+    analyses: Mapping[str, SliceAnalysis]
+    key_times_ms: Sequence[float] = ()
+
+
+def plot_velocity_curves(rows: Sequence[CurveRow], out_png: str | os.PathLike, title: str = "") -> Path:
+    """Radial, circumferential and longitudinal global curves (cm/s over ms) of every data set, a row per
+    slice.
+
+    Each row's ``analyses`` maps a label (``acquired``, ``hdl``, ``baseline``...) to that data's analysis;
+    the acquired curve is drawn first, in black. Key-frame times are marked on the time axis: between them
+    the magnitude, and hence the motion, was synthesised. The layout is fixed (a constrained one would cost
+    as much as the drawing).
     """
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), sharex=True, constrained_layout=True)
-    for ax, comp in zip(axes, COMPONENTS, strict=True):
-        for i, (label, a) in enumerate(analyses.items()):
-            ax.plot(a.times_ms, a.curves.global_curves[comp], label=label, **method_style(label, i))
-        for t in key_times_ms:
-            ax.axvline(t, color="0.55", linestyle=":", linewidth=0.9)
-        ax.axhline(0.0, color="0.6", linewidth=0.6)
-        ax.set_title(COMPONENT_TITLES[comp])
+    height = 3.0 * len(rows) + 1.0  # inches: the rows, the title above and the time axis below
+    fig, axes = plt.subplots(len(rows), 3, figsize=(13, height), squeeze=False)
+    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.6 / height, top=1 - 0.65 / height, wspace=0.22, hspace=0.45)
+    for r, row in enumerate(rows):
+        for ax, comp in zip(axes[r], COMPONENTS, strict=True):
+            for i, (label, a) in enumerate(row.analyses.items()):
+                ax.plot(a.times_ms, a.curves.global_curves[comp], label=label, **method_style(label, i))
+            for t in row.key_times_ms:
+                ax.axvline(t, color="0.55", linestyle=":", linewidth=0.9)
+            ax.axhline(0.0, color="0.6", linewidth=0.6)
+            ax.set_title(f"{row.title}: {COMPONENT_TITLES[comp]}", fontsize=9)
+            ax.grid(alpha=0.3)
+        axes[r, 0].set_ylabel("velocity (cm/s)")
+    for ax in axes[-1]:
         ax.set_xlabel("time from R wave (ms)")
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("velocity (cm/s)")
-    handles, labels = axes[0].get_legend_handles_labels()
-    if key_times_ms:
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    if any(row.key_times_ms for row in rows):
         handles.append(plt.Line2D([], [], color="0.55", linestyle=":", linewidth=0.9))
         labels.append("key frames")
-    axes[-1].legend(handles, labels, loc="best", fontsize=8)
+    axes[0, -1].legend(handles, labels, loc="best", fontsize=8)
     if title:
         fig.suptitle(title)
     out = Path(out_png)
@@ -46,4 +58,3 @@ def plot_velocity_curves(
     fig.savefig(out, dpi=90)
     close(fig)
     return out
-

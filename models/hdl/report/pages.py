@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from models.hdl.report.bland_altman import PEAK_TITLES, QUANTITIES
-from models.hdl.report.cohort import KEY_COLUMNS, REGIONAL_KEY_COLUMNS, shown_columns
+from models.hdl.report.cohort import CALL_HEADERS, KEY_COLUMNS, REGIONAL_KEY_COLUMNS, shown_columns
 from models.hdl.report.slice_metrics import PEAKS
 from util.report.html import (
     Figure,
@@ -72,15 +72,18 @@ def write_subject_page(
     slice_rows: Sequence[Mapping[str, object]],
     files: Sequence[tuple[str, str]] = (),
     regional: Sequence[Mapping[str, object]] = (),
+    calls: Sequence[Mapping[str, object]] = (),
 ) -> Path:
-    """One subject: back link, its slices' metrics (a row per slice and method), its regional function (a
-    row per method of the per-subject table: dyssynchrony index, segment-peak agreement), its twins, its
-    figures."""
+    """One subject: back link, who the subject is (its file's ``patient`` / ``pathology``, when it says),
+    its slices' metrics (a row per slice and method), its regional function (a row per method of the
+    per-subject table: dyssynchrony index, segment-peak agreement), the segments each data set calls
+    abnormal (``calls``: rows of ``cohort.abnormal_call_rows``), its twins, its figures."""
     columns = ["slice", "slice_position", "method", *shown_columns(slice_rows, KEY_COLUMNS)]
     index = relative_to_page(INDEX, page)  # written last, as it links to every subject page
     body = [
         f'<p class="nav"><a href="{index}">&larr; cohort</a></p>',
         f"<h1>{html.escape(title)}: {html.escape(section.title)}</h1>",
+        *who_html(calls),
     ]
     if section.note:
         body.append(notes_html([section.note]))
@@ -89,11 +92,33 @@ def write_subject_page(
     shown = shown_columns(regional, SUBJECT_REGIONAL_COLUMNS)
     if shown:
         body += ["<h2>Regional function</h2>", data_table(regional, ["method", *shown])]
+    if calls:
+        body += ["<h2>Abnormal segments</h2>", calls_table(calls, with_subject=False)]
     if files:
         body += ["<h2>Files</h2>", files_list([(relative_to_page(p, page), d) for p, d in files])]
     body.append("<h2>Figures</h2>")
     body.append(figures_html([Figure(relative_to_page(f.path, page), f.caption) for f in section.figures]))
     return write_page(out_dir / page, render_page(f"{title}: {section.title}", body), pending=(index,))
+
+
+def who_html(calls: Sequence[Mapping[str, object]]) -> list[str]:
+    """A line saying who the subject is (``patient: LAD territory, ...`` / ``healthy``), none when its
+    file does not say."""
+    if not calls or not calls[0].get("patient"):
+        return []
+    status, pathology = str(calls[0]["patient"]), str(calls[0].get("pathology") or "")
+    said = f"{status}: {pathology}" if pathology and pathology != status else status
+    return [f'<p class="who"><b>{html.escape(said)}</b> (as the subject file says)</p>']
+
+
+def calls_table(
+    rows: Sequence[Mapping[str, object]], with_subject: bool = True, pages: Mapping[str, str] | None = None
+) -> str:
+    """The segments each data set calls abnormal beside the truth's; columns without any value left out."""
+    columns = [c for c in CALL_HEADERS if (with_subject or c not in ("subject", "patient", "pathology"))]
+    columns = [c for c in columns if c in ("subject", "method") or any(r.get(c) for r in rows)]
+    links = {"subject": dict(pages)} if pages else None
+    return data_table(rows, columns, links=links, headers=CALL_HEADERS, missing="")
 
 
 def agreement_html(rows: Sequence[Mapping[str, object]], figures: Mapping[str, Sequence[tuple[str, str]]]) -> str:
@@ -123,7 +148,7 @@ def agreement_html(rows: Sequence[Mapping[str, object]], figures: Mapping[str, S
             parts.append(notes_html(["No slice has an acquired velocity: nothing to compare with."]))
             continue
         parts.append(data_table(shown, ["component", "peak", "method", "n", *headers], headers=headers))
-        parts.append(figures_html([Figure(p, f"{m}: {quantity}") for m, p in figures[quantity]], side_by_side=True))
+        parts.append(figures_html([Figure(p, f"{m}: {quantity}") for m, p in figures[quantity]]))
     return "\n".join(parts)
 
 
@@ -138,6 +163,19 @@ def regional_html(regional: tuple[Sequence[Mapping[str, object]], str] | None) -
     return ["<h2>Regional function</h2>", notes_html([note]), data_table(rows, ["method", *columns])]
 
 
+def calls_html(calls: Sequence[Mapping[str, object]], pages: Mapping[str, str]) -> list[str]:
+    """The cohort page's per-subject regional summary: who is a patient and with what, and which segments
+    each data set calls abnormal beside the truth's."""
+    if not calls:
+        return []
+    note = (
+        "Per subject: patient and pathology as the subject file says (blank when it does not, as for scanner "
+        "data); the AHA segments each data set calls abnormal (score at or below the threshold above) beside "
+        "those the truth calls abnormal (motion scale <= 0.7), the missed ones and the false alarms."
+    )
+    return ["<h2>Abnormal segments per subject</h2>", notes_html([note]), calls_table(calls, pages=pages)]
+
+
 def write_cohort_page(
     out_dir: Path,
     title: str,
@@ -149,9 +187,10 @@ def write_cohort_page(
     agreement: tuple[Sequence[Mapping[str, object]], Mapping[str, Sequence[tuple[str, str]]]],
     files: Sequence[tuple[str, str]],
     regional: tuple[Sequence[Mapping[str, object]], str] | None = None,
+    calls: Sequence[Mapping[str, object]] = (),
 ) -> Path:
-    """index.html: method summary, regional function, a row per subject and method (linked), peak
-    agreement, files.
+    """index.html: method summary, regional function, the segments each data set calls abnormal per
+    subject (who the subject is beside it), a row per subject and method (linked), peak agreement, files.
 
     ``summary`` is (rows, columns) of metrics.csv; ``agreement`` is (rows of the agreement CSV,
     quantity -> [(method, PNG path)]); ``regional`` is (rows with the regional columns, a note saying
@@ -167,6 +206,7 @@ def write_cohort_page(
         notes_html(notes),
         metrics_table(*summary),
         *regional_html(regional),
+        *calls_html(calls, pages),
         "<h2>Subjects</h2>",
         notes_html(["Mean over each subject's slices with a reference; the subject links to its page.", *unscored]),
         data_table(subjects, subject_cols, links={"subject": dict(pages)}),
@@ -175,7 +215,7 @@ def write_cohort_page(
             [
                 "One point per slice: global peak of the synthesised curve minus that of the acquired one, "
                 "against their mean. Solid line: bias (mean difference); dashed: 95% limits of agreement "
-                "(bias \u00b1 1.96 SD of the differences). Each panel has the same axes for every method."
+                "(bias \u00b1 1.96 SD of the differences), each method in its colour on the same panels."
             ]
         ),
         agreement_html(*agreement),

@@ -35,7 +35,15 @@ from data.mvm_io import SliceData
 from models.hdl.report.analysis import SliceAnalysis
 from util.conventions import DIRECTIONS, VELOCITY_DATA_RANGE, venc_scale
 from util.intensity import to_unit_range
-from util.metrics import curve_agreement, dice, mae, mean_skipping_nan, psnr, ssim, ssim_whole_and_masked
+from util.metrics import (
+    curve_agreement,
+    dice,
+    mae,
+    mean_skipping_nan,
+    psnr_stack,
+    ssim_reference,
+    ssim_stack_whole_and_masked,
+)
 from util.tissue import tissue_mask_from_magnitude
 from util.velocity import COMPONENTS, DEFAULT_PEAK_WINDOWS
 
@@ -68,47 +76,80 @@ def labelled(real: SliceData) -> np.ndarray:
 
 
 
-def magnitude_metrics(real: SliceData, synth: SliceData, is_key: np.ndarray, scale: float) -> dict[str, float]:
-    """PSNR/SSIM (whole image and tissue) of the magnitude and Dice of the myocardium, non-key frames."""
-    frames = np.flatnonzero(~is_key)
+class SharedReference:
+    """What scoring every row of one acquired slice shares, computed once rather than once per row: the
+    unit-range magnitude and tissue mask of every frame, the velocity in units of VENC, the reference side of
+    each SSIM, and the magnitude metrics of each distinct twin cine (the yardstick rows carry the HDL twin's
+    cine and masks: the very same arrays, so the same numbers)."""
+
+    def __init__(self, real: SliceData, is_key: np.ndarray, scale: float) -> None:
+        self.real, self.scale = real, scale
+        self.frames = np.flatnonzero(~np.asarray(is_key, dtype=bool))
+        self.unit = to_unit_range(real.magnitude, scale)
+        self.tissue = _tissue(self.unit)  # frames are independent: a subset's mask is the subset of this one
+        self.has_mask = labelled(real)
+        venc = venc_scale(real.venc_cm_s, dtype=np.float64) if real.velocity is not None else None
+        self.velocity = None if venc is None else real.velocity / venc
+        self.venc = venc
+        self._ssim: dict[object, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._magnitude: dict[tuple[int, int], dict[str, float]] = {}
+
+    def ssim_reference(self, key: object, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if key not in self._ssim:
+            self._ssim[key] = ssim_reference(target)
+        return self._ssim[key]
+
+    def magnitude_metrics(self, synth: SliceData) -> dict[str, float]:
+        key = (id(synth.magnitude), id(synth.myocardium))  # both stay alive while this slice is scored
+        if key not in self._magnitude:
+            self._magnitude[key] = _magnitude_metrics(self, synth)
+        return dict(self._magnitude[key])
+
+
+def _magnitude_metrics(shared: SharedReference, synth: SliceData) -> dict[str, float]:
+    frames = shared.frames
     if frames.size == 0:
         return {}
-    has_mask = labelled(real)
-    ref = to_unit_range(real.magnitude[frames], scale)
-    out = to_unit_range(synth.magnitude[frames], scale)
-    tissue = _tissue(ref)
+    ref, tissue = shared.unit[frames], shared.tissue[frames]
+    out = to_unit_range(synth.magnitude[frames], shared.scale)
+    # one pass over the stack (not a call per frame): equal to the per-frame definitions up to float rounding
     return {
-        "mag_psnr_nonkey": mean_skipping_nan([psnr(o, r, 1.0) for o, r in zip(out, ref, strict=True)]),
-        "mag_ssim_nonkey": mean_skipping_nan([ssim(o, r, 1.0) for o, r in zip(out, ref, strict=True)]),
-        "mag_psnr_tissue_nonkey": mean_skipping_nan(
-            [psnr(o, r, 1.0, m) for o, r, m in zip(out, ref, tissue, strict=True)]
+        "mag_psnr_nonkey": mean_skipping_nan(psnr_stack(out, ref, 1.0)),
+        "mag_ssim_nonkey": mean_skipping_nan(
+            ssim_stack_whole_and_masked(out, ref, 1.0, reference=shared.ssim_reference("magnitude", ref))[0]
         ),
+        "mag_psnr_tissue_nonkey": mean_skipping_nan(psnr_stack(out, ref, 1.0, tissue)),
         "myo_dice_nonkey": mean_skipping_nan(
-            [dice(synth.myocardium[t], real.myocardium[t]) for t in frames if has_mask[t]],
+            [dice(synth.myocardium[t], shared.real.myocardium[t]) for t in frames if shared.has_mask[t]],
         ),
     }
 
 
-def velocity_metrics(real: SliceData, synth: SliceData, scale: float) -> dict[str, float]:
+def magnitude_metrics(
+    real: SliceData, synth: SliceData, is_key: np.ndarray, scale: float, shared: SharedReference | None = None
+) -> dict[str, float]:
+    """PSNR/SSIM (whole image and tissue) of the magnitude and Dice of the myocardium, non-key frames.
+    ``shared``: the slice's :class:`SharedReference` when several rows are scored against it."""
+    return (shared or SharedReference(real, is_key, scale)).magnitude_metrics(synth)
+
+
+def velocity_metrics(
+    real: SliceData, synth: SliceData, scale: float, shared: SharedReference | None = None
+) -> dict[str, float]:
     """Per-direction PSNR/SSIM in units of VENC (whole image and tissue) and myocardial MAE in cm/s."""
     if real.velocity is None:
         return {}
-    venc = venc_scale(real.venc_cm_s, dtype=np.float64)
-    ref = real.velocity / venc
-    out = synth.velocity / venc
-    tissue = _tissue(to_unit_range(real.magnitude, scale))
+    shared = shared or SharedReference(real, np.zeros(real.num_frames, dtype=bool), scale)
+    ref, tissue = shared.velocity, shared.tissue
+    out = synth.velocity / shared.venc
     result: dict[str, float] = {}
-    t_count = ref.shape[0]
     for d, direction in enumerate(DIRECTIONS):
         name = direction.removeprefix("v")  # columns vel_psnr_x, ...
         r, o = ref[:, d], out[:, d]
-        result[f"vel_psnr_{name}"] = mean_skipping_nan([psnr(o[t], r[t], VELOCITY_DATA_RANGE) for t in range(t_count)])
-        result[f"vel_psnr_tissue_{name}"] = mean_skipping_nan(
-            [psnr(o[t], r[t], VELOCITY_DATA_RANGE, tissue[t]) for t in range(t_count)]
-        )
-        whole, on_tissue = np.array(
-            [ssim_whole_and_masked(o[t], r[t], VELOCITY_DATA_RANGE, tissue[t]) for t in range(t_count)]
-        ).reshape(t_count, 2).T
+        result[f"vel_psnr_{name}"] = mean_skipping_nan(psnr_stack(o, r, VELOCITY_DATA_RANGE))
+        result[f"vel_psnr_tissue_{name}"] = mean_skipping_nan(psnr_stack(o, r, VELOCITY_DATA_RANGE, tissue))
+        reference = shared.ssim_reference(direction, r)
+        whole, on_tissue = ssim_stack_whole_and_masked(o, r, VELOCITY_DATA_RANGE, tissue, reference)
         result[f"vel_ssim_{name}"] = mean_skipping_nan(whole)
         result[f"vel_ssim_tissue_{name}"] = mean_skipping_nan(on_tissue)
     myo = ((real.myocardium != 0) & labelled(real)[:, None, None])[:, None]
@@ -153,15 +194,18 @@ def slice_metrics(
     scale: float,
     real_analysis: SliceAnalysis | None,
     synth_analysis: SliceAnalysis | None,
+    shared: SharedReference | None = None,
 ) -> dict[str, float]:
     """All metrics of one slice; a metric that cannot be computed (no reference velocity) is NaN.
 
     ``real`` must be the full acquired cine; ``is_key`` [T] marks the key frames; ``scale`` is the
-    magnitude scale the synthesis used.
+    magnitude scale the synthesis used; ``shared`` the slice's :class:`SharedReference` for that scale, when
+    several rows are scored against the same slice.
     """
+    shared = shared or SharedReference(real, is_key, scale)
     row = dict.fromkeys(metric_columns(), math.nan)
-    row.update(magnitude_metrics(real, synth, is_key, scale))
-    row.update(velocity_metrics(real, synth, scale))
+    row.update(shared.magnitude_metrics(synth))
+    row.update(velocity_metrics(real, synth, scale, shared))
     if real_analysis is not None and synth_analysis is not None:
         row.update(curve_metrics(real_analysis, synth_analysis, labelled(real)))
     return row
