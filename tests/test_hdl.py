@@ -213,6 +213,14 @@ def test_run_test_writes_twins_metrics_and_report(
         assert np.any(twin.slices["mid"].velocity != 0)
         assert any((out / "nifti" / method).glob("*vx*.nii.gz"))
     assert not (out / "subjects" / "zero").exists()  # a row that does not read the subject has nothing to show
+    # The model the key frames chose for the kinematic row: in its file, the per-subject table, the console.
+    chosen = read_subject(out / "subjects" / "kinematic" / f"{name}.h5").attrs["kinematic_model"]
+    assert chosen in ("population", "gains", "timing", "segments", "timing_segments", "model_free")
+    with open(out / "metrics_per_subject.csv", newline="") as f:
+        per_subject = {r["method"]: r for r in csv.DictReader(f) if r["subject"] == name}
+    assert per_subject["kinematic"]["prior_model"] == chosen and float(per_subject["kinematic"]["prior_loo_score"]) > 0
+    assert per_subject["hdl"]["prior_model"] in ("", "nan")
+    assert f"kinematic prior: the models the key frames chose: {chosen} 1" in printed
     with open(out / "metrics.csv", newline="") as f:
         table = list(csv.DictReader(f))
     assert [r["method"] for r in table] == list(METHODS)

@@ -27,6 +27,7 @@ import argparse
 import math
 import multiprocessing as mp
 import time
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -46,6 +47,7 @@ from models.hdl.report.builder import ReportBuilder, SubjectParts
 from models.hdl.yardsticks import DESCRIPTIONS as YARDSTICK_DESCRIPTIONS
 from models.hdl.yardsticks import READS_SUBJECT, yardstick_twins
 from models.kinematics.prior import KinematicPrior
+from models.kinematics.subject import FALLBACK
 from models.kinematics.templates import fit_templates
 from models.loading import PRETRAINED_DIR, load_trained_model, training_acquisition
 from models.phase.evaluation import regional_normals as phase_regional_normals
@@ -210,7 +212,11 @@ def _twins_of(
     for method in (m for m in (*predictors, *READS_SUBJECT) if m in twins):  # the twins that read the subject
         rel = Path("subjects") / method / f"{stem}.h5"
         write_subject(out_dir / rel, twins[method])
-        files.append((rel.as_posix(), f"{method} twin of {subject.subject_id} (dataset format)"))
+        said = f"{method} twin of {subject.subject_id} (dataset format)"
+        if "kinematic_model" in twins[method].attrs:
+            said += (f"; the model its key frames chose: {twins[method].attrs['kinematic_model']} "
+                     f"(leave-one-key-frame-out score {float(twins[method].attrs['kinematic_loo']):.2f})")  # fmt: skip
+        files.append((rel.as_posix(), said))
         if opt.export_nifti:
             _export_nifti(twins[method], out_dir / "nifti" / method)
     return twins, files
@@ -346,6 +352,19 @@ def _synthesise_all(
     return files, skipped
 
 
+def _print_prior_choices(chosen: dict[str, tuple[str, float]]) -> None:
+    """A note for each subject whose kinematic prior stayed at the population floor (or stood in for a fit
+    that could not be made), then one line counting the models the subjects' key frames chose."""
+    if not chosen:
+        return
+    for sid, (model, _) in chosen.items():
+        if model in ("population", FALLBACK):
+            why = "no richer model predicted its key frames better" if model == "population" else "no fit"
+            print(f"note: {sid}: the kinematic row is the population's ({model}: {why})")
+    counts = Counter(model for model, _ in chosen.values())
+    print("kinematic prior: the models the key frames chose: " + ", ".join(f"{m} {n}" for m, n in counts.most_common()))
+
+
 def _check_workers(opt: argparse.Namespace) -> None:
     workers = getattr(opt, "workers", 1)
     if workers < 1:
@@ -376,6 +395,7 @@ def run_hdl_test(opt: argparse.Namespace) -> dict[str, dict[str, Any]]:
 
     rows = {str(r["method"]): r for r in result.summary}
     print(f"hdl: {len(paths)} subject(s), factor {opt.factor}, {time.perf_counter() - start:.0f} s")
+    _print_prior_choices(builder.prior_models)
     _print_summary(rows)
     print(f"synthesised subjects: {out_dir / 'subjects'}")
     if opt.export_nifti:

@@ -126,6 +126,7 @@ class SubjectParts:
     regional: list[RegionalRecord]
     clinical: dict[str, tuple[str, str]]
     calls: dict[str, dict[str, frozenset[int] | None]]
+    prior_models: dict[str, tuple[str, float]]
 
 
 class ReportBuilder:
@@ -183,6 +184,8 @@ class ReportBuilder:
         self.regional: list[RegionalRecord] = []
         #: subject -> (patient / healthy / "", the pathology's description) as its file says
         self.clinical: dict[str, tuple[str, str]] = {}
+        #: subject -> (the model its key frames chose for the kinematic row, its leave-one-out score)
+        self.prior_models: dict[str, tuple[str, float]] = {}
         #: subject -> data set -> the AHA segments it calls abnormal (the truth: its abnormal ones, None unknown)
         self.calls: dict[str, dict[str, frozenset[int] | None]] = {}
         self.fid_reason = fid_mod.unavailable_reason(fid)
@@ -249,6 +252,9 @@ class ReportBuilder:
             section.note = "No acquired velocity for this subject: synthesised data only, no metrics."
         self.sections[sid] = section
         self.subject_files[sid] = list(files)
+        kinematic = synthesised.get("kinematic")
+        if kinematic is not None and "kinematic_model" in kinematic.attrs:
+            self.prior_models[sid] = (str(kinematic.attrs["kinematic_model"]), float(kinematic.attrs["kinematic_loo"]))
 
     def fresh(self) -> ReportBuilder:
         """A builder with the same settings and no subject yet: another process adds subjects to it and
@@ -256,14 +262,14 @@ class ReportBuilder:
         other = copy.copy(self)
         other.slice_rows, other.curve_rows, other.peak_rows, other.regional = [], [], [], []
         other.sections, other.subject_files, other.n_reference, other.fid = {}, {}, 0, None
-        other.clinical, other.calls = {}, {}
+        other.clinical, other.calls, other.prior_models = {}, {}, {}
         return other
 
     def parts(self) -> SubjectParts:
         """What this builder keeps of its subjects, for :meth:`merge` into the builder that writes the report."""
         return SubjectParts(
             self.slice_rows, self.curve_rows, self.peak_rows, self.sections, self.subject_files, self.n_reference,
-            self.regional, self.clinical, self.calls,
+            self.regional, self.clinical, self.calls, self.prior_models,
         )  # fmt: skip
 
     def merge(self, parts: SubjectParts) -> None:
@@ -280,6 +286,7 @@ class ReportBuilder:
         self.regional += parts.regional
         self.clinical.update(parts.clinical)
         self.calls.update(parts.calls)
+        self.prior_models.update(parts.prior_models)
 
     def _add_regional(self, source: Subject, per_label: Mapping[str, list[SliceAnalysis]]) -> str | None:
         """Keep the subject's regional reading (truth, acquired, methods) and draw its regional bull's-eye
@@ -427,6 +434,9 @@ class ReportBuilder:
         fid = self._fid_scores()
         summary = summarise(self.slice_rows, self.methods, fid)
         subjects = subject_rows(self.slice_rows, list(self.methods))
+        for row in subjects:
+            if row["method"] == "kinematic" and row["subject"] in self.prior_models:
+                row["prior_model"], row["prior_loo_score"] = self.prior_models[str(row["subject"])]
         regional = regional_rows(self.regional, list(self.methods), self.normals, subjects)
         add_subject_regional(subjects, regional)
         add_regional_summary(summary, regional, self.normals, "all", self.seed)

@@ -128,8 +128,12 @@ def abnormal_call_rows(
     return rows
 
 
+#: the per-subject table's record of the kinematic row's model (``models.kinematics.choice``)
+PRIOR_CHOICE_COLUMNS = ("prior_model", "prior_loo_score")
+
+
 def subject_columns() -> list[str]:
-    return [*SUBJECT_ID_COLUMNS, "cohort", *metric_columns(), *SUBJECT_COLUMNS]
+    return [*SUBJECT_ID_COLUMNS, "cohort", *metric_columns(), *SUBJECT_COLUMNS, *PRIOR_CHOICE_COLUMNS]
 
 
 def regional_summary_columns() -> list[str]:
