@@ -22,7 +22,7 @@ from util.cli import ToolParser, run_tool
 from util.conventions import DIRECTIONS
 from util.errors import DataError
 from util.intensity import magnitude_scale
-from util.report.style import VELOCITY_CMAP, close, plt, velocity_limit
+from util.plotting import VELOCITY_CMAP, close, plt, velocity_limit
 
 DEFAULT_N_FRAMES = 6
 

@@ -23,7 +23,7 @@ if [[ ! -f "$DATAROOT/splits.json" ]]; then
   "$PY" -m data.phantom --out "$DATAROOT" --subjects "$SUBJECTS" --seed "$SEED" \
     --random_pathology territory lbbb global --pathology_fraction 0.5 --val_fraction 0.1 --test_fraction 0.65
 fi
-"$PY" -m data.phantom.stats "$DATAROOT" | tail -n 8
+"$PY" -m assessment.phantom_normals "$DATAROOT" | tail -n 8
 
 step "the shipped twin and every yardstick on the held-out subjects, k = $FACTOR"
 "$PY" test.py --model hdl --name "$NAME" --pretrained --dataroot "$DATAROOT" --factor "$FACTOR" --no_progress \
@@ -33,7 +33,7 @@ step "the kinematic prior's parts, on the held-out subjects' own masks"
 "$PY" -m scripts.kinematic_ablation --dataroot "$DATAROOT" --split test --factor "$FACTOR"
 
 step "the tables (README form)"
-"$PY" -m util.tables "results/$NAME/hdl/metrics.csv" --columns method vel_mae_myo_true_cm_s \
+"$PY" -m assessment.tables "results/$NAME/hdl/metrics.csv" --columns method vel_mae_myo_true_cm_s \
   vel_mae_myo_true_cm_s_ci_low vel_mae_myo_true_cm_s_ci_high vel_mae_myo_true_cm_s_diff_ref curve_radial_r \
   curve_circumferential_r curve_longitudinal_r seg_peak_radial_systolic_r hypo_ratio detect_auc detect_healthy_fpr \
   dyssync_err_ms

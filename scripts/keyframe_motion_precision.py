@@ -35,6 +35,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import ndimage
 
+from assessment.velocity import DEFAULT_SEPTUM_DEG, velocity_curves
 from data.cycle import key_frame_grid
 from data.mvm_io import SliceData, read_subject
 from data.phantom.analytic import slice_params
@@ -47,7 +48,6 @@ from models.kinematics.prior import KinematicPrior
 from models.kinematics.templates import fit_templates
 from util.cli import RawDescriptionHelpFormatter, ToolParser, run_tool, say
 from util.errors import DataError
-from util.velocity import DEFAULT_SEPTUM_DEG, velocity_curves
 
 MEASURES = (
     "rotation_deg",

@@ -34,6 +34,9 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from assessment.bootstrap import bootstrap_mean_ci, paired_difference_ci
+from assessment.regional import pathology_flag, subject_truth, territories_of
+from assessment.velocity import velocity_curves
 from data.cycle import key_frame_grid
 from data.mvm_io import Subject, read_subject
 from data.phantom.segments import TERRITORIES
@@ -44,11 +47,8 @@ from models.kinematics.templates import fit_templates
 from models.kinematics.yardsticks import population_plus_bulk
 from models.phase.priors import grid_keys
 from models.phase.yardsticks import fit_population_prior
-from util.bootstrap import bootstrap_mean_ci, paired_difference_ci
 from util.cli import RawDescriptionHelpFormatter, ToolParser, run_tool, say
 from util.errors import DataError
-from util.regional import pathology_flag, subject_truth, territories_of
-from util.velocity import velocity_curves
 
 VARIANTS = {
     "kinematic": {},

@@ -40,6 +40,17 @@ from pathlib import Path
 
 import numpy as np
 
+from assessment.analysis import analyse_slice as slice_reading
+from assessment.analysis import regional_peaks, training_normals
+from assessment.bootstrap import paired_difference_ci
+from assessment.regional import (
+    RegionalNormals,
+    cohort_detection,
+    hypokinesia_scores,
+    pathology_flag,
+    subject_measures,
+    subject_truth,
+)
 from data.cycle import key_frame_grid
 from data.mvm_io import Subject, read_subject
 from data.selection import select_subjects
@@ -50,20 +61,8 @@ from models.kinematics.yardsticks import flow_velocity, population_plus_bulk
 from models.phase.priors import grid_keys
 from models.phase.yardsticks import PopulationPrior, fit_population_prior
 from scripts.kinematic_ablation import subject_territories, training_subjects
-from util.bootstrap import paired_difference_ci
 from util.cli import RawDescriptionHelpFormatter, ToolParser, run_tool, say
 from util.errors import OptionError
-from util.regional import (
-    RegionalNormals,
-    cohort_detection,
-    hypokinesia_scores,
-    pathology_flag,
-    regional_peaks,
-    slice_reading,
-    subject_measures,
-    subject_truth,
-    training_normals,
-)
 
 _PATIENTS = "--random_pathology territory lbbb global --pathology_fraction 0.5"
 #: phantom arguments of each cohort (``--out`` is added)

@@ -4,7 +4,7 @@
     python -m scripts.mutation_check --only velocity --list
 
 Each mutant is one textual change (a flipped sign, swapped labels, a changed constant) to the velocity
-analysis (util/velocity.py), the phase GAN's losses (models/phase/model.py), the phantom's motion
+analysis (assessment/velocity.py), the phase GAN's losses (models/phase/model.py), the phantom's motion
 (data/phantom/motion.py), the DICOM velocity scaling (data/scanner/dicom_vendor.py) or the kinematic prior
 (models/kinematics/: subject fit, key-frame motion, periodic fit, painting, the model choice). The tree
 is copied to a temporary folder first and every mutation is made and undone there, so the working tree
@@ -71,7 +71,7 @@ TESTS = {
 }
 SCORED = ("velocity", "phase_losses", "motion", "dicom", "regional", "kinematics", "choice")
 
-V, P, M, D = "util/velocity.py", "models/phase/model.py", "data/phantom/motion.py", "data/scanner/dicom_vendor.py"
+V, P, M, D = "assessment/velocity.py", "models/phase/model.py", "data/phantom/motion.py", "data/scanner/dicom_vendor.py"
 
 MUTANTS = [
     # ------------------------------------------------------------------ velocity analysis
@@ -172,7 +172,7 @@ MUTANTS = [
            "mirror flips vy instead of vx"),
     Mutant("demo_augmentation", "data/samples/phase_dataset.py", "velocity = dihedral_velocity(velocity, k_rot, flip)",
            "velocity = dihedral(velocity, k_rot, flip)", "dataset turns the image but not the vector"),
-    Mutant("demo_identity", "models/hdl/report/slice_metrics.py", "frames = np.flatnonzero(~is_key)",
+    Mutant("demo_identity", "assessment/report/slice_metrics.py", "frames = np.flatnonzero(~is_key)",
            "frames = np.flatnonzero(is_key)", "report scores the key frames"),
     Mutant("demo_identity", "models/interp/evaluation.py",
            "frames = [target % rec.unit.shape[0] for target, _, _ in rec.targets]",
@@ -180,7 +180,7 @@ MUTANTS = [
     Mutant("demo_identity", "models/phase/evaluation.py",
            'out[f"psnr_fg_{d}"] = metrics.psnr_frames(p, r, VELOCITY_DATA_RANGE, tissue)',
            'out[f"psnr_fg_{d}"] = metrics.psnr_frames(p, r, VELOCITY_DATA_RANGE)', "phase fg PSNR without the mask"),
-    Mutant("demo_ssim", "util/metrics.py", "data_range=data_range, full=True)",
+    Mutant("demo_ssim", "assessment/metrics.py", "data_range=data_range, full=True)",
            "data_range=data_range, full=True, gaussian_weights=True)", "SSIM with a Gaussian window"),
     Mutant("demo_noise", "models/phase/background_noise.py", "pos = u * (k - 1)", "pos = u * k",
            "inverse CDF indexed over k levels"),
@@ -188,7 +188,7 @@ MUTANTS = [
            "inverse CDF not interpolated"),
 ]  # fmt: skip
 
-R, B = "util/regional.py", "util/bootstrap.py"
+R, B = "assessment/regional.py", "assessment/bootstrap.py"
 MUTANTS += [
     # ------------------------------------------------------------------ regional function
     Mutant("regional", R, "crossing = (k - 1) + before / (before - after)", "crossing = k + before / (before - after)",

@@ -68,7 +68,7 @@ step "6/7 the shipped twin (pretrained/, trained on another phantom cohort) on t
 "$PY" test.py --model hdl --name "${NAME}_shipped" "${COMMON[@]}" --factor "$FACTOR" --pretrained --workers 2
 
 step "7/7 done in $(( (SECONDS - started) / 60 )) min; the tables (README form)"
-table() { printf '\n%s\n\n' "$1"; shift; "$PY" -m util.tables "$@"; }
+table() { printf '\n%s\n\n' "$1"; shift; "$PY" -m assessment.tables "$@"; }
 table "Stage 1, non-key frames at k = $FACTOR:" "results/${NAME}_interp/interp/metrics.csv" \
   --columns method psnr psnr_fg ssim ssim_fg dice
 table "Stage 2, velocities from the acquired magnitude:" "results/${NAME}_phase/phase/metrics.csv" \

@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 LINT = Path(sys.executable).parent / "lint-imports"
-PACKAGES = ("scripts", "entry", "options", "models", "data", "util")
+PACKAGES = ("scripts", "entry", "options", "models", "assessment", "data", "util")
 
 
 def copy_tree(dst: Path) -> Path:
@@ -29,7 +29,9 @@ def lint(tree: Path) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     ("module", "statement", "broken"),
     [
-        ("util/metrics.py", "from models.hdl.predictor import HDLPredictor", "util is not allowed to import models"),
+        ("assessment/metrics.py", "from models.hdl.predictor import HDLPredictor", "assessment is not allowed"),
+        ("data/phantom/analytic.py", "from assessment.velocity import COMPONENTS", "data is not allowed"),
+        ("util/atomic.py", "from assessment.tables import to_csv", "util is not allowed to import assessment"),
         ("data/transforms.py", "from options.base_options import BaseOptions", "data is not allowed to import options"),
         ("models/phase/model.py", "from models.interp.model import InterpModel", "models.phase is not allowed"),
         ("entry/test.py", "from scripts.benchmark import main", "entry is not allowed to import scripts"),

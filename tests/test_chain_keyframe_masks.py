@@ -16,14 +16,14 @@ import numpy as np
 import pytest
 from test_report import FACTOR, T_FRAMES, ring_subject, tiny_predictors
 
+from assessment.report.builder import ReportBuilder
+from assessment.report.slice_metrics import slice_metrics
 from data.keyframes import key_frames_of
 from data.mvm_io import Subject, read_subject, write_subject
 from data.scanner.export_dicom import export_dicom
 from data.scanner.import_dicom import import_dicom
 from data.scanner.import_dicom import main as import_main
 from data.scanner.masks import attach_masks, read_masks
-from models.hdl.report.builder import ReportBuilder
-from models.hdl.report.slice_metrics import slice_metrics
 from util.errors import DataError
 
 KEYS = list(range(0, T_FRAMES, FACTOR))  # 0, 3, 6, 9

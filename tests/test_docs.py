@@ -4,7 +4,7 @@ Checked: README.md, docs/*.md and the module docstrings of the packages (their `
 every other module) and of train.py and test.py. A word in a backtick
 span counts as a path when it has a ``/`` and starts with a top-level entry of the repository, or ends
 in a source extension (a bare name then has to exist somewhere in the tree); it counts as a module when
-it is dotted and starts with one of the project's packages (``util.velocity``, or a module attribute
+it is dotted and starts with one of the project's packages (``assessment.velocity``, or a module attribute
 such as ``models.hdl.evaluation.run_hdl_test``). Fenced code blocks, placeholders (``<name>``, ``*``)
 and the folders runs create (checkpoints/, results/, datasets/, runs/) are left alone.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("data", "models", "options", "util", "scripts", "entry")
+PACKAGES = ("assessment", "data", "models", "options", "util", "scripts", "entry")
 #: folders that runs, users and the environment create; git ignores them, docs may name them
 RUNTIME = ("checkpoints", "results", "datasets", "runs", ".venv")
 #: extensions of files that live in the repository (data and outputs such as .h5 or .csv are the user's)
@@ -126,14 +126,14 @@ def test_every_path_and_module_the_docs_name_exists() -> None:
 
 def test_the_checker_catches_made_up_names() -> None:
     text = (
-        "See `models/hdl/predictor.py`, `docs/PHANTOM.md`, `util.velocity`, "
+        "See `models/hdl/predictor.py`, `docs/PHANTOM.md`, `assessment.velocity`, "
         "`models.hdl.evaluation.run_hdl_test` and `checkpoints/<name>/` (run `bash scripts/quickstart.sh`);\n"
-        "but `models/hdl/forecaster.py`, `docs/NOWHERE.md`, `util.speed`, `util.velocity.no_such_function`,\n"
+        "but `models/hdl/forecaster.py`, `docs/NOWHERE.md`, `util.speed`, `assessment.velocity.no_such_function`,\n"
         "`missing_helper.py`, `scripts/absent.sh` and `models.interp.inference.cyclic_targets` (imported there,\n"
         "defined in `data.cycle`) are made up.\n```\ncat `docs/IN_A_FENCE.md`\n```\n"
     )
     assert broken_references(text) == [
-        "models/hdl/forecaster.py", "docs/NOWHERE.md", "util.speed", "util.velocity.no_such_function",
+        "models/hdl/forecaster.py", "docs/NOWHERE.md", "util.speed", "assessment.velocity.no_such_function",
         "missing_helper.py", "scripts/absent.sh", "models.interp.inference.cyclic_targets",
     ]  # fmt: skip
     assert backtick_words("``data.phantom`` and `a b`") == ["data.phantom", "a", "b"]
@@ -177,5 +177,5 @@ def listed_but_absent(package: Path, docstring: str) -> list[str]:
 def test_a_package_lists_only_its_own_modules() -> None:
     for init in (p for pkg in PACKAGES for p in (ROOT / pkg).rglob("__init__.py")):
         assert listed_but_absent(init.parent, ast.get_docstring(ast.parse(init.read_text())) or "") == [], init
-    table = "One module per concept:\n\n    html          pages\n    slice_metrics scores\n    builder       drives\n"
-    assert listed_but_absent(ROOT / "util" / "report", table) == ["slice_metrics", "builder"]
+    table = "One module per concept:\n\n    html          pages\n    forecast      scores\n    renderer      drives\n"
+    assert listed_but_absent(ROOT / "assessment" / "report", table) == ["forecast", "renderer"]

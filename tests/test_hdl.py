@@ -339,7 +339,7 @@ def test_the_readmes_python_example_runs_and_saves_a_twin_with_its_curves(runs: 
     import subprocess
     import sys
 
-    from models.hdl.report.analysis import analyse_slice
+    from assessment.analysis import analyse_slice
 
     root = Path(__file__).resolve().parents[1]
     readme = (root / "README.md").read_text()

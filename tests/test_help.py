@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("data", "models", "util", "scripts")
+PACKAGES = ("assessment", "data", "models", "util", "scripts")
 
 
 def command_modules() -> list[str]:
@@ -81,7 +81,13 @@ MODULES = command_modules()
 
 
 def test_every_command_is_found() -> None:
-    commands = ("data.scanner.import_dicom", "data.phantom", "data.phantom.figure", "util.tables", "scripts.benchmark")
+    commands = (
+        "data.scanner.import_dicom",
+        "data.phantom",
+        "data.phantom.figure",
+        "assessment.tables",
+        "scripts.benchmark",
+    )
     for module in commands:
         assert module in MODULES
 

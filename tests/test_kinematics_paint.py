@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from assessment.velocity import aha_segments, velocity_curves
 from models.kinematics.paint import paint_curves
-from util.velocity import aha_segments, velocity_curves
 
 T, SIZE, CENTRE, ENDO, EPI = 4, 33, 16, 8, 13
 IDS = np.arange(7, 13)

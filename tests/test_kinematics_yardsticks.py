@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from test_kinematics_motion import SPACING, ring_image
 
+from assessment.velocity import velocity_curves
 from models.kinematics.keyframe_motion import measure_keyframe_motion
 from models.kinematics.registration import register_to_first
 from models.kinematics.yardsticks import bulk_velocity, flow_curves, flow_velocity, population_plus_bulk
 from util.errors import DataError
-from util.velocity import velocity_curves
 
 T, FACTOR, RR_MS = 54, 6, 900.0
 KEYS = np.arange(0, T, FACTOR)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from models.hdl.report.table import summary_columns
-from util.metric_names import GROUP_NOTES, HIGHER, LOWER, ZERO, best_indices, describe, key_columns
-from util.report.html import data_table, metrics_table
-from util.tables import main, to_csv
+from assessment.metric_names import GROUP_NOTES, HIGHER, LOWER, ZERO, best_indices, describe, key_columns
+from assessment.report.html import data_table, metrics_table
+from assessment.report.table import summary_columns
+from assessment.tables import main, to_csv
 
 
 @pytest.mark.parametrize(

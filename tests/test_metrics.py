@@ -1,4 +1,4 @@
-"""util.metrics: PSNR against scikit-image and by hand, SSIM against a numpy implementation of Wang et al.
+"""assessment.metrics: PSNR against scikit-image and by hand, SSIM against a numpy implementation of Wang et al.
 (2004) written here (not the scikit-image function it wraps), masked variants against hand-computed
 values, edge cases.
 
@@ -15,7 +15,7 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio
 
-from util.metrics import (
+from assessment.metrics import (
     curve_agreement,
     dice,
     dice_torch,
@@ -299,7 +299,7 @@ def test_stack_ssim_and_psnr_equal_the_per_frame_skimage_calls():
     """The vectorised scoring (one SSIM map for the stack) gives every frame's scikit-image value."""
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-    from util.metrics import psnr_stack, ssim_stack_whole_and_masked, ssim_whole_and_masked
+    from assessment.metrics import psnr_stack, ssim_stack_whole_and_masked, ssim_whole_and_masked
 
     rng = np.random.default_rng(4)
     target = rng.uniform(-1, 1, size=(5, 24, 20))

@@ -3,7 +3,7 @@
 Every score must then be at its ideal value (PSNR inf, SSIM 1, Dice 1, errors 0, curve r 1, peak and
 time-to-peak errors 0), and the non-key magnitude scores must stay ideal when only the key frames are
 spoilt (and stop being ideal when a non-key frame is): a key / non-key mix-up fails. Scores are those of
-the chained report (models/hdl/report/slice_metrics.py), the phase evaluation
+the chained report (assessment/report/slice_metrics.py), the phase evaluation
 (models/phase/evaluation.py) and the interpolation evaluation (models/interp/evaluation.py).
 """
 
@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assessment.analysis import analyse_slice
+from assessment.report.slice_metrics import slice_metrics
 from data.cycle import key_frame_grid
 from data.mvm_io import list_subjects, read_subject
-from models.hdl.report.analysis import analyse_slice
-from models.hdl.report.slice_metrics import slice_metrics
 from models.interp.evaluation import score_cine, score_frame
 from models.interp.inference import linear_cine
 from models.phase.evaluation import fidelity, realism

@@ -5,7 +5,7 @@ frames from the magnitude, so the magnitude must *show* the motion that ``veloci
 uniformly bright ring that rotates looks the same in every frame: rotation would be invisible. Here
 TV-L1 optical flow (scikit-image) between consecutive noisy magnitude frames is projected on the
 LV-centred radial and circumferential directions with the project's own analysis
-(``util.velocity.velocity_curves``: myocardium centroid, bulk motion removed) and correlated with the
+(``assessment.velocity.velocity_curves``: myocardium centroid, bulk motion removed) and correlated with the
 global curves of ``velocity_true`` over the same frames.
 
 Size: 3 subjects x 3 slices at the default 128 x 128 pixels (~1.5 mm), 20 frames per cycle (larger
@@ -21,9 +21,9 @@ from __future__ import annotations
 import numpy as np
 from skimage.registration import optical_flow_tvl1
 
+from assessment.velocity import velocity_curves
 from data.phantom import PhantomConfig, generate_subject
 from util.intensity import normalise_magnitude
-from util.velocity import velocity_curves
 
 SLICES = ("basal", "mid", "apical")
 WINDOW = 64  # pixels (96 mm) around the LV centre in which the flow is computed

@@ -218,8 +218,8 @@ def test_cohort_options_shape_the_hearts():
 
 
 def test_stats_prints_the_cohort_table(tmp_path, capsys):
+    from assessment.phantom_normals import main as stats_main
     from data.phantom import generate_cohort
-    from data.phantom.stats import main as stats_main
 
     generate_cohort(tmp_path, 2, seed=1, config=PhantomConfig(frames=16, size=64), workers=1)
     assert stats_main([str(tmp_path)]) == 0

@@ -13,15 +13,15 @@ import dataclasses
 import numpy as np
 import pytest
 
+from assessment.velocity import velocity_curves
 from data.mvm_io import default_splits, read_subject
 from data.phantom import PhantomConfig, SliceMotion, generate_cohort, generate_subject
 from data.phantom.cli import main as phantom_main
 from data.phantom.generate import patient_count, patient_flags, segment_truth
+from data.phantom.pathology_summary import pathology_table
 from data.phantom.sampling import draw_subject
 from data.phantom.segments import TERRITORIES, segment_centre_deg, segment_interval, segment_numbers
-from data.phantom.stats import pathology_table
 from util.errors import OptionError
-from util.velocity import velocity_curves
 
 PHASES = np.linspace(0.0, 1.0, 4001, endpoint=False)
 
@@ -98,7 +98,7 @@ def test_delayed_segment_peaks_later_by_its_delay(delay_ms):
 
 
 def test_lbbb_moves_the_septum_before_the_lateral_wall():
-    """An LBBB patient, rendered and analysed like a scan (util.velocity on velocity_true): the septal
+    """An LBBB patient, rendered and analysed like a scan (assessment.velocity on velocity_true): the septal
     segments reach their systolic radial peak before the lateral ones, by about the drawn delay's share
     at the segment centres (cos 30 deg of it), and the file records those delays."""
     config = PhantomConfig(frames=40, size=64, random_pathology=("lbbb",), lbbb_delay_ms=(140.0, 150.0))

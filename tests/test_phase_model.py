@@ -14,6 +14,8 @@ from torch.utils.data import DataLoader
 
 import test as test_entry
 import train as train_entry
+from assessment.regional import RegionalNormals, RegionalPeaks, SubjectTruth
+from assessment.regional_table import RegionalRecord
 from data import create_dataset
 from data.mvm_io import list_subjects, load_splits, read_subject
 from models.loading import load_trained_model
@@ -24,8 +26,6 @@ from models.phase.tissue_noise import phase_noise_std
 from options.train_options import TrainOptions
 from util.errors import OptionError
 from util.intensity import to_network_range, to_unit_range
-from util.regional import RegionalNormals, RegionalPeaks, SubjectTruth
-from util.regional_table import RegionalRecord
 
 SMALL = ["--netG", "unet", "--base_channels", "8", "--depth", "2", "--ndf", "8", "--n_layers_D", "2"]
 FAST = ["--batch_size", "2", "--num_workers", "0", "--no_progress", "--no_tensorboard", "--seed", "0"]

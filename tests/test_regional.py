@@ -1,4 +1,4 @@
-"""Regional function (util/regional.py, util/bootstrap.py): per-subject peak windows, sub-frame times to
+"""Regional function (assessment/regional.py, assessment/bootstrap.py): per-subject peak windows, sub-frame times to
 peak, the dyssynchrony index, segment-peak agreement, hypokinesia detection and bootstrap intervals, on
 hand-made curves and peaks whose answers are known."""
 
@@ -9,9 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from util.bootstrap import bootstrap_mean_ci, bootstrap_statistic, paired_difference_ci
-from util.errors import DataError
-from util.regional import (
+from assessment.bootstrap import bootstrap_mean_ci, bootstrap_statistic, paired_difference_ci
+from assessment.regional import (
     ABNORMAL_SCALE,
     FALLBACK_END_SYSTOLE,
     REGIONAL_PEAKS,
@@ -39,8 +38,9 @@ from util.regional import (
     truth_from_attrs,
     youden_threshold,
 )
-from util.regional_table import reference_method, subject_group
-from util.velocity import DEFAULT_PEAK_WINDOWS, curve_peaks, subframe_peak
+from assessment.regional_table import reference_method, subject_group
+from assessment.velocity import DEFAULT_PEAK_WINDOWS, curve_peaks, subframe_peak
+from util.errors import DataError
 
 LAD = (1, 2, 7, 8, 13, 14)
 
@@ -340,7 +340,7 @@ def test_groups_and_the_reference_method() -> None:
 
 
 def test_clinical_label_reads_the_phantoms_attributes_and_says_nothing_without_them() -> None:
-    from util.regional import clinical_label
+    from assessment.regional import clinical_label
 
     lad = {"patient": np.bool_(True), "pathology": "LAD territory, motion scale 0.32"}
     assert clinical_label(lad) == ("patient", "LAD territory, motion scale 0.32")

@@ -21,19 +21,19 @@ import torch
 from conftest import model_options
 from PIL import Image
 
+from assessment.analysis import training_normals
+from assessment.report import fid as fid_mod
+from assessment.report.builder import INPUT_LABEL, ReportBuilder, ReportResult, held_cine
+from assessment.report.bullseye import segment_geometry
+from assessment.report.cohort import regional_summary_columns
+from assessment.report.slice_metrics import metric_columns
+from assessment.velocity import aha_segments
 from data.keyframes import KeyFrames
 from data.mvm_io import SliceData, Subject, write_subject
 from data.overview import main as overview_main
 from models.hdl.predictor import HDLPredictor
-from models.hdl.report.builder import INPUT_LABEL, ReportBuilder, ReportResult, held_cine
-from models.hdl.report.cohort import regional_summary_columns
-from models.hdl.report.slice_metrics import metric_columns
 from models.interp.model import InterpModel
 from models.phase.model import PhaseModel
-from util.regional import training_normals
-from util.report import fid as fid_mod
-from util.report.bullseye import segment_geometry
-from util.velocity import aha_segments
 
 T_FRAMES, SIZE, FACTOR = 12, 32, 3
 VENC = np.array([20.0, 20.0, 25.0])
@@ -313,8 +313,8 @@ def test_fid_is_a_reason_unless_requested_and_available() -> None:
 def test_the_report_path_never_imports_torchvision_without_fid() -> None:
     code = (
         "import sys\n"
-        "import models.hdl.evaluation, models.hdl.predictor, models.hdl.report.builder\n"
-        "from util.report import fid\n"
+        "import models.hdl.evaluation, models.hdl.predictor, assessment.report.builder\n"
+        "from assessment.report import fid\n"
         "fid.unavailable_reason(False)\n"
         "assert 'torchvision' not in sys.modules, 'torchvision imported'\n"
         "assert 'pytorch_fid' not in sys.modules, 'pytorch_fid imported'\n"
@@ -464,8 +464,8 @@ def test_pages_say_who_is_a_patient_and_which_segments_each_method_calls_abnorma
 def test_rows_scored_against_one_shared_reference_get_the_numbers_of_rows_scored_alone() -> None:
     """The reference side of the scores is computed once per slice; a row sharing another's cine (the
     yardsticks) reuses its magnitude metrics. Every number equals the row scored on its own."""
+    from assessment.report.slice_metrics import SharedReference, slice_metrics
     from data.keyframes import key_frames_of
-    from models.hdl.report.slice_metrics import SharedReference, slice_metrics
 
     real = ring_subject("ring01").slices["mid"]
     is_key = key_frames_of(real, FACTOR).is_key()

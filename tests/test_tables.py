@@ -1,4 +1,4 @@
-"""util.tables: the display rounding rule, markdown tables and the ``python -m util.tables`` command."""
+"""assessment.tables: the display rounding rule, markdown tables and the ``python -m assessment.tables`` command."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from util.tables import display_decimals, display_value, main, parse_cell, to_csv, to_markdown
+from assessment.tables import display_decimals, display_value, main, parse_cell, to_csv, to_markdown
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Physics phase noise in the tissue (models/phase/tissue_noise.py) and the realism regions (util/realism.py)."""
+"""Physics phase noise in the tissue (models/phase/tissue_noise.py) and the realism regions (assessment/realism.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from assessment.realism import background_exterior, highpass_std, tissue_interior
 from data.phantom.acquisition import acquire
 from models.phase.tissue_noise import (
     add_tissue_noise,
@@ -15,7 +16,6 @@ from models.phase.tissue_noise import (
     phase_noise_std,
     wrap_velocity,
 )
-from util.realism import background_exterior, highpass_std, tissue_interior
 
 SIZE = 96
 

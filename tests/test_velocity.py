@@ -1,4 +1,4 @@
-"""util.velocity on analytic fields over a ring-shaped myocardium (docs/CONVENTIONS.md signs and angles).
+"""assessment.velocity on analytic fields over a ring-shaped myocardium (docs/CONVENTIONS.md signs and angles).
 
 The ring's true centre is off the pixel grid, so the mask centroid differs from it by ~0.05 pixel;
 tolerances below are set from that: 1% of the speed for radial and circumferential velocities built
@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 
-from util.velocity import (
+from assessment.velocity import (
     DEFAULT_SEPTUM_DEG,
     aha_segments,
     curve_peaks,

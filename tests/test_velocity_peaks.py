@@ -1,4 +1,4 @@
-"""util.velocity.curve_peaks on a hand-made curve whose peaks sit on the last frame of each window.
+"""assessment.velocity.curve_peaks on a hand-made curve whose peaks sit on the last frame of each window.
 
 Frame t lies at t / T of the cycle (docs/CONVENTIONS.md) and a window (start, end) holds the frames with
 start <= t / T < end: with T = 10 the default windows are frames 0-3 (systolic, [0, 0.4)), 4-6 (E',
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from util.velocity import curve_peaks
+from assessment.velocity import curve_peaks
 
 CURVE = [1.0, 0.5, 2.0, 5.0, -1.0, 0.0, -3.0, 0.0, -0.5, -2.0]
 

@@ -1,4 +1,4 @@
-"""util.velocity on the digital-twin phantom: pixel analysis of ``velocity_true`` against the analytic curves.
+"""assessment.velocity on the digital-twin phantom: pixel analysis of ``velocity_true`` against the analytic curves.
 
 The phantom's analytic curves are averages over the continuous wall, so the differences measured here
 are the pixel discretisation only (96 x 96 images, ~2 mm pixels). Tolerances, from that: global curves
@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from assessment.velocity import COMPONENTS, curve_peaks, peak_summary, septum_angle, velocity_curves
 from data.phantom.analytic import analytic_global_curves, analytic_segment_curves
 from data.phantom.config import PhantomConfig
 from data.phantom.generate import generate_subject
-from util.velocity import COMPONENTS, curve_peaks, peak_summary, septum_angle, velocity_curves
 
 DELAYED_SEGMENT = 5  # basal inferolateral
 DELAY_FRACTION = 0.1  # of the RR interval

@@ -10,6 +10,7 @@ import pytest
 import torch
 from conftest import model_options
 
+from assessment.velocity import velocity_curves, velocity_from_components
 from data.mvm_io import SliceData
 from data.transforms import neighbour_indices
 from models.interp.inference import fourier_cine, fourier_weights, linear_cine
@@ -17,7 +18,6 @@ from models.phase.evaluation import ZERO, add_skill, yardstick_maps
 from models.phase.model import FrameContext, PhaseModel, cycle_condition, prior_velocity
 from models.phase.yardsticks import CYCLE_BINS, PopulationPrior, fit_population_prior, periodic_resample
 from util.errors import DataError, OptionError
-from util.velocity import velocity_curves, velocity_from_components
 
 T, SIZE = 50, 48
 

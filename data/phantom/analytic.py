@@ -7,7 +7,7 @@ circumferential positive counter-clockwise seen from the apex, longitudinal posi
 but evaluated on the *continuous* wall instead of pixels. The average over the myocardium is a
 quadrature over material points: because the motion conserves area, each material point keeps the
 area weight ``rho0 d(rho0) d(alpha0)`` it has at end-diastole, so the average is exact up to the
-quadrature resolution (errors ~1e-4 cm/s). Comparing ``util.velocity`` run on ``velocity_true`` with
+quadrature resolution (errors ~1e-4 cm/s). Comparing ``assessment.velocity`` run on ``velocity_true`` with
 these curves therefore measures only the pixel discretisation.
 
 Identity used by the tests: for a material region of constant area, the mean over the region of the
@@ -106,7 +106,7 @@ def analytic_global_curves(source: Any, frames: int | None = None) -> dict[str, 
 
     Returns:
         ``{"radial", "circumferential", "longitudinal"}``, each ``[frames]`` float64, with the signs of
-        docs/CONVENTIONS.md: the same quantities ``util.velocity`` computes from ``velocity_true``.
+        docs/CONVENTIONS.md: the same quantities ``assessment.velocity`` computes from ``velocity_true``.
     """
     return _curves(_projected(source, frames))
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from data.phantom.config import APPEARANCES, PATHOLOGY_KINDS, WAVEFORM_SHAPES, PhantomConfig
 from data.phantom.generate import generate_cohort
-from data.phantom.stats import cohort_pathology
+from data.phantom.pathology_summary import cohort_pathology
 from util.cli import StrictParser
 from util.errors import HDLError, OptionError
 

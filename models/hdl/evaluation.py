@@ -14,7 +14,7 @@ same is done by the baseline chain (linear interpolation + the L1-only phase run
     nifti/<method>/...               the same as NIfTI (--export_nifti)
     metrics.csv, metrics_per_slice.csv, metrics_per_subject.csv, velocity_curves.csv, velocity_peaks.csv,
     peak_agreement.csv               (Bland-Altman bias and limits of agreement per method)
-                                     (regional columns: models/hdl/report/cohort.py)
+                                     (regional columns: assessment/report/cohort.py)
     figures/                         curve plots, bull's-eyes, cine GIFs (--gif)
     index.html                       the cohort page (opens from disk): metrics, per-subject summary,
                                      Bland-Altman agreement of peaks and times to peak
@@ -36,6 +36,9 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from assessment.regional import RegionalNormals
+from assessment.report.builder import ReportBuilder, SubjectParts
+from assessment.tables import display_value
 from data.acquisition import warn_outside_training
 from data.keyframes import key_frames_of
 from data.mvm_io import Subject, read_subject, write_subject
@@ -43,7 +46,6 @@ from data.scanner.export_nifti import export_nifti
 from data.selection import readable_subjects, select_subjects
 from data.transforms import crop_slice
 from models.hdl.predictor import HDLPredictor
-from models.hdl.report.builder import ReportBuilder, SubjectParts
 from models.hdl.yardsticks import DESCRIPTIONS as YARDSTICK_DESCRIPTIONS
 from models.hdl.yardsticks import READS_SUBJECT, yardstick_twins
 from models.kinematics.prior import KinematicPrior
@@ -55,8 +57,6 @@ from util.cli import SkippedInputs
 from util.device import resolve_precision
 from util.distributed import select_device
 from util.errors import DataError, OptionError
-from util.regional import RegionalNormals
-from util.tables import display_value
 
 #: the rows the figures show: the two twins and the kinematic prior, beside the acquired data and the truth
 #: (every row is in the tables; drawing the yardsticks too would double the report's time)

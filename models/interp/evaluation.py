@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from assessment import metrics
+from assessment.tables import display_value, to_csv
 from data.acquisition import warn_outside_training
 from data.cycle import key_frame_grid
 from data.mvm_io import SliceData, Subject, read_subject, write_subject
@@ -39,13 +41,11 @@ from data.selection import select_subjects
 from data.transforms import crop_slice
 from models.interp.inference import CineReconstruction, fourier_cine, interpolate_cine, linear_cine
 from models.loading import load_trained_model, training_acquisition
-from util import metrics
 from util.atomic import write_text
 from util.cli import SkippedInputs
 from util.distributed import select_device
 from util.errors import DataError, OptionError
 from util.intensity import to_unit_range
-from util.tables import display_value, to_csv
 from util.tissue import tissue_mask_from_magnitude
 
 METHODS = ("hdl_interp", "linear", "fourier")

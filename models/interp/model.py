@@ -22,13 +22,13 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from assessment.metrics import dice_torch, psnr_torch
 from models.base_model import BaseModel
 from models.losses import dilate_mask, masked_l1, soft_dice_loss
 from models.networks import HybridInterpUNet, add_network_options, init_weights
 from models.networks import time_features as make_time_features
 from util.conventions import MASK_THRESHOLD
 from util.errors import OptionError
-from util.metrics import dice_torch, psnr_torch
 from util.option_values import require_at_least
 
 #: probability above which a pixel belongs to the predicted myocardium

@@ -5,7 +5,7 @@ Per key frame, relative to the first key frame:
 - **bulk motion**: the LV centroid of the mask, in mm along the image axes (x along columns, y along
   rows, as ``vx`` and ``vy``);
 - **radial excursion**: the mean distance of the myocardial pixels from their centroid, globally and
-  per AHA segment (``util.velocity.aha_segments``, each frame around its own centroid);
+  per AHA segment (``assessment.velocity.aha_segments``, each frame around its own centroid);
 - **rotation**: the angle that best aligns the ring of the key frame with the ring of the *first* key
   frame in polar coordinates around each frame's own centroid (each frame to the first, not chained,
   so that errors do not accumulate). The polar image covers the myocardium and the cavity next to it
@@ -40,9 +40,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy import ndimage
 
+from assessment.metrics import dice
+from assessment.velocity import aha_segments, lv_centroid
 from util.errors import DataError
-from util.metrics import dice
-from util.velocity import aha_segments, lv_centroid
 
 #: normalised radial coordinate of the polar ring (0 centre, 1 endocardium, 2 epicardium): the cavity
 #: next to the wall and the wall, short of the epicardial border, beyond which the still surroundings

@@ -2,7 +2,7 @@
 segment and the slice's circumferential curve, along the pixel's own LV-centred directions, plus the
 in-plane bulk velocity of the frame.
 
-Directions follow docs/CONVENTIONS.md as in ``util.velocity``: radial towards the frame's myocardial
+Directions follow docs/CONVENTIONS.md as in ``assessment.velocity``: radial towards the frame's myocardial
 centroid, circumferential counter-clockwise as displayed, longitudinal ``vz * z_towards_apex``. Each
 segment's curve is spread over its pixels unchanged, so the velocity analysis of the painted map gives
 the fitted segment curves back (up to the small in-plane mean that bulk-motion removal takes off a ring
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from util.velocity import aha_segments
+from assessment.velocity import aha_segments
 
 
 def paint_curves(

@@ -12,9 +12,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from assessment.velocity import COMPONENTS, velocity_curves
 from data.mvm_io import SLICE_POSITIONS, SliceData
 from util.errors import DataError
-from util.velocity import COMPONENTS, velocity_curves
 
 #: resolution of the mean curves over the cycle (stored at fractions k / CYCLE_BINS)
 CYCLE_BINS = 100

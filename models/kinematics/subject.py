@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from assessment.velocity import DEFAULT_SEPTUM_DEG, septum_angle
 from data.keyframes import KeyFrames, key_frames_of
 from data.mvm_io import SliceData, Subject
 from models.kinematics.keyframe_motion import KeyFrameMotion, measure_keyframe_motion, registration_warnings
@@ -31,7 +32,6 @@ from models.kinematics.paint import paint_curves, paint_frame
 from models.kinematics.prior import KinematicPrior
 from models.kinematics.templates import KinematicTemplates, fit_templates
 from util.errors import DataError
-from util.velocity import DEFAULT_SEPTUM_DEG, septum_angle
 
 #: AHA segments 1-16: every segment a basal, mid or apical slice can have
 ALL_SEGMENTS = np.arange(1, 17)

@@ -3,7 +3,7 @@
 From training slices with *measured* velocity and masks on every frame (as on scanner data; never the
 phantom's parameters), per subject:
 
-1. the global radial, circumferential and longitudinal curves (``util.velocity.velocity_curves``);
+1. the global radial, circumferential and longitudinal curves (``assessment.velocity.velocity_curves``);
 2. the subject's landmarks (``landmarks.detect_landmarks``) on the mean radial curve of its slices: the
    slices of one heart share its electrical and mechanical events;
 3. per slice, the curves integrated into displacements over the cycle: radial excursion (mm, inward
@@ -31,11 +31,11 @@ from typing import Any
 import numpy as np
 from scipy.interpolate import CubicSpline, PchipInterpolator
 
+from assessment.velocity import velocity_curves
 from data.mvm_io import SliceData, Subject
 from models.kinematics.landmarks import LANDMARKS, detect_landmarks
 from models.kinematics.population import CYCLE_BINS, mean_cycle_curves
 from util.errors import CheckpointError, DataError
-from util.velocity import velocity_curves
 
 #: Samples of the canonical cycle the templates are stored on.
 TEMPLATE_BINS = 200

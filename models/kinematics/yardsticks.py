@@ -2,15 +2,15 @@
 
 * ``population + bulk`` (:func:`population_plus_bulk`): the population prior's map plus the subject's
   in-plane bulk motion (breathing, whole-heart translation), read from the centroids of the key-frame
-  masks. The velocity curves of ``util.velocity`` remove the mean in-plane myocardial velocity per
+  masks. The velocity curves of ``assessment.velocity`` remove the mean in-plane myocardial velocity per
   frame, so this yardstick changes pixel errors only, never the radial / circumferential curves.
 * ``flow`` (:func:`flow_velocity`): the simplest method that reads the subject's own wall motion. The
   key magnitude frames are registered to the first by dense optical flow (``registration``); every
   myocardial point of the first key frame then has a trajectory sampled at the key times; a periodic
   (Fourier) fit through them, differentiated, gives each point's in-plane velocity at every frame. The
   points' mean radial and circumferential velocities (about their own centroid, bulk removed: the
-  definitions of ``util.velocity``, averaged over material points) and their mean velocity (the bulk)
-  are painted on the twin's masks at every frame with ``util.velocity.velocity_from_components``;
+  definitions of ``assessment.velocity``, averaged over material points) and their mean velocity (the bulk)
+  are painted on the twin's masks at every frame with ``assessment.velocity.velocity_from_components``;
   through-plane comes from a given longitudinal curve (the population prior's), as the key frames show
   nothing of it. Painting curves rather than following points keeps the map on the twin's own masks
   at every frame; the cost is that regional differences are not carried.
@@ -26,10 +26,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from assessment.velocity import lv_centroid, velocity_from_components
 from models.kinematics.keyframe_motion import check_key_frames
 from models.kinematics.periodic import max_order, periodic_fit
 from models.kinematics.registration import KeyFrameFlow, register_to_first
-from util.velocity import lv_centroid, velocity_from_components
 
 #: harmonics of the bulk-motion fit: breathing and whole-heart translation are smooth over the cycle,
 #: and a low order keeps the noise of mask centroids from being amplified by the derivative
@@ -106,7 +106,7 @@ def flow_curves(
     bulk = rate.mean(axis=1)
     own = rate - bulk[:, None]
     r = np.maximum(np.hypot(offset[..., 0], offset[..., 1]), 1e-9)
-    # util.velocity: radial = -(vx dx + vy dy) / r (towards the centre), circumferential = (vx dy - vy dx) / r.
+    # assessment.velocity: radial = -(vx dx + vy dy) / r (towards the centre), circumferential = (vx dy - vy dx) / r.
     radial = -(own[..., 0] * offset[..., 0] + own[..., 1] * offset[..., 1]) / r
     circumferential = (own[..., 0] * offset[..., 1] - own[..., 1] * offset[..., 0]) / r
     curves = {"radial": radial.mean(axis=1) / 10.0, "circumferential": circumferential.mean(axis=1) / 10.0}

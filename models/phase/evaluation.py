@@ -33,12 +33,12 @@ noise added to look like an acquisition is independent of the truth by construct
 against the model what is only realism. The realism columns score the rendering a user gets (with that
 noise), which is also what ``subjects/`` holds.
 
-* ``hp_std_tissue_cm_s``, ``bg_std_cm_s``: realism statistics (``util/realism.py``), cm/s, averaged over
+* ``hp_std_tissue_cm_s``, ``bg_std_cm_s``: realism statistics (``assessment/realism.py``), cm/s, averaged over
   the three directions: fine-scale texture in the tissue and the spread of the background, each at a
   pixel's distance from the tissue boundary.
 
-* regional function (``util.regional``, ``util.regional_table``; the same columns as the chain's
-  metrics.csv, described in models/hdl/report/cohort.py): per subject, each method's segment peaks,
+* regional function (``assessment.regional``, ``assessment.regional_table``; the same columns as the chain's
+  metrics.csv, described in assessment/report/cohort.py): per subject, each method's segment peaks,
   times to peak and circumferential curves against the truth's (``velocity_true``, else the measured
   maps), averaged over subjects: ``seg_peak_*_r`` / ``_mae_cm_s``, ``hypo_ratio``, ``dyssync_index_ms``,
   ``dyssync_err_ms``, ``circ_r_<level>``; hypokinesia detection over the cohort (``detect_*``, with the
@@ -64,6 +64,18 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from assessment import metrics
+from assessment.analysis import analyse_slice, regional_peaks, training_normals
+from assessment.realism import background_exterior, highpass_std, masked_std, tissue_interior
+from assessment.regional import RegionalNormals, subject_truth
+from assessment.regional_table import (
+    RegionalRecord,
+    add_regional_summary,
+    group_members,
+    regional_rows,
+    summary_columns,
+)
+from assessment.tables import display_value, to_csv
 from data.acquisition import warn_outside_training
 from data.mvm_io import SliceData, Subject, read_subject, write_subject
 from data.selection import readable_subjects, select_subjects, split_paths
@@ -72,17 +84,12 @@ from models.loading import load_trained_model, training_acquisition
 from models.phase.priors import grid_keys, kinematic_curves
 from models.phase.synthesis import synthesise_cine
 from models.phase.yardsticks import PopulationPrior
-from util import metrics
 from util.atomic import write_text
 from util.cli import SkippedInputs
 from util.conventions import DIRECTIONS, VELOCITY_DATA_RANGE, venc_scale
 from util.distributed import select_device
 from util.errors import DataError
 from util.intensity import normalise_magnitude, to_network_range
-from util.realism import background_exterior, highpass_std, masked_std, tissue_interior
-from util.regional import RegionalNormals, regional_peaks, slice_reading, subject_truth, training_normals
-from util.regional_table import RegionalRecord, add_regional_summary, group_members, regional_rows, summary_columns
-from util.tables import display_value, to_csv
 from util.tissue import tissue_mask_from_magnitude
 
 FIDELITY_COLUMNS = tuple(
@@ -127,7 +134,7 @@ def fidelity(pred: np.ndarray, ref: np.ndarray, tissue: np.ndarray, myo: np.ndar
 def realism(velocity: np.ndarray, tissue: np.ndarray, venc: np.ndarray) -> dict[str, float]:
     """High-pass std in the tissue and background std, cm/s, averaged over the directions.
 
-    Both keep a margin from the tissue boundary (``util.realism.tissue_interior`` / ``background_exterior``),
+    Both keep a margin from the tissue boundary (``assessment.realism.tissue_interior`` / ``background_exterior``),
     so the statistics describe the tissue's texture and the background's noise, not the mask's edge.
     """
     cm_s = velocity * venc_scale(venc)
@@ -285,17 +292,17 @@ def regional_record(subject: Subject, estimates: list[dict[str, np.ndarray]]) ->
     venc = [venc_scale(s.venc_cm_s, dtype=np.float64) for s in slices]
     labels = list(dict.fromkeys(k for per_slice in estimates for k in per_slice))
     data = {
-        label: regional_peaks([slice_reading(s, e[label] * v) for s, e, v in zip(slices, estimates, venc, strict=True)])
+        label: regional_peaks([analyse_slice(s, e[label] * v) for s, e, v in zip(slices, estimates, venc, strict=True)])
         for label in labels
     }
     truth_known = all(s.velocity_true is not None for s in slices)
-    reference = regional_peaks([slice_reading(s, s.velocity_true if truth_known else s.velocity) for s in slices])
+    reference = regional_peaks([analyse_slice(s, s.velocity_true if truth_known else s.velocity) for s in slices])
     return RegionalRecord(subject.subject_id, subject_truth(subject), reference, data)
 
 
 def regional_normals(dataroot: str) -> RegionalNormals:
     """Regional normals and detection threshold from the training and validation splits' measured data
-    (``util.regional.training_normals``); a split that is empty or absent, or a file that cannot be read,
+    (``assessment.analysis.training_normals``); a split that is empty or absent, or a file that cannot be read,
     is skipped."""
     return training_normals(readable_subjects(split_paths(dataroot, ("train", "val")), require_velocity=False))
 

@@ -49,6 +49,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from assessment.metrics import psnr_torch
 from data.mvm_io import SLICE_POSITIONS, SliceData, read_subject
 from data.transforms import window_centre
 from models.base_model import BaseModel
@@ -71,7 +72,6 @@ from models.phase.tissue_noise import TISSUE_NOISE_KINDS, add_tissue_noise
 from models.phase.yardsticks import CYCLE_BINS, PopulationPrior, fit_population_prior
 from util.conventions import DIRECTIONS, MASK_THRESHOLD, VELOCITY_DATA_RANGE
 from util.errors import OptionError
-from util.metrics import psnr_torch
 from util.option_values import require_at_least
 from util.tissue import tissue_mask_from_magnitude
 
@@ -130,7 +130,7 @@ def prior_velocity(
 ) -> torch.Tensor:
     """The population prior on each frame's myocardium [B, 1, H, W]: velocity / VENC [B, 3, H, W].
 
-    The torch twin of ``PopulationPrior.velocity`` (``util.velocity.velocity_from_components``), batched:
+    The torch twin of ``PopulationPrior.velocity`` (``assessment.velocity.velocity_from_components``), batched:
     the prior's curves at each frame's cycle fraction, along the LV-centred directions of its own mask.
     """
     device = myocardium.device

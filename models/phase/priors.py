@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from assessment.velocity import DEFAULT_SEPTUM_DEG
 from data.cycle import key_frame_grid
 from data.keyframes import KeyFrames
 from data.mvm_io import SliceData, Subject, read_subject
@@ -38,7 +39,6 @@ from models.kinematics.subject import (
 from models.kinematics.templates import KinematicTemplates, fit_templates
 from models.phase.yardsticks import PopulationPrior
 from util.errors import DataError, OptionError
-from util.velocity import DEFAULT_SEPTUM_DEG
 
 PRIOR_KINDS = ("none", "population", "kinematic")
 

@@ -7,7 +7,7 @@ Two maps answer it without looking at the images:
   the skill score ``1 - MAE(model) / MAE(zero)`` measures by how much.
 * ``population``: the training set's mean global radial, circumferential and longitudinal curves, per
   slice position, as functions of the cycle fraction t / T, placed on the subject's own myocardium (its
-  centroid, its LV-centred directions, its z orientation; ``util.velocity.velocity_from_components``).
+  centroid, its LV-centred directions, its z orientation; ``assessment.velocity.velocity_from_components``).
   A model that does not beat it has learnt the average heart, not this one.
 
 The prior is fitted once from the training split (``fit_population_prior``), from the *measured*
@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from assessment.velocity import COMPONENTS, velocity_from_components
 from data.mvm_io import SLICE_POSITIONS, SliceData
 from models.kinematics.population import CYCLE_BINS, curves_at, mean_cycle_curves, periodic_resample
 from util.errors import CheckpointError, DataError
-from util.velocity import COMPONENTS, velocity_from_components
 
 __all__ = ["CYCLE_BINS", "PopulationPrior", "fit_population_prior", "periodic_resample"]
 

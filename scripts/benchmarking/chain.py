@@ -32,12 +32,12 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+from assessment.report.builder import ReportBuilder
 from data.mvm_io import write_splits
 from data.phantom import PhantomConfig, generate_cohort
 from entry.test import main as test_main
 from models.hdl import evaluation
 from models.hdl.predictor import HDLPredictor
-from models.hdl.report.builder import ReportBuilder
 from util.cli import HelpFormatter
 
 #: the parts of the chain, in the order they run for a subject

@@ -10,7 +10,7 @@ the reference) and every synthesised one (``hdl``, ``baseline`` and any other me
 assumes how many). Input without velocity, or with key
 frames only, still gets the synthesised curves and bull's-eyes, with no metrics against a reference.
 
-Regional function (``models.hdl.report.cohort``): each subject's segment peaks and times to peak are read
+Regional function (``assessment.report.cohort``): each subject's segment peaks and times to peak are read
 from the truth (``velocity_true``, when the phantom has it), the acquired slice and every method; the
 subject page shows their bull's-eyes of systolic radial peaks with the segments each calls abnormal
 and the dyssynchrony index; ``metrics.csv`` and ``metrics_per_subject.csv`` get the regional columns,
@@ -28,17 +28,27 @@ from pathlib import Path
 
 import numpy as np
 
-from data.keyframes import KeyFrames, key_frames_of
-from data.mvm_io import SLICE_POSITIONS, SliceData, Subject
-from models.hdl.report.analysis import (
+from assessment.analysis import (
     SliceAnalysis,
     analyse_slice,
     analyse_truth,
+    regional_peaks,
     segment_peak_values,
-    subject_peaks,
 )
-from models.hdl.report.bland_altman import AGREEMENT_COLUMNS, agreement_rows, plot_agreement
-from models.hdl.report.cohort import (
+from assessment.regional import (
+    RegionalNormals,
+    RegionalPeaks,
+    SubjectTruth,
+    clinical_label,
+    dyssynchrony_index,
+    hypokinesia_scores,
+    subject_truth,
+)
+from assessment.regional_table import RegionalRecord
+from assessment.report import fid as fid_mod
+from assessment.report.bullseye import plot_bullseye
+from assessment.report.cine_gif import write_cine_gif
+from assessment.report.cohort import (
     abnormal_call_rows,
     add_regional_summary,
     add_subject_regional,
@@ -48,29 +58,19 @@ from models.hdl.report.cohort import (
     subject_columns,
     subject_rows,
 )
-from models.hdl.report.curves_plot import CurveRow, plot_velocity_curves
-from models.hdl.report.pages import subject_page_paths, write_cohort_page, write_subject_page
-from models.hdl.report.slice_metrics import SharedReference, metric_columns, slice_metrics
-from models.hdl.report.table import curve_rows, peak_rows, slice_columns, summarise, summary_columns, write_curves
+from assessment.report.curves_plot import CurveRow, plot_velocity_curves
+from assessment.report.html import Figure, Section, safe_name
+from assessment.report.pages import subject_page_paths, write_cohort_page, write_subject_page
+from assessment.report.peak_agreement import AGREEMENT_COLUMNS, agreement_rows, plot_agreement
+from assessment.report.regional_bullseye import RegionalPanel, plot_regional_bullseye
+from assessment.report.slice_metrics import SharedReference, metric_columns, slice_metrics
+from assessment.report.style import REFERENCE
+from assessment.report.table import curve_rows, peak_rows, slice_columns, summarise, summary_columns, write_curves
+from assessment.tables import to_csv
+from assessment.velocity import COMPONENTS
+from data.keyframes import KeyFrames, key_frames_of
+from data.mvm_io import SLICE_POSITIONS, SliceData, Subject
 from util.atomic import write_text
-from util.regional import (
-    RegionalNormals,
-    RegionalPeaks,
-    SubjectTruth,
-    clinical_label,
-    dyssynchrony_index,
-    hypokinesia_scores,
-    subject_truth,
-)
-from util.regional_table import RegionalRecord
-from util.report import fid as fid_mod
-from util.report.bullseye import plot_bullseye
-from util.report.cine_gif import write_cine_gif
-from util.report.html import Figure, Section, safe_name
-from util.report.regional_bullseye import RegionalPanel, plot_regional_bullseye
-from util.report.style import REFERENCE
-from util.tables import to_csv
-from util.velocity import COMPONENTS
 
 INPUT_LABEL = "input (key frames held)"
 TRUTH_LABEL = "truth"
@@ -137,7 +137,7 @@ class ReportBuilder:
         methods: method label -> one-line description, in table order (``hdl`` first).
         factor: the down-sampling factor (for full-cine input, and key-frame-only files without index).
         keyframes_only: the input files hold key frames only.
-        fid: try FID (see ``util.report.fid``); otherwise the table says it was not requested.
+        fid: try FID (see ``assessment.report.fid``); otherwise the table says it was not requested.
         device: where the Inception network runs when FID is computed.
         title, info: the page title and the key-value block under it.
         normals: regional normals and detection threshold (``training_normals`` of the training split);
@@ -291,7 +291,7 @@ class ReportBuilder:
     def _add_regional(self, source: Subject, per_label: Mapping[str, list[SliceAnalysis]]) -> str | None:
         """Keep the subject's regional reading (truth, acquired, methods) and draw its regional bull's-eye
         (returns the figure's path, None without any data set)."""
-        peaks = {label: subject_peaks(analyses) for label, analyses in per_label.items() if analyses}
+        peaks = {label: regional_peaks(analyses) for label, analyses in per_label.items() if analyses}
         truth = subject_truth(source)
         complete_truth = len(per_label.get(TRUTH_LABEL, [])) == len(source.slices)
         reference = peaks[TRUTH_LABEL] if complete_truth else peaks.get(REFERENCE)

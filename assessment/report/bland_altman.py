@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from assessment.tables import display_value
 from util.atomic import atomic_path
-from util.report.style import close, plt
-from util.tables import display_value
+from util.plotting import close, plt
 
 #: the normal quantile of the 95% limits of agreement
 LOA_Z = 1.96
@@ -129,7 +129,7 @@ def plot_bland_altman(
     """A grid of Bland-Altman panels (``grid[row][col]``), each with its bias (solid) and limits of
     agreement (dashed); ``limits[row][col]`` fixes a panel's axes (see :func:`shared_limits`).
 
-    ``unit`` ("cm/s", "ms") labels the axes and rounds the annotations (``util.tables`` rule);
+    ``unit`` ("cm/s", "ms") labels the axes and rounds the annotations (``assessment.tables`` rule);
     ``difference`` names the y axis.
     """
     return plot_bland_altman_series({"": (grid, colour)}, out_png, unit, title, difference, limits)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from models.hdl.report.cohort import KEY_COLUMNS, shown_columns, subject_rows
-from models.hdl.report.pages import relative_to_page, subject_page_paths
-from util.report.html import data_table, write_page
+from assessment.report.cohort import KEY_COLUMNS, shown_columns, subject_rows
+from assessment.report.html import data_table, write_page
+from assessment.report.pages import relative_to_page, subject_page_paths
 
 
 def test_subject_rows_average_each_subject_apart() -> None:

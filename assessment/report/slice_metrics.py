@@ -31,11 +31,8 @@ import math
 
 import numpy as np
 
-from data.mvm_io import SliceData
-from models.hdl.report.analysis import SliceAnalysis
-from util.conventions import DIRECTIONS, VELOCITY_DATA_RANGE, venc_scale
-from util.intensity import to_unit_range
-from util.metrics import (
+from assessment.analysis import SliceAnalysis
+from assessment.metrics import (
     curve_agreement,
     dice,
     mae,
@@ -44,8 +41,11 @@ from util.metrics import (
     ssim_reference,
     ssim_stack_whole_and_masked,
 )
+from assessment.velocity import COMPONENTS, DEFAULT_PEAK_WINDOWS
+from data.mvm_io import SliceData
+from util.conventions import DIRECTIONS, VELOCITY_DATA_RANGE, venc_scale
+from util.intensity import to_unit_range
 from util.tissue import tissue_mask_from_magnitude
-from util.velocity import COMPONENTS, DEFAULT_PEAK_WINDOWS
 
 PEAKS = tuple(DEFAULT_PEAK_WINDOWS)
 

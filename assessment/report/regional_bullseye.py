@@ -1,7 +1,7 @@
 """Bull's-eye of the segments' systolic radial peaks per data set, the segments each calls abnormal
 outlined, and each data set's dyssynchrony index under its title.
 
-Same layout as ``util.report.bullseye`` (anterior at the top, septum on the left, basal ring outside),
+Same layout as ``assessment.report.bullseye`` (anterior at the top, septum on the left, basal ring outside),
 one shared colour scale from 0 to the largest peak so that the columns compare directly. A segment called
 abnormal (score at or below the detection threshold) gets a thick black outline and an asterisk; a
 segment the data set does not have is hatched grey.
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from util.report.bullseye import bullseye_axes, draw_segment, segment_geometry
-from util.report.style import close, plt
+from assessment.report.bullseye import bullseye_axes, draw_segment, segment_geometry
+from util.plotting import close, plt
 
 _CMAP = "viridis"
 

@@ -446,7 +446,7 @@ def peak_summary(
     deviation of the segments' systolic times to peak (population SD over the slice's segments, which
     are all the segments and not a sample; segments without a peak are left out; NaN if none has one).
     ``segment_windows`` (default: ``windows``) are the segments' windows, wider where a late segment's
-    peaks must stay in their window (``util.regional.cycle_windows``); ``subframe`` times every peak to a
+    peaks must stay in their window (``assessment.regional.cycle_windows``); ``subframe`` times every peak to a
     fraction of a frame (:func:`curve_peaks`).
     """
     summary: dict[str, dict] = {}

@@ -13,10 +13,10 @@ import pytest
 from PIL import Image
 from test_report import FACTOR, ring_subject
 
+from assessment.report.bland_altman import LOA_Z, Panel, agreement, plot_bland_altman, shared_limits
+from assessment.report.builder import ReportBuilder
+from assessment.report.peak_agreement import AGREEMENT_COLUMNS, agreement_rows
 from data.mvm_io import Subject
-from models.hdl.report.bland_altman import AGREEMENT_COLUMNS, agreement_rows
-from models.hdl.report.builder import ReportBuilder
-from util.report.bland_altman import LOA_Z, Panel, agreement, plot_bland_altman, shared_limits
 
 
 def test_agreement_of_hand_made_pairs() -> None:

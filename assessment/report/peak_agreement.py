@@ -13,13 +13,13 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from models.hdl.report.slice_metrics import PEAKS
-from util.report.bland_altman import Panel, agreement, plot_bland_altman_series, shared_limits
-from util.report.style import REFERENCE, method_style
-from util.velocity import COMPONENTS
+from assessment.report.bland_altman import Panel, agreement, plot_bland_altman_series, shared_limits
+from assessment.report.slice_metrics import PEAKS
+from assessment.report.style import REFERENCE, method_style
+from assessment.velocity import COMPONENTS
 
 #: quantity -> (column of velocity_peaks.csv, unit); the quantity names end in their unit, which is what
-#: the display rounding rule (util.tables) reads
+#: the display rounding rule (assessment.tables) reads
 QUANTITIES: dict[str, tuple[str, str]] = {
     "peak_velocity_cm_s": ("value_cm_s", "cm/s"),
     "time_to_peak_ms": ("time_ms", "ms"),

@@ -17,7 +17,7 @@ from PIL import Image
 from util.atomic import atomic_path
 from util.conventions import DIRECTIONS
 from util.intensity import magnitude_scale
-from util.report.style import VELOCITY_CMAP, close, plt, velocity_limit
+from util.plotting import VELOCITY_CMAP, close, plt, velocity_limit
 
 #: browsers clamp shorter GIF frame delays (often to 100 ms), which would slow the cine down instead
 MIN_FRAME_MS = 40

@@ -5,7 +5,7 @@ the regional-function columns of the cohort tables.
 keeps the subjects apart (the mean over each subject's slices with a reference), so an outlier is one
 glance away from its own page.
 
-Regional columns (``util.regional``; per subject in ``metrics_per_subject.csv``, their mean over the
+Regional columns (``assessment.regional``; per subject in ``metrics_per_subject.csv``, their mean over the
 subjects in ``metrics.csv``), against the noise-free truth where the phantom has it (``velocity_true``
 and the ``aha_*`` attributes), else against the acquired maps:
 
@@ -36,13 +36,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 
-from models.hdl.report.slice_metrics import metric_columns
-from util.metrics import add_skill_scores, mean_skipping_nan
-from util.regional import SUBJECT_COLUMNS, RegionalNormals, SubjectRegional
-from util.regional_table import RegionalRecord, group_members, subject_group, summary_columns
-from util.regional_table import add_regional_summary as add_summary
-from util.regional_table import regional_rows as table_rows
-from util.velocity import COMPONENTS
+from assessment.metrics import add_skill_scores, mean_skipping_nan
+from assessment.regional import SUBJECT_COLUMNS, RegionalNormals, SubjectRegional
+from assessment.regional_table import RegionalRecord, group_members, subject_group, summary_columns
+from assessment.regional_table import add_regional_summary as add_summary
+from assessment.regional_table import regional_rows as table_rows
+from assessment.report.slice_metrics import metric_columns
+from assessment.velocity import COMPONENTS
 
 SUBJECT_ID_COLUMNS = ("subject", "method", "n_slices", "has_reference")
 #: what the cohort and subject pages show of each row (all columns go to the CSV)
@@ -147,7 +147,7 @@ def regional_rows(
     normals: RegionalNormals,
     subjects: Sequence[Mapping[str, object]],
 ) -> dict[str, list[SubjectRegional]]:
-    """``util.regional_table.regional_rows`` with the per-subject velocity errors of ``subjects`` (the
+    """``assessment.regional_table.regional_rows`` with the per-subject velocity errors of ``subjects`` (the
     per-subject table), for their bootstrap intervals."""
     errors = ("vel_mae_myo_cm_s", "vel_mae_myo_true_cm_s")
     per_subject = {
@@ -174,7 +174,7 @@ def add_regional_summary(
     cohort: str = "all",
     seed: int = 0,
 ) -> None:
-    """``util.regional_table.add_regional_summary`` with the chain's :data:`CI_METRICS`."""
+    """``assessment.regional_table.add_regional_summary`` with the chain's :data:`CI_METRICS`."""
     add_summary(summary, regional, normals, CI_METRICS, cohort, seed)
 
 

@@ -8,9 +8,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.hdl.report.analysis import SliceAnalysis
-from util.report.style import COMPONENT_TITLES, close, method_style, plt
-from util.velocity import COMPONENTS
+from assessment.analysis import SliceAnalysis
+from assessment.report.style import COMPONENT_TITLES, method_style
+from assessment.velocity import COMPONENTS
+from util.plotting import close, plt
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,12 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from models.hdl.report.analysis import SliceAnalysis
-from models.hdl.report.slice_metrics import PEAKS, metric_columns
+from assessment.analysis import SliceAnalysis
+from assessment.metrics import add_skill_scores, mean_skipping_nan
+from assessment.report.slice_metrics import PEAKS, metric_columns
+from assessment.tables import to_csv
+from assessment.velocity import COMPONENTS
 from util.atomic import write_text
-from util.metrics import add_skill_scores, mean_skipping_nan
-from util.tables import to_csv
-from util.velocity import COMPONENTS
 
 ID_COLUMNS = ("method", "description", "n_slices")
 

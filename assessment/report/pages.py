@@ -13,10 +13,8 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
-from models.hdl.report.bland_altman import PEAK_TITLES, QUANTITIES
-from models.hdl.report.cohort import CALL_HEADERS, KEY_COLUMNS, REGIONAL_KEY_COLUMNS, shown_columns
-from models.hdl.report.slice_metrics import PEAKS
-from util.report.html import (
+from assessment.report.cohort import CALL_HEADERS, KEY_COLUMNS, REGIONAL_KEY_COLUMNS, shown_columns
+from assessment.report.html import (
     Figure,
     Section,
     data_table,
@@ -29,7 +27,9 @@ from util.report.html import (
     safe_name,
     write_page,
 )
-from util.velocity import COMPONENTS
+from assessment.report.peak_agreement import PEAK_TITLES, QUANTITIES
+from assessment.report.slice_metrics import PEAKS
+from assessment.velocity import COMPONENTS
 
 SUBJECT_DIR = "subjects"
 #: what a subject page shows of the subject's regional function, per method

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.patches import Wedge
 
-from util.report.style import COMPONENT_TITLES, VELOCITY_CMAP, close, plt
+from assessment.report.style import COMPONENT_TITLES
+from util.plotting import VELOCITY_CMAP, close, plt
 
 # ring: (first segment, sectors, start angle of the first sector in degrees, inner radius, outer radius)
 _RINGS = (

@@ -1,7 +1,7 @@
 """Names for people of the metric columns: a readable name, the unit, which way is better and a group.
 
 The CSV files keep the code identifiers (``ttp_err_circumferential_a_prime_ms``); tables that people read
-(the results pages, ``python -m util.tables``) show :func:`describe`'s name and unit instead. Names are
+(the results pages, ``python -m assessment.tables``) show :func:`describe`'s name and unit instead. Names are
 made by rules on the column-name patterns, first match wins, so a column added later gets a sensible
 name from its parts (words spelled out, unit from the suffix, direction from the metric's kind):
 

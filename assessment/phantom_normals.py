@@ -1,7 +1,7 @@
 """Cohort statistics of the phantom beside published tissue phase mapping (TPM) normal values.
 
-``python -m data.phantom.stats DIR`` reads every subject file of a phantom cohort, runs the project's
-velocity analysis (``util.velocity.velocity_curves`` and ``peak_summary``) on the noise-free
+``python -m assessment.phantom_normals DIR`` reads every subject file of a phantom cohort, runs the project's
+velocity analysis (``assessment.velocity.velocity_curves`` and ``peak_summary``) on the noise-free
 ``velocity_true`` inside the myocardium mask, and prints a markdown table: per slice position and
 velocity direction, the cohort's global systolic, E' and A' peaks (mean +- SD, cm/s) and times to peak
 (ms from the R wave), with the approximate normal ranges of young adults in the TPM literature
@@ -17,12 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from data.mvm_io import SUBJECT_SUFFIX, read_subject, read_subject_attrs
+from assessment.velocity import COMPONENTS, peak_summary, velocity_curves
+from data.mvm_io import SUBJECT_SUFFIX, read_subject
 from data.phantom.analytic import frame_phases, slice_params
 from data.phantom.motion import SliceMotion
+from data.phantom.pathology_summary import pathology_table
 from util.cli import ToolParser
 from util.errors import DataError, OptionError
-from util.velocity import COMPONENTS, peak_summary, velocity_curves
 
 SLICES = ("basal", "mid", "apical")
 PEAKS = ("systolic", "e_prime", "a_prime")
@@ -74,35 +75,6 @@ def cohort_peaks(folder: str | Path) -> tuple[dict, dict]:
     return values, extra
 
 
-def cohort_pathology(paths: Sequence[str | Path]) -> list[tuple[bool, str, str]]:
-    """Per subject file: whether it is a patient, the kind of pathology (``none``, ``segments``,
-    ``territory``, ``lbbb``, ``global``) and one line of what it got (the file's ``patient`` and
-    ``pathology`` attributes; files written before they existed read as healthy)."""
-    out = []
-    for path in paths:
-        attrs = read_subject_attrs(path)
-        record = attrs.get("phantom", {}).get("pathology", {})
-        kind = record.get("kind", "none") if isinstance(record, dict) else "none"
-        out.append((bool(attrs.get("patient", False)), kind, str(attrs.get("pathology", "healthy"))))
-    return out
-
-
-def pathology_table(folder: str | Path) -> str:
-    """Markdown summary of a cohort's pathology: how many subjects of each kind, and per patient what
-    was drawn."""
-    files = sorted(Path(folder).glob(f"*{SUBJECT_SUFFIX}"))
-    records = cohort_pathology(files)
-    kinds: dict[str, int] = {}
-    for patient, kind, _ in records:
-        group = kind if patient else "healthy"
-        kinds[group] = kinds.get(group, 0) + 1
-    lines = ["| kind | subjects |", "|---|---|"]
-    lines += [f"| {kind} | {count} |" for kind, count in sorted(kinds.items())]
-    lines += ["", "| subject | pathology |", "|---|---|"]
-    lines += [f"| {path.stem} | {text} |" for path, (patient, _, text) in zip(files, records, strict=True) if patient]
-    return "\n".join(lines)
-
-
 def _fmt(numbers: list[float]) -> str:
     a = np.asarray(numbers, dtype=np.float64)
     return f"{np.nanmean(a):.1f} +- {np.nanstd(a):.1f}"
@@ -136,7 +108,7 @@ def markdown_tables(values: dict, extra: dict, n_subjects: int) -> str:
 
 def build_parser() -> ToolParser:
     p = ToolParser(
-        prog="python -m data.phantom.stats",
+        prog="python -m assessment.phantom_normals",
         description="Peak velocities of a phantom cohort beside published tissue phase mapping values (markdown).",
     )
     p.add_argument("folder", metavar="DIR", help="a folder written by python -m data.phantom")

@@ -17,7 +17,7 @@ Rules (stage-free; the report and the stage-2 evaluation apply them):
   *regional normals*, :func:`fit_regional_normals`: per segment, the median ratio over healthy subjects).
   About 1 for a normal segment, about the motion scale for a hypokinetic one; lower is more abnormal.
   The normals are fitted at evaluation time on the acquired velocity of the training and validation
-  subjects that are not known patients (:func:`training_normals`); without any, every ratio is 1.
+  subjects that are not known patients (``assessment.analysis.training_normals``); without any, every ratio is 1.
 - **Truth**: a segment is abnormal when its motion scale is ``<= ABNORMAL_SCALE`` (0.7). A subject is a
   patient when any segment's scale is below 1 or its delay is not 0 (:func:`is_patient`).
 - **Detection**: AUC is the Mann-Whitney probability that an abnormal segment scores lower than a normal
@@ -36,15 +36,15 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Protocol
 
 import numpy as np
 from scipy.stats import rankdata
 
-from util.bootstrap import DEFAULT_RESAMPLES, bootstrap_statistic
+from assessment.bootstrap import DEFAULT_RESAMPLES, bootstrap_statistic
+from assessment.metrics import curve_agreement, mean_skipping_nan
+from assessment.velocity import VelocityCurves, peak_summary, velocity_curves
+from data.mvm_io import Subject
 from util.errors import DataError
-from util.metrics import curve_agreement, mean_skipping_nan
-from util.velocity import VelocityCurves, peak_summary, velocity_curves
 
 #: a segment whose regional motion scale is at most this is abnormal (hypokinetic or akinetic)
 ABNORMAL_SCALE = 0.7
@@ -242,7 +242,7 @@ def assess_slice(
     septum_deg: float | None = None,
     rv_mask: np.ndarray | None = None,
 ) -> tuple[VelocityCurves, dict[str, dict], CycleWindows]:
-    """Curves, peaks and windows of one slice: ``util.velocity.velocity_curves``, then the peaks in the
+    """Curves, peaks and windows of one slice: ``assessment.velocity.velocity_curves``, then the peaks in the
     slice's own cycle windows (:func:`cycle_windows`), timed to a fraction of a frame."""
     curves = velocity_curves(velocity, myocardium, slice_position, z_towards_apex, septum_deg, rv_mask)
     windows = cycle_windows(curves.radial, rr_interval_ms)
@@ -262,24 +262,6 @@ class RegionalPeaks:
     values: dict[str, dict[int, float]]
     ttp_ms: dict[int, float]
     circumferential: dict[str, np.ndarray]
-
-
-def regional_peaks(slices: Sequence[tuple[VelocityCurves, Mapping[str, dict]]]) -> RegionalPeaks:
-    """The segments of a subject's slices (``(curves, peak_summary)`` pairs) put together; a segment seen
-    in two slices keeps its first value."""
-    values: dict[str, dict[int, float]] = {f"{c}_{p}": {} for c, p in REGIONAL_PEAKS}
-    ttp: dict[int, float] = {}
-    circumferential: dict[str, np.ndarray] = {}
-    for curves, peaks in slices:
-        circumferential.setdefault(curves.slice_position, np.asarray(curves.circumferential, dtype=np.float64))
-        for c, p in REGIONAL_PEAKS:
-            seg = peaks[c]["segments"]
-            for i, sid in enumerate(seg["ids"]):
-                values[f"{c}_{p}"].setdefault(int(sid), float(seg[p]["value"][i]))
-        seg = peaks["radial"]["segments"]
-        for i, sid in enumerate(seg["ids"]):
-            ttp.setdefault(int(sid), float(seg["systolic"]["time_ms"][i]))
-    return RegionalPeaks(values, ttp, circumferential)
 
 
 @dataclass(frozen=True)
@@ -517,39 +499,7 @@ def ci_columns(metrics: Sequence[str]) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------- training data
-class SliceLike(Protocol):
-    """What reading a slice needs (``data.mvm_io.SliceData`` has it)."""
-
-    velocity: np.ndarray | None
-    myocardium: np.ndarray
-    slice_position: str
-    rr_interval_ms: float
-    z_towards_apex: int
-    rv_insertion_deg: float | None
-    rv_blood: np.ndarray | None
-    frame_index: np.ndarray | None
-    attrs: dict
-
-
-class SubjectLike(Protocol):
-    """What reading a subject needs (``data.mvm_io.Subject`` has it)."""
-
-    subject_id: str
-    slices: Mapping[str, SliceLike]
-    attrs: dict
-
-
-def slice_reading(s: SliceLike, velocity: np.ndarray, septum_deg: float | None = None) -> tuple[VelocityCurves, dict]:
-    """Curves and peaks (:func:`assess_slice`) of ``velocity`` (cm/s) on slice ``s``'s masks; the septum
-    is ``septum_deg``, else the slice's own."""
-    septum = septum_deg if septum_deg is not None else s.rv_insertion_deg
-    curves, peaks, _ = assess_slice(
-        velocity, s.myocardium, s.slice_position, s.rr_interval_ms, s.z_towards_apex, septum, s.rv_blood
-    )
-    return curves, peaks
-
-
-def subject_truth(subject: SubjectLike) -> SubjectTruth:
+def subject_truth(subject: Subject) -> SubjectTruth:
     """The subject's regional truth from its slices' ``aha_*`` attributes (empty when it has none)."""
     attrs = [s.attrs for s in subject.slices.values()]
     return truth_from_attrs(attrs, pathology_flag(subject.attrs), f"subject {subject.subject_id!r}")
@@ -561,16 +511,3 @@ def territories_of(truth: SubjectTruth, territories: Mapping[str, Iterable[int]]
     patient). Read from the regional truth, so it works for any file that records it; empty when none."""
     reduced = {seg for seg, scale in truth.motion_scale.items() if scale < 1.0}
     return [name for name, segments in territories.items() if reduced & set(segments)]
-
-
-def training_normals(subjects: Iterable[SubjectLike]) -> RegionalNormals:
-    """Regional normals and the detection threshold (:func:`fit_normals`) from the acquired velocity of
-    training subjects; subjects without a full acquired cine in every slice are skipped."""
-    training = []
-    for subject in subjects:
-        slices = list(subject.slices.values())
-        if not slices or any(s.velocity is None or s.frame_index is not None for s in slices):
-            continue
-        peaks = regional_peaks([slice_reading(s, s.velocity) for s in slices])
-        training.append((peaks, subject_truth(subject)))
-    return fit_normals(training)

@@ -3,12 +3,12 @@
 CSV files keep 6 significant digits, so a later analysis loses nothing. Tables that people read show
 each number to the precision it means, decided in one place, :func:`display_decimals`, from the column
 name: the names already carry the unit (``_cm_s``, ``_ms``) or the metric (``psnr``, ``ssim``, ``dice``,
-``_r``). The markdown command prints a metrics.csv as a table, its headline metrics (``util.metric_names``)
+``_r``). The markdown command prints a metrics.csv as a table, its headline metrics (``assessment.metric_names``)
 headed by their names for people, or every column (``--all``), or the ones asked for (headed by the
 names they were asked by, as in the README)::
 
-    python -m util.tables results/quickstart/hdl/metrics.csv [--all] [--ids]
-    python -m util.tables results/quickstart/hdl/metrics.csv --columns method mag_psnr_nonkey \\
+    python -m assessment.tables results/quickstart/hdl/metrics.csv [--all] [--ids]
+    python -m assessment.tables results/quickstart/hdl/metrics.csv --columns method mag_psnr_nonkey \\
         vel_mae_myo_cm_s --rename mag_psnr_nonkey=PSNR
 """
 
@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+from assessment.metric_names import describe, key_columns
 from util.cli import ToolParser, run_tool
 from util.errors import DataError, OptionError
-from util.metric_names import describe, key_columns
 
 #: (pattern on the column name, decimals), first match wins: units before metric names, so that
 #: ``curve_radial_rmse_cm_s`` is a velocity (2) and not a correlation
@@ -204,7 +204,7 @@ def _print_markdown(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> ToolParser:
-    p = ToolParser(prog="python -m util.tables", description="Print a metrics CSV as a GitHub markdown table.")
+    p = ToolParser(prog="python -m assessment.tables", description="Print a metrics CSV as a GitHub markdown table.")
     p.add_argument("csv", type=Path, help="a metrics CSV (metrics.csv, metrics_per_slice.csv...)")
     p.add_argument(
         "--columns",
@@ -221,7 +221,7 @@ def build_parser() -> ToolParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m util.tables FILE.csv [--columns ...] [--rename old=new ...]``; exit 2 on a bad file or
+    """``python -m assessment.tables FILE.csv [--columns ...] [--rename old=new ...]``; exit 2 on a bad file or
     option, with one line on stderr."""
     return run_tool(_print_markdown, build_parser(), argv)
 

@@ -2,7 +2,7 @@
 method over a cohort (or a group of it), for any stage's table.
 
 A table here is a list of dict rows with a ``method`` key. The per-subject measures, detection and
-bootstrap intervals are ``util.regional``'s; this module only assembles them, so that the chain's and
+bootstrap intervals are ``assessment.regional``'s; this module only assembles them, so that the chain's and
 stage 2's tables carry the same columns with the same meaning. Groups: a subject is one of the
 ``patients`` when its truth (or a file-level flag) says so, ``healthy`` when its truth is known and
 normal, else ``unknown`` (:func:`subject_group`).
@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from util.regional import (
+from assessment.regional import (
     COHORT_COLUMNS,
     SUBJECT_COLUMNS,
     RegionalNormals,

@@ -3,8 +3,8 @@
 No server, no scripts, no external resources: inline CSS and relative links only, so the results folder
 can be zipped, mailed or opened on a cluster's file browser. Every link is checked when a page is
 written (a broken image in a report is worse than an error). Numbers are rounded by the one display
-rule of ``util.tables`` (CSV files keep full precision). The method summary is shown transposed (one
-row per metric, one column per method), each metric named by ``util.metric_names`` with its unit, the
+rule of ``assessment.tables`` (CSV files keep full precision). The method summary is shown transposed (one
+row per metric, one column per method), each metric named by ``assessment.metric_names`` with its unit, the
 direction that is better and a "how to read" line per group, and the best values of each row in green
 (all of them when they tie); the headline metrics first, every metric in a folded table below.
 """
@@ -19,9 +19,9 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assessment.metric_names import GROUP_NOTES, best_indices, describe, key_columns
+from assessment.tables import display_cell
 from util.atomic import write_text
-from util.metric_names import GROUP_NOTES, best_indices, describe, key_columns
-from util.tables import display_cell
 
 CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 24px; color: #222;
@@ -127,7 +127,7 @@ def data_table(
     missing: str = "n/a",
 ) -> str:
     """A plain table, a row per row; ``links[column][value]`` makes that cell a link (a subject id to its
-    page). Headings are ``headers`` or the column's name for people (``util.metric_names``); numbers are
+    page). Headings are ``headers`` or the column's name for people (``assessment.metric_names``); numbers are
     rounded by their column's rule; text is left-aligned; a missing value reads ``missing``."""
     links = links or {}
     headers = headers or {}
