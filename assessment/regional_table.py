@@ -49,9 +49,10 @@ def subject_group(truth: SubjectTruth) -> str:
     return "healthy" if truth.known else "unknown"
 
 
-def reference_method(methods: Sequence[str]) -> str | None:
-    """The method every other is compared with in the paired bootstrap (None when there is none)."""
-    return next((m for m in REFERENCE_METHODS if m in methods), None)
+def reference_method(methods: Sequence[str], references: Sequence[str] = REFERENCE_METHODS) -> str | None:
+    """The method every other is compared with in the paired bootstrap: the first of ``references``
+    among ``methods`` (None when there is none)."""
+    return next((m for m in references if m in methods), None)
 
 
 def summary_columns(ci_metrics: Sequence[str]) -> list[str]:
@@ -99,12 +100,14 @@ def add_regional_summary(
     ci_metrics: Sequence[str],
     cohort: str = "all",
     seed: int = 0,
+    references: Sequence[str] = REFERENCE_METHODS,
 ) -> None:
     """Fill the regional columns (:func:`summary_columns`) of the summary rows, one per method
     (``row["method"]`` possibly with a `` (<cohort>)`` suffix; ``regional`` holds only the cohort's
-    subjects); methods without regional rows get NaN."""
+    subjects); methods without regional rows get NaN. The paired differences are against the first of
+    ``references`` the table holds."""
     members = {str(r["method"]).removesuffix(f" ({cohort})"): r for r in summary}
-    ref = reference_method(list(members))
+    ref = reference_method(list(members), references)
     for method, row in members.items():
         rows = regional.get(method, [])
         reference = regional.get(ref) if ref is not None and ref != method else None

@@ -54,12 +54,12 @@ from assessment.regional import (
 from data.cycle import key_frame_grid
 from data.mvm_io import Subject, read_subject
 from data.selection import select_subjects
+from models.kinematics.population import PopulationPrior, fit_population_prior
 from models.kinematics.prior import KinematicPrior
 from models.kinematics.subject import keyframe_motions
 from models.kinematics.templates import fit_templates
 from models.kinematics.yardsticks import flow_velocity, population_plus_bulk
 from models.phase.priors import grid_keys
-from models.phase.yardsticks import PopulationPrior, fit_population_prior
 from scripts.kinematic_ablation import subject_territories, training_subjects
 from util.cli import RawDescriptionHelpFormatter, ToolParser, run_tool, say
 from util.errors import OptionError

@@ -388,8 +388,8 @@ def test_the_twin_and_the_rows_that_read_the_subject_never_read_the_truth(
     """Leak test: the twin, the kinematic prior and the yardsticks made from a subject file are
     bit-identical to those made from the same file without its velocities, its truth, the phantom's
     parameters and the masks of its non-key frames."""
-    from models.hdl.yardsticks import yardstick_twins
     from models.kinematics.prior import KinematicPrior
+    from models.rows import yardstick_twins
 
     name = load_splits(tiny_cohort)["test"][0]
     full = read_subject(tiny_cohort / f"{name}.h5")

@@ -27,12 +27,12 @@ from models.kinematics.choice import (
     model_curves,
 )
 from models.kinematics.fit import KeyTrajectories, fitted_curves, landmarks_separated
+from models.kinematics.population import fit_population_prior
 from models.kinematics.prior import KinematicPrior
 from models.kinematics.subject import grid_curves
 from models.kinematics.templates import KinematicTemplates, fit_templates
 from models.kinematics.yardsticks import population_plus_bulk
 from models.phase.priors import grid_keys
-from models.phase.yardsticks import fit_population_prior
 from util.errors import DataError, OptionError
 
 POSITIONS = ("basal", "mid", "apical")

@@ -348,7 +348,9 @@ def test_train_then_test_writes_metrics_and_subjects(trained_runs: Path, tiny_co
     mae = "seg_peak_radial_systolic_mae_cm_s"
     assert float(gan[f"{mae}_diff_ref"]) == pytest.approx(float(gan[mae]) - float(population[mae]), abs=1e-5)
     assert rows["real"]["seg_peak_radial_systolic_r"] == ""
-    assert set(rows) == {"fg_bg_gan", "l1_only", "zero", "population", "measurement_floor", "real"}
+    assert set(rows) == {
+        "fg_bg_gan", "l1_only", "zero", "population", "population_bulk", "kinematic", "measurement_floor", "real"
+    }  # fmt: skip
     fidelity = [c for c in COLUMNS if c.startswith(("psnr", "ssim", "mae"))]
     for method in ("fg_bg_gan", "l1_only", "zero", "population", "measurement_floor"):
         assert all(math.isfinite(float(rows[method][c])) for c in fidelity), rows[method]
@@ -358,7 +360,7 @@ def test_train_then_test_writes_metrics_and_subjects(trained_runs: Path, tiny_co
     # The composite's background is noise like the real one; the L1 baseline's is smooth.
     assert float(rows["fg_bg_gan"]["bg_std_cm_s"]) > 5 * float(rows["l1_only"]["bg_std_cm_s"])
     assert float(rows["fg_bg_gan"]["bg_std_cm_s"]) == pytest.approx(float(rows["real"]["bg_std_cm_s"]), rel=0.1)
-    assert len(out["rows"]) == 6
+    assert len(out["rows"]) == 8
     # The yardsticks: zero scores skill 0 by definition; the population prior knows the average heart.
     assert float(rows["zero"]["skill"]) == 0.0 and rows["zero"]["hp_std_tissue_cm_s"] == ""
     assert 0.0 < float(rows["population"]["skill"]) < 1.0
@@ -390,7 +392,10 @@ def test_tissue_noise_run_matches_the_measured_texture(trained_runs: Path, tiny_
     test_entry.main([*args, "--checkpoints_dir", str(trained_runs), "--results_dir", str(results), "--no_progress"])
     with (results / "gan_tn" / "phase" / "metrics.csv").open(newline="") as fh:
         rows = {r["method"]: r for r in csv.DictReader(fh)}
-    assert set(rows) == {"fg_bg_gan_tissue_noise", "fg_bg_gan", "zero", "population", "measurement_floor", "real"}
+    assert set(rows) == {
+        "fg_bg_gan_tissue_noise", "fg_bg_gan", "zero", "population", "population_bulk", "kinematic",
+        "measurement_floor", "real",
+    }  # fmt: skip
     with_noise, without = (float(rows[m]["hp_std_tissue_cm_s"]) for m in ("fg_bg_gan_tissue_noise", "fg_bg_gan"))
     assert with_noise > 1.4 * without
     assert float(rows["fg_bg_gan_tissue_noise"]["bg_std_cm_s"]) == pytest.approx(

@@ -20,13 +20,13 @@ import train as train_entry
 from data import create_dataset
 from data.mvm_io import Subject, load_splits, read_subject
 from data.transforms import dihedral_velocity, random_dihedral
+from models.kinematics.population import fit_population_prior
 from models.kinematics.prior import KinematicPrior
 from models.kinematics.subject import cross_fit, fold_of, grid_curves
 from models.kinematics.templates import KinematicTemplates, fit_templates
 from models.loading import PRETRAINED_DIR, load_trained_model
 from models.phase.model import PhaseModel
 from models.phase.priors import grid_keys, kinematic_curves, resolve_prior_kind, training_curves
-from models.phase.yardsticks import fit_population_prior
 from options.train_options import TrainOptions
 from util.conventions import venc_scale
 from util.errors import DataError, OptionError

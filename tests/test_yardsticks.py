@@ -11,12 +11,12 @@ import torch
 from conftest import model_options
 
 from assessment.velocity import velocity_curves, velocity_from_components
-from data.mvm_io import SliceData
+from data.mvm_io import SliceData, Subject
 from data.transforms import neighbour_indices
 from models.interp.inference import fourier_cine, fourier_weights, linear_cine
-from models.phase.evaluation import ZERO, add_skill, yardstick_maps
+from models.kinematics.population import CYCLE_BINS, PopulationPrior, fit_population_prior, periodic_resample
+from models.phase.evaluation import ZERO, add_skill, comparison_maps
 from models.phase.model import FrameContext, PhaseModel, cycle_condition, prior_velocity
-from models.phase.yardsticks import CYCLE_BINS, PopulationPrior, fit_population_prior, periodic_resample
 from util.errors import DataError, OptionError
 
 T, SIZE = 50, 48
@@ -69,8 +69,21 @@ def test_skill_uses_the_measured_error_where_there_is_no_truth() -> None:
 
 
 def test_the_zero_yardstick_is_zero_everywhere() -> None:
-    maps = yardstick_maps(slice_with(curves_of(0.0)), PopulationPrior())
+    subject = Subject("s", {"basal": slice_with(curves_of(0.0))})
+    maps = comparison_maps(subject, PopulationPrior(), None, 6)["basal"]
     assert set(maps) == {"zero"} and maps["zero"].shape == (T, 3, SIZE, SIZE) and not maps["zero"].any()
+
+
+def test_stage_two_gets_the_population_rows_of_the_chain() -> None:
+    # with a population prior: population on the file's masks, and population_bulk, which on a still ring
+    # (no bulk motion of the key-frame masks) is the same map
+    prior = fit_population_prior([slice_with(curves_of(0.1))])
+    subject = Subject("s", {"basal": slice_with(curves_of(0.0))})
+    maps = comparison_maps(subject, prior, None, 6)["basal"]
+    assert list(maps) == ["zero", "population", "population_bulk"]
+    venc = np.array([20.0, 20.0, 30.0], dtype=np.float32)[None, :, None, None]
+    np.testing.assert_allclose(maps["population"], prior.velocity(subject.slices["basal"]) / venc)
+    np.testing.assert_allclose(maps["population_bulk"], maps["population"], atol=1e-6)
 
 
 # ------------------------------------------------------------------------------------- population

@@ -46,13 +46,13 @@ from data.scanner.export_nifti import export_nifti
 from data.selection import readable_subjects, select_subjects
 from data.transforms import crop_slice
 from models.hdl.predictor import HDLPredictor
-from models.hdl.yardsticks import DESCRIPTIONS as YARDSTICK_DESCRIPTIONS
-from models.hdl.yardsticks import READS_SUBJECT, yardstick_twins
 from models.kinematics.prior import KinematicPrior
 from models.kinematics.subject import FALLBACK
 from models.kinematics.templates import fit_templates
 from models.loading import PRETRAINED_DIR, load_trained_model, training_acquisition
 from models.phase.evaluation import regional_normals as phase_regional_normals
+from models.rows import DESCRIPTIONS as YARDSTICK_DESCRIPTIONS
+from models.rows import READS_SUBJECT, population_floor, run_kinematic_prior, yardstick_twins
 from util.cli import SkippedInputs
 from util.device import resolve_precision
 from util.distributed import select_device
@@ -145,12 +145,9 @@ def kinematic_prior(opt: argparse.Namespace, phase_model: Any) -> KinematicPrior
     the evaluated split is another one; None (no row, said once) when neither is possible."""
     if "kinematic" not in selected_rows(opt):
         return None
-    templates = getattr(phase_model, "kinematics", None)
-    population = getattr(phase_model, "population", None)
-    floor = population.curves if population is not None and population.ready else {}
-    if templates is not None and templates.ready:
-        # templates saved before they held the population floor take the run's population prior
-        return KinematicPrior(templates.with_population(floor))
+    own = run_kinematic_prior(phase_model)
+    if own is not None:
+        return own
     if opt.split in ("all", "train"):
         print(f"note: no kinematic row: the phase run holds no templates and --split {opt.split} includes the "
               "training subjects they would be fitted from")  # fmt: skip
@@ -162,7 +159,7 @@ def kinematic_prior(opt: argparse.Namespace, phase_model: Any) -> KinematicPrior
         return None
     print(f"kinematic prior: templates fitted from {fitted.count} subjects of the train split of {opt.dataroot} "
           "(the phase run holds none)", flush=True)  # fmt: skip
-    return KinematicPrior(fitted.with_population(floor))
+    return KinematicPrior(fitted.with_population(population_floor(phase_model)))
 
 
 def _descriptions(opt: argparse.Namespace) -> dict[str, str]:

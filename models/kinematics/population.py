@@ -1,20 +1,29 @@
-"""The population's mean velocity curves per slice position and cycle fraction: the simplest prior.
+"""The population prior: the training set's mean velocity curves per slice position and cycle fraction.
 
-Both the ``population`` yardstick (``models.phase.yardsticks.PopulationPrior``) and the kinematic prior's
-floor model (``choice``: the model a subject falls back to when its key frames support nothing richer)
-are these curves, computed here once from training slices with *measured* velocity and masks on every
-frame, as on scanner data (the phase noise averages out over the myocardium).
+The global radial, circumferential and longitudinal curves of the training slices, as functions of the
+cycle fraction t / T, placed on a subject's own myocardium (its centroid, its LV-centred directions, its
+z orientation; ``assessment.velocity.velocity_from_components``). A model that does not beat it has
+learnt the average heart, not this one. It is the ``population`` row of the stage-2 and chain tables
+(``models.rows``), what ``--prior population`` refines, and the kinematic prior's floor model (``choice``:
+the model a subject falls back to when its key frames support nothing richer; the kinematic prior itself
+is ``prior``, beside it).
+
+The curves are computed once from training slices with *measured* velocity and masks on every frame, as
+on scanner data (the phase noise averages out over the myocardium) (``fit_population_prior``), and saved
+in the phase run's checkpoint, so the prior travels with the weights.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from assessment.velocity import COMPONENTS, velocity_curves
+from assessment.velocity import COMPONENTS, velocity_curves, velocity_from_components
 from data.mvm_io import SLICE_POSITIONS, SliceData
-from util.errors import DataError
+from util.errors import CheckpointError, DataError
 
 #: resolution of the mean curves over the cycle (stored at fractions k / CYCLE_BINS)
 CYCLE_BINS = 100
@@ -54,3 +63,59 @@ def curves_at(mean: np.ndarray, n_frames: int) -> dict[str, np.ndarray]:
     """Mean curves [3, bins] read at the frames t / T of a cycle of ``n_frames``, by component name."""
     fractions = np.arange(n_frames) / n_frames
     return {name: periodic_resample(mean[i], fractions) for i, name in enumerate(COMPONENTS)}
+
+
+@dataclass
+class PopulationPrior:
+    """Mean global velocity curves [3, CYCLE_BINS] (radial, circumferential, longitudinal; cm/s) per slice
+    position, and how many training slices each mean is over."""
+
+    curves: dict[str, np.ndarray] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.curves)
+
+    def curves_at(self, slice_position: str, n_frames: int) -> dict[str, np.ndarray]:
+        """The prior's curves [T] at the frames t / T of a cycle of ``n_frames`` frames."""
+        if slice_position not in self.curves:
+            known = sorted(self.curves) or "none"
+            raise DataError(f"the population prior has no {slice_position!r} slices (it has: {known})")
+        return curves_at(self.curves[slice_position], n_frames)
+
+    def velocity(self, s: SliceData, myocardium: np.ndarray | None = None) -> np.ndarray:
+        """The prior placed on a slice's myocardium ([T, H, W]; default ``s.myocardium``): [T, 3, H, W] cm/s."""
+        mask = s.myocardium if myocardium is None else myocardium
+        curves = self.curves_at(s.slice_position, mask.shape[0])
+        return velocity_from_components(curves, mask, s.z_towards_apex)
+
+    def table(self, bins: int = CYCLE_BINS) -> np.ndarray:
+        """The curves of every slice position [len(SLICE_POSITIONS), 3, bins] (zero where none was fitted)."""
+        out = np.zeros((len(SLICE_POSITIONS), len(COMPONENTS), bins))
+        for i, position in enumerate(SLICE_POSITIONS):
+            if position in self.curves:
+                out[i] = periodic_resample(self.curves[position], np.arange(bins) / bins)
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "curves": {k: np.asarray(v, dtype=np.float64).tolist() for k, v in self.curves.items()},
+            "counts": dict(self.counts),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> PopulationPrior:
+        try:
+            curves = {k: np.asarray(v, dtype=np.float64) for k, v in state["curves"].items()}
+            counts = {k: int(v) for k, v in state["counts"].items()}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"population prior: unreadable state ({exc})") from exc
+        if any(c.shape != (len(COMPONENTS), CYCLE_BINS) for c in curves.values()):
+            raise CheckpointError(f"population prior: curves must be [{len(COMPONENTS)}, {CYCLE_BINS}]")
+        return cls(curves, counts)
+
+
+def fit_population_prior(slices: Iterable[SliceData]) -> PopulationPrior:
+    """The mean global curves of ``slices`` (with measured velocity and masks) per slice position."""
+    return PopulationPrior(*mean_cycle_curves(slices))

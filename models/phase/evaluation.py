@@ -10,8 +10,11 @@ fully convolutional; inference pads to its size multiple). Rows of ``metrics.csv
 * the model (``fg_bg_gan``; ``fg_bg_gan_tissue_noise`` with ``--tissue_noise physics``, ``gan_whole_image``
   for a ``--no_fg_bg`` run, ``l1_only`` for an L1 run);
 * the L1-only baseline generator, when ``--baseline_name RUN`` names one;
-* the yardsticks (models/phase/yardsticks.py): ``zero`` (no motion) and ``population`` (the training
-  set's mean curves, stored in the run, placed on the subject's myocardium);
+* the comparison rows (``models.rows``, as in the chain's table): ``zero`` (no motion), ``population``
+  (the training set's mean curves, stored in the run, placed on the subject's myocardium),
+  ``population_bulk`` (the same plus the bulk motion of the key-frame mask centroids) and ``kinematic``
+  (the subject's kinematic prior from the run's templates, when it holds them); both read the key
+  frames 0, k, 2k, ... of the run's ``--prior_factor`` and their masks;
 * ``measurement_floor`` (phantom only, where the noise-free ``velocity_true`` exists): the measured maps
   scored against the truth. A model that predicted the true velocity exactly would score about this
   against the measurement, so it is the floor of the fidelity columns;
@@ -79,11 +82,13 @@ from assessment.tables import display_value, to_csv
 from data.acquisition import warn_outside_training
 from data.mvm_io import SliceData, Subject, read_subject, write_subject
 from data.selection import readable_subjects, select_subjects, split_paths
+from models.kinematics.population import PopulationPrior
+from models.kinematics.prior import KinematicPrior
 from models.kinematics.subject import SliceCurves
 from models.loading import load_trained_model, training_acquisition
-from models.phase.priors import grid_keys, kinematic_curves
+from models.phase.priors import grid_keys, kinematic_curves, prior_factor
 from models.phase.synthesis import synthesise_cine
-from models.phase.yardsticks import PopulationPrior
+from models.rows import STAGE2_ROWS, run_kinematic_prior, yardstick_twins
 from util.atomic import write_text
 from util.cli import SkippedInputs
 from util.conventions import DIRECTIONS, VELOCITY_DATA_RANGE, venc_scale
@@ -100,7 +105,10 @@ COLUMNS = (
     "method", "run", *FIDELITY_COLUMNS, "mae_myo_cm_s", "mae_myo_true_cm_s", "skill", *REALISM_COLUMNS, "n_slices"
 )  # fmt: skip
 FLOOR, REAL = "measurement_floor", "real"
-ZERO, POPULATION = "zero", "population"
+ZERO = "zero"
+#: the row stage 2's paired differences are against: ``population``, as in stage-2 tables written before
+#: ``population_bulk`` was one of its rows (the chain's are against ``population_bulk``)
+CI_REFERENCE = ("population",)
 #: per-subject metrics that get a bootstrap interval and a paired difference from ``population``
 REGIONAL_CI_METRICS = (
     "mae_myo_cm_s",
@@ -210,14 +218,19 @@ def _load_methods(opt: argparse.Namespace, device: torch.device) -> list[tuple[s
     return methods
 
 
-def yardstick_maps(s: SliceData, population: PopulationPrior) -> dict[str, np.ndarray]:
-    """Velocity / VENC [T, 3, H, W] of the yardsticks on slice ``s``: zero, and the population prior on
-    the slice's myocardium (when the run holds one)."""
-    venc = venc_scale(s.venc_cm_s, dtype=np.float32)
-    maps = {ZERO: np.zeros((s.num_frames, 3, *s.shape), dtype=np.float32)}
-    if population.ready:
-        maps[POPULATION] = population.velocity(s) / venc
-    return maps
+def comparison_maps(
+    subject: Subject, population: PopulationPrior, kinematic: KinematicPrior | None, factor: int
+) -> dict[str, dict[str, np.ndarray]]:
+    """Per slice of ``subject``, velocity / VENC [T, 3, H, W] of the comparison rows
+    (``models.rows.STAGE2_ROWS``) on the file's own masks: ``zero``; with a population prior
+    ``population`` and ``population_bulk``; with a ``kinematic`` prior ``kinematic``. The rows that read
+    the subject see only its key frames 0, k, 2k, ... (``factor`` k) and their masks."""
+    twins = yardstick_twins(subject, population, subject, grid_keys(subject, factor), kinematic, STAGE2_ROWS)
+    out = {}
+    for name, s in subject.slices.items():
+        venc = venc_scale(s.venc_cm_s, dtype=np.float32)
+        out[name] = {row: twin.slices[name].velocity / venc for row, twin in twins.items()}
+    return out
 
 
 def _score(pred: np.ndarray, s: SliceData, tissue: np.ndarray, rendered: np.ndarray | None) -> dict[str, float]:
@@ -241,18 +254,19 @@ def subject_priors(subject: Subject, methods: list[tuple[str, str, Any]]) -> lis
         if getattr(model, "prior_kind", "none") != "kinematic":
             out.append(None)
             continue
-        keys = grid_keys(subject, int(model.opt.prior_factor))
+        keys = grid_keys(subject, prior_factor(model.opt))
         out.append(kinematic_curves(model.kinematics, model.population, subject, keys))
     return out
 
 
 def _evaluate_slice(
     s: SliceData, key: dict[str, str], methods: list[tuple[str, str, Any]], generators: list, batch_size: int,
-    priors: list[SliceCurves | None],
+    priors: list[SliceCurves | None], compared: dict[str, np.ndarray],
 ) -> tuple[list[dict[str, Any]], np.ndarray, dict[str, np.ndarray]]:  # fmt: skip
-    """Rows of every method, yardstick, floor and ``real`` on one slice, the first model's maps, and every
-    scored estimate (label -> [T, 3, H, W] in VENC units, for the regional reading); ``priors``: each
-    method's prior curves of the slice (kinematic runs) or None."""
+    """Rows of every method, comparison row (``compared``: label -> its map in VENC units), floor and
+    ``real`` on one slice, the first model's maps, and every scored estimate (label -> [T, 3, H, W] in VENC
+    units, for the regional reading); ``priors``: each method's prior curves of the slice (kinematic runs)
+    or None."""
     unit = normalise_magnitude(s.magnitude)
     tissue = np.asarray(tissue_mask_from_magnitude(unit), dtype=bool)
     myo = np.asarray(s.myocardium) != 0
@@ -267,7 +281,7 @@ def _evaluate_slice(
         rows.append({**key, "method": method, "run": run, **_score(estimate, s, tissue, rendered)})
         synthesised = rendered if synthesised is None else synthesised
         estimates[method] = estimate
-    for name, pred in yardstick_maps(s, methods[0][2].population).items():
+    for name, pred in compared.items():
         rows.append({**key, "method": name, "run": "", **_score(pred, s, tissue, None)})
         estimates[name] = pred
     venc = np.asarray(s.venc_cm_s, dtype=np.float64)
@@ -320,7 +334,7 @@ def add_regional(
         for r in records for m in methods
     }  # fmt: skip
     regional = regional_rows(records, methods, normals, per_subject)
-    add_regional_summary(rows, regional, normals, REGIONAL_CI_METRICS)
+    add_regional_summary(rows, regional, normals, REGIONAL_CI_METRICS, references=CI_REFERENCE)
     groups = []
     for group, members in group_members(regional).items():
         mine = [{**r, "method": f"{r['method']} ({group})"} for r in per_slice if r["subject"] in members]
@@ -328,7 +342,7 @@ def add_regional(
         group_rows = average_rows(mine, labels)
         metrics.add_skill_scores(group_rows, "mae_myo_cm_s", "mae_myo_true_cm_s", "skill", f"{ZERO} ({group})")
         kept = {m: [x for x in xs if x.subject in members] for m, xs in regional.items()}
-        add_regional_summary(group_rows, kept, normals, REGIONAL_CI_METRICS, group)
+        add_regional_summary(group_rows, kept, normals, REGIONAL_CI_METRICS, group, references=CI_REFERENCE)
         groups += group_rows
     return groups
 
@@ -344,19 +358,23 @@ def _write_outputs(out_dir: Path, rows: list[dict[str, Any]], per_slice: list[di
 
 
 def _evaluate_subject(
-    subject: Subject, path: Path, methods: list, generators: list, opt: argparse.Namespace, per_slice: list
-) -> tuple[dict[str, SliceData], list]:
+    subject: Subject, path: Path, methods: list, generators: list, opt: argparse.Namespace, per_slice: list,
+    kinematic: KinematicPrior | None,
+) -> tuple[dict[str, SliceData], list]:  # fmt: skip
     """Rows of every slice of one subject (into ``per_slice``); its slices with the synthesised velocity, and
-    each slice's velocity estimates per method (for the regional measures)."""
+    each slice's velocity estimates per method (for the regional measures). The comparison rows use the
+    first run's population prior and key-frame spacing, and ``kinematic``."""
     slices_out, estimates = {}, []
     for name, s in subject.slices.items():
         if s.frame_index is not None:
             raise DataError(f"{path}: slice {name!r} holds key frames only; stage 2 needs every frame")
     priors = subject_priors(subject, methods)
+    first = methods[0][2]
+    compared = comparison_maps(subject, first.population, kinematic, prior_factor(first.opt))
     for name, s in subject.slices.items():
         mine = [None if p is None else p[name] for p in priors]
         rows, synthesised, maps = _evaluate_slice(s, {"subject": path.stem, "slice": name}, methods, generators,
-                                                  max(1, int(opt.batch_size)), mine)  # fmt: skip
+                                                  max(1, int(opt.batch_size)), mine, compared[name])  # fmt: skip
         per_slice.extend(rows)
         estimates.append(maps)
         velocity = synthesised * venc_scale(s.venc_cm_s, dtype=np.float32)
@@ -374,6 +392,9 @@ def run_phase_test(opt: argparse.Namespace) -> dict[str, Any]:
         print(first.noise.describe())
     if not first.population.ready:
         print(f"note: run {opt.name} holds no population prior (trained before it existed): no population row")
+    kinematic = run_kinematic_prior(first)
+    if kinematic is None:
+        print(f"note: run {opt.name} holds no kinematic prior templates: no kinematic row")
     out_dir = Path(opt.results_dir) / opt.name / "phase"
     generators = [torch.Generator(device=device).manual_seed(int(opt.seed)) for _ in methods]
     paths = select_subjects(opt.dataroot, opt.split, opt.subjects, opt.max_subjects)
@@ -388,14 +409,14 @@ def run_phase_test(opt: argparse.Namespace) -> dict[str, Any]:
         except DataError as exc:
             skipped.skip(path, exc)
             continue
-        slices_out, estimates = _evaluate_subject(subject, path, methods, generators, opt, per_slice)
+        slices_out, estimates = _evaluate_subject(subject, path, methods, generators, opt, per_slice, kinematic)
         target = out_dir / "subjects" / f"{path.stem}.h5"
         written.append(write_subject(target, Subject(subject.subject_id, slices_out, subject.attrs)))
         records.append(regional_record(replace(subject, subject_id=path.stem), estimates))
     if len(skipped.names) == len(paths):
         skipped.check(len(paths))
 
-    labels = [(m, run) for m, run, _ in methods] + [(ZERO, ""), (POPULATION, ""), (FLOOR, ""), (REAL, "")]
+    labels = [(m, run) for m, run, _ in methods] + [(row, "") for row in STAGE2_ROWS] + [(FLOOR, ""), (REAL, "")]
     rows = average_rows(per_slice, labels)
     add_skill(rows)
     rows += add_regional(rows, per_slice, records, regional_normals(opt.dataroot))

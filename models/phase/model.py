@@ -53,6 +53,7 @@ from assessment.metrics import psnr_torch
 from data.mvm_io import SLICE_POSITIONS, SliceData, read_subject
 from data.transforms import window_centre
 from models.base_model import BaseModel
+from models.kinematics.population import CYCLE_BINS, PopulationPrior, fit_population_prior
 from models.kinematics.templates import KinematicTemplates
 from models.losses import masked_l1
 from models.networks import (
@@ -69,7 +70,6 @@ from models.padding import pad_to_multiple
 from models.phase.background_noise import NOISE_KINDS, BackgroundNoise, collect_background
 from models.phase.priors import add_prior_options, attach_kinematic_priors, choose_templates, resolve_prior_kind
 from models.phase.tissue_noise import TISSUE_NOISE_KINDS, add_tissue_noise
-from models.phase.yardsticks import CYCLE_BINS, PopulationPrior, fit_population_prior
 from util.conventions import DIRECTIONS, MASK_THRESHOLD, VELOCITY_DATA_RANGE
 from util.errors import OptionError
 from util.option_values import require_at_least
@@ -400,7 +400,7 @@ class PhaseModel(BaseModel):
 
     def prepare_training(self, train_dataset: Any, val_dataset: Any | None = None) -> None:
         """Estimate what the run keeps from its training split (the same on every rank): the population
-        prior of the yardsticks (models/phase/yardsticks.py), the kinematic prior's templates
+        prior (models/kinematics/population.py), the kinematic prior's templates
         (models/kinematics/templates.py) and the empirical background noise model; for a ``--prior
         kinematic`` run, also give both datasets their subjects' priors (models/phase/priors.py)."""
         paths = dict.fromkeys(entry.path for entry in train_dataset.slices)

@@ -1,11 +1,11 @@
 """Which prior a stage-2 generator refines (``--prior``), and the kinematic prior's curves for its inputs.
 
 ``--prior none`` (default): the generator predicts the velocity from the images alone. ``population``:
-the training set's mean curves on the frame's myocardium (``models.phase.yardsticks.PopulationPrior``)
+the training set's mean curves on the frame's myocardium (``models.kinematics.population.PopulationPrior``)
 enter as three input channels and are added to its output. ``kinematic``: the same with the subject's
 own kinematic prior (``models.kinematics``), read from its key frames, in place of the population's.
 ``--population_prior``, the older spelling of ``--prior population``, is still read (runs saved before
-``--prior`` existed, such as the shipped twin, hold only it).
+``--prior`` existed hold only it; the shipped twin refines the kinematic prior).
 
 A kinematic run's prior must be the one inference can give: for a training subject, fitted from its key
 frames (every ``--prior_factor``-th frame, as the chain reads it) with templates made without it
@@ -26,6 +26,7 @@ from assessment.velocity import DEFAULT_SEPTUM_DEG
 from data.cycle import key_frame_grid
 from data.keyframes import KeyFrames
 from data.mvm_io import SliceData, Subject, read_subject
+from models.kinematics.population import PopulationPrior
 from models.kinematics.prior import KinematicPrior
 from models.kinematics.subject import (
     PriorTable,
@@ -37,10 +38,11 @@ from models.kinematics.subject import (
     subject_curves,
 )
 from models.kinematics.templates import KinematicTemplates, fit_templates
-from models.phase.yardsticks import PopulationPrior
 from util.errors import DataError, OptionError
 
 PRIOR_KINDS = ("none", "population", "kinematic")
+#: ``--prior_factor``'s default, also the key-frame spacing of runs saved before the option existed
+DEFAULT_PRIOR_FACTOR = 6
 
 
 def resolve_prior_kind(opt: argparse.Namespace) -> str:
@@ -77,7 +79,7 @@ def add_prior_options(g: argparse._ArgumentGroup) -> None:
     g.add_argument(
         "--prior_factor",
         type=int,
-        default=6,
+        default=DEFAULT_PRIOR_FACTOR,
         help="--prior kinematic: key-frame spacing the training and validation subjects' priors are fitted "
         "from (and stage-2 evaluation's); the chain uses its own --factor",
     )
@@ -88,6 +90,11 @@ def add_prior_options(g: argparse._ArgumentGroup) -> None:
         help="--prior kinematic: folds of the training subjects; each subject's prior is fitted with "
         "templates made from the other folds, as a test subject's is made without it",
     )
+
+
+def prior_factor(opt: argparse.Namespace) -> int:
+    """The key-frame spacing a run's kinematic priors and stage-2 comparison rows are read with."""
+    return int(getattr(opt, "prior_factor", None) or DEFAULT_PRIOR_FACTOR)
 
 
 def _note(message: str) -> None:

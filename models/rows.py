@@ -1,12 +1,12 @@
-"""The rows of the chain's tables besides the twins: yardsticks, the kinematic prior, and the ceilings.
+"""The comparison rows of the stage-2 and the chain tables: yardsticks, the kinematic prior, the ceilings.
 
-Every one is a twin of the subject that differs from the HDL twin only in its velocity (same cine, same
-masks), so the tables compare velocities alone:
+Every one is a twin of the subject that differs from the model's twin only in its velocity (same cine,
+same masks), so the tables compare velocities alone (:func:`yardstick_twins` makes them):
 
 ============== ============================================================================================
 zero           no motion at all
 population     the training set's mean curves per slice position and cycle fraction on the twin's
-               myocardium (``models.phase.yardsticks.PopulationPrior``)
+               myocardium (``models.kinematics.population.PopulationPrior``)
 population_bulk the population prior plus the in-plane bulk velocity of the key-frame mask centroids; the
                curves remove bulk motion, so only the pixel errors differ from ``population``
 flow           the key frames registered to the first by TV-L1 optical flow, the myocardial points'
@@ -24,21 +24,28 @@ own masks (what the scan itself gives), and ``velocity_true``, the noise-free tr
 
 Everything but the ceilings reads only the key frames of the input, their masks and the acquisition's
 attributes (RR interval, pixel spacing, septum orientation).
+
+The chain's table (``models.hdl.evaluation``) shows every row. Stage 2's (``models.phase.evaluation``)
+shows :data:`STAGE2_ROWS` on the file's own cine and masks, with the key frames of the phase run's
+``--prior_factor``: ``flow`` registers every subject's key frames, which costs more than the rest of
+its evaluation, and stage 2 scores the measured maps itself (``measurement_floor``, the chain's
+``acquired_phase``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
 from data.keyframes import KeyFrames
 from data.mvm_io import SliceData, Subject
+from models.kinematics.population import PopulationPrior
 from models.kinematics.prior import KinematicPrior
 from models.kinematics.subject import kinematic_velocities
 from models.kinematics.yardsticks import flow_velocity, population_plus_bulk
-from models.phase.yardsticks import PopulationPrior
 
 #: Descriptions of the rows, for the pages.
 DESCRIPTIONS = {
@@ -60,6 +67,10 @@ READS_SUBJECT = ("kinematic", "flow", "population_bulk")
 
 #: every row this module makes
 ALL_ROWS = frozenset(("zero", "population", *READS_SUBJECT, "acquired_phase", "velocity_true"))
+
+
+#: the rows of stage 2's table, in its order (see the module docstring)
+STAGE2_ROWS = ("zero", "population", "population_bulk", "kinematic")
 
 
 def _with_velocity(twin: Subject, method: str, velocity_of: Callable[[str, SliceData], np.ndarray]) -> Subject:
@@ -101,6 +112,22 @@ def ceilings(source: Subject, rows: Collection[str] = ("acquired_phase", "veloci
         if method in rows and full and all(getattr(s, field) is not None for s in source.slices.values()):
             out[method] = _with_velocity(source, method, lambda _n, s, f=field: getattr(s, f))
     return out
+
+
+def population_floor(phase_model: Any) -> dict[str, np.ndarray]:
+    """The population curves of a phase run, the kinematic prior's floor model (empty without a prior)."""
+    population = getattr(phase_model, "population", None)
+    return population.curves if population is not None and population.ready else {}
+
+
+def run_kinematic_prior(phase_model: Any) -> KinematicPrior | None:
+    """The kinematic prior of a phase run's templates (None when it holds none: runs trained before they
+    existed, or on too few subjects); templates saved before they held the population floor take the
+    run's population prior."""
+    templates = getattr(phase_model, "kinematics", None)
+    if templates is None or not templates.ready:
+        return None
+    return KinematicPrior(templates.with_population(population_floor(phase_model)))
 
 
 def yardstick_twins(
