@@ -179,3 +179,67 @@ def test_a_package_lists_only_its_own_modules() -> None:
         assert listed_but_absent(init.parent, ast.get_docstring(ast.parse(init.read_text())) or "") == [], init
     table = "One module per concept:\n\n    html          pages\n    forecast      scores\n    renderer      drives\n"
     assert listed_but_absent(ROOT / "assessment" / "report", table) == ["forecast", "renderer"]
+
+
+#: the packages whose every module docs/ARCHITECTURE.md's tree names (or, where it names only the package, the
+#: module table of the package's own docstring does)
+TREE_PACKAGES = ("assessment", "data", "models", "util")
+#: a file the tree names (lower case: ``scripts/X.py`` is a placeholder)
+_TREE_FILE = re.compile(r"\b[a-z_][a-z0-9_]*\.py\b")
+
+
+def architecture_tree() -> str:
+    """The fenced tree under "## The tree" of docs/ARCHITECTURE.md."""
+    text = (ROOT / "docs" / "ARCHITECTURE.md").read_text()
+    return re.search(r"^## The tree\n\n```\n(.*?)^```", text, flags=re.S | re.M).group(1)
+
+
+def module_table(package: Path) -> set[str] | None:
+    """The names in the module table of ``package``'s docstring; None when it has none."""
+    docstring = ast.get_docstring(ast.parse((package / "__init__.py").read_text())) or ""
+    tables = _MODULE_TABLE.findall(docstring)
+    if not tables:
+        return None
+    return {row.split()[0].removesuffix(".py").rstrip("/") for t in tables for row in t.splitlines()}
+
+
+def modules_of(package: Path) -> set[str]:
+    """The modules (``__init__`` and ``__main__`` aside) and subpackages of ``package``."""
+    modules = {p.stem for p in package.glob("*.py") if p.name not in ("__init__.py", "__main__.py")}
+    return modules | {d.name for d in package.iterdir() if (d / "__init__.py").is_file()}
+
+
+def unlisted_modules(root: Path, tree: str, packages: tuple[str, ...] = TREE_PACKAGES) -> list[str]:
+    """Modules of ``packages`` (under ``root``) that are neither named in ``tree`` (``name.py``) nor in the
+    module table of their package, and modules a package's table leaves out."""
+    named = set(_TREE_FILE.findall(tree))
+    missing = []
+    for init in sorted(p for pkg in packages for p in (root / pkg).rglob("__init__.py")):
+        table = module_table(init.parent)
+        for name in sorted(modules_of(init.parent)):
+            is_module = (init.parent / f"{name}.py").is_file()
+            if (name not in table) if table is not None else (is_module and f"{name}.py" not in named):
+                missing.append(str((init.parent / name).relative_to(root)))
+    return missing
+
+
+def test_every_module_is_in_the_architecture_tree_or_its_package_table() -> None:
+    assert unlisted_modules(ROOT, architecture_tree()) == []
+
+
+def test_the_architecture_tree_names_only_files_that_exist() -> None:
+    files = {Path(p).name for p in _repo_files()}
+    assert sorted(set(_TREE_FILE.findall(architecture_tree())) - files) == []
+
+
+def test_a_module_left_out_of_the_tree_or_a_table_is_found(tmp_path: Path) -> None:
+    tree = architecture_tree()
+    assert unlisted_modules(ROOT, tree.replace("rows.py", "")) == ["models/rows"]
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text('"""A package.\n\nOne module per concept:\n\n    listed    does a\n"""\n')
+    for name in ("listed", "forgotten", "named_in_tree"):
+        (package / f"{name}.py").write_text("")
+    assert unlisted_modules(tmp_path, "named_in_tree.py", ("pkg",)) == ["pkg/forgotten", "pkg/named_in_tree"]
+    (package / "__init__.py").write_text('"""A package without a table of its modules."""\n')
+    assert unlisted_modules(tmp_path, "listed.py named_in_tree.py", ("pkg",)) == ["pkg/forgotten"]

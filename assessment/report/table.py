@@ -1,7 +1,9 @@
 """The report's tables: per-slice metrics, their summary per method, velocity curves and peaks (CSV).
 
-``metrics.csv`` has one row per method (``hdl``, ``baseline``, the yardsticks ``zero`` and
-``population``): every metric is the mean over the slices that have it (a slice without a reference
+``metrics.csv`` has one row per method the chain gives it (``models.hdl.evaluation.METHODS``, those a run
+makes: the twins ``hdl`` and ``baseline``, ``kinematic``, the yardsticks ``flow``, ``population_bulk``,
+``population`` and ``zero``, the ceilings ``acquired_phase`` and ``velocity_true``; ``models.rows`` makes
+all but the twins): every metric is the mean over the slices that have it (a slice without a reference
 velocity has no velocity metrics); ``vel_skill`` is ``1 - MAE / MAE(zero)`` of the myocardial velocity,
 against the noise-free truth where it exists (the phantom), else against the acquired maps; ``fid`` is a
 number only when FID was computed, else the string ``unavailable: <reason>``.

@@ -16,6 +16,23 @@ Public API:
     SliceParams, SliceMotion                            the parameters and motion model of a slice
 
 Command line: ``python -m data.phantom --out DIR --subjects N --frames T --size S --seed K`` (``--help``).
+
+One module per concept:
+
+    config             cohort settings: image grid, acquisition ranges, pathology
+    params             parameter records of a slice: timing, geometry, motion amplitudes, pathology, surroundings
+    sampling           drawing a subject's parameters from its random generator
+    variety            out-of-model draws: pathology, waveforms and images unlike the reference phantom's
+    waveforms          smooth periodic velocity waveforms with exact primitives
+    segments           AHA segments as angular sectors, smooth regional weights for pathology
+    motion             where every material point of the LV and RV is, and how fast it moves
+    anatomy            drawing a slice: static surroundings once, the moving heart at every frame
+    acquisition        simulated phase-contrast acquisition: complex noise, magnitude, wrapped phase
+    analytic           exact velocity curves and wall radii of a slice, from its motion model
+    generate           subjects and cohorts, written in the canonical file format
+    pathology_summary  what a cohort's subjects were given, healthy or patient, one line each
+    cli                the command line (``python -m data.phantom``)
+    figure             the figure of one subject for docs/PHANTOM.md
 """
 
 from data.phantom.analytic import (

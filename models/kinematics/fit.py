@@ -11,13 +11,16 @@ what the subject fit matches:
    ``D`` the population templates (``templates.KinematicTemplates``) and ``w`` the warp that puts the
    subject's landmarks on the canonical ones. Least squares (``scipy.optimize.least_squares``) with the
    population as prior: landmark times around their regression on RR (its residual SD), gains around 1.
+   With ``fit_timing=False`` the landmark times stay the population's for the subject's RR and only the
+   gains are fitted. Both are candidates of the per-subject model choice (``choice``: ``gains`` and
+   ``segments`` keep the population's timing, ``timing`` and ``timing_segments`` fit it).
 2. **Segments** (``fit_segments``): with the timing fixed, each AHA segment's radial gain and delay from its
    own mean-distance trajectory, priors gain = the slice's radial gain +- 0.5 and delay 0 +- 60 ms, both
    shrunk towards the slice in proportion to how few key frames there are (``segment_shrinkage``): with
    five key frames a segment has five distances for its level, gain and delay, and an unshrunk fit
    follows the noise.
 
-The velocities are the fitted displacements' time derivatives (``KinematicFit.curves``): the same curve
+The velocities are the fitted displacements' time derivatives (:func:`fitted_curves`): the same curve
 shapes as the population, stretched to the subject's events, scaled by its gains, shifted per segment.
 The longitudinal velocity, which a short-axis image does not show, takes the fitted timing and the
 population's amplitude, scaled per segment by the segment's radial gain relative to the slice's (regional
