@@ -18,14 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from assessment.velocity import COMPONENTS, peak_summary, velocity_curves
-from data.mvm_io import SUBJECT_SUFFIX, read_subject
+from data.mvm_io import SLICE_POSITIONS, SUBJECT_SUFFIX, read_subject
 from data.phantom.analytic import frame_phases, slice_params
 from data.phantom.motion import SliceMotion
 from data.phantom.pathology_summary import pathology_table
 from util.cli import ToolParser
 from util.errors import DataError, OptionError
 
-SLICES = ("basal", "mid", "apical")
 PEAKS = ("systolic", "e_prime", "a_prime")
 
 #: Approximate global peak velocities (cm/s) of healthy young adults in TPM studies (Jung et al. 2006
@@ -53,7 +52,7 @@ def cohort_peaks(folder: str | Path) -> tuple[dict, dict]:
     if not files:
         raise OptionError(f"{folder}: no phantom subject files (*{SUBJECT_SUFFIX})")
     values: dict = {}
-    extra: dict = {position: {"rv_long": [], "papillary": []} for position in SLICES}
+    extra: dict = {position: {"rv_long": [], "papillary": []} for position in SLICE_POSITIONS}
     for path in files:
         for position, s in read_subject(path).slices.items():
             if s.velocity_true is None or "phantom" not in s.attrs:
@@ -88,7 +87,7 @@ def markdown_tables(values: dict, extra: dict, n_subjects: int) -> str:
         "| slice | direction | peak | phantom cm/s | literature cm/s | phantom time to peak ms |",
         "|---|---|---|---|---|---|",
     ]
-    for position in SLICES:
+    for position in SLICE_POSITIONS:
         for component in COMPONENTS:
             for peak in PEAKS:
                 entry = values.get((position, component, peak))
@@ -100,7 +99,7 @@ def markdown_tables(values: dict, extra: dict, n_subjects: int) -> str:
                     f"| {_fmt(entry['time_ms'])} |"
                 )
     lines += ["", "| slice | RV free wall longitudinal S' cm/s | papillary muscles drawn |", "|---|---|---|"]
-    for position in SLICES:
+    for position in SLICE_POSITIONS:
         e = extra[position]
         lines.append(f"| {position} | {_fmt(e['rv_long'])} | {_fmt(e['papillary'])} |")
     return "\n".join(lines)

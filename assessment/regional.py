@@ -43,7 +43,7 @@ from scipy.stats import rankdata
 from assessment.bootstrap import DEFAULT_RESAMPLES, bootstrap_statistic
 from assessment.metrics import curve_agreement, mean_skipping_nan
 from assessment.velocity import VelocityCurves, peak_summary, velocity_curves
-from data.mvm_io import Subject
+from data.mvm_io import SLICE_POSITIONS, Subject
 from util.errors import DataError
 
 #: a segment whose regional motion scale is at most this is abnormal (hypokinetic or akinetic)
@@ -336,14 +336,13 @@ def truth_from_attrs(slice_attrs: Sequence[Mapping[str, object]], pathology: boo
 
 
 # ----------------------------------------------------------------------------------- per-subject measures
-LEVELS = ("basal", "mid", "apical")
 SEGMENT_PEAK_COLUMNS = tuple(f"seg_peak_{c}_{p}_{stat}" for c, p in REGIONAL_PEAKS for stat in ("r", "mae_cm_s"))
 SUBJECT_COLUMNS = (
     *SEGMENT_PEAK_COLUMNS,
     "hypo_ratio",
     "dyssync_index_ms",
     "dyssync_err_ms",
-    *(f"circ_r_{level}" for level in LEVELS),
+    *(f"circ_r_{level}" for level in SLICE_POSITIONS),
 )
 COHORT_COLUMNS = ("detect_auc", "detect_sensitivity", "detect_specificity", "detect_healthy_fpr")
 
@@ -362,7 +361,7 @@ def subject_measures(data: RegionalPeaks, reference: RegionalPeaks | None, truth
         agreement = segment_agreement(data.values[f"{c}_{p}"], reference.values[f"{c}_{p}"])
         out[f"seg_peak_{c}_{p}_r"], out[f"seg_peak_{c}_{p}_mae_cm_s"] = agreement["r"], agreement["mae"]
     out["dyssync_err_ms"] = abs(out["dyssync_index_ms"] - dyssynchrony_index(reference.ttp_ms))
-    for level in LEVELS:
+    for level in SLICE_POSITIONS:
         if level in data.circumferential and level in reference.circumferential:
             agreement = curve_agreement(data.circumferential[level], reference.circumferential[level])
             out[f"circ_r_{level}"] = agreement["correlation"]

@@ -14,11 +14,12 @@ import dataclasses
 import numpy as np
 import pytest
 
+from data.mvm_io import SLICE_POSITIONS
 from data.phantom import PhantomConfig, SliceMotion, analytic_global_curves, generate_subject, wall_radii
 from data.phantom.cli import build_parser
 from data.phantom.cli import main as phantom_main
 from data.phantom.params import SliceParams
-from data.phantom.sampling import SLICES, draw_subject
+from data.phantom.sampling import draw_subject
 from data.phantom.variety import INDEPENDENT_RANGES
 from util.errors import OptionError
 
@@ -50,7 +51,7 @@ def test_altered_curves_differ_from_the_reference_ones_by_value():
     peaks_ref, peaks_alt = [], []
     for seed in SEEDS:
         reference, altered = _pair(seed)
-        for position in SLICES:
+        for position in SLICE_POSITIONS:
             a, b = reference[position], altered[position]
             ca, cb = analytic_global_curves(a, FRAMES), analytic_global_curves(b, FRAMES)
             for component in r:
@@ -69,7 +70,7 @@ def test_altered_motion_closes_and_its_velocity_integrates_to_its_displacement(s
     """Every waveform of an altered slice returns to its start each beat, and the analytic wall radius
     is the integral of its rate (trapezoid over 400 frames, 0.02 mm), as for the reference shapes."""
     _, altered = _pair(seed)
-    for position in SLICES:
+    for position in SLICE_POSITIONS:
         p = altered[position]
         assert p.systolic_humps is not None and sum(h[3] for h in p.systolic_humps) == pytest.approx(1.0)
         motion = SliceMotion(p)
@@ -87,7 +88,7 @@ def test_the_option_changes_only_the_waveforms_of_a_subject():
     waveform_fields = {"timing", "es_fraction", "radial_e_fraction", "long_e_cm_s", "long_a_cm_s", "systolic_humps"}
     for seed in (0, 3):
         reference, altered = _pair(seed)
-        for position in SLICES:
+        for position in SLICE_POSITIONS:
             a, b = reference[position], altered[position]
             assert "systolic_humps" not in a.to_dict() and b.to_dict()["systolic_humps"] == b.systolic_humps
             for f in dataclasses.fields(SliceParams):

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from data.mvm_io import SLICE_POSITIONS
 from data.phantom.analytic import slice_params
 from data.phantom.anatomy import render_slice
 from data.phantom.config import PhantomConfig
 from data.phantom.generate import generate_subject
-from data.phantom.sampling import SLICES
 from util.cli import ToolParser, run_tool
 
 STRUCTURES = ("myocardium", "lv_cavity_tissue", "lv_blood", "rv_wall", "rv_blood", "epicardial_fat")
@@ -38,7 +38,7 @@ def draw(out: str, seed: int = 0) -> None:
     config = PhantomConfig(frames=50, size=128)
     subject = generate_subject("figure", seed, config)
     fig, axes = plt.subplots(3, 6, figsize=(15, 7.8))
-    for row, position in enumerate(SLICES):
+    for row, position in enumerate(SLICE_POSITIONS):
         s = subject.slices[position]
         timing = s.attrs["phantom"]["timing"]
         es = round(timing["end_systole"] * config.frames) % config.frames

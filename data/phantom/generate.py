@@ -17,13 +17,21 @@ from pathlib import Path
 
 import numpy as np
 
-from data.mvm_io import SUBJECT_SUFFIX, SliceData, Subject, default_splits, write_splits, write_subject
+from data.mvm_io import (
+    SLICE_POSITIONS,
+    SUBJECT_SUFFIX,
+    SliceData,
+    Subject,
+    default_splits,
+    write_splits,
+    write_subject,
+)
 from data.phantom.acquisition import acquire, eddy_offsets
 from data.phantom.anatomy import render_slice
 from data.phantom.config import PhantomConfig
 from data.phantom.motion import segment_truth_values
 from data.phantom.params import SliceParams
-from data.phantom.sampling import SLICES, describe_pathology, draw_subject
+from data.phantom.sampling import describe_pathology, draw_subject
 from util.errors import OptionError
 
 #: Noise-free myocardial signal level in the stored magnitude (arbitrary units, scanner-like range).
@@ -79,12 +87,12 @@ def generate_subject(
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise OptionError(f"phantom seed must be a non-negative integer, got {seed!r}")
     root = np.random.SeedSequence(int(seed))
-    param_seq, *slice_seqs = root.spawn(1 + len(SLICES))
+    param_seq, *slice_seqs = root.spawn(1 + len(SLICE_POSITIONS))
     drawn, params = draw_subject(np.random.default_rng(param_seq), config, patient)
     venc = np.asarray(drawn["venc_cm_s"], dtype=np.float64)
     spacing = float(drawn["pixel_spacing_mm"])
     slices: dict[str, SliceData] = {}
-    for position, seq in zip(SLICES, slice_seqs, strict=True):
+    for position, seq in zip(SLICE_POSITIONS, slice_seqs, strict=True):
         rng = np.random.default_rng(seq)
         p = params[position]
         render = render_slice(p, config.frames, config.size, spacing)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from data.mvm_io import SLICE_POSITIONS
 from data.phantom.config import PhantomConfig
 from data.phantom.motion import Humps, SliceMotion, contraction_waveform
 from data.phantom.params import Anatomy, Scene, SliceParams, Timing
@@ -38,8 +39,6 @@ from data.phantom.variety import (
     independent_waveforms,
 )
 from data.phantom.variety import uniform as _u
-
-SLICES = ("basal", "mid", "apical")
 
 
 def _u_whole(rng: np.random.Generator, lo: float, hi: float) -> float:
@@ -474,7 +473,7 @@ def draw_subject(
     heart = _draw_heart(rng, config)
     slices = {
         position: _draw_slice(rng, position, config, rr, timing, long_base, heart, pathology, altered)
-        for position in SLICES
+        for position in SLICE_POSITIONS
     }
     texture = draw_texture(rng, config.appearance)
     for params in slices.values():
