@@ -21,7 +21,8 @@ from data.mvm_io import list_subjects, load_splits, read_subject
 from models.loading import load_trained_model
 from models.phase.background_noise import BackgroundNoise, collect_background
 from models.phase.evaluation import COLUMNS, REGIONAL_COLUMNS, add_regional, add_skill, average_rows
-from models.phase.model import PhaseModel, composite, tissue_from_magnitude
+from models.phase.foreground import composite, tissue_from_magnitude
+from models.phase.model import PhaseModel
 from models.phase.tissue_noise import phase_noise_std
 from options.train_options import TrainOptions
 from util.errors import OptionError

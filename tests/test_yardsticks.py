@@ -15,8 +15,9 @@ from data.mvm_io import SliceData, Subject
 from data.transforms import neighbour_indices
 from models.interp.inference import fourier_cine, fourier_weights, linear_cine
 from models.kinematics.population import CYCLE_BINS, PopulationPrior, fit_population_prior, periodic_resample
+from models.phase.conditioning import FrameContext, cycle_condition, prior_velocity
 from models.phase.evaluation import ZERO, add_skill, comparison_maps
-from models.phase.model import FrameContext, PhaseModel, cycle_condition, prior_velocity
+from models.phase.model import PhaseModel
 from util.errors import DataError, OptionError
 
 T, SIZE = 50, 48

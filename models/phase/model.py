@@ -42,150 +42,34 @@ import argparse
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from assessment.metrics import psnr_torch
-from data.mvm_io import SLICE_POSITIONS, SliceData, read_subject
-from data.transforms import window_centre
+from data.mvm_io import read_subject
 from models.base_model import BaseModel
-from models.kinematics.population import CYCLE_BINS, PopulationPrior, fit_population_prior
+from models.kinematics.population import PopulationPrior, fit_population_prior
 from models.kinematics.templates import KinematicTemplates
 from models.losses import masked_l1
 from models.networks import (
     BLOCK_TYPES,
-    GAN_MODES,
-    NORM_KINDS,
     GANLoss,
     PatchDiscriminator,
     UNet,
-    add_network_options,
     init_weights,
 )
 from models.padding import pad_to_multiple
-from models.phase.background_noise import NOISE_KINDS, BackgroundNoise, collect_background
-from models.phase.priors import add_prior_options, attach_kinematic_priors, choose_templates, resolve_prior_kind
+from models.phase.background_noise import BackgroundNoise, collect_background
+from models.phase.conditioning import N_CONDITION_FEATURES, FrameContext, cycle_condition, prior_velocity
+from models.phase.foreground import centre_frame, centre_frame01, composite, tissue_from_magnitude
+from models.phase.options import add_phase_options
+from models.phase.priors import attach_kinematic_priors, choose_templates, resolve_prior_kind
 from models.phase.tissue_noise import TISSUE_NOISE_KINDS, add_tissue_noise
-from util.conventions import DIRECTIONS, MASK_THRESHOLD, VELOCITY_DATA_RANGE
+from util.conventions import DIRECTIONS, VELOCITY_DATA_RANGE
 from util.errors import OptionError
 from util.option_values import require_at_least
-from util.tissue import tissue_mask_from_magnitude
-
-#: conditioning features: sin and cos of the cycle angle and of twice it, then the slice position one-hot
-N_CONDITION_FEATURES = 4 + len(SLICE_POSITIONS)
-
-
-def cycle_condition(cycle_fraction: torch.Tensor, slice_position: torch.Tensor) -> torch.Tensor:
-    """Conditioning features [B, N_CONDITION_FEATURES] of frames at ``cycle_fraction`` [B] (t / T, in [0, 1))
-    of slices at ``slice_position`` [B] (indices into ``SLICE_POSITIONS``).
-
-    The cycle enters periodically (the last frame is next to the first); two harmonics let the network
-    place the systolic and the two diastolic peaks.
-    """
-    angle = 2 * torch.pi * torch.as_tensor(cycle_fraction, dtype=torch.float32).reshape(-1)
-    position = torch.as_tensor(slice_position, dtype=torch.long).reshape(-1)
-    one_hot = torch.nn.functional.one_hot(position, len(SLICE_POSITIONS)).float()
-    harmonics = [torch.sin(angle), torch.cos(angle), torch.sin(2 * angle), torch.cos(2 * angle)]
-    return torch.cat([torch.stack(harmonics, dim=1), one_hot], dim=1)
-
-
-@dataclass(frozen=True)
-class FrameContext:
-    """Where a batch of frames lies, besides its images: what a cycle-aware or prior-refining generator needs.
-
-    ``cycle_fraction`` [B] (t / T), ``slice_position`` [B] (indices into ``SLICE_POSITIONS``),
-    ``z_towards_apex`` [B] (+1 / -1) and ``venc`` [B, 3] (cm/s).
-    """
-
-    cycle_fraction: torch.Tensor
-    slice_position: torch.Tensor
-    z_towards_apex: torch.Tensor
-    venc: torch.Tensor
-
-    @classmethod
-    def of_batch(cls, batch: dict[str, Any]) -> FrameContext | None:
-        """The context of a dataset batch (None for hand-made batches without one)."""
-        if "cycle_fraction" not in batch:
-            return None
-        return cls(batch["cycle_fraction"], batch["slice_position"], batch["z_towards_apex"], batch["venc"])
-
-    @classmethod
-    def of_slice(cls, frames: np.ndarray, n_frames: int, s: SliceData) -> FrameContext:
-        """The context of ``frames`` of slice ``s`` (a cycle of ``n_frames``)."""
-        count = len(frames)
-        return cls(
-            torch.from_numpy(np.asarray(frames, dtype=np.float64) / n_frames).float(),
-            torch.full((count,), SLICE_POSITIONS.index(s.slice_position)),
-            torch.full((count,), int(s.z_towards_apex)),
-            torch.from_numpy(np.asarray(s.venc_cm_s, dtype=np.float32)).expand(count, 3),
-        )
-
-
-def prior_velocity(
-    population: PopulationPrior, myocardium: torch.Tensor, context: FrameContext
-) -> torch.Tensor:
-    """The population prior on each frame's myocardium [B, 1, H, W]: velocity / VENC [B, 3, H, W].
-
-    The torch twin of ``PopulationPrior.velocity`` (``assessment.velocity.velocity_from_components``), batched:
-    the prior's curves at each frame's cycle fraction, along the LV-centred directions of its own mask.
-    """
-    device = myocardium.device
-    table = torch.from_numpy(population.table(CYCLE_BINS)).float().to(device)  # [P, 3, bins]
-    position = torch.as_tensor(context.slice_position, device=device).long()
-    at = torch.as_tensor(context.cycle_fraction, device=device).float() % 1.0 * CYCLE_BINS
-    lower = at.floor().long() % CYCLE_BINS
-    weight = (at - at.floor())[:, None]
-    curves = table[position, :, lower] * (1 - weight) + table[position, :, (lower + 1) % CYCLE_BINS] * weight
-    radial, circ, longitudinal = curves.unbind(dim=1)  # [B] each, cm/s
-    mask = (myocardium[:, 0] > MASK_THRESHOLD).float()
-    rows = torch.arange(mask.shape[-2], device=device, dtype=torch.float32)[None, :, None]
-    cols = torch.arange(mask.shape[-1], device=device, dtype=torch.float32)[None, None, :]
-    total = mask.sum(dim=(1, 2)).clamp(min=1.0)
-    d_row = rows - ((mask * rows).sum(dim=(1, 2)) / total)[:, None, None]
-    d_col = cols - ((mask * cols).sum(dim=(1, 2)) / total)[:, None, None]
-    r = torch.hypot(d_row, d_col)
-    r = torch.where(r > 0, r, torch.full_like(r, float("inf")))
-    radial, circ = radial[:, None, None], circ[:, None, None]
-    z = torch.as_tensor(context.z_towards_apex, device=device).float()
-    vz = (longitudinal * z)[:, None, None].expand_as(mask)
-    velocity = torch.stack([(-radial * d_col + circ * d_row) / r, (-radial * d_row - circ * d_col) / r, vz], dim=1)
-    return velocity * mask[:, None] / torch.as_tensor(context.venc, device=device).float()[:, :, None, None]
-
-
-def composite(foreground: torch.Tensor, noise: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """``foreground`` where ``mask`` is set, ``noise`` elsewhere: exactly, value for value.
-
-    ``mask`` [B, 1, H, W] (non-zero = foreground) broadcasts over the three directions. Gradients reach
-    the generator from the foreground pixels only. The result is float32.
-    """
-    return torch.where(mask != 0, foreground.float(), noise.float())
-
-
-def centre_frame(magnitude: torch.Tensor) -> torch.Tensor:
-    """Frame t [B, 1, H, W] of ``magnitude`` [B, window, H, W], the frame whose velocity is synthesised."""
-    centre = window_centre(magnitude.shape[1])
-    return magnitude[:, centre : centre + 1]
-
-
-def centre_frame01(magnitude: torch.Tensor) -> torch.Tensor:
-    """The centre frame t [B, H, W] of ``magnitude`` [B, window, H, W], from the network scale [-1, 1] to [0, 1]."""
-    return ((centre_frame(magnitude)[:, 0].detach().float() + 1.0) / 2.0).clamp(0.0, 1.0)
-
-
-def tissue_from_magnitude(magnitude: torch.Tensor) -> torch.Tensor:
-    """The tissue foreground [B, 1, H, W] (float 0/1) of the centre frame of ``magnitude`` [B, window, H, W].
-
-    The magnitude is on the network scale [-1, 1]; the mask is computed on [0, 1] with the same function
-    the datasets use (``util.tissue.tissue_mask_from_magnitude``), so inference composites exactly the
-    foreground the generator was trained on.
-    """
-    unit = centre_frame01(magnitude).cpu().numpy()
-    masks = np.asarray(tissue_mask_from_magnitude(unit), dtype=np.float32)  # per frame, vectorised
-    return torch.from_numpy(masks)[:, None].to(magnitude.device)
 
 
 @contextmanager
@@ -216,66 +100,6 @@ def eval_mode(net: nn.Module) -> Iterator[None]:
         net.train(was_training)
 
 
-def _add_generator_options(g: argparse._ArgumentGroup) -> None:
-    add_network_options(g, block="r2", init_type="normal")
-    g.add_argument(
-        "--use_mask_channel",
-        action="store_true",
-        help="give the generator the myocardium mask of frame t as a fourth input channel",
-    )
-    g.add_argument(
-        "--temporal_window",
-        type=int,
-        default=3,
-        help="magnitude frames the generator sees, centred on frame t (3: t-1, t, t+1; 5 adds t-2, t+2)",
-    )
-    g.add_argument(
-        "--cycle_conditioning",
-        action="store_true",
-        help="condition the generator (FiLM) on the frame's cycle fraction t/T and the slice position",
-    )
-    add_prior_options(g)
-
-
-def _add_scheme_options(s: argparse._ArgumentGroup) -> None:
-    s.add_argument(
-        "--noise_model",
-        choices=NOISE_KINDS,
-        default="uniform",
-        help="background noise: uniform over [-VENC, VENC), or empirical (per-direction distribution of "
-        "the training set's background, stored in the checkpoint)",
-    )
-    s.add_argument(
-        "--tissue_noise",
-        choices=TISSUE_NOISE_KINDS,
-        default="none",
-        help="phase noise on the foreground: none (the paper's scheme, foreground = generator output) or "
-        "physics (std sqrt(2) VENC / (pi SNR) from the magnitude, so synthesised tissue looks acquired)",
-    )
-    s.add_argument("--no_fg_bg", action="store_true", help="ablation: generate the whole image, no composite")
-    s.add_argument(
-        "--l1_only",
-        action="store_true",
-        help="baseline: no GAN, no foreground-background scheme, L1 over the whole image (no discriminator)",
-    )
-
-
-def _add_discriminator_options(n: argparse._ArgumentGroup) -> None:
-    n.add_argument("--ndf", type=int, default=64, help="discriminator feature maps of the first layer")
-    n.add_argument("--n_layers_D", type=int, default=3, help="strided layers (3: 70x70 patches)")
-    n.add_argument(
-        "--norm_D",
-        choices=NORM_KINDS,
-        default="instance",
-        help="discriminator normalisation (real and fake go through D as one batch)",
-    )
-    n.add_argument("--gan_mode", choices=GAN_MODES, default="lsgan", help="adversarial loss")
-    n.add_argument("--lambda_gan", type=float, default=1.0, help="weight of the adversarial term")
-    n.add_argument("--lambda_tissue", type=float, default=100.0, help="L1 over the tissue")
-    n.add_argument("--lambda_myo", type=float, default=100.0, help="L1 over the myocardium")
-    n.add_argument("--lambda_l1", type=float, default=100.0, help="whole-image L1 of --l1_only")
-
-
 class PhaseModel(BaseModel):
     """The foreground-background phase GAN (``netG``, ``netD`` when training) and its noise model."""
 
@@ -288,19 +112,7 @@ class PhaseModel(BaseModel):
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
-        if not is_train:
-            # The architecture and losses come from the run's saved options; only the comparison is chosen.
-            t = parser.add_argument_group("phase evaluation")
-            t.add_argument(
-                "--baseline_name",
-                default=None,
-                help="run name of an L1-only generator (trained with --l1_only) to evaluate beside the model",
-            )
-            return parser
-        _add_generator_options(parser.add_argument_group("phase generator"))
-        _add_scheme_options(parser.add_argument_group("foreground-background scheme"))
-        _add_discriminator_options(parser.add_argument_group("phase discriminator and losses"))
-        return parser
+        return add_phase_options(parser, is_train)
 
     def __init__(self, opt: argparse.Namespace, device: torch.device | None = None) -> None:
         super().__init__(opt, device)

@@ -15,7 +15,7 @@ import torch
 
 from data.mvm_io import SliceData
 from data.transforms import neighbour_indices
-from models.phase.model import FrameContext
+from models.phase.conditioning import FrameContext
 
 
 @torch.no_grad()

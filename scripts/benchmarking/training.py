@@ -11,7 +11,8 @@ import torch
 from torch.utils.data import Dataset
 
 from models.losses import masked_l1
-from models.phase.model import composite, frozen
+from models.phase.foreground import composite
+from models.phase.model import frozen
 from scripts.benchmarking.settings import STAGES, TRAIN_MODES, Settings, TrainMode
 from scripts.benchmarking.stages import build_model
 from scripts.benchmarking.timing import PeakMemory, release_memory, section, set_backend_flags, timed_seconds

@@ -1,0 +1,42 @@
+"""The tissue foreground of the frame being synthesised, and the composite of the generator's foreground
+with the background noise (the foreground-background scheme of ``models.phase.model``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from data.transforms import window_centre
+from util.tissue import tissue_mask_from_magnitude
+
+
+def composite(foreground: torch.Tensor, noise: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``foreground`` where ``mask`` is set, ``noise`` elsewhere: exactly, value for value.
+
+    ``mask`` [B, 1, H, W] (non-zero = foreground) broadcasts over the three directions. Gradients reach
+    the generator from the foreground pixels only. The result is float32.
+    """
+    return torch.where(mask != 0, foreground.float(), noise.float())
+
+
+def centre_frame(magnitude: torch.Tensor) -> torch.Tensor:
+    """Frame t [B, 1, H, W] of ``magnitude`` [B, window, H, W], the frame whose velocity is synthesised."""
+    centre = window_centre(magnitude.shape[1])
+    return magnitude[:, centre : centre + 1]
+
+
+def centre_frame01(magnitude: torch.Tensor) -> torch.Tensor:
+    """The centre frame t [B, H, W] of ``magnitude`` [B, window, H, W], from the network scale [-1, 1] to [0, 1]."""
+    return ((centre_frame(magnitude)[:, 0].detach().float() + 1.0) / 2.0).clamp(0.0, 1.0)
+
+
+def tissue_from_magnitude(magnitude: torch.Tensor) -> torch.Tensor:
+    """The tissue foreground [B, 1, H, W] (float 0/1) of the centre frame of ``magnitude`` [B, window, H, W].
+
+    The magnitude is on the network scale [-1, 1]; the mask is computed on [0, 1] with the same function
+    the datasets use (``util.tissue.tissue_mask_from_magnitude``), so inference composites exactly the
+    foreground the generator was trained on.
+    """
+    unit = centre_frame01(magnitude).cpu().numpy()
+    masks = np.asarray(tissue_mask_from_magnitude(unit), dtype=np.float32)  # per frame, vectorised
+    return torch.from_numpy(masks)[:, None].to(magnitude.device)

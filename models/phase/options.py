@@ -1,0 +1,92 @@
+"""Stage 2's options: the generator and its inputs, the foreground-background scheme, the discriminator
+and the loss weights when training; the comparison run when evaluating (the rest comes from the run's
+saved options)."""
+
+from __future__ import annotations
+
+import argparse
+
+from models.networks import GAN_MODES, NORM_KINDS, add_network_options
+from models.phase.background_noise import NOISE_KINDS
+from models.phase.priors import add_prior_options
+from models.phase.tissue_noise import TISSUE_NOISE_KINDS
+
+
+def add_phase_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
+    """The options of ``--model phase`` (``PhaseModel.modify_commandline_options``)."""
+    if not is_train:
+        # The architecture and losses come from the run's saved options; only the comparison is chosen.
+        t = parser.add_argument_group("phase evaluation")
+        t.add_argument(
+            "--baseline_name",
+            default=None,
+            help="run name of an L1-only generator (trained with --l1_only) to evaluate beside the model",
+        )
+        return parser
+    add_generator_options(parser.add_argument_group("phase generator"))
+    add_scheme_options(parser.add_argument_group("foreground-background scheme"))
+    add_discriminator_options(parser.add_argument_group("phase discriminator and losses"))
+    return parser
+
+
+def add_generator_options(g: argparse._ArgumentGroup) -> None:
+    """The generator's network, its inputs (mask channel, temporal window, cycle) and its prior."""
+    add_network_options(g, block="r2", init_type="normal")
+    g.add_argument(
+        "--use_mask_channel",
+        action="store_true",
+        help="give the generator the myocardium mask of frame t as a fourth input channel",
+    )
+    g.add_argument(
+        "--temporal_window",
+        type=int,
+        default=3,
+        help="magnitude frames the generator sees, centred on frame t (3: t-1, t, t+1; 5 adds t-2, t+2)",
+    )
+    g.add_argument(
+        "--cycle_conditioning",
+        action="store_true",
+        help="condition the generator (FiLM) on the frame's cycle fraction t/T and the slice position",
+    )
+    add_prior_options(g)
+
+
+def add_scheme_options(s: argparse._ArgumentGroup) -> None:
+    """The foreground-background scheme: background and tissue noise, and the variants without it."""
+    s.add_argument(
+        "--noise_model",
+        choices=NOISE_KINDS,
+        default="uniform",
+        help="background noise: uniform over [-VENC, VENC), or empirical (per-direction distribution of "
+        "the training set's background, stored in the checkpoint)",
+    )
+    s.add_argument(
+        "--tissue_noise",
+        choices=TISSUE_NOISE_KINDS,
+        default="none",
+        help="phase noise on the foreground: none (the paper's scheme, foreground = generator output) or "
+        "physics (std sqrt(2) VENC / (pi SNR) from the magnitude, so synthesised tissue looks acquired)",
+    )
+    s.add_argument("--no_fg_bg", action="store_true", help="ablation: generate the whole image, no composite")
+    s.add_argument(
+        "--l1_only",
+        action="store_true",
+        help="baseline: no GAN, no foreground-background scheme, L1 over the whole image (no discriminator)",
+    )
+
+
+def add_discriminator_options(n: argparse._ArgumentGroup) -> None:
+    """The PatchGAN discriminator and the weights of the loss terms."""
+    n.add_argument("--ndf", type=int, default=64, help="discriminator feature maps of the first layer")
+    n.add_argument("--n_layers_D", type=int, default=3, help="strided layers (3: 70x70 patches)")
+    n.add_argument(
+        "--norm_D",
+        choices=NORM_KINDS,
+        default="instance",
+        help="discriminator normalisation (real and fake go through D as one batch)",
+    )
+    n.add_argument("--gan_mode", choices=GAN_MODES, default="lsgan", help="adversarial loss")
+    n.add_argument("--lambda_gan", type=float, default=1.0, help="weight of the adversarial term")
+    n.add_argument("--lambda_tissue", type=float, default=100.0, help="L1 over the tissue")
+    n.add_argument("--lambda_myo", type=float, default=100.0, help="L1 over the myocardium")
+    n.add_argument("--lambda_l1", type=float, default=100.0, help="whole-image L1 of --l1_only")
