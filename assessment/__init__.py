@@ -5,7 +5,8 @@ stages' evaluations and the chain score their outputs with it. One module per co
 
     velocity         LV-centred radial / circumferential / longitudinal velocities, AHA segments, curves, peaks
     analysis         the one reader of a slice for analysis; a subject's segments; the training normals
-    regional         regional function: peak windows, hypokinesia scores, detection, dyssynchrony, the truth
+    regional         regional function: peak windows, hypokinesia scores, detection, dyssynchrony
+    truth            a subject's regional truth: abnormal segments, patients, the file's aha_* attributes
     regional_table   regional function in a metrics table: per-subject rows, cohort summary columns
     metrics          image and curve metrics (PSNR, SSIM, Dice, velocity errors, curve agreement, skill)
     realism          texture and background-noise statistics of velocity maps

@@ -17,15 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assessment.regional import (
-    REGIONAL_PEAKS,
-    CycleWindows,
-    RegionalNormals,
-    RegionalPeaks,
-    assess_slice,
-    fit_normals,
-    subject_truth,
-)
+from assessment.regional import REGIONAL_PEAKS, CycleWindows, RegionalNormals, RegionalPeaks, assess_slice, fit_normals
+from assessment.truth import subject_truth
 from assessment.velocity import VelocityCurves
 from data.mvm_io import SliceData, Subject
 

@@ -20,12 +20,12 @@ from assessment.regional import (
     RegionalNormals,
     RegionalPeaks,
     SubjectRegional,
-    SubjectTruth,
     ci_columns,
     hypokinesia_scores,
     subject_measures,
     summarise_regional,
 )
+from assessment.truth import SubjectTruth
 
 REFERENCE_METHODS = ("population_bulk", "population")
 GROUPS = ("healthy", "patients")

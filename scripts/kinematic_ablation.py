@@ -35,7 +35,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from assessment.bootstrap import bootstrap_mean_ci, paired_difference_ci
-from assessment.regional import pathology_flag, subject_truth, territories_of
+from assessment.truth import pathology_flag, subject_truth, territories_of
 from assessment.velocity import velocity_curves
 from data.cycle import key_frame_grid
 from data.mvm_io import Subject, read_subject

@@ -43,14 +43,8 @@ import numpy as np
 from assessment.analysis import analyse_slice as slice_reading
 from assessment.analysis import regional_peaks, training_normals
 from assessment.bootstrap import paired_difference_ci
-from assessment.regional import (
-    RegionalNormals,
-    cohort_detection,
-    hypokinesia_scores,
-    pathology_flag,
-    subject_measures,
-    subject_truth,
-)
+from assessment.regional import RegionalNormals, cohort_detection, hypokinesia_scores, subject_measures
+from assessment.truth import pathology_flag, subject_truth
 from data.cycle import key_frame_grid
 from data.mvm_io import Subject, read_subject
 from data.selection import select_subjects

@@ -188,7 +188,7 @@ MUTANTS = [
            "inverse CDF not interpolated"),
 ]  # fmt: skip
 
-R, B = "assessment/regional.py", "assessment/bootstrap.py"
+R, B, TR = "assessment/regional.py", "assessment/bootstrap.py", "assessment/truth.py"
 MUTANTS += [
     # ------------------------------------------------------------------ regional function
     Mutant("regional", R, "crossing = (k - 1) + before / (before - after)", "crossing = k + before / (before - after)",
@@ -204,7 +204,7 @@ MUTANTS += [
            "median = float(np.mean(finite)) if finite else math.nan", "segment ratio to the mean, not the median"),
     Mutant("regional", R, "return float(0.5 * (candidates[best] + candidates[best + 1]))",
            "return float(candidates[best])", "Youden threshold on the last abnormal score"),
-    Mutant("regional", R, "return {int(s): float(v) <= ABNORMAL_SCALE for s, v in motion_scale.items()}",
+    Mutant("regional", TR, "return {int(s): float(v) <= ABNORMAL_SCALE for s, v in motion_scale.items()}",
            "return {int(s): float(v) < ABNORMAL_SCALE for s, v in motion_scale.items()}", "cut-off 0.7 exclusive"),
     Mutant("regional", B, "tail = 100.0 * (1.0 - level) / 2.0", "tail = 100.0 * (1.0 - level)",
            "bootstrap tails not halved"),

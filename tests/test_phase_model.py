@@ -14,8 +14,9 @@ from torch.utils.data import DataLoader
 
 import test as test_entry
 import train as train_entry
-from assessment.regional import RegionalNormals, RegionalPeaks, SubjectTruth
+from assessment.regional import RegionalNormals, RegionalPeaks
 from assessment.regional_table import RegionalRecord
+from assessment.truth import SubjectTruth
 from data import create_dataset
 from data.mvm_io import list_subjects, load_splits, read_subject
 from models.loading import load_trained_model

@@ -11,13 +11,10 @@ import pytest
 
 from assessment.bootstrap import bootstrap_mean_ci, bootstrap_statistic, paired_difference_ci
 from assessment.regional import (
-    ABNORMAL_SCALE,
     FALLBACK_END_SYSTOLE,
     REGIONAL_PEAKS,
     RegionalPeaks,
     SubjectRegional,
-    SubjectTruth,
-    abnormal_segments,
     ci_columns,
     cohort_detection,
     cycle_windows,
@@ -29,16 +26,21 @@ from assessment.regional import (
     fit_regional_normals,
     hypokinesia_scores,
     hypokinetic_ratio,
-    is_patient,
-    pathology_flag,
     peak_ratios,
     segment_agreement,
     subject_measures,
     summarise_regional,
-    truth_from_attrs,
     youden_threshold,
 )
 from assessment.regional_table import reference_method, subject_group
+from assessment.truth import (
+    ABNORMAL_SCALE,
+    SubjectTruth,
+    abnormal_segments,
+    is_patient,
+    pathology_flag,
+    truth_from_attrs,
+)
 from assessment.velocity import DEFAULT_PEAK_WINDOWS, curve_peaks, subframe_peak
 from util.errors import DataError
 
@@ -340,7 +342,7 @@ def test_groups_and_the_reference_method() -> None:
 
 
 def test_clinical_label_reads_the_phantoms_attributes_and_says_nothing_without_them() -> None:
-    from assessment.regional import clinical_label
+    from assessment.truth import clinical_label
 
     lad = {"patient": np.bool_(True), "pathology": "LAD territory, motion scale 0.32"}
     assert clinical_label(lad) == ("patient", "LAD territory, motion scale 0.32")

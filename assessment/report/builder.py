@@ -35,15 +35,7 @@ from assessment.analysis import (
     regional_peaks,
     segment_peak_values,
 )
-from assessment.regional import (
-    RegionalNormals,
-    RegionalPeaks,
-    SubjectTruth,
-    clinical_label,
-    dyssynchrony_index,
-    hypokinesia_scores,
-    subject_truth,
-)
+from assessment.regional import RegionalNormals, RegionalPeaks, dyssynchrony_index, hypokinesia_scores
 from assessment.regional_table import RegionalRecord
 from assessment.report import fid as fid_mod
 from assessment.report.bullseye import plot_bullseye
@@ -67,6 +59,7 @@ from assessment.report.slice_metrics import SharedReference, metric_columns, sli
 from assessment.report.style import REFERENCE
 from assessment.report.table import curve_rows, peak_rows, slice_columns, summarise, summary_columns, write_curves
 from assessment.tables import to_csv
+from assessment.truth import SubjectTruth, clinical_label, subject_truth
 from assessment.velocity import COMPONENTS
 from data.keyframes import KeyFrames, key_frames_of
 from data.mvm_io import SLICE_POSITIONS, SliceData, Subject

@@ -70,7 +70,7 @@ from tqdm.auto import tqdm
 from assessment import metrics
 from assessment.analysis import analyse_slice, regional_peaks, training_normals
 from assessment.realism import background_exterior, highpass_std, masked_std, tissue_interior
-from assessment.regional import RegionalNormals, subject_truth
+from assessment.regional import RegionalNormals
 from assessment.regional_table import (
     RegionalRecord,
     add_regional_summary,
@@ -79,6 +79,7 @@ from assessment.regional_table import (
     summary_columns,
 )
 from assessment.tables import display_value, to_csv
+from assessment.truth import subject_truth
 from data.acquisition import warn_outside_training
 from data.mvm_io import SliceData, Subject, read_subject, write_subject
 from data.selection import readable_subjects, select_subjects, split_paths
