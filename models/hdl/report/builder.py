@@ -53,6 +53,7 @@ from models.hdl.report.pages import subject_page_paths, write_cohort_page, write
 from models.hdl.report.slice_metrics import SharedReference, metric_columns, slice_metrics
 from models.hdl.report.table import curve_rows, peak_rows, slice_columns, summarise, summary_columns, write_curves
 from util.atomic import write_text
+from util.conventions import CORRECTION_ATTR
 from util.regional import (
     RegionalNormals,
     RegionalPeaks,
@@ -366,6 +367,7 @@ class ReportBuilder:
                     self.fid.add(method, s.velocity, s.venc_cm_s)
             else:
                 row.update(dict.fromkeys(metric_columns(), math.nan))
+            row["correction_myo_cm_s"] = float(s.attrs.get(CORRECTION_ATTR, math.nan))
             self.slice_rows.append(row)
 
     def _gif(self, source: Subject, synthesised: Mapping[str, Subject]) -> Figure:
