@@ -227,7 +227,8 @@ def _print_cell(groups: dict[str, Group], threshold: float) -> None:
         diff, low, high = paired_difference_ci(g.mae["kinematic"], g.mae[REFERENCE])
         maes = " | ".join(f"{np.mean(g.mae[r]):.3f}" for r in ROWS)
         r = [np.nanmean(g.peak_r[k]) for k in ("kinematic", REFERENCE)]
-        scores = g.scores["kinematic"] + (groups["healthy"].scores["kinematic"] if name == "patients" else [])
+        # a held-out territory's cell scores its patients only: detection then has no healthy subject
+        scores = g.scores["kinematic"] + (groups["healthy"].scores.get("kinematic", []) if name == "patients" else [])
         truths = g.truths + (healthy_truths if name == "patients" else [])
         detection = cohort_detection(scores, truths, threshold)
         chosen = ", ".join(f"{m} {c}" for m, c in g.chosen.most_common())
