@@ -21,7 +21,9 @@ from data.keyframes import key_frames_of
 from data.mvm_io import SliceData, Subject, load_splits, read_subject, write_subject
 from models.hdl.evaluation import METHODS, correction_lines
 from models.hdl.predictor import HDLPredictor
+from models.hdl.yardsticks import yardstick_twins
 from models.kinematics.subject import SliceCurves
+from models.phase.yardsticks import PopulationPrior
 from util.conventions import CORRECTION_ATTR
 from util.errors import DataError, OptionError
 from util.intensity import magnitude_scale, to_unit_range
@@ -389,7 +391,6 @@ def test_the_twin_and_the_rows_that_read_the_subject_never_read_the_truth(
     """Leak test: the twin, the kinematic prior and the yardsticks made from a subject file are
     bit-identical to those made from the same file without its velocities, its truth, the phantom's
     parameters and the masks of its non-key frames."""
-    from models.hdl.yardsticks import yardstick_twins
     from models.kinematics.prior import KinematicPrior
 
     name = load_splits(tiny_cohort)["test"][0]
@@ -448,9 +449,16 @@ def test_a_kinematic_prior_run_makes_a_twin_that_never_reads_the_truth(
     ] == pytest.approx(hdl.phase_model.validation_correction_cm_s)
 
 
+def test_the_rows_made_on_the_twins_cine_do_not_inherit_stage_2s_correction(test_slice: SliceData) -> None:
+    twin = Subject("s", {"mid": replace(test_slice, attrs={**test_slice.attrs, CORRECTION_ATTR: 0.3})})
+    rows = yardstick_twins(twin, PopulationPrior(), rows=("zero",))
+    assert CORRECTION_ATTR not in rows["zero"].slices["mid"].attrs
+    assert rows["zero"].slices["mid"].attrs["synthesised_by"] == "zero"
+
+
 def test_the_console_reports_stage_2s_correction_and_warns_far_above_the_validation_split() -> None:
-    rows = [{"method": m, "subject": sid, "correction_myo_cm_s": v}
-            for m, sid, v in (("hdl", "a", 0.2), ("hdl", "a", 0.4), ("hdl", "b", 0.9), ("kinematic", "a", math.nan))]  # fmt: skip
+    values = (("hdl", "a", 0.2), ("hdl", "a", 0.4), ("hdl", "b", 0.9), ("kinematic", "a", math.nan))
+    rows = [{"method": m, "subject": sid, "correction_myo_cm_s": v} for m, sid, v in values]
     lines = correction_lines(rows, 0.3)
     assert lines[0] == ("stage 2's correction of its prior (mean |twin - prior| over the myocardium, cm/s): "
                         "hdl 0.60 (subjects 0.30-0.90); on its validation split 0.30")  # fmt: skip
