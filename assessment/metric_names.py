@@ -14,6 +14,7 @@ pattern                                     example
 ``vel_<psnr|ssim>[_tissue]_<x|y|z>``        vx PSNR, whole image / tissue (dB)
 ``[vel_]mae_myo[_true]_cm_s``               velocity error in the myocardium (cm/s)
 ``[vel_]skill``                             1 - MAE / MAE(zero velocity)
+``correction_myo_cm_s``                     stage 2's correction of its prior (cm/s; no better way)
 ``curve_<component>_<r|rmse_cm_s>``         radial curve r / RMSE (cm/s)
 ``peak_err_<component>_<peak>_cm_s``        circumferential A' peak error (cm/s)
 ``ttp_err_<component>_<peak>_ms``           longitudinal S' time-to-peak error (ms)
@@ -186,6 +187,10 @@ _RULES: tuple[Rule, ...] = (
         lambda m: (f"velocity error (MAE), {'vs truth' if m[1] else 'vs acquired'}", "cm/s", LOWER, "Velocity error"),
     ),
     (r"^(?:vel_)?skill$", lambda m: ("velocity skill", "", HIGHER, "Velocity error")),
+    (
+        r"^correction_myo_cm_s$",
+        lambda m: ("stage 2's correction of its prior (mean |twin - prior|)", "cm/s", None, "Velocity error"),
+    ),
     (r"^curve_([a-z]+)_r$", lambda m: (f"{_words(m[1])} curve r", "", HIGHER, "Velocity curves")),
     (r"^curve_([a-z]+)_rmse_cm_s$", lambda m: (f"{_words(m[1])} curve RMSE", "cm/s", LOWER, "Velocity curves")),
     (
@@ -227,6 +232,7 @@ KEY_PATTERNS = (
     r"^(vel_)?mae_myo_true_cm_s$",
     r"^(vel_)?mae_myo_cm_s$",
     r"^(vel_)?skill$",
+    r"^correction_myo_cm_s$",
     r"^curve_[a-z]+_r$",
     r"^peak_err_mean_cm_s$",
     r"^ttp_err_mean_(frames|ms)$",

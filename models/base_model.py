@@ -10,6 +10,7 @@ schedules and checkpoints. The contract is deliberately thin:
     current_losses()            the last losses, as detached tensors (no host sync)
     current_visuals()           image tensors [B, 1, H, W] in [-1, 1] for the logs
     validation_step(batch)      per-batch metric sums for the validation loop
+    note_validation(metrics)    the epoch's validation averages, for what a model keeps with its weights
 
 Networks are plain ``nn.Module`` attributes named in ``network_names``; the trainer may replace each
 with a compiled and/or DDP-wrapped version through ``wrap_networks``. ``network(name)`` always returns
@@ -185,6 +186,11 @@ class BaseModel(ABC):
         """Per-batch *sums* of validation metrics plus ``count``, so they can be all-reduced then divided."""
 
     # ------------------------------------------------------------------------------ extra state
+
+    def note_validation(self, metrics: dict[str, float]) -> None:
+        """The validation metrics of the epoch just validated (averaged per sample), for a model that keeps
+        some of them with its weights (nothing by default)."""
+        return None
 
     def extra_state(self) -> dict[str, Any]:
         """State beyond network weights that a checkpoint must keep (e.g. the background noise model)."""

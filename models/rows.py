@@ -46,6 +46,7 @@ from models.kinematics.population import PopulationPrior
 from models.kinematics.prior import KinematicPrior
 from models.kinematics.subject import kinematic_velocities
 from models.kinematics.yardsticks import flow_velocity, population_plus_bulk
+from util.conventions import CORRECTION_ATTR
 
 #: Descriptions of the rows, for the pages.
 DESCRIPTIONS = {
@@ -74,10 +75,12 @@ STAGE2_ROWS = ("zero", "population", "population_bulk", "kinematic")
 
 
 def _with_velocity(twin: Subject, method: str, velocity_of: Callable[[str, SliceData], np.ndarray]) -> Subject:
-    slices = {
-        name: replace(s, velocity=velocity_of(name, s), attrs={**s.attrs, "synthesised_by": method})
-        for name, s in twin.slices.items()
-    }
+    """``twin`` with another row's velocities: its attributes less stage 2's correction, which is not this row's."""
+
+    def attrs(s: SliceData) -> dict:
+        return {**{k: v for k, v in s.attrs.items() if k != CORRECTION_ATTR}, "synthesised_by": method}
+
+    slices = {name: replace(s, velocity=velocity_of(name, s), attrs=attrs(s)) for name, s in twin.slices.items()}
     return replace(twin, slices=slices)
 
 

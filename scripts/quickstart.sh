@@ -75,7 +75,7 @@ table "Stage 2, velocities from the acquired magnitude:" "results/${NAME}_phase/
   --columns method mae_myo_cm_s mae_myo_true_cm_s skill psnr_fg_vx psnr_fg_vz hp_std_tissue_cm_s bg_std_cm_s
 CHAIN=(--columns method mag_psnr_nonkey myo_dice_nonkey vel_mae_myo_true_cm_s vel_skill curve_radial_r
        curve_circumferential_r curve_longitudinal_r peak_err_mean_cm_s ttp_err_mean_frames seg_peak_radial_systolic_r
-       dyssync_err_ms)
+       dyssync_err_ms correction_myo_cm_s)
 table "Chain, briefly trained twin:" "results/$NAME/hdl/metrics.csv" "${CHAIN[@]}"
 table "Chain, shipped twin:" "results/${NAME}_shipped/hdl/metrics.csv" "${CHAIN[@]}"
 echo

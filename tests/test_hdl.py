@@ -19,9 +19,12 @@ import test as test_entry
 import train as train_entry
 from data.keyframes import key_frames_of
 from data.mvm_io import SliceData, Subject, load_splits, read_subject, write_subject
-from models.hdl.evaluation import METHODS
+from models.hdl.evaluation import METHODS, correction_lines
 from models.hdl.predictor import HDLPredictor
+from models.kinematics.population import PopulationPrior
 from models.kinematics.subject import SliceCurves
+from models.rows import yardstick_twins
+from util.conventions import CORRECTION_ATTR
 from util.errors import DataError, OptionError
 from util.intensity import magnitude_scale, to_unit_range
 
@@ -389,7 +392,6 @@ def test_the_twin_and_the_rows_that_read_the_subject_never_read_the_truth(
     bit-identical to those made from the same file without its velocities, its truth, the phantom's
     parameters and the masks of its non-key frames."""
     from models.kinematics.prior import KinematicPrior
-    from models.rows import yardstick_twins
 
     name = load_splits(tiny_cohort)["test"][0]
     full = read_subject(tiny_cohort / f"{name}.h5")
@@ -434,9 +436,37 @@ def test_a_kinematic_prior_run_makes_a_twin_that_never_reads_the_truth(
     # Without its prior (zero in its place) the same generator gives another twin: the prior reached it.
     mid = full.slices["mid"]
     zero = SliceCurves.uniform(*np.zeros((3, 24)), mid, 0.0)
-    assert not np.array_equal(
-        hdl.predict_slice(mid, FACTOR, prior_curves=zero).velocity, twins[0].slices["mid"].velocity
-    )
+    from_zero = hdl.predict_slice(mid, FACTOR, prior_curves=zero)
+    assert not np.array_equal(from_zero.velocity, twins[0].slices["mid"].velocity)
+    # The size of the correction: from a zero prior it is the twin's own mean |velocity| in the myocardium;
+    # the weights kept their validation split's figure.
+    myo = np.broadcast_to((from_zero.myocardium != 0)[:, None], from_zero.velocity.shape)
+    assert from_zero.attrs[CORRECTION_ATTR] == pytest.approx(float(np.abs(from_zero.velocity)[myo].mean()), rel=1e-5)
+    assert twins[0].slices["mid"].attrs[CORRECTION_ATTR] > 0
+    assert hdl.phase_model.validation_correction_cm_s > 0
+    assert torch.load(tmp_path / "kin" / "latest.pt", weights_only=False)["extra_state"][
+        "validation_correction_cm_s"
+    ] == pytest.approx(hdl.phase_model.validation_correction_cm_s)
+
+
+def test_the_rows_made_on_the_twins_cine_do_not_inherit_stage_2s_correction(test_slice: SliceData) -> None:
+    twin = Subject("s", {"mid": replace(test_slice, attrs={**test_slice.attrs, CORRECTION_ATTR: 0.3})})
+    rows = yardstick_twins(twin, PopulationPrior(), rows=("zero",))
+    assert CORRECTION_ATTR not in rows["zero"].slices["mid"].attrs
+    assert rows["zero"].slices["mid"].attrs["synthesised_by"] == "zero"
+
+
+def test_the_console_reports_stage_2s_correction_and_warns_far_above_the_validation_split() -> None:
+    values = (("hdl", "a", 0.2), ("hdl", "a", 0.4), ("hdl", "b", 0.9), ("kinematic", "a", math.nan))
+    rows = [{"method": m, "subject": sid, "correction_myo_cm_s": v} for m, sid, v in values]
+    lines = correction_lines(rows, 0.3)
+    assert lines[0] == ("stage 2's correction of its prior (mean |twin - prior| over the myocardium, cm/s): "
+                        "hdl 0.60 (subjects 0.30-0.90); on its validation split 0.30")  # fmt: skip
+    assert lines[1:] == ["warning: b: stage 2 moved the hdl twin 0.90 cm/s from its prior, 3.0x its validation "
+                         "split's 0.30: the images may be unlike its training; compare the kinematic row"]  # fmt: skip
+    unrecorded = correction_lines(rows, None)
+    assert len(unrecorded) == 1 and "no validation figure" in unrecorded[0]
+    assert correction_lines([r for r in rows if r["method"] == "kinematic"], 0.3) == []
 
 
 def test_workers_give_the_same_tables_as_one_worker(tiny_cohort: Path, runs: Path, tmp_path: Path) -> None:

@@ -21,9 +21,11 @@ from models.kinematics.choice import (
     MODELS,
     LooScore,
     _flat_fit,
+    _held_out_error,
     choose_and_fit,
     chosen_model,
     fit_models,
+    loo_scores,
     model_curves,
 )
 from models.kinematics.fit import KeyTrajectories, fitted_curves, landmarks_separated
@@ -100,6 +102,21 @@ def test_a_heart_no_template_describes_is_read_model_free():
     floor = model_curves(templates, fit_models(templates, data, RR, ("population",))["population"], "mid", n)
     assert np.corrcoef(free, truth)[0, 1] > 0.95 and np.corrcoef(floor["radial"], truth)[0, 1] < 0.5
     assert np.abs(free - truth).mean() < 0.3 * np.abs(truth).mean()
+
+
+def test_a_held_out_key_frame_is_predicted_from_the_others_alone():
+    """Leave-one-key-frame-out means out of everything: the shape's level is fitted on the other key frames
+    (a held-out outlier keeps its whole error), and each fold's fit never saw the frame it is scored on, so
+    on the average heart with noise every extra freedom predicts worse than the floor (scored on frames it
+    had seen, the freer fits would look better: in-sample error)."""
+    assert _held_out_error(np.zeros(5), np.array([0.0, 0.0, 0.0, 0.0, 5.0]), 4) == 5.0
+    assert _held_out_error(np.ones(5), np.array([2.0, 2.0, 2.0, 2.0, 7.0]), 4) == 5.0
+    templates = _with_population(_templates())
+    data = _noisy(_trajectories(templates, CANONICAL, UNIT, np.arange(9) / 9))
+    scores = loo_scores(templates, data, RR, ("population", "gains", "timing", "segments"))
+    floor = scores["population"]
+    assert scores["gains"].trajectory > floor.trajectory and scores["timing"].trajectory > floor.trajectory + 0.1
+    assert scores["segments"].segments > floor.segments + 0.1
 
 
 def test_collapsed_landmarks_are_never_used():

@@ -16,6 +16,9 @@ DIRECTIONS: tuple[str, str, str] = ("vx", "vy", "vz")
 VELOCITY_DATA_RANGE = 2.0
 #: a pixel belongs to a mask when its probability (or a blended mask value) exceeds this
 MASK_THRESHOLD = 0.5
+#: a twin slice's attribute: how far stage 2 moved it from the prior it refines, mean |twin - prior| over
+#: the myocardium (cm/s); the chain's ``correction_myo_cm_s`` column
+CORRECTION_ATTR = "stage2_correction_cm_s"
 
 
 def venc_scale(venc: Sequence[float] | np.ndarray, ndim: int = 4, dtype: np.dtype | type | None = None) -> np.ndarray:

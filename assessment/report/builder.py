@@ -64,6 +64,7 @@ from assessment.velocity import COMPONENTS
 from data.keyframes import KeyFrames, key_frames_of
 from data.mvm_io import SLICE_POSITIONS, SliceData, Subject
 from util.atomic import write_text
+from util.conventions import CORRECTION_ATTR
 
 INPUT_LABEL = "input (key frames held)"
 TRUTH_LABEL = "truth"
@@ -359,6 +360,7 @@ class ReportBuilder:
                     self.fid.add(method, s.velocity, s.venc_cm_s)
             else:
                 row.update(dict.fromkeys(metric_columns(), math.nan))
+            row["correction_myo_cm_s"] = float(s.attrs.get(CORRECTION_ATTR, math.nan))
             self.slice_rows.append(row)
 
     def _gif(self, source: Subject, synthesised: Mapping[str, Subject]) -> Figure:

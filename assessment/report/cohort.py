@@ -52,6 +52,7 @@ KEY_COLUMNS = (
     "myo_dice_nonkey",
     "vel_mae_myo_true_cm_s",  # the truth first: the headline where there is one (dropped where there is none)
     "vel_mae_myo_cm_s",
+    "correction_myo_cm_s",  # needs no reference: on a scan the one sign that the twin left its prior
     *(f"curve_{c}_r" for c in COMPONENTS),
 )
 

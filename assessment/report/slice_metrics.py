@@ -61,6 +61,8 @@ def metric_columns() -> list[str]:
     cols += [f"peak_err_{c}_{p}_cm_s" for c in COMPONENTS for p in PEAKS]
     cols += [f"ttp_err_{c}_{p}_ms" for c in COMPONENTS for p in PEAKS]
     cols += ["peak_err_mean_cm_s", "ttp_err_mean_frames"]  # over the three components and three peaks
+    # stage 2's correction of its prior (a twin that refines one): needs no reference (``ReportBuilder``)
+    cols += ["correction_myo_cm_s"]
     return cols
 
 

@@ -33,6 +33,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -233,6 +234,7 @@ def _report_builder(opt: argparse.Namespace, hdl: HDLPredictor, out_dir: Path, n
         "stage 1": f"{_stage_label(opt, 'interp_name')}: {hdl.interp_model.checkpoint_path}",
         "stage 2": f"{_stage_label(opt, 'phase_name')}: {hdl.phase_model.checkpoint_path}",
         "device": f"{hdl.device} ({hdl.precision})",
+        **_validation_correction(hdl),
         "seed": opt.seed,
     }
     return ReportBuilder(
@@ -249,6 +251,15 @@ def _report_builder(opt: argparse.Namespace, hdl: HDLPredictor, out_dir: Path, n
         drawn=DRAWN,
         gif=bool(getattr(opt, "gif", False)),
     )
+
+
+def _validation_correction(hdl: HDLPredictor) -> dict[str, str]:
+    """The pages' record of what stage 2's weights did to their prior on their validation split."""
+    if not hdl.refines_kinematic_prior:
+        return {}
+    value = getattr(hdl.phase_model, "validation_correction_cm_s", None)
+    shown = "not recorded with these weights" if value is None else f"{value:.2f} cm/s"
+    return {"stage 2's correction of its prior on its validation split": shown}
 
 
 #: the console's velocity errors, each named with its reference: the truth first, where there is one
@@ -349,6 +360,41 @@ def _synthesise_all(
     return files, skipped
 
 
+#: a subject whose twin moved this many times further from its prior than on the validation split is flagged
+CORRECTION_WARN_RATIO = 2.0
+
+
+def correction_lines(slice_rows: list[dict[str, Any]], validation_cm_s: float | None) -> list[str]:
+    """The console's report of stage 2's correction of its prior (``correction_myo_cm_s``), for every twin
+    that refines one: the cohort's mean and its subjects' range, beside what the weights did on their
+    validation split, then a warning per subject more than ``CORRECTION_WARN_RATIO`` times that. Empty when
+    no twin refines a prior. Needs no truth: on a scan it is the one sign that the twin left its prior."""
+    per_subject: dict[str, dict[str, list[float]]] = {}
+    for r in slice_rows:
+        value = float(r.get("correction_myo_cm_s", math.nan))
+        if math.isfinite(value):
+            per_subject.setdefault(str(r["method"]), {}).setdefault(str(r["subject"]), []).append(value)
+    if not per_subject:
+        return []
+    means = {m: {sid: float(np.mean(v)) for sid, v in subjects.items()} for m, subjects in per_subject.items()}
+    shown = "; ".join(f"{m} {np.mean(list(v.values())):.2f} (subjects {min(v.values()):.2f}-{max(v.values()):.2f})"
+                      for m, v in means.items())  # fmt: skip
+    if validation_cm_s is None:
+        against = "its weights hold no validation figure to compare with (trained before it was recorded)"
+    else:
+        against = f"on its validation split {validation_cm_s:.2f}"
+    lines = [f"stage 2's correction of its prior (mean |twin - prior| over the myocardium, cm/s): {shown}; {against}"]
+    if validation_cm_s is None or validation_cm_s <= 0:
+        return lines
+    for method, subjects in means.items():
+        for sid, value in subjects.items():
+            if value > CORRECTION_WARN_RATIO * validation_cm_s:
+                lines.append(f"warning: {sid}: stage 2 moved the {method} twin {value:.2f} cm/s from its prior, "
+                             f"{value / validation_cm_s:.1f}x its validation split's {validation_cm_s:.2f}: the "
+                             "images may be unlike its training; compare the kinematic row")  # fmt: skip
+    return lines
+
+
 def _print_prior_choices(chosen: dict[str, tuple[str, float]]) -> None:
     """A note for each subject whose kinematic prior stayed at the population floor (or stood in for a fit
     that could not be made), then one line counting the models the subjects' key frames chose."""
@@ -394,6 +440,8 @@ def run_hdl_test(opt: argparse.Namespace) -> dict[str, dict[str, Any]]:
     print(f"hdl: {len(paths)} subject(s), factor {opt.factor}, {time.perf_counter() - start:.0f} s")
     _print_prior_choices(builder.prior_models)
     _print_summary(rows)
+    for line in correction_lines(builder.slice_rows, getattr(hdl.phase_model, "validation_correction_cm_s", None)):
+        print(line)
     print(f"synthesised subjects: {out_dir / 'subjects'}")
     if opt.export_nifti:
         print(f"NIfTI: {out_dir / 'nifti'}")

@@ -44,12 +44,24 @@ from models.kinematics.subject import SliceCurves, keyframe_septum
 from models.loading import PRETRAINED_DIR, load_trained_model
 from models.phase.priors import kinematic_curves
 from models.phase.synthesis import synthesise_cine
-from util.conventions import venc_scale
+from util.conventions import CORRECTION_ATTR, venc_scale
 from util.device import autocast, resolve_device, resolve_precision
 from util.errors import OptionError
 from util.intensity import to_network_range
 
 INTERPOLATIONS = ("network", "linear")
+
+
+def correction_size(velocity: np.ndarray, prior: np.ndarray, myocardium: np.ndarray, s: SliceData) -> float:
+    """How far stage 2 moved the twin from the prior it refines: mean |velocity - prior| (cm/s) over the
+    twin's myocardium, all frames and directions. ``velocity`` [T, 3, H, W] in cm/s, ``prior`` in VENC
+    units (as the generator sees it), ``myocardium`` [T, H, W]. Needs no truth: on a scan it is the one sign
+    that the twin left its prior."""
+    myo = np.broadcast_to((np.asarray(myocardium) != 0)[:, None], velocity.shape)
+    if not myo.any():
+        return float("nan")
+    change = np.abs(velocity - prior * venc_scale(s.venc_cm_s, dtype=np.float32))
+    return float(change[myo].mean())
 
 
 class HDLPredictor:
@@ -223,6 +235,7 @@ class HDLPredictor:
             prior = prior_curves.paint(rec.myocardium) / venc_scale(s.venc_cm_s, dtype=np.float32)
         velocity = self.synthesise_velocity(rec.unit, rec.myocardium, s, prior)
         velocity *= venc_scale(s.venc_cm_s, dtype=np.float32)
+        correction = {} if prior is None else {CORRECTION_ATTR: correction_size(velocity, prior, rec.myocardium, s)}
         magnitude = rec.magnitude
         if s.magnitude.dtype == np.uint16:
             magnitude = np.clip(np.rint(magnitude), 0, np.iinfo(np.uint16).max).astype(np.uint16)
@@ -246,6 +259,7 @@ class HDLPredictor:
                 "interpolation": self.interpolation,
                 "key_frames": np.asarray(keys.frames, dtype=np.int64),
                 "magnitude_scale": float(rec.scale),
+                **correction,
             },
         )
 

@@ -71,6 +71,10 @@ from util.conventions import DIRECTIONS, VELOCITY_DATA_RANGE
 from util.errors import OptionError
 from util.option_values import require_at_least
 
+#: the validation metric of a prior-refining generator: mean |foreground - prior| over the myocardium (cm/s)
+CORRECTION_METRIC = "correction_myo_cm_s"
+
+
 
 @contextmanager
 def frozen(net: nn.Module) -> Iterator[None]:
@@ -150,6 +154,9 @@ class PhaseModel(BaseModel):
         #: the templates of the weights a fine-tuned or resumed run starts from (``start_from_state``)
         self.start_kinematics, self.start_from, self.start_resumed = KinematicTemplates(), "", False
         self._val_rng: torch.Generator | None = None
+        #: the last validation's mean correction of the prior (cm/s), kept with the weights so that the chain
+        #: can tell a scan on which the network left its prior far more than on the validation split
+        self.validation_correction_cm_s: float | None = None
 
         net_g = UNet(
             in_channels=self.window + int(self.use_mask_channel) + 3 * int(self.refines_prior),
@@ -382,6 +389,10 @@ class PhaseModel(BaseModel):
         myo = self.myocardium.expand_as(err_cm_s)
         mae = (err_cm_s * myo).flatten(1).sum(1) / myo.flatten(1).sum(1).clamp(min=1.0)
         out = {"mae_myo_cm_s": mae.sum()}
+        if self.prior is not None:
+            # The size of the network's correction of its prior: what the chain compares scans against.
+            change = (self.foreground.float() - self.prior).abs() * self.venc[:, :, None, None] * myo
+            out[CORRECTION_METRIC] = (change.flatten(1).sum(1) / myo.flatten(1).sum(1).clamp(min=1.0)).sum()
         for c, d in enumerate(DIRECTIONS):
             psnr = psnr_torch(fake[:, c : c + 1], self.real[:, c : c + 1], VELOCITY_DATA_RANGE, self.tissue)
             out[f"psnr_fg_{d}"] = torch.nan_to_num(psnr, nan=0.0, posinf=100.0).sum()
@@ -390,8 +401,14 @@ class PhaseModel(BaseModel):
 
     # ------------------------------------------------------------------------------------ state
 
+    def note_validation(self, metrics: dict[str, float]) -> None:
+        if CORRECTION_METRIC in metrics:
+            self.validation_correction_cm_s = float(metrics[CORRECTION_METRIC])
+
     def extra_state(self) -> dict[str, Any]:
         state: dict[str, Any] = {"noise_model": self.noise.state_dict()}
+        if self.validation_correction_cm_s is not None:
+            state["validation_correction_cm_s"] = self.validation_correction_cm_s
         if self.population.ready:
             state["population_prior"] = self.population.state_dict()
         if self.kinematics.ready:
@@ -412,6 +429,7 @@ class PhaseModel(BaseModel):
             self.population = PopulationPrior.from_state(state["population_prior"])
         if "kinematic_templates" in state:
             self.kinematics = KinematicTemplates.from_state(state["kinematic_templates"])
+        self.validation_correction_cm_s = state.get("validation_correction_cm_s")
 
     # ----------------------------------------------------------------------------------- inference
 
