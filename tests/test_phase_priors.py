@@ -203,6 +203,28 @@ def test_fine_tuning_on_a_small_cohort_keeps_the_templates_it_started_from(
             torch.testing.assert_close(saved["kinematic_templates"][key], value, rtol=0, atol=0)
 
 
+def test_fine_tuning_on_a_cohort_that_fits_templates_but_cannot_cross_fit_them_keeps_the_started_ones(
+    tiny_cohort: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Two training subjects fit templates of their own, but not without either of them: the network would
+    train on the population prior and then be used on the kinematic one. The run keeps the templates it
+    started from, says so in one line, and every training subject gets a kinematic prior."""
+    args = ["--model", "phase", "--dataroot", str(tiny_cohort), "--name", "r", "--checkpoints_dir", str(tmp_path),
+            "--n_epochs", "1", "--steps_per_epoch", "1", "--max_subjects", "2", "--val_max_batches", "1",
+            *FAST, "--init_weights", "pretrained"]  # fmt: skip
+    train_entry.main(args)
+    out = capsys.readouterr().out
+    said = [line for line in out.splitlines() if line.startswith("kinematic templates: ")]
+    assert said[-1].startswith("kinematic templates: those of ")
+    assert "after all (the 2 training subject(s) fit their own but cannot cross-fit them" in said[-1]
+    assert "population prior" not in out, out
+    shipped = torch.load(PRETRAINED_DIR / "phase" / "weights.pt", weights_only=True)["extra_state"]
+    saved = torch.load(tmp_path / "r" / "weights.pt", weights_only=True)["extra_state"]
+    for key, value in shipped["kinematic_templates"].items():
+        if isinstance(value, torch.Tensor):
+            torch.testing.assert_close(saved["kinematic_templates"][key], value, rtol=0, atol=0)
+
+
 def test_a_kinematic_run_left_with_the_population_prior_says_so_once(
     tiny_cohort: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
