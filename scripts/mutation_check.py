@@ -264,8 +264,6 @@ MUTANTS += [
            "the richest model within the margin"),
     Mutant("choice", KC, "segment_p.get(tested, 1.0) < significance", "segment_p.get(tested, 1.0) > significance",
            "segments where they are not significant"),
-    Mutant("choice", KC, "predicts = scores[with_segments].segments <= scores[chosen].segments", "predicts = True",
-           "segments whatever their held-out segment distances"),
     Mutant("choice", KC, "max(rss_without - rss_with, 0.0)", "max(rss_with - rss_without, 0.0)",
            "segment F test on the wrong difference"),
     Mutant("choice", KC, "if np.isfinite(free) and all(", "if np.isfinite(free) or all(",

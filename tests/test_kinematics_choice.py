@@ -137,21 +137,6 @@ def test_collapsed_landmarks_are_never_used():
     assert chosen_model(scores, {"gains": 0.5}) == "gains"
 
 
-def test_segments_need_both_a_significant_f_test_and_no_worse_held_out_segment_distances():
-    """A segment pattern the F test finds real, but that the segment fit predicts worse on left-out key frames
-    than the slice moving as one (a defect off the segment grid, a waveform the templates lack), is not read
-    as segment gains and delays."""
-    scores = {m: LooScore(5.0, 2.0) for m in MODELS}
-    scores["model_free"] = LooScore(20.0, 20.0)
-    scores["segments"] = LooScore(5.0, 1.5)
-    assert chosen_model(scores, {"gains": 0.001}) == "segments"
-    assert chosen_model(scores, {"gains": 0.5}) == "population"
-    scores["segments"] = LooScore(5.0, 3.0)
-    assert chosen_model(scores, {"gains": 0.001}) == "population"
-    scores["segments"] = LooScore(5.0, 2.0)  # as good as the slice model: the F test decides
-    assert chosen_model(scores, {"gains": 0.001}) == "segments"
-
-
 def test_a_collapsing_timing_fit_gives_way_and_the_velocities_stay_physiological():
     """Key frames whose onset and systolic peak lie 5 ms apart (a heart the templates cannot time): the
     timing fit would push two landmarks together and make the warp, and so the velocity, explode; it is

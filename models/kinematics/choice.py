@@ -28,11 +28,9 @@ from their segments' distances (averaged over the segments). ``chosen_model`` re
 simplest slice-level model (``population``, ``gains``, ``timing``) whose slice score is within ``MARGIN``
 of the best, then its segments where an F test on the segment distances finds their gains and delays
 significant (``segment_test``, ``SEGMENT_P``: left-out key frames are too few to judge three numbers per
-segment) and they predict the left-out key frames' segment distances no worse than the slice model (the F
-test alone takes a real pattern the templates cannot express for segment gains); ``model_free`` only where
-it predicts everything far better (``FREE_MARGIN``): a richer model has to predict clearly better to be
-believed. Nothing but the key-frame trajectories enters: never the velocities, the phantom's parameters or
-any other frame's mask.
+segment); ``model_free`` only where it predicts everything far better (``FREE_MARGIN``): a richer model has
+to predict clearly better to be believed. Nothing but the key-frame
+trajectories enters: never the velocities, the phantom's parameters or any other frame's mask.
 """
 
 from __future__ import annotations
@@ -278,12 +276,7 @@ def chosen_model(
     if with_segments not in scores or scores[with_segments].trajectory > best * (1.0 + margin):
         return chosen
     tested = "gains" if chosen == "population" else chosen
-    significant = segment_p.get(tested, 1.0) < significance
-    # The F test alone takes a segment pattern that is real but not the templates' (a defect off the segment
-    # grid, another waveform) for segment gains and delays; they must also predict the left-out key frames'
-    # segment distances no worse than the slice model does.
-    predicts = scores[with_segments].segments <= scores[chosen].segments
-    return with_segments if significant and predicts else chosen
+    return with_segments if segment_p.get(tested, 1.0) < significance else chosen
 
 
 def choose_and_fit(
