@@ -10,7 +10,8 @@ Cohorts (drawn into ``--data_dir`` when missing, by ``python -m data.phantom`` w
 75-110 bpm, SNR 12-20); ``altered`` (the phantom's altered waveform shapes); ``out_of_model`` (defects as
 smooth angular patches off the segment boundaries, dyssynchrony smooth in angle, independently drawn
 waveform durations, a far wider appearance). Cells (``CELLS``): a cohort, a key-frame spacing and, for the
-held-out territory, the coronary territory left out of the templates and the only one scored.
+held-out territories, the coronary territories left out of the templates (every territory patient of the
+training split) and the only patients scored.
 
 Every cell's templates, population prior and regional normals come from the **reference** cohort's train
 (and, for the normals, validation) split, as a trained model's would; the cell's test split is scored,
@@ -72,7 +73,7 @@ COHORTS = {
     "out_of_model": "--subjects 30 --seed 2031 --random_pathology patch dyssync --pathology_fraction 0.5 "
     "--waveform_shape independent --appearance wide --val_fraction 0.1 --test_fraction 0.65",
 }
-#: cell -> (cohort, key-frame spacing, held-out territory or None)
+#: cell -> (cohort, key-frame spacing, held-out territories: none, or the only patients scored)
 CELLS = {
     "reference_k6": ("reference", 6, None),
     "reference_k8": ("reference", 8, None),
@@ -80,7 +81,7 @@ CELLS = {
     "frames30_k6": ("frames30", 6, None),
     "shifted_k6": ("shifted", 6, None),
     "altered_k6": ("altered", 6, None),
-    "held_out_rca_k6": ("reference", 6, "RCA"),
+    "held_out_territories_k6": ("reference", 6, ("LAD", "LCx", "RCA")),
     "out_of_model_k6": ("out_of_model", 6, None),
 }
 ROWS = ("kinematic", "fixed segments", "population_bulk", "flow", "acquired phase")
@@ -182,9 +183,9 @@ def score_into(group: Group, subject: Subject, maps: dict[str, dict[str, np.ndar
 
 
 def run_cell(cell: str, data_dir: Path, references: dict, max_subjects: int) -> dict[str, Group]:
-    cohort, factor, territory = CELLS[cell]
+    cohort, factor, territories = CELLS[cell]
     root = ensure_cohort(data_dir, cohort)
-    hold_out = (territory,) if territory else ()
+    hold_out = tuple(territories or ())
     if hold_out not in references:
         references[hold_out] = reference_models(ensure_cohort(data_dir, "reference"), hold_out)
     ref = references[hold_out]
@@ -192,7 +193,7 @@ def run_cell(cell: str, data_dir: Path, references: dict, max_subjects: int) -> 
     seconds, prior_seconds, n_keys = [], [], 0
     for path in select_subjects(str(root), "test", max_subjects=max_subjects):
         subject = read_subject(path)
-        if territory and territory not in subject_territories(subject):
+        if hold_out and not set(hold_out) & set(subject_territories(subject)):
             continue
         start = time.perf_counter()
         maps, model, prior_time = _velocities(subject, factor, ref)
@@ -202,7 +203,8 @@ def run_cell(cell: str, data_dir: Path, references: dict, max_subjects: int) -> 
         group = groups["patients" if pathology_flag(subject.attrs) else "healthy"]
         group.chosen[model] += 1
         score_into(group, subject, maps, ref.normals)
-    say(f"\n### {cell}: {root.name}, {n_keys} key frames (k = {factor}){', only ' + territory if territory else ''}; "
+    only = f", only patients of {' '.join(hold_out)}, held out of the templates" if hold_out else ""
+    say(f"\n### {cell}: {root.name}, {n_keys} key frames (k = {factor}){only}; "
         f"{np.mean(seconds):.1f} s a subject for every row, {np.mean(prior_seconds):.1f} s for the kinematic prior "
         "(measure, choose, fit, paint)")  # fmt: skip
     _print_cell(groups, ref.normals.threshold)

@@ -233,8 +233,9 @@ class PhaseModel(BaseModel):
             if int(os.environ.get("RANK", "0")) == 0:
                 print(self.noise.describe(), flush=True)
         if self.prior_kind == "kinematic":
-            attach_kinematic_priors(
-                train_dataset, val_dataset, subjects, self.kinematics, self.population, self.opt, own_templates=own
+            inherited = (self.start_kinematics, self.start_from) if self.start_from and not self.start_resumed else None
+            self.kinematics = attach_kinematic_priors(
+                train_dataset, val_dataset, subjects, self.kinematics, self.population, self.opt, own, inherited
             )
 
     def generator_input(

@@ -239,12 +239,16 @@ def attach_kinematic_priors(
     population: PopulationPrior,
     opt: argparse.Namespace,
     own_templates: bool = True,
-) -> None:
-    """The priors of a ``--prior kinematic`` run's training and validation subjects, on their datasets.
-    Training subjects are cross-fitted when the templates are the run's own (``own_templates``); templates
-    a fine-tuned run kept from its starting weights never saw them, and fit them as they fit a validation
-    subject. ``train_subjects`` are those of ``train_dataset``, in the order of its paths. The subjects left
-    with the population prior are said in one summary line."""
+    inherited: tuple[KinematicTemplates, str] | None = None,
+) -> KinematicTemplates:
+    """The priors of a ``--prior kinematic`` run's training and validation subjects, on their datasets, and
+    the templates the run keeps. Training subjects are cross-fitted when the templates are the run's own
+    (``own_templates``); templates a fine-tuned run kept from its starting weights never saw them, and fit
+    them as they fit a validation subject. A fine-tuned run whose cohort fits its own templates but is too
+    small to cross-fit them for most of its subjects keeps the ``inherited`` ones (templates, where from)
+    after all, and says so: its network would otherwise train on the population prior and be used on the
+    kinematic one. ``train_subjects`` are those of ``train_dataset``, in the order of its paths. The
+    subjects left with the population prior are said in one summary line."""
     paths = list(dict.fromkeys(entry.path for entry in train_dataset.slices))
     order = sorted(range(len(paths)), key=lambda i: str(paths[i]))
     factor, folds = int(opt.prior_factor), int(opt.prior_folds)
@@ -252,7 +256,12 @@ def attach_kinematic_priors(
     ordered = [train_subjects[i] for i in order]
     if own_templates:
         fitted = training_curves(ordered, population, factor, folds, missed["training"])
-    else:
+        if inherited is not None and inherited[0].ready and 2 * len(missed["training"]) >= len(ordered):
+            _note(f"kinematic templates: those of {inherited[1]} after all (the {len(ordered)} training subject(s) "
+                  f"fit their own but cannot cross-fit them for {len(missed['training'])}: "
+                  f"{missed['training'][0].split(': ', 1)[1]})")  # fmt: skip
+            templates, own_templates, missed["training"] = inherited[0], False, []
+    if not own_templates:
         fitted = [validation_curves(s, templates, population, factor, missed["training"]) for s in ordered]
     attach_prior(train_dataset, {paths[i]: c for i, c in zip(order, fitted, strict=True)})
     val_paths = dict.fromkeys(entry.path for entry in val_dataset.slices) if val_dataset is not None else {}
@@ -265,3 +274,4 @@ def attach_kinematic_priors(
     summarise_fallbacks(missed, {"training": len(paths), "validation": len(val_paths)})
     _note(f"kinematic prior: the models the key frames chose: training {chosen_models(fitted)}; "
           f"validation {chosen_models(validation.values())}")  # fmt: skip
+    return templates
