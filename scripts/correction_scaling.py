@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
+from assessment.bootstrap import paired_difference_ci
+from assessment.metrics import mae
+from assessment.truth import pathology_flag
 from data.mvm_io import Subject, read_subject
-from util.bootstrap import paired_difference_ci
 from util.cli import RawDescriptionHelpFormatter, ToolParser, run_tool, say
 from util.errors import DataError, OptionError
-from util.metrics import mae
-from util.regional import pathology_flag
 
 DEFAULT_SCALES = (0.0, 0.25, 0.5, 1.0)
 

@@ -41,8 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assessment.analysis import analyse_slice as slice_reading
-from assessment.analysis import regional_peaks, training_normals
+from assessment.analysis import analyse_slice, regional_peaks, training_normals
 from assessment.bootstrap import paired_difference_ci
 from assessment.regional import RegionalNormals, cohort_detection, hypokinesia_scores, subject_measures
 from assessment.truth import pathology_flag, subject_truth
@@ -168,14 +167,14 @@ def _painted(
 def score_into(group: Group, subject: Subject, maps: dict[str, dict[str, np.ndarray]], normals: RegionalNormals):
     """Add one subject's MAE, segment-peak r and hypokinesia scores of every row to ``group``."""
     truth = subject_truth(subject)
-    reference = regional_peaks([slice_reading(s, s.velocity_true) for s in subject.slices.values()])
+    reference = regional_peaks([analyse_slice(s, s.velocity_true) for s in subject.slices.values()])
     group.truths.append(truth)
     for label in ROWS:
         errors = []
         for name, s in subject.slices.items():
             myo = np.broadcast_to((s.myocardium != 0)[:, None], s.velocity_true.shape)
             errors.append(float(np.abs(maps[name][label] - s.velocity_true)[myo].mean()))
-        peaks = regional_peaks([slice_reading(s, maps[name][label]) for name, s in subject.slices.items()])
+        peaks = regional_peaks([analyse_slice(s, maps[name][label]) for name, s in subject.slices.items()])
         group.mae.setdefault(label, []).append(float(np.mean(errors)))
         measures = subject_measures(peaks, reference, truth)
         group.peak_r.setdefault(label, []).append(measures["seg_peak_radial_systolic_r"])
