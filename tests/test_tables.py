@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assessment.metric_names import key_columns
+from assessment.report.slice_metrics import metric_columns
 from assessment.tables import display_decimals, display_value, main, parse_cell, to_csv, to_markdown
 
 
@@ -129,3 +131,12 @@ def test_command_shows_the_regional_columns_for_a_cohort_with_patients_and_marks
     assert "| 0.877 | 0.877 | 0.877 | 12 | 0.500 |" in capsys.readouterr().out
     assert main([str(healthy_only), "--ids"]) == 0
     assert "detect_auc" not in capsys.readouterr().out  # no patients: the headline columns only
+
+
+def test_a_chain_table_leads_with_the_error_against_the_truth() -> None:
+    """The chain's columns name the truth's error before the acquired phase's, so every table made from
+    them (the CSV, the pages, this command's default) leads with it."""
+    columns = metric_columns()
+    assert columns.index("vel_mae_myo_true_cm_s") < columns.index("vel_mae_myo_cm_s")
+    shown = key_columns(["method", *columns])
+    assert shown.index("vel_mae_myo_true_cm_s") < shown.index("vel_mae_myo_cm_s")

@@ -55,7 +55,7 @@ def metric_columns() -> list[str]:
     cols = ["mag_psnr_nonkey", "mag_ssim_nonkey", "mag_psnr_tissue_nonkey", "myo_dice_nonkey"]
     for stat in ("psnr", "psnr_tissue", "ssim", "ssim_tissue"):
         cols += [f"vel_{stat}_{d.removeprefix('v')}" for d in DIRECTIONS]
-    cols += ["vel_mae_myo_cm_s", "vel_mae_myo_true_cm_s"]
+    cols += ["vel_mae_myo_true_cm_s", "vel_mae_myo_cm_s"]  # the truth first, where there is one
     for c in COMPONENTS:
         cols += [f"curve_{c}_r", f"curve_{c}_rmse_cm_s"]
     cols += [f"peak_err_{c}_{p}_cm_s" for c in COMPONENTS for p in PEAKS]
