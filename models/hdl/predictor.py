@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from assessment.metrics import mae
 from data.keyframes import KeyFrames, key_frames_of
 from data.mvm_io import SliceData, Subject
 from models.interp.inference import CineReconstruction, interpolate_cine, linear_cine
@@ -56,12 +57,8 @@ def correction_size(velocity: np.ndarray, prior: np.ndarray, myocardium: np.ndar
     """How far stage 2 moved the twin from the prior it refines: mean |velocity - prior| (cm/s) over the
     twin's myocardium, all frames and directions. ``velocity`` [T, 3, H, W] in cm/s, ``prior`` in VENC
     units (as the generator sees it), ``myocardium`` [T, H, W]. Needs no truth: on a scan it is the one sign
-    that the twin left its prior."""
-    myo = np.broadcast_to((np.asarray(myocardium) != 0)[:, None], velocity.shape)
-    if not myo.any():
-        return float("nan")
-    change = np.abs(velocity - prior * venc_scale(s.venc_cm_s, dtype=np.float32))
-    return float(change[myo].mean())
+    that the twin left its prior; NaN on an empty myocardium."""
+    return mae(velocity, prior * venc_scale(s.venc_cm_s, dtype=np.float32), (np.asarray(myocardium) != 0)[:, None])
 
 
 class HDLPredictor:
