@@ -19,6 +19,7 @@ from torch import nn
 
 from models.phase.background_noise import BackgroundNoise
 from models.phase.model import PhaseModel
+from util.errors import DataError, OptionError
 
 SMALL = ["--netG", "unet", "--base_channels", "4", "--depth", "1", "--ndf", "4", "--n_layers_D", "1"]
 
@@ -57,7 +58,7 @@ class VxCritic(nn.Module):
         return self.gain * x[:, 3:4]
 
 
-def build(myo=MYO, **lambdas: float) -> PhaseModel:
+def build(myo=MYO, extra: dict | None = None, **lambdas: float) -> PhaseModel:
     opt = model_options("phase", *SMALL, "--init_type", "pytorch", **lambdas)
     model = PhaseModel(opt)
     model.netG = model._bare["netG"] = model._local["netG"] = FixedGenerator(G_OUT)
@@ -69,6 +70,7 @@ def build(myo=MYO, **lambdas: float) -> PhaseModel:
         "tissue": torch.tensor([[TISSUE]], dtype=torch.float32),
         "myocardium": torch.tensor([[myo]], dtype=torch.float32),
         "venc": torch.tensor([[100.0, 100.0, 150.0]]),
+        **(extra or {}),
     }
     model.set_input(batch)
     model.forward()
@@ -135,3 +137,47 @@ def test_l1_terms_ignore_the_tissue_noise(monkeypatch: pytest.MonkeyPatch) -> No
     losses = model.compute_losses("G")
     assert losses["l1_tissue"].item() == pytest.approx((ABS_SUM[0, 0] + ABS_SUM[0, 1] + ABS_SUM[1, 0]) / 9, abs=1e-6)
     assert losses["l1_myo"].item() == pytest.approx(ABS_SUM[0, 0] / 3, abs=1e-6)
+
+
+def test_noise_free_target_moves_the_l1_terms_but_not_the_discriminator() -> None:
+    # The phantom's noise-free map equals the generator's output: the L1 terms vanish, while D still
+    # judges the acquired (noisy) map as real, so its terms keep their values.
+    truth = torch.tensor(G_OUT)[None, :, None, None].expand(1, 3, 2, 2).clone()
+    extra = {"velocity_true": truth, "has_velocity_true": torch.tensor([True])}
+    model = build(extra=extra, l1_target="noise_free")
+    losses = model.compute_losses("G")
+    assert losses["l1_tissue"].item() == pytest.approx(0.0, abs=1e-7)
+    assert losses["l1_myo"].item() == pytest.approx(0.0, abs=1e-7)
+    assert model.compute_losses("D")["real"].item() == pytest.approx(0.49, abs=1e-6)
+    # The default target is the acquired map, whatever the file also carries.
+    measured = build(extra=extra).compute_losses("G")
+    assert measured["l1_myo"].item() == pytest.approx(ABS_SUM[0, 0] / 3, abs=1e-6)
+
+
+def test_noise_free_target_without_the_truth_is_refused() -> None:
+    extra = {"velocity_true": torch.zeros(1, 3, 2, 2), "has_velocity_true": torch.tensor([False])}
+    with pytest.raises(DataError, match="l1_target noise_free"):
+        build(extra=extra, l1_target="noise_free")
+
+
+def test_correction_cost_is_the_l1_of_the_correction_over_the_tissue() -> None:
+    # A zero prior: the foreground is G_OUT, so every other term keeps its value and the correction's L1
+    # over the 3 tissue pixels and 3 directions is (0.2 + 0 + 0) / 3.
+    extra = {"prior": torch.zeros(1, 3, 2, 2)}
+    plain = build(extra=extra, prior="kinematic").compute_losses("G")
+    priced = build(extra=extra, prior="kinematic", lambda_correction=6.0).compute_losses("G")
+    assert "correction" not in plain
+    assert priced["correction"].item() == pytest.approx(0.2 / 3, abs=1e-6)
+    assert priced["l1_myo"].item() == pytest.approx(plain["l1_myo"].item(), abs=1e-7)
+    assert priced["total"].item() == pytest.approx(plain["total"].item() + 6.0 * 0.2 / 3, abs=1e-5)
+
+
+def test_a_priced_correction_starts_at_zero_and_needs_a_prior() -> None:
+    opt = model_options("phase", *SMALL, prior="kinematic", lambda_correction=1.0)
+    model = PhaseModel(opt)
+    assert torch.count_nonzero(model.netG.head.weight) == 0
+    prior = torch.rand(2, 3, 8, 8) * 0.4 - 0.2
+    x = model.generator_input(torch.rand(2, 3, 8, 8), None, prior)
+    torch.testing.assert_close(model.run_generator(model.netG, x, None, prior), prior)
+    with pytest.raises(OptionError, match="lambda_correction"):
+        PhaseModel(model_options("phase", *SMALL, lambda_correction=1.0))

@@ -68,7 +68,7 @@ from models.phase.options import add_phase_options
 from models.phase.priors import attach_kinematic_priors, choose_templates, resolve_prior_kind
 from models.phase.tissue_noise import TISSUE_NOISE_KINDS, add_tissue_noise
 from util.conventions import DIRECTIONS, VELOCITY_DATA_RANGE
-from util.errors import OptionError
+from util.errors import DataError, OptionError
 from util.option_values import require_at_least
 
 #: the validation metric of a prior-refining generator: mean |foreground - prior| over the myocardium (cm/s)
@@ -128,9 +128,16 @@ class PhaseModel(BaseModel):
         self.prior_kind = self._prior_kind(opt)  # none, population or kinematic (models/phase/priors.py)
         self.refines_prior = self.prior_kind != "none"
         require_at_least(opt, ("lambda_gan", "lambda_tissue", "lambda_myo", "lambda_l1"), 0)
+        #: the weight of the correction's own L1 (``--lambda_correction``; 0 when evaluating)
+        self.lambda_correction = float(getattr(opt, "lambda_correction", 0.0) or 0.0)
+        if self.lambda_correction < 0:
+            raise OptionError(f"--lambda_correction must be >= 0, got {self.lambda_correction}")
+        if self.lambda_correction > 0 and not self.refines_prior:
+            raise OptionError("--lambda_correction penalises the correction of a prior: give --prior")
         if opt.block not in BLOCK_TYPES:
             raise OptionError(f"--block {opt.block!r} is not a block type; valid: {', '.join(BLOCK_TYPES)}")
         self.l1_only = bool(opt.l1_only)
+        self.noise_free_target = getattr(opt, "l1_target", "measured") == "noise_free"
         #: whether synthesised maps are composites (generator foreground + noise background)
         self.fg_bg = not (self.l1_only or bool(opt.no_fg_bg))
         self.use_mask_channel = bool(opt.use_mask_channel)
@@ -171,6 +178,10 @@ class PhaseModel(BaseModel):
             condition_dim=N_CONDITION_FEATURES if self.cycle_conditioning else 0,
         )
         self._initialise_weights(net_g)
+        if self.lambda_correction > 0:
+            # A correction that pays for its size starts at none: the untrained generator returns its prior.
+            nn.init.zeros_(net_g.head.weight)
+            nn.init.zeros_(net_g.head.bias)
         self.add_network("netG", net_g)
         self.has_discriminator = bool(opt.is_train) and not self.l1_only
         if self.has_discriminator:
@@ -223,6 +234,10 @@ class PhaseModel(BaseModel):
         (models/kinematics/templates.py) and the empirical background noise model; for a ``--prior
         kinematic`` run, also give both datasets their subjects' priors (models/phase/priors.py)."""
         paths = dict.fromkeys(entry.path for entry in train_dataset.slices)
+        if self.noise_free_target:
+            missing = [str(e.path) for e in train_dataset.slices if not e.has_velocity_true]
+            if missing:
+                raise DataError(f"{missing[0]}: --l1_target noise_free needs velocity_true in every training file")
         subjects = [read_subject(path, check_values=False) for path in paths]
         self.population = fit_population_prior(s for subject in subjects for s in subject.slices.values())
         self.kinematics, own = choose_templates(
@@ -284,12 +299,23 @@ class PhaseModel(BaseModel):
     def set_input(self, batch: dict[str, Any]) -> None:
         self.magnitude = self.to_device(batch["magnitude"])
         self.real = self.to_device(batch["velocity"])
+        #: the L1 terms' target: the acquired phase, or the phantom's noise-free velocity (``--l1_target``)
+        self.l1_target = self.real if not self.noise_free_target else self._noise_free_target(batch)
         self.tissue = self.to_device(batch["tissue"])
         self.myocardium = self.to_device(batch["myocardium"])
         self.venc = batch["venc"].to(self.device, non_blocking=True).float()
         self.context = FrameContext.of_batch(batch)
         self.condition = self.condition_for(self.context)
         self.prior = self.prior_for(self.myocardium, self.context, batch.get("prior"))
+
+    def _noise_free_target(self, batch: dict[str, Any]) -> torch.Tensor:
+        """The phantom's velocity of the batch (``--l1_target noise_free``): simulated training files only."""
+        if not bool(torch.as_tensor(batch["has_velocity_true"]).all()):
+            raise DataError(
+                "--l1_target noise_free: a training file has no velocity_true (only simulated cohorts carry the "
+                "noise-free velocity); train on a phantom cohort or use --l1_target measured"
+            )
+        return self.to_device(batch["velocity_true"])
 
     def condition_for(self, context: FrameContext | None) -> torch.Tensor | None:
         """The generator's condition [B, N_CONDITION_FEATURES] on the device, or None when not conditioned."""
@@ -352,19 +378,26 @@ class PhaseModel(BaseModel):
         if group != "G":
             raise ValueError(f"unknown optimiser group {group!r}")
         if self.l1_only:
-            l1 = (self.fake.float() - self.real).abs().mean()
-            return {"l1": l1, "total": float(opt.lambda_l1) * l1}
+            l1 = (self.fake.float() - self.l1_target).abs().mean()
+            return self._with_correction_cost({"l1": l1, "total": float(opt.lambda_l1) * l1})
         # The generator's own output: on the tissue this equals the composite unless tissue noise is added,
         # which must not enter the L1 terms (their optimum would stay the same, only noisier).
         foreground = self.foreground.float()
-        l1_tissue = masked_l1(foreground, self.real, self.tissue)
-        l1_myo = masked_l1(foreground, self.real, self.myocardium)
+        l1_tissue = masked_l1(foreground, self.l1_target, self.tissue)
+        l1_myo = masked_l1(foreground, self.l1_target, self.myocardium)
         # The generator's pass goes through the frozen, un-wrapped discriminator (see local_network).
         net_d = self.local_network("netD")
         with frozen(net_d):
             gan = self.gan_loss(self._discriminate(net_d, self.magnitude, self.fake), True, for_discriminator=False)
         total = float(opt.lambda_gan) * gan + float(opt.lambda_tissue) * l1_tissue + float(opt.lambda_myo) * l1_myo
-        return {"gan": gan, "l1_tissue": l1_tissue, "l1_myo": l1_myo, "total": total}
+        return self._with_correction_cost({"gan": gan, "l1_tissue": l1_tissue, "l1_myo": l1_myo, "total": total})
+
+    def _with_correction_cost(self, losses: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``losses`` plus the L1 of the generator's correction of its prior over the tissue, when priced."""
+        if self.lambda_correction <= 0 or self.prior is None:
+            return losses
+        correction = masked_l1(self.foreground.float(), self.prior.float(), self.tissue)
+        return {**losses, "correction": correction, "total": losses["total"] + self.lambda_correction * correction}
 
     def current_visuals(self) -> dict[str, torch.Tensor]:
         if not hasattr(self, "fake"):

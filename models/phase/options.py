@@ -11,6 +11,9 @@ from models.phase.background_noise import NOISE_KINDS
 from models.phase.priors import add_prior_options
 from models.phase.tissue_noise import TISSUE_NOISE_KINDS
 
+#: what the L1 terms of stage 2 compare the synthesised maps with (``--l1_target``)
+L1_TARGETS = ("measured", "noise_free")
+
 
 def add_phase_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
     """The options of ``--model phase`` (``PhaseModel.modify_commandline_options``)."""
@@ -90,3 +93,20 @@ def add_discriminator_options(n: argparse._ArgumentGroup) -> None:
     n.add_argument("--lambda_tissue", type=float, default=100.0, help="L1 over the tissue")
     n.add_argument("--lambda_myo", type=float, default=100.0, help="L1 over the myocardium")
     n.add_argument("--lambda_l1", type=float, default=100.0, help="whole-image L1 of --l1_only")
+    n.add_argument(
+        "--lambda_correction",
+        type=float,
+        default=0.0,
+        help="for a prior-refining generator: L1 on its correction of the prior over the tissue, so that it "
+        "corrects only where the images pay for it (a fraction c of --lambda_tissue stops a pixel's "
+        "correction where (1+c)/2 of its targets lie beyond it); > 0 also starts the output layer at zero, "
+        "so that training begins at the prior",
+    )
+    n.add_argument(
+        "--l1_target",
+        choices=L1_TARGETS,
+        default="measured",
+        help="what the L1 terms pull towards: the acquired phase (measured), or, for simulated cohorts only, "
+        "the phantom's noise-free velocity (noise_free; every training file needs velocity_true). Training "
+        "only: the discriminator still sees acquired maps, and inference reads no truth either way",
+    )
