@@ -14,7 +14,8 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from data.mvm_io import Subject, list_subjects, load_splits, read_subject
+from data.mvm_io import Subject, read_subject
+from data.splits import list_subjects, load_splits
 from util.errors import DataError, OptionError
 
 

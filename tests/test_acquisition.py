@@ -9,7 +9,7 @@ import h5py
 import pytest
 
 from data.acquisition import acquisition_ranges, outside_training, warn_outside_training
-from data.mvm_io import list_subjects
+from data.splits import list_subjects
 from models.loading import PRETRAINED_DIR, card_training_acquisition
 
 

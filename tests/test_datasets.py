@@ -12,9 +12,10 @@ import torch
 
 from data import create_dataset
 from data.cycle import interpolation_targets, key_frame_grid, time_conditioning
-from data.mvm_io import load_splits, read_subject, write_subject
+from data.mvm_io import read_subject, write_subject
 from data.samples.interp_dataset import InterpDataset
 from data.samples.phase_dataset import PhaseDataset
+from data.splits import load_splits
 from util.errors import DataError, OptionError
 from util.intensity import magnitude_scale
 

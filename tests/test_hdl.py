@@ -18,7 +18,8 @@ import torch
 import test as test_entry
 import train as train_entry
 from data.keyframes import key_frames_of
-from data.mvm_io import SliceData, Subject, load_splits, read_subject, write_subject
+from data.mvm_io import SliceData, Subject, read_subject, write_subject
+from data.splits import load_splits
 from models.hdl.evaluation import METHODS, correction_lines
 from models.hdl.predictor import HDLPredictor
 from models.kinematics.population import PopulationPrior

@@ -309,7 +309,7 @@ def test_test_py_skips_an_unreadable_subject_names_it_and_exits_non_zero(tiny_co
     import sys
 
     import train as train_script
-    from data.mvm_io import load_splits
+    from data.splits import load_splits
 
     ckpt = tmp_path / "ckpt"
     train_script.main(

@@ -14,9 +14,10 @@ import pytest
 from test_kinematics_fit import CANONICAL, RR, _templates, _trajectories
 
 from data.keyframes import key_frames_of
-from data.mvm_io import Subject, load_splits, read_subject
+from data.mvm_io import Subject, read_subject
 from data.phantom import PhantomConfig, generate_cohort
 from data.phantom.generate import generate_subject, subject_seed
+from data.splits import load_splits
 from models.kinematics.choice import (
     MODELS,
     LooScore,

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from data.keyframes import key_frames_of
-from data.mvm_io import load_splits, read_subject
+from data.mvm_io import read_subject
+from data.splits import load_splits
 from models.kinematics.prior import KinematicPrior
 from models.kinematics.subject import (
     FALLBACK,

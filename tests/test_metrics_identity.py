@@ -19,7 +19,8 @@ import pytest
 from assessment.analysis import analyse_slice
 from assessment.report.slice_metrics import slice_metrics
 from data.cycle import key_frame_grid
-from data.mvm_io import list_subjects, read_subject
+from data.mvm_io import read_subject
+from data.splits import list_subjects
 from models.interp.evaluation import score_cine, score_frame
 from models.interp.inference import linear_cine
 from models.phase.evaluation import fidelity, realism

@@ -1,8 +1,7 @@
-"""The subject file format: round trip, validation messages, atomic writes, splits."""
+"""The subject file format: round trip, validation messages, atomic writes."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -10,16 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from data.mvm_io import (
-    SliceData,
-    Subject,
-    default_splits,
-    list_subjects,
-    load_splits,
-    read_subject,
-    write_splits,
-    write_subject,
-)
+from data.mvm_io import SliceData, Subject, read_subject, write_subject
 from util.errors import DataError
 
 
@@ -180,30 +170,6 @@ def test_unwritable_folder_is_a_data_error(tmp_path: Path) -> None:
             write_one(folder / "s.h5")
     finally:
         folder.chmod(0o700)
-
-
-def test_splits_default_and_file(tmp_path: Path) -> None:
-    for i in range(7):
-        write_one(tmp_path / f"sub_{i}.h5")
-    assert list(list_subjects(tmp_path)) == [f"sub_{i}" for i in range(7)]
-    splits = load_splits(tmp_path)
-    assert splits == default_splits([f"sub_{i}" for i in range(7)])
-    assert len(splits["val"]) == 1 and len(splits["test"]) == 1 and len(splits["train"]) == 5
-    write_splits(tmp_path, {"train": ["sub_0"], "val": ["sub_1"], "test": ["sub_2"]})
-    assert load_splits(tmp_path)["test"] == ["sub_2"]
-    (tmp_path / "splits.json").write_text(json.dumps({"train": ["sub_0", "nobody"]}))
-    with pytest.raises(DataError, match="names subject 'nobody'"):
-        load_splits(tmp_path)
-    (tmp_path / "splits.json").write_text(json.dumps({"train": ["sub_0"], "test": ["sub_0"]}))
-    with pytest.raises(DataError, match="in both 'train' and 'test'"):
-        load_splits(tmp_path)
-
-
-def test_empty_or_missing_folder(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="no subject files"):
-        list_subjects(tmp_path)
-    with pytest.raises(DataError, match="dataset folder not found"):
-        list_subjects(tmp_path / "nope")
 
 
 def test_slice_order_and_numpy_attributes_survive(tmp_path: Path) -> None:

@@ -147,7 +147,8 @@ def test_export_import_round_trip(tmp_path: Path) -> None:
 def test_every_slice_of_an_export_reads_back_as_the_subject(tiny_cohort: Path, tmp_path: Path) -> None:
     """export_nifti then import_nifti --exported: the same slices in the same order, shapes, values and
     attributes, without any option (VENC, units, RR and positions come from the sidecars)."""
-    from data.mvm_io import list_subjects, write_subject
+    from data.mvm_io import write_subject
+    from data.splits import list_subjects
 
     path = next(iter(list_subjects(tiny_cohort).values()))
     subject = read_subject(path)

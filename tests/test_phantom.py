@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy import ndimage, stats
 
-from data.mvm_io import default_splits, read_subject
+from data.mvm_io import read_subject
 from data.phantom import (
     PhantomConfig,
     analytic_global_curves,
@@ -28,6 +28,7 @@ from data.phantom.params import SliceParams
 from data.phantom.sampling import draw_subject
 from data.phantom.segments import segment_of_angle
 from data.phantom.waveforms import Pulse, Waveform, pulse_with_area
+from data.splits import default_splits
 from util.errors import OptionError
 from util.intensity import normalise_magnitude
 from util.tissue import tissue_mask_from_magnitude

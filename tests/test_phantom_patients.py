@@ -14,13 +14,14 @@ import numpy as np
 import pytest
 
 from assessment.velocity import velocity_curves
-from data.mvm_io import default_splits, read_subject
+from data.mvm_io import read_subject
 from data.phantom import PhantomConfig, SliceMotion, generate_cohort, generate_subject
 from data.phantom.cli import main as phantom_main
 from data.phantom.generate import patient_count, patient_flags, segment_truth
 from data.phantom.pathology_summary import pathology_table
 from data.phantom.sampling import draw_subject
 from data.phantom.segments import TERRITORIES, segment_centre_deg, segment_interval, segment_numbers
+from data.splits import default_splits
 from util.errors import OptionError
 
 PHASES = np.linspace(0.0, 1.0, 4001, endpoint=False)

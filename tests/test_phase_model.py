@@ -18,7 +18,8 @@ from assessment.regional import RegionalNormals, RegionalPeaks
 from assessment.regional_table import RegionalRecord
 from assessment.truth import SubjectTruth
 from data import create_dataset
-from data.mvm_io import list_subjects, load_splits, read_subject
+from data.mvm_io import read_subject
+from data.splits import list_subjects, load_splits
 from models.loading import load_trained_model
 from models.phase.background_noise import BackgroundNoise, collect_background
 from models.phase.evaluation import COLUMNS, REGIONAL_COLUMNS, add_regional, add_skill, average_rows

@@ -18,7 +18,8 @@ from torch import nn
 import test as test_entry
 import train as train_entry
 from data import create_dataset
-from data.mvm_io import Subject, load_splits, read_subject
+from data.mvm_io import Subject, read_subject
+from data.splits import load_splits
 from data.transforms import dihedral_velocity, random_dihedral
 from models.kinematics.population import fit_population_prior
 from models.kinematics.prior import KinematicPrior

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data.mvm_io import load_splits, read_subject
+from data.mvm_io import read_subject
+from data.splits import load_splits
 from models.hdl.predictor import HDLPredictor
 from models.loading import PRETRAINED_DIR, load_initial_weights, load_trained_model, read_checkpoint
 from models.phase.model import PhaseModel

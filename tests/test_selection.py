@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from data.mvm_io import load_splits
 from data.selection import select_subjects
+from data.splits import load_splits
 from util.errors import DataError, OptionError
 
 

@@ -17,21 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from data.mvm_io import (
-    SLICE_POSITIONS,
-    SUBJECT_SUFFIX,
-    SliceData,
-    Subject,
-    default_splits,
-    write_splits,
-    write_subject,
-)
+from data.mvm_io import SLICE_POSITIONS, SUBJECT_SUFFIX, SliceData, Subject, write_subject
 from data.phantom.acquisition import acquire, eddy_offsets
 from data.phantom.anatomy import render_slice
 from data.phantom.config import PhantomConfig
 from data.phantom.motion import segment_truth_values
 from data.phantom.params import SliceParams
 from data.phantom.sampling import describe_pathology, draw_subject
+from data.splits import default_splits, write_splits
 from util.errors import OptionError
 
 #: Noise-free myocardial signal level in the stored magnitude (arbitrary units, scanner-like range).

@@ -33,8 +33,8 @@ from typing import Any
 from unittest import mock
 
 from assessment.report.builder import ReportBuilder
-from data.mvm_io import write_splits
 from data.phantom import PhantomConfig, generate_cohort
+from data.splits import write_splits
 from entry.test import main as test_main
 from models.hdl import evaluation
 from models.hdl.predictor import HDLPredictor
