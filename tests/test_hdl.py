@@ -445,9 +445,13 @@ def test_a_kinematic_prior_run_makes_a_twin_that_never_reads_the_truth(
     assert from_zero.attrs[CORRECTION_ATTR] == pytest.approx(float(np.abs(from_zero.velocity)[myo].mean()), rel=1e-5)
     assert twins[0].slices["mid"].attrs[CORRECTION_ATTR] > 0
     assert hdl.phase_model.validation_correction_cm_s > 0
-    assert torch.load(tmp_path / "kin" / "latest.pt", weights_only=False)["extra_state"][
-        "validation_correction_cm_s"
-    ] == pytest.approx(hdl.phase_model.validation_correction_cm_s)
+    saved = torch.load(tmp_path / "kin" / "latest.pt", weights_only=False)["extra_state"]
+    assert saved["validation_correction_cm_s"] == pytest.approx(hdl.phase_model.validation_correction_cm_s)
+    # The share of the correction its validation split chose is kept with the weights; none of it is the prior.
+    assert 0.0 <= saved["correction_scale"] <= 1.0
+    assert hdl.phase_model.correction_scale == pytest.approx(saved["correction_scale"])
+    prior_only = HDLPredictor.from_runs(runs / "hdl_interp", tmp_path / "kin", device="cpu", correction_scale=0.0)
+    assert prior_only.predict_slice(mid, FACTOR).attrs[CORRECTION_ATTR] == pytest.approx(0.0, abs=1e-5)
 
 
 def test_the_rows_made_on_the_twins_cine_do_not_inherit_stage_2s_correction(test_slice: SliceData) -> None:

@@ -126,6 +126,7 @@ def build_predictors(opt: argparse.Namespace) -> dict[str, HDLPredictor]:
         "batch_size": opt.batch_size,
         "seed": opt.seed,
         "acquisition_noise": opt.acquisition_noise,
+        "correction_scale": getattr(opt, "correction_scale", None),
     }
     interp = _load_stage(opt, "interp_name", device, precision)
     hdl = HDLPredictor(interp, _load_stage(opt, "phase_name", device, precision), **common)
@@ -259,7 +260,25 @@ def _validation_correction(hdl: HDLPredictor) -> dict[str, str]:
         return {}
     value = getattr(hdl.phase_model, "validation_correction_cm_s", None)
     shown = "not recorded with these weights" if value is None else f"{value:.2f} cm/s"
-    return {"stage 2's correction of its prior on its validation split": shown}
+    return {"stage 2's correction of its prior on its validation split": shown,
+            "share of the correction kept": correction_scale_label(hdl.phase_model)}  # fmt: skip
+
+
+def kept_validation_correction(hdl: HDLPredictor) -> float | None:
+    """The correction stage 2 made on its validation split, times the share inference keeps: the figure a
+    chain's own correction compares with."""
+    value = getattr(hdl.phase_model, "validation_correction_cm_s", None)
+    return None if value is None else value * hdl.phase_model.inference_correction_scale
+
+
+def correction_scale_label(phase_model: Any) -> str:
+    """The share of its correction stage 2 keeps, and who chose it."""
+    scale = phase_model.inference_correction_scale
+    if getattr(phase_model, "correction_scale_override", None) is not None:
+        return f"{scale:.2f} (--correction_scale)"
+    if getattr(phase_model, "correction_scale", None) is not None:
+        return f"{scale:.2f} (chosen on the validation split against the acquired phase)"
+    return "1 (the weights hold no chosen share: all of it)"
 
 
 #: the console's velocity errors, each named with its reference: the truth first, where there is one
@@ -440,7 +459,9 @@ def run_hdl_test(opt: argparse.Namespace) -> dict[str, dict[str, Any]]:
     print(f"hdl: {len(paths)} subject(s), factor {opt.factor}, {time.perf_counter() - start:.0f} s")
     _print_prior_choices(builder.prior_models)
     _print_summary(rows)
-    for line in correction_lines(builder.slice_rows, getattr(hdl.phase_model, "validation_correction_cm_s", None)):
+    if getattr(hdl.phase_model, "prior_kind", "none") != "none":
+        print(f"stage 2 keeps a share of its correction of its prior: {correction_scale_label(hdl.phase_model)}")
+    for line in correction_lines(builder.slice_rows, kept_validation_correction(hdl)):
         print(line)
     print(f"synthesised subjects: {out_dir / 'subjects'}")
     if opt.export_nifti:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from models.phase.options import add_correction_scale_option
+
 
 class ChainOptions:
     """The options of ``--model hdl``. The chain has no networks of its own: it loads two trained runs."""
@@ -33,6 +35,7 @@ class ChainOptions:
             help="give the twins' tissue the scanner's phase noise (phase runs trained with --tissue_noise "
             "physics), as an acquisition has; default: the model's velocity estimate",
         )
+        add_correction_scale_option(g)
         g.add_argument("--factor", type=int, default=6, help="temporal down-sampling factor k (key frame every k)")
         g.add_argument("--export_nifti", action="store_true", help="also write the synthesised subjects as NIfTI")
         g.add_argument(

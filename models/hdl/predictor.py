@@ -43,6 +43,7 @@ from data.mvm_io import SliceData, Subject
 from models.interp.inference import CineReconstruction, interpolate_cine, linear_cine
 from models.kinematics.subject import SliceCurves, keyframe_septum
 from models.loading import PRETRAINED_DIR, load_trained_model
+from models.phase.correction_gate import set_correction_scale
 from models.phase.priors import kinematic_curves
 from models.phase.synthesis import synthesise_cine
 from util.conventions import CORRECTION_ATTR, venc_scale
@@ -78,6 +79,9 @@ class HDLPredictor:
         acquisition_noise: give the twin's tissue the scanner's phase noise (runs trained with
             ``--tissue_noise physics``), so that it looks like an acquisition. Off by default: the twin's
             velocity is then the model's estimate, which is what its velocity errors and curves measure.
+        correction_scale: the share in [0, 1] of stage 2's correction of its prior to keep (0: the prior,
+            1: the network's whole output); default the scale its weights chose on their validation split
+            (models/phase/correction_gate.py), or 1 for weights that hold none.
     """
 
     def __init__(
@@ -91,6 +95,7 @@ class HDLPredictor:
         seed: int = 0,
         name: str | None = None,
         acquisition_noise: bool = False,
+        correction_scale: float | None = None,
     ) -> None:
         if interpolation not in INTERPOLATIONS:
             raise OptionError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
@@ -110,6 +115,8 @@ class HDLPredictor:
         self.seed = int(seed)
         self.name = name or ("hdl" if interpolation == "network" else "baseline")
         self.acquisition_noise = bool(acquisition_noise)
+        if correction_scale is not None:
+            set_correction_scale(phase_model, correction_scale)
 
     def _align_precision(self, model: Any) -> None:
         """The stages autocast on their own from their ``precision``; make it this predictor's."""

@@ -87,6 +87,7 @@ from models.kinematics.population import PopulationPrior
 from models.kinematics.prior import KinematicPrior
 from models.kinematics.subject import SliceCurves
 from models.loading import load_trained_model, training_acquisition
+from models.phase.correction_gate import set_correction_scale
 from models.phase.priors import grid_keys, kinematic_curves, prior_factor
 from models.phase.synthesis import synthesise_cine
 from models.rows import STAGE2_ROWS, run_kinematic_prior, yardstick_twins
@@ -212,6 +213,8 @@ def _load_methods(opt: argparse.Namespace, device: torch.device) -> list[tuple[s
         if not run:
             continue
         model = _load(opt, run, device)
+        if getattr(opt, "correction_scale", None) is not None and model.refines_prior:
+            set_correction_scale(model, opt.correction_scale)
         label = model.method_name
         if label in {m for m, _, _ in methods}:  # two runs of one kind: tell them apart by run name
             label = f"{label}:{run}"

@@ -63,6 +63,7 @@ from models.networks import (
 from models.padding import pad_to_multiple
 from models.phase.background_noise import BackgroundNoise, collect_background
 from models.phase.conditioning import N_CONDITION_FEATURES, FrameContext, cycle_condition, prior_velocity
+from models.phase.correction_gate import CORRECTION_METRIC, chosen_scale, correction_sums
 from models.phase.foreground import centre_frame, centre_frame01, composite, tissue_from_magnitude
 from models.phase.options import add_phase_options
 from models.phase.priors import attach_kinematic_priors, choose_templates, resolve_prior_kind
@@ -70,10 +71,6 @@ from models.phase.tissue_noise import TISSUE_NOISE_KINDS, add_tissue_noise
 from util.conventions import DIRECTIONS, VELOCITY_DATA_RANGE
 from util.errors import DataError, OptionError
 from util.option_values import require_at_least
-
-#: the validation metric of a prior-refining generator: mean |foreground - prior| over the myocardium (cm/s)
-CORRECTION_METRIC = "correction_myo_cm_s"
-
 
 
 @contextmanager
@@ -164,6 +161,11 @@ class PhaseModel(BaseModel):
         #: the last validation's mean correction of the prior (cm/s), kept with the weights so that the chain
         #: can tell a scan on which the network left its prior far more than on the validation split
         self.validation_correction_cm_s: float | None = None
+        #: the share of its correction the generator keeps at inference, chosen on the last validation
+        #: (models/phase/correction_gate.py); None: weights that hold none keep all of it
+        self.correction_scale: float | None = None
+        #: the scale the user asked for (``--correction_scale``), over the weights' own
+        self.correction_scale_override: float | None = None
 
         net_g = UNet(
             in_channels=self.window + int(self.use_mask_channel) + 3 * int(self.refines_prior),
@@ -424,9 +426,9 @@ class PhaseModel(BaseModel):
         mae = (err_cm_s * myo).flatten(1).sum(1) / myo.flatten(1).sum(1).clamp(min=1.0)
         out = {"mae_myo_cm_s": mae.sum()}
         if self.prior is not None:
-            # The size of the network's correction of its prior: what the chain compares scans against.
-            change = (self.foreground.float() - self.prior).abs() * self.venc[:, :, None, None] * myo
-            out[CORRECTION_METRIC] = (change.flatten(1).sum(1) / myo.flatten(1).sum(1).clamp(min=1.0)).sum()
+            # The size of the network's correction of its prior (what the chain compares scans against) and
+            # the sums that choose how much of it to keep (models/phase/correction_gate.py).
+            out.update(correction_sums(self.foreground.float(), self.prior, self.real, self.venc, self.myocardium))
         for c, d in enumerate(DIRECTIONS):
             psnr = psnr_torch(fake[:, c : c + 1], self.real[:, c : c + 1], VELOCITY_DATA_RANGE, self.tissue)
             out[f"psnr_fg_{d}"] = torch.nan_to_num(psnr, nan=0.0, posinf=100.0).sum()
@@ -438,11 +440,16 @@ class PhaseModel(BaseModel):
     def note_validation(self, metrics: dict[str, float]) -> None:
         if CORRECTION_METRIC in metrics:
             self.validation_correction_cm_s = float(metrics[CORRECTION_METRIC])
+        scale = chosen_scale(metrics)
+        if scale is not None:
+            self.correction_scale = scale
 
     def extra_state(self) -> dict[str, Any]:
         state: dict[str, Any] = {"noise_model": self.noise.state_dict()}
         if self.validation_correction_cm_s is not None:
             state["validation_correction_cm_s"] = self.validation_correction_cm_s
+        if self.correction_scale is not None:
+            state["correction_scale"] = self.correction_scale
         if self.population.ready:
             state["population_prior"] = self.population.state_dict()
         if self.kinematics.ready:
@@ -464,6 +471,7 @@ class PhaseModel(BaseModel):
         if "kinematic_templates" in state:
             self.kinematics = KinematicTemplates.from_state(state["kinematic_templates"])
         self.validation_correction_cm_s = state.get("validation_correction_cm_s")
+        self.correction_scale = state.get("correction_scale")
 
     # ----------------------------------------------------------------------------------- inference
 
@@ -502,7 +510,16 @@ class PhaseModel(BaseModel):
         with eval_mode(net), self.autocast():
             out = net(x) if condition is None else net(x, condition)
         out = out[..., :h, :w].float()
-        return (out if prior is None else out + prior).contiguous()
+        return (out if prior is None else self.inference_correction_scale * out + prior).contiguous()
+
+    @property
+    def inference_correction_scale(self) -> float:
+        """The share of the correction inference keeps: ``--correction_scale``, else the weights' own choice,
+        else all of it."""
+        for scale in (self.correction_scale_override, self.correction_scale):
+            if scale is not None:
+                return float(scale)
+        return 1.0
 
     @torch.no_grad()
     def synthesise(

@@ -25,11 +25,25 @@ def add_phase_options(parser: argparse.ArgumentParser, is_train: bool) -> argpar
             default=None,
             help="run name of an L1-only generator (trained with --l1_only) to evaluate beside the model",
         )
+        add_correction_scale_option(t)
         return parser
     add_generator_options(parser.add_argument_group("phase generator"))
     add_scheme_options(parser.add_argument_group("foreground-background scheme"))
     add_discriminator_options(parser.add_argument_group("phase discriminator and losses"))
     return parser
+
+
+def add_correction_scale_option(group: argparse._ArgumentGroup) -> None:
+    """``--correction_scale``: how much of a prior-refining generator's correction inference keeps."""
+    group.add_argument(
+        "--correction_scale",
+        type=float,
+        default=None,
+        metavar="A",
+        help="keep this share (0-1) of stage 2's correction of its prior: prior + A (network - prior); "
+        "default: the share its weights chose on their validation split against the acquired phase, or 1 "
+        "for weights that hold none (models/phase/correction_gate.py)",
+    )
 
 
 def add_generator_options(g: argparse._ArgumentGroup) -> None:
