@@ -116,13 +116,18 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tiny_cohort: Path, tmp_p
     assert len(losses_a) >= epochs * 3
 
 
-def test_a_kinematic_prior_run_resumes_exactly(tiny_cohort: Path, tmp_path: Path) -> None:
+PRICED = ("--lambda_correction", "5", "--l1_target", "noise_free")
+
+
+@pytest.mark.parametrize("recipe", [(), PRICED], ids=["plain", "priced"])
+def test_a_kinematic_prior_run_resumes_exactly(tiny_cohort: Path, tmp_path: Path, recipe: tuple[str, ...]) -> None:
     """--prior kinematic: the cross-fitted priors of the samples are fitted again on resume, and the same; two
-    epochs straight give the weights of one epoch and a --continue_train to the second."""
+    epochs straight give the weights of one epoch and a --continue_train to the second. Also with the
+    correction priced and the noise-free target, and the share of the correction kept is the same."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
 
     def run(ckpt: Path, epochs: int, *extra: str) -> subprocess.CompletedProcess:
-        cmd = [*_train_cmd("phase", tiny_cohort, ckpt, epochs), *PRIOR, *extra]
+        cmd = [*_train_cmd("phase", tiny_cohort, ckpt, epochs), *PRIOR, *recipe, *extra]
         result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr[-3000:]
         return result
@@ -139,6 +144,8 @@ def test_a_kinematic_prior_run_resumes_exactly(tiny_cohort: Path, tmp_path: Path
         for key in a[name]:
             torch.testing.assert_close(b[name][key], a[name][key], rtol=0, atol=0, msg=f"{name}.{key}")
     assert loss_rows(tmp_path / "a" / "run") == loss_rows(tmp_path / "b" / "run")
+    scale = torch.load(tmp_path / "a" / "run" / "weights.pt", weights_only=True)["extra_state"].get("correction_scale")
+    assert scale is not None and scale == saved["extra_state"].get("correction_scale")
 
 
 def test_extending_a_finished_cosine_run_replans_the_schedule(
