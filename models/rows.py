@@ -28,8 +28,8 @@ attributes (RR interval, pixel spacing, septum orientation).
 The chain's table (``models.hdl.evaluation``) shows every row. Stage 2's (``models.phase.evaluation``)
 shows :data:`STAGE2_ROWS` on the file's own cine and masks, with the key frames of the phase run's
 ``--prior_factor``: ``flow`` registers every subject's key frames, which costs more than the rest of
-its evaluation, and stage 2 scores the measured maps itself (``measurement_floor``, the chain's
-``acquired_phase``).
+its evaluation, and stage 2 scores the measured maps itself (its own ``acquired_phase`` row, under the
+chain's name).
 """
 
 from __future__ import annotations

@@ -342,7 +342,7 @@ def test_train_then_test_writes_metrics_and_subjects(trained_runs: Path, tiny_co
         rows = {r["method"]: r for r in csv.DictReader(fh)}
     assert list(next(iter(rows.values())).keys()) == [*COLUMNS, *REGIONAL_COLUMNS]
     # Regional function of each method against the phantom's truth (one test subject: no intervals).
-    for method in ("fg_bg_gan", "population", "measurement_floor"):
+    for method in ("fg_bg_gan", "population", "acquired_phase"):
         assert float(rows[method]["seg_peak_radial_systolic_mae_cm_s"]) >= 0.0, method
         assert math.isfinite(float(rows[method]["dyssync_index_ms"])), method
         assert rows[method]["cohort"] == "all" and rows[method]["ci_reference"] == "population"
@@ -352,14 +352,14 @@ def test_train_then_test_writes_metrics_and_subjects(trained_runs: Path, tiny_co
     assert float(gan[f"{mae}_diff_ref"]) == pytest.approx(float(gan[mae]) - float(population[mae]), abs=1e-5)
     assert rows["real"]["seg_peak_radial_systolic_r"] == ""
     assert set(rows) == {
-        "fg_bg_gan", "l1_only", "zero", "population", "population_bulk", "kinematic", "measurement_floor", "real"
+        "fg_bg_gan", "l1_only", "zero", "population", "population_bulk", "kinematic", "acquired_phase", "real"
     }  # fmt: skip
     fidelity = [c for c in COLUMNS if c.startswith(("psnr", "ssim", "mae"))]
-    for method in ("fg_bg_gan", "l1_only", "zero", "population", "measurement_floor"):
+    for method in ("fg_bg_gan", "l1_only", "zero", "population", "acquired_phase"):
         assert all(math.isfinite(float(rows[method][c])) for c in fidelity), rows[method]
     for method in ("fg_bg_gan", "l1_only", "real"):
         assert all(math.isfinite(float(rows[method][c])) for c in ("hp_std_tissue_cm_s", "bg_std_cm_s"))
-    assert rows["real"]["psnr_vx"] == "" and rows["measurement_floor"]["bg_std_cm_s"] == ""
+    assert rows["real"]["psnr_vx"] == "" and rows["acquired_phase"]["bg_std_cm_s"] == ""
     # The composite's background is noise like the real one; the L1 baseline's is smooth.
     assert float(rows["fg_bg_gan"]["bg_std_cm_s"]) > 5 * float(rows["l1_only"]["bg_std_cm_s"])
     assert float(rows["fg_bg_gan"]["bg_std_cm_s"]) == pytest.approx(float(rows["real"]["bg_std_cm_s"]), rel=0.1)
@@ -397,7 +397,7 @@ def test_tissue_noise_run_matches_the_measured_texture(trained_runs: Path, tiny_
         rows = {r["method"]: r for r in csv.DictReader(fh)}
     assert set(rows) == {
         "fg_bg_gan_tissue_noise", "fg_bg_gan", "zero", "population", "population_bulk", "kinematic",
-        "measurement_floor", "real",
+        "acquired_phase", "real",
     }  # fmt: skip
     with_noise, without = (float(rows[m]["hp_std_tissue_cm_s"]) for m in ("fg_bg_gan_tissue_noise", "fg_bg_gan"))
     assert with_noise > 1.4 * without

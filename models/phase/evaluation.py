@@ -15,7 +15,7 @@ fully convolutional; inference pads to its size multiple). Rows of ``metrics.csv
   ``population_bulk`` (the same plus the bulk motion of the key-frame mask centroids) and ``kinematic``
   (the subject's kinematic prior from the run's templates, when it holds them); both read the key
   frames 0, k, 2k, ... of the run's ``--prior_factor`` and their masks;
-* ``measurement_floor`` (phantom only, where the noise-free ``velocity_true`` exists): the measured maps
+* ``acquired_phase`` (phantom only, where the noise-free ``velocity_true`` exists): the measured maps
   scored against the truth. A model that predicted the true velocity exactly would score about this
   against the measurement, so it is the floor of the fidelity columns;
 * ``real``: the realism statistics of the measured maps, the target of the model rows' statistics.
@@ -106,7 +106,7 @@ REALISM_COLUMNS = ("hp_std_tissue_cm_s", "bg_std_cm_s")
 COLUMNS = (
     "method", "run", *FIDELITY_COLUMNS, "mae_myo_cm_s", "mae_myo_true_cm_s", "skill", *REALISM_COLUMNS, "n_slices"
 )  # fmt: skip
-FLOOR, REAL = "measurement_floor", "real"
+FLOOR, REAL = "acquired_phase", "real"
 ZERO = "zero"
 #: the row stage 2's paired differences are against: ``population``, as in stage-2 tables written before
 #: ``population_bulk`` was one of its rows (the chain's are against ``population_bulk``)
