@@ -153,7 +153,7 @@ def run_landmarks(args: argparse.Namespace) -> dict[str, np.ndarray]:
     # The landmark times fitted to the key frames (the prior's default keeps the population's times for the RR
     # interval, which is the baseline column here).
     templates = fit_templates(read_subject(p) for p in select_subjects(args.dataroot, "train"))
-    prior = KinematicPrior(templates, use_timing=True, choose=False)  # the timing fit itself, not a choice
+    prior = KinematicPrior(templates, fit_timing=True, choose=False)  # the timing fit itself, not a choice
     errors, baseline, seconds = [], [], []
     for path in select_subjects(args.dataroot, args.split, max_subjects=args.subjects):
         subject = read_subject(path)

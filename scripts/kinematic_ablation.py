@@ -12,8 +12,8 @@ is read from its key frames (every ``--factor``-th frame) and their masks only, 
 painted on its own masks (the twin's masks would add stage 1's segmentation error to every row alike).
 Rows: the kinematic prior (its model chosen per subject from the key frames, ``models.kinematics.choice``)
 and its variants (no rotation, no bulk motion, no segment models among the candidates; ``fixed segments``:
-the template fit with segments for every subject, the prior before the choice; ``fixed timing +
-segments``: the same with landmark times fitted; ``model_free``: the measured trajectories alone),
+the template fit with segments for every subject, the prior before the choice; ``fixed segments +
+fitted timing``: the same with landmark times fitted (``fit_timing``); ``model_free``: the measured trajectories alone),
 ``population``,
 ``population_bulk``, ``zero`` and the acquired phase (the scan itself, a ceiling). Columns: mean
 myocardial MAE (cm/s) with its 95 % bootstrap interval over subjects, the paired difference against
@@ -56,7 +56,7 @@ VARIANTS = {
     "no bulk": {"use_bulk": False},
     "no segments": {"use_segments": False},
     "fixed segments": {"choose": False},
-    "fixed timing + segments": {"choose": False, "use_timing": True},
+    "fixed segments + fitted timing": {"choose": False, "fit_timing": True},
     "model_free": {"candidates": ("model_free",)},
 }
 REFERENCE = "population_bulk"

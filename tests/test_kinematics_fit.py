@@ -126,7 +126,7 @@ def test_fit_recovers_known_landmarks_and_gains(keys):
     truth = CANONICAL + np.array([0.015, -0.01, 0.025, 0.02, -0.015])
     gains = {"basal": 0.8, "mid": 1.2, "apical": 0.7}
     phases = np.arange(keys) / keys
-    fit = fit_subject(templates, _trajectories(templates, truth, gains, phases), RR)
+    fit = fit_subject(templates, _trajectories(templates, truth, gains, phases), RR, fit_timing=True)
     error = np.abs(fit.landmarks - truth)
     if keys == 9:
         assert error.max() < 0.010 and error.mean() < 0.004
@@ -146,7 +146,7 @@ def test_segment_fit_recovers_delay_and_hypokinesia():
     seg_gain = {"basal": [1, 0.3, 1, 1, 1, 1], "mid": [1] * 6, "apical": [1] * 4}
     gains = {"basal": 1.0, "mid": 1.0, "apical": 1.0}
     data = _trajectories(templates, CANONICAL, gains, phases, delays, seg_gain)
-    fit = fit_subject(templates, data, RR).slices["basal"]
+    fit = fit_subject(templates, data, RR, fit_timing=True).slices["basal"]
     assert fit.segment_delay[4] * RR == pytest.approx(70.0, abs=8.0)
     assert fit.segment_gain[1] == pytest.approx(0.3, abs=0.05)
     np.testing.assert_allclose(np.delete(fit.segment_delay, 4) * RR, 0.0, atol=8.0)
@@ -157,7 +157,7 @@ def test_fitted_curves_are_the_derivative_of_the_fitted_displacement():
     templates = _templates()
     phases = np.arange(9) / 9
     data = _trajectories(templates, CANONICAL, {"basal": 1.0, "mid": 1.0, "apical": 1.0}, phases)
-    fit = fit_subject(templates, data, RR)
+    fit = fit_subject(templates, data, RR, fit_timing=True)
     n = 400
     curves = fitted_curves(templates, fit, "mid", n)
     excursion_mm = cumulative_trapezoid(curves["radial"], dx=RR / 1000.0 / n, initial=0.0) * 10.0
@@ -171,7 +171,7 @@ def test_too_few_key_frames_or_a_missing_mask_is_one_line():
     templates = _templates()
     phases = np.arange(3) / 3
     with pytest.raises(DataError, match="3 key frames"):
-        fit_subject(templates, _trajectories(templates, CANONICAL, {"mid": 1.0}, phases), RR)
+        fit_subject(templates, _trajectories(templates, CANONICAL, {"mid": 1.0}, phases), RR, fit_timing=True)
     data = _trajectories(templates, CANONICAL, {"mid": 1.0}, np.arange(9) / 9)[0]
     broken = KeyTrajectories(
         "mid",
@@ -182,7 +182,7 @@ def test_too_few_key_frames_or_a_missing_mask_is_one_line():
         data.rotation_deg,
     )
     with pytest.raises(DataError, match="no myocardium mask"):
-        fit_subject(templates, [broken], RR)
+        fit_subject(templates, [broken], RR, fit_timing=True)
 
 
 def test_templates_state_round_trip():

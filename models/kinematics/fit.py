@@ -191,14 +191,14 @@ def _timing_residuals(x: np.ndarray, templates: KinematicTemplates, data: list[K
 
 
 def fit_slices(
-    templates: KinematicTemplates, data: list[KeyTrajectories], rr_ms: float, fit_landmarks: bool = True
+    templates: KinematicTemplates, data: list[KeyTrajectories], rr_ms: float, *, fit_timing: bool
 ) -> tuple[np.ndarray, dict]:
     """Landmark fractions [5] and per slice ``(level, radial gain, rotation level, rotation gain)``.
-    ``fit_landmarks=False`` keeps the landmarks at the population's expectation for this RR interval."""
+    ``fit_timing=False`` keeps the landmarks at the population's expectation for this RR interval."""
     _check(data)
     prior_mean, _ = templates.expected_landmarks(rr_ms)
     landmarks = _monotone(prior_mean.copy())
-    if fit_landmarks:
+    if fit_timing:
         result = least_squares(_timing_residuals, prior_mean, args=(templates, data, rr_ms), method="trf",
                                max_nfev=TIMING_MAX_EVALUATIONS)  # fmt: skip
         landmarks = _monotone(result.x)
@@ -248,12 +248,13 @@ def fit_subject(
     templates: KinematicTemplates,
     data: list[KeyTrajectories],
     rr_ms: float,
-    fit_timing: bool = True,
+    *,
+    fit_timing: bool,
     n_keys: int | None = None,
 ) -> KinematicFit:
     """The whole fit of a subject's slices (see the module docstring); ``fit_timing=False`` keeps the
     population's landmark times for the subject's RR; ``n_keys`` as for ``fit_segments``."""
-    landmarks, per_slice = fit_slices(templates, data, rr_ms, fit_timing)
+    landmarks, per_slice = fit_slices(templates, data, rr_ms, fit_timing=fit_timing)
     warp = cycle_warp(landmarks, templates.canonical)
     slices = {}
     for tr in data:

@@ -62,7 +62,7 @@ class KinematicPrior:
     ``choose`` (default): each subject's model is chosen from its key frames (``choice``), among
     ``candidates`` (default ``choice.MODELS``; one of them alone forces it) less the segment models without
     ``use_segments``. ``choose=False`` fits one model for every subject,
-    the templates with slice gains and segments, landmark times fitted with ``use_timing`` (the ablations
+    the templates with slice gains and segments, landmark times fitted with ``fit_timing`` (the ablations
     of the prior, and its form before the choice). ``use_rotation`` and ``use_bulk`` switch the rotation
     and bulk motion measures off (ablations).
     """
@@ -70,7 +70,7 @@ class KinematicPrior:
     templates: KinematicTemplates
     use_rotation: bool = True
     use_bulk: bool = True
-    use_timing: bool = False
+    fit_timing: bool = False
     use_segments: bool = True
     choose: bool = True
     candidates: tuple[str, ...] = MODELS
@@ -96,7 +96,7 @@ class KinematicPrior:
         data = [trajectories(m, position, self.use_rotation) for position, m in motions.items()]
         if self.choose:
             return choose_and_fit(self.templates, data, rr.pop(), self.models)
-        fitted = fit_subject(self.templates, data, rr.pop(), fit_timing=self.use_timing)
+        fitted = fit_subject(self.templates, data, rr.pop(), fit_timing=self.fit_timing)
         return fitted if self.use_segments else fitted.without_segments()
 
     def slice_curves(
