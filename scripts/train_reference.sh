@@ -4,6 +4,7 @@
 #   bash scripts/train_reference.sh              # 2 CPU cores: the two stages side by side, 30-45 min
 #   DEVICE=gpu bash scripts/train_reference.sh   # one GPU: larger batches, bf16, a longer schedule
 #   STAGES=phase EXPORT=1 bash scripts/train_reference.sh   # stage 2 only; the shipped stage 1 stays
+#   PHASE_INPUTS=acquired bash scripts/train_reference.sh   # stage 2 on the acquired frames (the earlier recipe)
 # Knobs come from the environment. The shipped stage 2 is what this script produced with the defaults
 # (CPU settings, STAGES=phase); the shipped stage 1 is the earlier run of the same stage-1 recipe on the
 # healthy 30-subject cohort of this seed. The model card gives the commands, the metrics and the hashes.
@@ -17,6 +18,11 @@ NAME="${NAME:-reference}"
 DEVICE="${DEVICE:-cpu}"                   # cpu | gpu
 EXPORT="${EXPORT:-0}"                     # 1: copy the best weights into pretrained/ and write the hashes
 STAGES="${STAGES:-interp phase}"          # the stages to train (the evaluation uses both runs)
+# stage1: stage 2 learns from stage 1's frames and masks of the non-key frames, the inputs the chain gives
+# it (and validates on them, so that the share of its correction it keeps is chosen on chain inputs);
+# acquired: from the acquired frames and masks.
+PHASE_INPUTS="${PHASE_INPUTS:-stage1}"
+LAMBDA_CORRECTION="${LAMBDA_CORRECTION:-25}"   # the price of stage 2's correction of its prior
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 
 if [[ "$DEVICE" == "gpu" ]]; then
@@ -39,7 +45,7 @@ INTERP=(--model interp --name "${NAME}_interp" --n_epochs "$INTERP_EPOCHS" --ste
 PHASE=(--model phase --name "${NAME}_phase" --n_epochs "$PHASE_EPOCHS" --steps_per_epoch 100
        --netG r2unet --base_channels 16 --depth 3 --ndf 32 --crop_size 64 --temporal_window 5
        --cycle_conditioning --prior kinematic --tissue_noise physics --lr_policy cosine --val_freq 5
-       --val_max_batches 20)
+       --val_max_batches 20 --lambda_correction "$LAMBDA_CORRECTION")
 
 step() { printf '\n== %s\n' "$*"; }
 if [[ ! -f "$DATAROOT/splits.json" ]]; then
@@ -48,8 +54,27 @@ if [[ ! -f "$DATAROOT/splits.json" ]]; then
     --random_pathology territory lbbb global --pathology_fraction 0.5 --val_fraction 0.1 --test_fraction 0.1
 fi
 
+case "$PHASE_INPUTS" in stage1 | acquired) ;; *) echo "error: PHASE_INPUTS=$PHASE_INPUTS: use stage1 or acquired" >&2; exit 2 ;; esac
+# Stage 1's frames and masks of every subject of the cohort, with the acquired velocities kept as targets
+# (test.py --model interp writes complete subject files), for stage 2 to learn from.
+stage1_inputs() {
+  local interp=(--checkpoints_dir pretrained --name interp)
+  [[ "$STAGES" != *interp* ]] || interp=(--name "${NAME}_interp")
+  step "stage 1 over the cohort: the inputs stage 2 learns from"
+  "$PY" test.py --model interp "${interp[@]}" --dataroot "$DATAROOT" --split all --factor 6 --gpu "${HW[1]}" \
+    --no_progress --results_dir "checkpoints/${NAME}_stage1"
+  local folder="checkpoints/${NAME}_stage1/$(basename "${interp[-1]}")/interp/subjects"
+  cp "$DATAROOT/splits.json" "$folder/"
+  PHASE_ROOT=(--dataroot "$folder")
+}
+PHASE_ROOT=()
+
 step "training: $STAGES ($DEVICE)"
-if [[ "$PARALLEL" == "1" && "$STAGES" == "interp phase" ]]; then
+if [[ "$PHASE_INPUTS" == "stage1" && "$STAGES" == *phase* ]]; then
+  [[ "$STAGES" != *interp* ]] || "$PY" train.py "${INTERP[@]}" "${COMMON[@]}"
+  stage1_inputs
+  "$PY" train.py "${PHASE[@]}" "${COMMON[@]}" "${PHASE_ROOT[@]}"
+elif [[ "$PARALLEL" == "1" && "$STAGES" == "interp phase" ]]; then
   mkdir -p checkpoints
   "$PY" train.py "${INTERP[@]}" "${COMMON[@]}" > "checkpoints/${NAME}_interp.log" 2>&1 &
   interp_pid=$!
