@@ -55,9 +55,9 @@ def _with_population(templates: KinematicTemplates) -> KinematicTemplates:
 def _noisy(data: list[KeyTrajectories], seed: int = 0) -> list[KeyTrajectories]:
     """Measurement noise about the size the fit assumes (0.1 mm, 0.25 mm per segment, 0.5 degrees)."""
     rng = np.random.default_rng(seed)
-    return [replace(tr, mean_distance_mm=tr.mean_distance_mm + rng.normal(0, 0.1, tr.phases.size),
+    return [replace(tr, mean_distance_mm=tr.mean_distance_mm + rng.normal(0, 0.1, tr.fractions.size),
                     segment_distance_mm=tr.segment_distance_mm + rng.normal(0, 0.25, tr.segment_distance_mm.shape),
-                    rotation_deg=tr.rotation_deg + rng.normal(0, 0.5, tr.phases.size)) for tr in data]  # fmt: skip
+                    rotation_deg=tr.rotation_deg + rng.normal(0, 0.5, tr.fractions.size)) for tr in data]  # fmt: skip
 
 
 HYPOKINETIC = {"basal": [1, 1, 0.2, 0.2, 1, 1], "mid": [1, 1, 0.2, 0.2, 1, 1], "apical": [1, 0.3, 1, 1]}
@@ -88,12 +88,12 @@ def test_a_heart_no_template_describes_is_read_model_free():
     """A displacement with a second harmonic the templates do not have: the measured trajectories win, and
     their radial velocity follows the true derivative, which the population's does not."""
     templates = _with_population(_templates())
-    phases = np.arange(9) / 9
+    fractions = np.arange(9) / 9
     data = []
     for p in POSITIONS:
-        distance = 30.0 - 3.0 * np.sin(4 * np.pi * phases) - 2.0 * np.cos(2 * np.pi * phases)
-        data.append(KeyTrajectories(p, phases, distance, np.arange(1, 7), np.tile(distance, (6, 1)),
-                                    5.0 * np.sin(4 * np.pi * phases)))  # fmt: skip
+        distance = 30.0 - 3.0 * np.sin(4 * np.pi * fractions) - 2.0 * np.cos(2 * np.pi * fractions)
+        data.append(KeyTrajectories(p, fractions, distance, np.arange(1, 7), np.tile(distance, (6, 1)),
+                                    5.0 * np.sin(4 * np.pi * fractions)))  # fmt: skip
     fit = choose_and_fit(templates, _noisy(data), RR)
     assert fit.model == "model_free"
     n = 50

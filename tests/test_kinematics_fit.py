@@ -61,7 +61,7 @@ def _templates() -> KinematicTemplates:
     return KinematicTemplates(curves, CANONICAL.copy(), timing, np.full(5, 30.0), 20)
 
 
-def _trajectories(templates, landmarks, gains, phases, segment_delay_ms=None, segment_gain=None):
+def _trajectories(templates, landmarks, gains, fractions, segment_delay_ms=None, segment_gain=None):
     """Noise-free key-frame trajectories of a subject with the given landmarks and slice gains."""
     warp = cycle_warp(landmarks, templates.canonical)
     out = []
@@ -71,10 +71,10 @@ def _trajectories(templates, landmarks, gains, phases, segment_delay_ms=None, se
         delays = np.zeros(ids.size) if segment_delay_ms is None else np.asarray(segment_delay_ms[position]) / RR
         seg_gain = np.ones(ids.size) if segment_gain is None else np.asarray(segment_gain[position])
         segments = np.stack(
-            [30.0 - g * gain * radial(warp(np.mod(phases - d, 1.0))) for g, d in zip(seg_gain, delays, strict=True)]
+            [30.0 - g * gain * radial(warp(np.mod(fractions - d, 1.0))) for g, d in zip(seg_gain, delays, strict=True)]
         )
-        rotation = 2.0 + 0.9 * templates.spline(position, "rotation")(warp(phases))
-        out.append(KeyTrajectories(position, phases, 30.0 - gain * radial(warp(phases)), ids, segments, rotation))
+        rotation = 2.0 + 0.9 * templates.spline(position, "rotation")(warp(fractions))
+        out.append(KeyTrajectories(position, fractions, 30.0 - gain * radial(warp(fractions)), ids, segments, rotation))
     return out
 
 
@@ -125,8 +125,8 @@ def test_fit_recovers_known_landmarks_and_gains(keys):
     templates = _templates()
     truth = CANONICAL + np.array([0.015, -0.01, 0.025, 0.02, -0.015])
     gains = {"basal": 0.8, "mid": 1.2, "apical": 0.7}
-    phases = np.arange(keys) / keys
-    fit = fit_subject(templates, _trajectories(templates, truth, gains, phases), RR, fit_timing=True)
+    fractions = np.arange(keys) / keys
+    fit = fit_subject(templates, _trajectories(templates, truth, gains, fractions), RR, fit_timing=True)
     error = np.abs(fit.landmarks - truth)
     if keys == 9:
         assert error.max() < 0.010 and error.mean() < 0.004
@@ -141,11 +141,11 @@ def test_fit_recovers_known_landmarks_and_gains(keys):
 def test_segment_fit_recovers_delay_and_hypokinesia():
     """One late segment (+70 ms) and one hypokinetic (x0.3): their fitted delay and gain."""
     templates = _templates()
-    phases = np.arange(9) / 9
+    fractions = np.arange(9) / 9
     delays = {"basal": [0, 0, 0, 0, 70, 0], "mid": [0] * 6, "apical": [0] * 4}
     seg_gain = {"basal": [1, 0.3, 1, 1, 1, 1], "mid": [1] * 6, "apical": [1] * 4}
     gains = {"basal": 1.0, "mid": 1.0, "apical": 1.0}
-    data = _trajectories(templates, CANONICAL, gains, phases, delays, seg_gain)
+    data = _trajectories(templates, CANONICAL, gains, fractions, delays, seg_gain)
     fit = fit_subject(templates, data, RR, fit_timing=True).slices["basal"]
     assert fit.segment_delay[4] * RR == pytest.approx(70.0, abs=8.0)
     assert fit.segment_gain[1] == pytest.approx(0.3, abs=0.05)
@@ -155,8 +155,8 @@ def test_segment_fit_recovers_delay_and_hypokinesia():
 def test_fitted_curves_are_the_derivative_of_the_fitted_displacement():
     """The radial curve integrates (over the cycle, RR known) to the fitted mean-distance change."""
     templates = _templates()
-    phases = np.arange(9) / 9
-    data = _trajectories(templates, CANONICAL, {"basal": 1.0, "mid": 1.0, "apical": 1.0}, phases)
+    fractions = np.arange(9) / 9
+    data = _trajectories(templates, CANONICAL, {"basal": 1.0, "mid": 1.0, "apical": 1.0}, fractions)
     fit = fit_subject(templates, data, RR, fit_timing=True)
     n = 400
     curves = fitted_curves(templates, fit, "mid", n)
@@ -169,13 +169,13 @@ def test_fitted_curves_are_the_derivative_of_the_fitted_displacement():
 
 def test_too_few_key_frames_or_a_missing_mask_is_one_line():
     templates = _templates()
-    phases = np.arange(3) / 3
+    fractions = np.arange(3) / 3
     with pytest.raises(DataError, match="3 key frames"):
-        fit_subject(templates, _trajectories(templates, CANONICAL, {"mid": 1.0}, phases), RR, fit_timing=True)
+        fit_subject(templates, _trajectories(templates, CANONICAL, {"mid": 1.0}, fractions), RR, fit_timing=True)
     data = _trajectories(templates, CANONICAL, {"mid": 1.0}, np.arange(9) / 9)[0]
     broken = KeyTrajectories(
         "mid",
-        data.phases,
+        data.fractions,
         np.r_[np.nan, data.mean_distance_mm[1:]],
         data.segment_ids,
         data.segment_distance_mm,
@@ -230,11 +230,11 @@ def test_slice_gains_are_shrunk_towards_one_by_their_prior():
     far as the template (and turns twice as far) give gains pulled towards 1 by the amounts the normal
     equations say."""
     templates = _templates()
-    phases = np.arange(4) / 4
-    data = _trajectories(templates, CANONICAL, {"apical": 0.5}, phases)
+    fractions = np.arange(4) / 4
+    data = _trajectories(templates, CANONICAL, {"apical": 0.5}, fractions)
     tr = data[0]
-    tr = KeyTrajectories(tr.position, phases, tr.mean_distance_mm, tr.segment_ids, tr.segment_distance_mm,
-                         1.0 + 2.0 * templates.spline("apical", "rotation")(phases))  # fmt: skip
+    tr = KeyTrajectories(tr.position, fractions, tr.mean_distance_mm, tr.segment_ids, tr.segment_distance_mm,
+                         1.0 + 2.0 * templates.spline("apical", "rotation")(fractions))  # fmt: skip
     fit = fit_subject(templates, [tr], RR, fit_timing=False).slices["apical"]
 
     def ridge(template: np.ndarray, values: np.ndarray, sigma: float, sign: float) -> float:
@@ -243,8 +243,8 @@ def test_slice_gains_are_shrunk_towards_one_by_their_prior():
         target = np.r_[values / sigma, 1.0 / GAIN_SD]
         return float(np.linalg.lstsq(design, target, rcond=None)[0][1])
 
-    radial = ridge(templates.spline("apical", "radial")(phases), tr.mean_distance_mm, SIGMA_DISTANCE_MM, -1.0)
-    rotation = ridge(templates.spline("apical", "rotation")(phases), tr.rotation_deg, SIGMA_ROTATION_DEG, 1.0)
+    radial = ridge(templates.spline("apical", "radial")(fractions), tr.mean_distance_mm, SIGMA_DISTANCE_MM, -1.0)
+    rotation = ridge(templates.spline("apical", "rotation")(fractions), tr.rotation_deg, SIGMA_ROTATION_DEG, 1.0)
     assert 0.505 < radial < 0.9 and 1.0 < rotation < 1.9  # the prior pulls both towards 1
     assert fit.radial_gain == pytest.approx(radial, abs=1e-5)
     assert fit.rotation_gain == pytest.approx(rotation, abs=1e-5)

@@ -73,3 +73,10 @@ def test_a_failing_baseline_refuses(tiny_tree: Path) -> None:
     assert reason == "the unmutated tree does not pass test_mod.py (a test fails); no score without a passing baseline"
     (tiny_tree / "mod.py").write_text("X = 1\n")
     assert mc.check_baseline(tiny_tree, [mutant("tiny")], PYTHON, 120) is None
+
+
+def test_every_mutant_finds_its_snippet_exactly_once() -> None:
+    # A refactor that rewrites a mutated line leaves its mutant "invalid": the check would then test nothing.
+    root = Path(__file__).resolve().parents[1]
+    counts = {m.what: (root / m.path).read_text().count(m.old) for m in mc.MUTANTS}
+    assert {what: n for what, n in counts.items() if n != 1} == {}

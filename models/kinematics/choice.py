@@ -91,10 +91,10 @@ FLOOR_BINS = 200
 
 
 def _drop(tr: KeyTrajectories, index: int) -> KeyTrajectories:
-    keep = np.arange(tr.phases.size) != index
+    keep = np.arange(tr.fractions.size) != index
     return replace(
         tr,
-        phases=tr.phases[keep],
+        fractions=tr.fractions[keep],
         mean_distance_mm=tr.mean_distance_mm[keep],
         segment_distance_mm=tr.segment_distance_mm[:, keep],
         rotation_deg=tr.rotation_deg[keep],
@@ -146,35 +146,35 @@ def fit_models(
     return out
 
 
-def _floor_trajectories(templates: KinematicTemplates, tr: KeyTrajectories, rr_ms: float, phases: np.ndarray):
-    """The population floor's mean distance and rotation shapes (levels 0) at cycle ``phases``."""
+def _floor_trajectories(templates: KinematicTemplates, tr: KeyTrajectories, rr_ms: float, fractions: np.ndarray):
+    """The population floor's mean distance and rotation shapes (levels 0) at cycle ``fractions``."""
     curves = curves_at(templates.population[tr.position], FLOOR_BINS)
     radius_cm = float(np.nanmean(tr.mean_distance_mm)) / 10.0
     inward = periodic_displacement(curves["radial"], rr_ms)[:-1]  # mm towards the centre
     turned = periodic_displacement(np.degrees(curves["circumferential"] / radius_cm), rr_ms, scale=1.0)[:-1]
-    return -periodic_resample(inward, phases), periodic_resample(turned, phases)
+    return -periodic_resample(inward, fractions), periodic_resample(turned, fractions)
 
 
 def trajectory_shapes(
-    templates: KinematicTemplates, fit: KinematicFit, tr: KeyTrajectories, phases: np.ndarray
+    templates: KinematicTemplates, fit: KinematicFit, tr: KeyTrajectories, fractions: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """What ``fit`` predicts of a slice's mean distance [N], rotation [N] and segment distances [S, N] at
-    cycle ``phases``, each up to its level; ``tr`` holds the key frames the fit saw (``model_free``)."""
+    cycle ``fractions``, each up to its level; ``tr`` holds the key frames the fit saw (``model_free``)."""
     if fit.model == "model_free":
-        order = max_order(tr.phases.size)
-        distance = fourier_fit(tr.phases, tr.mean_distance_mm, phases, order)
-        rotation = fourier_fit(tr.phases, tr.rotation_deg, phases, order)
-        segments = np.stack([fourier_fit(tr.phases, d, phases, order) for d in tr.segment_distance_mm])
+        order = max_order(tr.fractions.size)
+        distance = fourier_fit(tr.fractions, tr.mean_distance_mm, fractions, order)
+        rotation = fourier_fit(tr.fractions, tr.rotation_deg, fractions, order)
+        segments = np.stack([fourier_fit(tr.fractions, d, fractions, order) for d in tr.segment_distance_mm])
         return distance, np.nan_to_num(rotation), segments
     if fit.model == "population":
-        distance, rotation = _floor_trajectories(templates, tr, fit.rr_ms, phases)
+        distance, rotation = _floor_trajectories(templates, tr, fit.rr_ms, fractions)
         return distance, rotation, np.tile(distance, (tr.segment_ids.size, 1))
     s = fit.slices[tr.position]
     warp = cycle_warp(fit.landmarks, templates.canonical)
     radial, turn = templates.spline(tr.position, "radial"), templates.spline(tr.position, "rotation")
     delayed = zip(s.segment_gain, s.segment_delay, strict=True)
-    segments = [-g * radial(warp(np.mod(phases - d, 1.0))) for g, d in delayed]
-    return -s.radial_gain * radial(warp(phases)), s.rotation_gain * turn(warp(phases)), np.asarray(segments)
+    segments = [-g * radial(warp(np.mod(fractions - d, 1.0))) for g, d in delayed]
+    return -s.radial_gain * radial(warp(fractions)), s.rotation_gain * turn(warp(fractions)), np.asarray(segments)
 
 
 def _held_out_error(predicted: np.ndarray, measured: np.ndarray, held: int) -> float:
@@ -190,7 +190,7 @@ def _slice_loo(templates: KinematicTemplates, fit: KinematicFit, tr: KeyTrajecto
     """The held-out key frame's squared errors (in noise units) of one slice, for a fit made without it:
     ``[mean distance + rotation, mean over segments of the segment distances]``."""
     seen = _drop(tr, held)
-    distance, rotation, segments = trajectory_shapes(templates, fit, seen, tr.phases)
+    distance, rotation, segments = trajectory_shapes(templates, fit, seen, tr.fractions)
     trajectory = [
         (_held_out_error(distance, tr.mean_distance_mm, held) / SIGMA_DISTANCE_MM) ** 2,
         (_held_out_error(rotation, tr.rotation_deg, held) / SIGMA_ROTATION_DEG) ** 2,
@@ -218,7 +218,7 @@ def loo_scores(
 ) -> dict[str, LooScore]:
     """Per model, the leave-one-key-frame-out scores (module docstring; inf where a fit cannot be made).
     The slices of a subject share their key frames, so each fold leaves the same key frame out of all."""
-    n_keys = min(tr.phases.size for tr in data)
+    n_keys = min(tr.fractions.size for tr in data)
     totals = {m: np.zeros(2) for m in models}
     for held in range(n_keys):
         fits = fit_models(templates, [_drop(tr, held) for tr in data], rr_ms, models, n_keys)
@@ -238,7 +238,7 @@ def segment_test(templates: KinematicTemplates, without: KinematicFit, with_segm
     for fit in (without, with_segments):
         out = []
         for tr in fit.trajectories.values():
-            _, _, shapes = trajectory_shapes(templates, fit, tr, tr.phases)
+            _, _, shapes = trajectory_shapes(templates, fit, tr, tr.fractions)
             for shape, measured in zip(shapes, tr.segment_distance_mm, strict=True):
                 ok = np.isfinite(measured) & np.isfinite(shape)
                 out.append(measured[ok] - shape[ok] - np.mean(measured[ok] - shape[ok]))
@@ -303,13 +303,13 @@ def _free_curves(templates: KinematicTemplates, fit: KinematicFit, position: str
     """``model_free`` curves: the trajectories' harmonic fits differentiated (cm/s), through-plane from the
     population floor (or the templates at the RR law's times where there is none)."""
     tr = fit.trajectories[position]
-    phases = np.arange(n_frames) / n_frames
-    order, per_second = max_order(tr.phases.size), 1000.0 / fit.rr_ms
+    fractions = np.arange(n_frames) / n_frames
+    order, per_second = max_order(tr.fractions.size), 1000.0 / fit.rr_ms
 
     def rate(values: np.ndarray) -> np.ndarray:
-        return fourier_fit(tr.phases, values, phases, order, derivative=True) * per_second
+        return fourier_fit(tr.fractions, values, fractions, order, derivative=True) * per_second
 
-    distance_cm = fourier_fit(tr.phases, tr.mean_distance_mm, phases, order) / 10.0
+    distance_cm = fourier_fit(tr.fractions, tr.mean_distance_mm, fractions, order) / 10.0
     turning = np.nan_to_num(np.radians(rate(tr.rotation_deg)))
     if position in templates.population:
         longitudinal = curves_at(templates.population[position], n_frames)["longitudinal"]

@@ -77,12 +77,12 @@ def landmarks_separated(landmarks: np.ndarray, canonical: np.ndarray) -> bool:
 
 @dataclass(frozen=True)
 class KeyTrajectories:
-    """What the key frames of one slice show: at cycle fractions ``phases`` [K], the mean distance (mm) of
+    """What the key frames of one slice show: at cycle fractions ``fractions`` [K], the mean distance (mm) of
     the myocardium from its centroid, per AHA segment [n_seg, K] too, and the slice's rotation (degrees,
     counter-clockwise seen from the apex, relative to any reference; NaN where unmeasured)."""
 
     position: str
-    phases: np.ndarray
+    fractions: np.ndarray
     mean_distance_mm: np.ndarray
     segment_ids: np.ndarray
     segment_distance_mm: np.ndarray
@@ -135,8 +135,8 @@ class KinematicFit:
 
 def _check(trajectories: list[KeyTrajectories]) -> None:
     for tr in trajectories:
-        if tr.phases.size < MIN_KEY_FRAMES:
-            raise DataError(f"slice {tr.position!r}: {tr.phases.size} key frames, the kinematic prior needs >= 4")
+        if tr.fractions.size < MIN_KEY_FRAMES:
+            raise DataError(f"slice {tr.position!r}: {tr.fractions.size} key frames, the kinematic prior needs >= 4")
         if not np.all(np.isfinite(tr.mean_distance_mm)):
             raise DataError(f"slice {tr.position!r}: a key frame has no myocardium mask")
 
@@ -166,7 +166,7 @@ def _slice_solution(templates: KinematicTemplates, tr: KeyTrajectories, warp) ->
     """A slice's ``(level, radial gain, rotation level, rotation gain)`` for a given warp, and its weighted
     residuals. For fixed landmarks the model is linear in these numbers, so they are solved exactly: the
     timing fit then searches the landmark times alone (variable projection)."""
-    psi = warp(tr.phases)
+    psi = warp(tr.fractions)
     radial = templates.spline(tr.position, "radial")(psi)
     (level, neg_gain), distance = _linear_fit(-radial, tr.mean_distance_mm, SIGMA_DISTANCE_MM)
     measured = np.isfinite(tr.rotation_deg)
@@ -206,9 +206,9 @@ def fit_slices(
     return landmarks, {tr.position: _slice_solution(templates, tr, warp)[0] for tr in data}
 
 
-def _segment_displacement(templates: KinematicTemplates, position: str, warp, phases: np.ndarray, delay: float):
+def _segment_displacement(templates: KinematicTemplates, position: str, warp, fractions: np.ndarray, delay: float):
     """Template radial excursion of a segment delayed by ``delay`` (fraction of RR), periodic in time."""
-    shifted = np.mod(phases - delay, 1.0)
+    shifted = np.mod(fractions - delay, 1.0)
     return templates.spline(position, "radial")(warp(shifted))
 
 
@@ -223,7 +223,7 @@ def fit_segments(
     """Per segment of ``tr``: radial gain, delay (fraction of RR) and distance level; the gains' prior is
     centred on the slice's ``slice_gain``, and both priors narrow with few key frames (``n_keys``, default
     the trajectory's: a leave-one-out fit passes the full count, to be judged as the full fit would be)."""
-    shrink = segment_shrinkage(tr.phases.size if n_keys is None else n_keys)
+    shrink = segment_shrinkage(tr.fractions.size if n_keys is None else n_keys)
     delay_sd = shrink * SEGMENT_DELAY_SD_MS / rr_ms
     gain_sd = shrink * SEGMENT_GAIN_SD
     gains, delays, levels = [], [], []
@@ -232,7 +232,7 @@ def fit_segments(
 
         def residuals(x: np.ndarray, d: np.ndarray = distance, m: np.ndarray = measured) -> np.ndarray:
             level, gain, delay = x
-            model = level - gain * _segment_displacement(templates, tr.position, warp, tr.phases, delay)
+            model = level - gain * _segment_displacement(templates, tr.position, warp, tr.fractions, delay)
             return np.r_[(model - d)[m] / SIGMA_SEGMENT_MM, (gain - slice_gain) / gain_sd, delay / delay_sd]
 
         start = np.array([float(np.nanmax(distance)) if measured.any() else 0.0, slice_gain, 0.0])
@@ -268,9 +268,9 @@ def fit_subject(
     return KinematicFit(landmarks, float(rr_ms), slices, model, {tr.position: tr for tr in data})
 
 
-def _derivative(spline, warp, phases: np.ndarray) -> np.ndarray:
+def _derivative(spline, warp, fractions: np.ndarray) -> np.ndarray:
     """d/dphi of ``spline(warp(phi))`` (per unit cycle fraction)."""
-    return spline(warp(phases), 1) * warp(phases, 1)
+    return spline(warp(fractions), 1) * warp(fractions, 1)
 
 
 def fitted_curves(templates: KinematicTemplates, fit: KinematicFit, position: str, n_frames: int) -> dict:
@@ -278,23 +278,23 @@ def fitted_curves(templates: KinematicTemplates, fit: KinematicFit, position: st
     ``longitudinal`` [T] (global), and ``segment_radial`` and ``segment_longitudinal`` [n_seg, T]."""
     s = fit.slices[position]
     warp = cycle_warp(fit.landmarks, templates.canonical)
-    phases = np.arange(n_frames) / n_frames
+    fractions = np.arange(n_frames) / n_frames
     per_second = 1000.0 / fit.rr_ms  # cycle fractions per second
     radial_tpl, rotation_tpl = templates.spline(position, "radial"), templates.spline(position, "rotation")
     long_tpl = templates.spline(position, "longitudinal")
-    radial = s.radial_gain * _derivative(radial_tpl, warp, phases) * per_second / 10.0
-    distance_cm = (s.distance_level_mm - s.radial_gain * radial_tpl(warp(phases))) / 10.0
-    angular = np.radians(s.rotation_gain * _derivative(rotation_tpl, warp, phases) * per_second)
+    radial = s.radial_gain * _derivative(radial_tpl, warp, fractions) * per_second / 10.0
+    distance_cm = (s.distance_level_mm - s.radial_gain * radial_tpl(warp(fractions))) / 10.0
+    angular = np.radians(s.rotation_gain * _derivative(rotation_tpl, warp, fractions) * per_second)
     relative = s.segment_gain / max(float(np.mean(s.segment_gain)), 1e-6)
     seg_radial, seg_long = [], []
     for gain, rel, delay in zip(s.segment_gain, relative, s.segment_delay, strict=True):
-        shifted = np.mod(phases - delay, 1.0)
+        shifted = np.mod(fractions - delay, 1.0)
         seg_radial.append(gain * _derivative(radial_tpl, warp, shifted) * per_second / 10.0)
         seg_long.append(rel * _derivative(long_tpl, warp, shifted) * per_second / 10.0)
     return {
         "radial": radial,
         "circumferential": angular * distance_cm,
-        "longitudinal": _derivative(long_tpl, warp, phases) * per_second / 10.0,
+        "longitudinal": _derivative(long_tpl, warp, fractions) * per_second / 10.0,
         "segment_radial": np.asarray(seg_radial),
         "segment_longitudinal": np.asarray(seg_long),
     }

@@ -20,10 +20,10 @@ def max_order(n_keys: int) -> int:
     return (int(n_keys) - 1) // 2
 
 
-def _basis(phase: np.ndarray, order: int, derivative: bool) -> np.ndarray:
-    """[N, 2M+1] Fourier basis (cos 0..M, sin 1..M) at cycle fractions ``phase``, or its d/d(fraction)."""
+def _basis(fraction: np.ndarray, order: int, derivative: bool) -> np.ndarray:
+    """[N, 2M+1] Fourier basis (cos 0..M, sin 1..M) at cycle fractions ``fraction``, or its d/d(fraction)."""
     w = 2 * np.pi * np.arange(order + 1)[None, :]
-    arg = np.asarray(phase, dtype=np.float64)[:, None] * w
+    arg = np.asarray(fraction, dtype=np.float64)[:, None] * w
     if derivative:
         return np.concatenate([-w * np.sin(arg), (w * np.cos(arg))[:, 1:]], axis=1)
     return np.concatenate([np.cos(arg), np.sin(arg)[:, 1:]], axis=1)

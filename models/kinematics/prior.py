@@ -47,7 +47,7 @@ def trajectories(motion: KeyFrameMotion, position: str, use_rotation: bool = Tru
         rotation = np.full_like(rotation, np.nan)
     return KeyTrajectories(
         position=position,
-        phases=motion.fractions,
+        fractions=motion.fractions,
         mean_distance_mm=motion.radius_mm,
         segment_ids=motion.segment_ids,
         segment_distance_mm=motion.segment_radius_mm.T,
