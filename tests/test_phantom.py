@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy import ndimage, stats
 
-from data.mvm_io import read_subject
+from data.mvm_io import SLICE_POSITIONS, read_subject
 from data.phantom import (
     PhantomConfig,
     analytic_global_curves,
@@ -33,7 +33,6 @@ from util.errors import OptionError
 from util.intensity import normalise_magnitude
 from util.tissue import tissue_mask_from_magnitude
 
-SLICES = ("basal", "mid", "apical")
 COMPONENTS = ("radial", "circumferential", "longitudinal")
 # In-plane 4-neighbourhood, no link across frames: erosion/dilation of [T, H, W] masks frame by frame.
 FRAME_CROSS = np.zeros((3, 3, 3), dtype=bool)
@@ -112,7 +111,7 @@ def test_wall_radius_is_the_integral_of_its_rate(subject):
     """Analytic: integrating dR_endo/dt over the cycle (trapezoid, 400 steps) reproduces
     R_endo(t) - R_endo(0) to 0.02 mm (the trapezoid error; the swing is 5-10 mm)."""
     frames = 400
-    for name in SLICES:
+    for name in SLICE_POSITIONS:
         w = wall_radii(subject.slices[name], frames)
         dt = subject.slices[name].rr_interval_ms / 1000.0 / frames
         for radius, rate in (("nominal_endo_mm", "nominal_endo_rate_mm_s"), ("endo_mm", "endo_rate_mm_s")):
@@ -136,7 +135,7 @@ def test_mean_radial_velocity_is_the_rate_of_the_mean_wall_distance(subject):
     np.testing.assert_allclose(rate, -10.0 * curves["radial"], atol=0.05 * 10 * np.abs(curves["radial"]).max())
 
 
-@pytest.mark.parametrize("name", SLICES)
+@pytest.mark.parametrize("name", SLICE_POSITIONS)
 def test_pixel_velocity_integrates_to_the_mask_radius_change(subject, name):
     """Images: the myocardium-mean radial velocity of ``velocity_true`` (pixels), integrated over the
     frames, equals the change of the mean distance of the *mask* from its centroid. Tolerance 0.4 mm
@@ -160,7 +159,7 @@ def test_pixel_velocity_integrates_to_the_mask_radius_change(subject, name):
     np.testing.assert_allclose(cavity_radius, w["endo_mm"], atol=0.5)
 
 
-@pytest.mark.parametrize("name", SLICES)
+@pytest.mark.parametrize("name", SLICE_POSITIONS)
 def test_pixel_curves_match_the_analytic_curves(subject, name):
     """util-style analysis of ``velocity_true`` matches the continuum curves within 0.1 cm/s."""
     s = subject.slices[name]
@@ -242,7 +241,7 @@ def test_hypokinetic_segment_moves_less():
 # ------------------------------------------------------------------------------ acquisition
 
 
-@pytest.mark.parametrize("name", SLICES)
+@pytest.mark.parametrize("name", SLICE_POSITIONS)
 def test_background_phase_is_uniform_over_the_venc(subject, name):
     """Pixels 2+ pixels away from any tissue (air, lung, black blood): KS test against U[-VENC, VENC)
     with p > 0.01, and every value within [-VENC, VENC)."""
@@ -256,7 +255,7 @@ def test_background_phase_is_uniform_over_the_venc(subject, name):
         assert np.all(s.velocity_true[:, d][~s.tissue.astype(bool)] == 0)
 
 
-@pytest.mark.parametrize("name", SLICES)
+@pytest.mark.parametrize("name", SLICE_POSITIONS)
 def test_tissue_phase_noise_matches_the_snr(subject, name):
     """Inside the myocardium (eroded by one pixel, away from partial volume) the measured minus true
     velocity, wrapped, has std sqrt(2) VENC / (pi SNR) within 10 %."""
@@ -320,7 +319,7 @@ def test_same_seed_same_arrays_different_seed_differs():
     config = PhantomConfig(frames=12, size=48)
     a, b = generate_subject("a", 21, config), generate_subject("a", 21, config)
     c = generate_subject("a", 22, config)
-    for name in SLICES:
+    for name in SLICE_POSITIONS:
         for field in ("magnitude", "velocity", "velocity_true", "myocardium", "tissue", "lv_blood", "rv_blood"):
             x, y = getattr(a.slices[name], field), getattr(b.slices[name], field)
             assert x.dtype == y.dtype and x.tobytes() == y.tobytes()
@@ -405,7 +404,7 @@ def test_cohort_files_validate_with_splits_by_subject(cohort):
     assert splits == default_splits([f.stem for f in files])
     for i, path in enumerate(files):
         subj = read_subject(path)
-        assert sorted(subj.slices) == sorted(SLICES)
+        assert sorted(subj.slices) == sorted(SLICE_POSITIONS)
         assert subj.attrs["phantom"]["seed"] == subject_seed(5, i)
         for name, s in subj.slices.items():
             assert s.slice_position == name and s.z_towards_apex == 1
@@ -426,7 +425,7 @@ def test_subject_does_not_depend_on_cohort_size_or_workers(cohort, tmp_path):
     generate_cohort(tmp_path / "one", 1, seed=5, config=config, workers=1)
     small = read_subject(tmp_path / "one" / "subject_000.h5")
     big = read_subject(cohort / "subject_000.h5")
-    for name in SLICES:
+    for name in SLICE_POSITIONS:
         assert small.slices[name].velocity.tobytes() == big.slices[name].velocity.tobytes()
     tiny = PhantomConfig(frames=8, size=32)
     generate_cohort(tmp_path / "serial", 2, seed=9, config=tiny, workers=1)
@@ -434,7 +433,7 @@ def test_subject_does_not_depend_on_cohort_size_or_workers(cohort, tmp_path):
     for stem in ("subject_000", "subject_001"):
         a = read_subject(tmp_path / "serial" / f"{stem}.h5")
         b = read_subject(tmp_path / "parallel" / f"{stem}.h5")
-        for name in SLICES:
+        for name in SLICE_POSITIONS:
             assert a.slices[name].magnitude.tobytes() == b.slices[name].magnitude.tobytes()
 
 
@@ -470,7 +469,7 @@ def test_cli_writes_a_cohort_and_reports_errors_on_one_line(tmp_path, capsys):
 # ------------------------------------------------------------------------------ util.tissue
 
 
-@pytest.mark.parametrize("name", SLICES)
+@pytest.mark.parametrize("name", SLICE_POSITIONS)
 def test_tissue_mask_from_magnitude_agrees_with_the_phantom(subject, name):
     """On the phantom (64 x 64, SNR 15-30) the magnitude-derived foreground has Dice > 0.9 with the
     stored ``tissue`` mask and covers >= 95 % of the myocardium (measured: Dice 0.94-0.98, 100 %)."""

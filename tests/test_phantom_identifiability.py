@@ -22,10 +22,10 @@ import numpy as np
 from skimage.registration import optical_flow_tvl1
 
 from assessment.velocity import velocity_curves
+from data.mvm_io import SLICE_POSITIONS
 from data.phantom import PhantomConfig, generate_subject
 from util.intensity import normalise_magnitude
 
-SLICES = ("basal", "mid", "apical")
 WINDOW = 64  # pixels (96 mm) around the LV centre in which the flow is computed
 
 
@@ -64,7 +64,7 @@ def cohort_correlations(seeds=(0, 1, 2), size: int = 128, frames: int = 20) -> d
     result: dict[str, list[float]] = {"radial": [], "circumferential": []}
     for seed in seeds:
         subject = generate_subject(f"flow{seed}", seed, PhantomConfig(frames=frames, size=size))
-        for position in SLICES:
+        for position in SLICE_POSITIONS:
             measured, truth = flow_curves(subject.slices[position])
             for name in result:
                 result[name].append(float(np.corrcoef(measured[name], truth[name])[0, 1]))
