@@ -6,7 +6,8 @@ turns the vector in cm/s: after a quarter turn of a slice whose in-plane VENCs d
 exceed 1 by their ratio). The tissue foreground comes from the magnitude through
 ``util.tissue.tissue_mask_from_magnitude``, the same function the synthesis uses at inference, so the
 generator is trained on the foreground it will be given. On the phantom, the noise-free
-``velocity_true`` comes along for the noise-floor baseline.
+``velocity_true`` comes along, for a run trained towards it (``--l1_target noise_free``); zeros and
+``has_velocity_true`` False elsewhere.
 
 A model whose generator refines a prior the data layer cannot compute (the kinematic prior, read from
 each subject's key frames by ``models.kinematics``) gives the dataset ``prior_of(slice_index, frame,

@@ -1,5 +1,5 @@
 """test.py --model phase: synthesise the velocity maps of every frame of the chosen subjects and compare
-them with the measured maps, next to the baselines.
+them with the measured maps, next to the yardsticks and the ceiling (docs/GLOSSARY.md).
 
 Every frame t of every slice is synthesised from the measured magnitude frames t-1, t, t+1 (cyclic),
 scaled per slice as in training, and the file's myocardium mask. A ``--prior kinematic`` run refines each
@@ -388,7 +388,7 @@ def _evaluate_subject(
 
 
 def run_phase_test(opt: argparse.Namespace) -> dict[str, Any]:
-    """Evaluate a phase run (and the baseline) on the chosen subjects; returns the rows and output paths."""
+    """Evaluate a phase run (and the L1-only run of ``--baseline_name``) on the chosen subjects; returns the rows and output paths."""
     device = select_device(opt)
     methods = _load_methods(opt, device)
     first = methods[0][2]
