@@ -388,7 +388,8 @@ def _evaluate_subject(
 
 
 def run_phase_test(opt: argparse.Namespace) -> dict[str, Any]:
-    """Evaluate a phase run (and the L1-only run of ``--baseline_name``) on the chosen subjects; returns the rows and output paths."""
+    """Evaluate a phase run (and the L1-only run of ``--baseline_name``) on the chosen subjects; returns the
+    rows and output paths."""
     device = select_device(opt)
     methods = _load_methods(opt, device)
     first = methods[0][2]
