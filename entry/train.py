@@ -12,7 +12,7 @@ from models import create_model, get_model_class
 from models.loading import load_initial_weights, read_checkpoint
 from options.train_options import TrainOptions, resumable_checkpoint
 from util.cli import new_folders, remove_empty_folders
-from util.distributed import DistContext, cleanup, init_distributed
+from util.distributed import DistContext, barrier, cleanup, init_distributed
 from util.trainer import Trainer, configure_determinism, seed_everything
 
 
@@ -43,6 +43,9 @@ def main(args: list[str] | None = None) -> dict:
                 f"checkpoints in {trainer.run_dir}",
                 flush=True,
             )
+        # Every rank reaches the end before any tears its process group down: a gloo rank that leaves
+        # while a peer still holds open pairs to it can abort the peer at exit.
+        barrier(ctx)
         return summary
     except BaseException:
         _take_back(created)

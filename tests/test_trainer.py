@@ -48,7 +48,7 @@ def test_torchrun_ddp_two_processes_on_cpu(tiny_cohort: Path, tmp_path: Path, mo
         "--seed", "1", "--print_freq", "1", "--val_max_batches", "2", *TINY,
     ]  # fmt: skip
     result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     match = re.search(r"replicas identical on 2 ranks: checksums \[([^\]]+)\]", result.stdout)
     assert match, result.stdout
     checksums = [float(v) for v in match.group(1).split(",")]
