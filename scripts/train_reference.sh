@@ -5,9 +5,9 @@
 #   DEVICE=gpu bash scripts/train_reference.sh   # one GPU: larger batches, bf16, a longer schedule
 #   STAGES=phase EXPORT=1 bash scripts/train_reference.sh   # stage 2 only; the shipped stage 1 stays
 #   PHASE_INPUTS=acquired LAMBDA_CORRECTION=0 bash scripts/train_reference.sh   # the earlier stage-2 recipe
-# Knobs come from the environment. The shipped stage 2 is what this script produced with STAGES=phase and
-# the earlier stage-2 recipe (PHASE_INPUTS=acquired LAMBDA_CORRECTION=0; CPU settings); the defaults are
-# the recipe docs/RESULTS.md's diagnosis led to, not yet shipped. The shipped stage 1 is the earlier run of
+# Knobs come from the environment. The shipped stage 2 is what this script produces with STAGES=phase and
+# its defaults (CPU settings): trained on the shipped stage 1's frames of the cohort, its correction of the
+# prior priced (the recipe docs/RESULTS.md's diagnosis led to). The shipped stage 1 is the earlier run of
 # the same stage-1 recipe on the healthy 30-subject cohort of this seed. The model card gives the
 # commands, the metrics and the hashes.
 set -euo pipefail
