@@ -12,8 +12,9 @@ pattern                                     example
 ``mag_<psnr|ssim>[_tissue]_nonkey``         magnitude PSNR (dB) / SSIM on the non-key frames
 ``myo_dice_nonkey``, ``dice``               Dice of the synthesised myocardium
 ``vel_<psnr|ssim>[_tissue]_<x|y|z>``        vx PSNR, whole image / tissue (dB)
-``[vel_]mae_myo[_true]_cm_s``               velocity error in the myocardium (cm/s)
-``[vel_]skill``                             1 - MAE / MAE(zero velocity)
+``vel_mae_myo[_true]_cm_s``                 velocity error in the myocardium (cm/s)
+``vel_skill``                               1 - MAE / MAE(zero velocity)
+``vel_<hp_std_tissue|bg_std>_cm_s``         stage 2's realism: tissue texture / background SD (cm/s)
 ``correction_myo_cm_s``                     stage 2's correction of its prior (cm/s; no better way)
 ``curve_<component>_<r|rmse_cm_s>``         radial curve r / RMSE (cm/s)
 ``peak_err_<component>_<peak>_cm_s``        circumferential A' peak error (cm/s)
@@ -174,7 +175,7 @@ _RULES: tuple[Rule, ...] = (
     ),
     (r"^(myo_)?dice(_nonkey)?$", lambda m: ("myocardium Dice", "", HIGHER, "Myocardium (non-key frames)")),
     (
-        r"^(?:vel_)?(psnr|ssim)(_tissue|_fg)?_v?([xyz])$",
+        r"^vel_(psnr|ssim)(_tissue)?_([xyz])$",
         lambda m: (
             f"v{m[3]} {m[1].upper()}, {'tissue' if m[2] else 'whole image'}",
             "dB" if m[1] == "psnr" else "",
@@ -183,10 +184,10 @@ _RULES: tuple[Rule, ...] = (
         ),
     ),
     (
-        r"^(?:vel_)?mae_myo(_true)?_cm_s$",
+        r"^vel_mae_myo(_true)?_cm_s$",
         lambda m: (f"velocity error (MAE), {'vs truth' if m[1] else 'vs acquired'}", "cm/s", LOWER, "Velocity error"),
     ),
-    (r"^(?:vel_)?skill$", lambda m: ("velocity skill", "", HIGHER, "Velocity error")),
+    (r"^vel_skill$", lambda m: ("velocity skill", "", HIGHER, "Velocity error")),
     (
         r"^correction_myo_cm_s$",
         lambda m: ("stage 2's correction of its prior (mean |twin - prior|)", "cm/s", None, "Velocity error"),
@@ -204,8 +205,8 @@ _RULES: tuple[Rule, ...] = (
     ),
     (r"^ttp_err_mean_(frames|ms)$", lambda m: ("time-to-peak error, mean of 9 peaks", m[1], LOWER, "Peaks")),
     (r"^fid$", lambda m: ("FID of the velocity maps", "", LOWER, "Other")),
-    (r"^hp_std_tissue_cm_s$", lambda m: ("tissue texture (high-pass SD)", "cm/s", None, "Realism")),
-    (r"^bg_std_cm_s$", lambda m: ("background SD", "cm/s", None, "Realism")),
+    (r"^vel_hp_std_tissue_cm_s$", lambda m: ("tissue texture (high-pass SD)", "cm/s", None, "Realism")),
+    (r"^vel_bg_std_cm_s$", lambda m: ("background SD", "cm/s", None, "Realism")),
 )
 
 
@@ -229,16 +230,16 @@ KEY_PATTERNS = (
     r"^n_slices$",
     r"^mag_psnr_nonkey$",
     r"^(myo_)?dice(_nonkey)?$",
-    r"^(vel_)?mae_myo_true_cm_s$",
-    r"^(vel_)?mae_myo_cm_s$",
-    r"^(vel_)?skill$",
+    r"^vel_mae_myo_true_cm_s$",
+    r"^vel_mae_myo_cm_s$",
+    r"^vel_skill$",
     r"^correction_myo_cm_s$",
     r"^curve_[a-z]+_r$",
     r"^peak_err_mean_cm_s$",
     r"^ttp_err_mean_(frames|ms)$",
     r"^(psnr|ssim)(_fg)?$",
-    r"^psnr_fg_v[xyz]$",
-    r"^(hp|bg)_std",
+    r"^vel_psnr_tissue_[xyz]$",
+    r"^vel_(hp|bg)_std",
     r"^dyssynchrony|^detection_auc$|^segment_peak_r$",
 )
 

@@ -52,6 +52,8 @@ class BaseModel(ABC):
     #: validation metric that selects the ``best`` checkpoint, and whether higher is better
     val_metric: str = "loss"
     val_metric_higher_is_better: bool = False
+    #: validation metric names of older runs -> today's, so that their checkpoints and loss logs resume
+    former_metric_names: ClassVar[dict[str, str]] = {}
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:

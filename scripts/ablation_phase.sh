@@ -46,18 +46,18 @@ done
 for v in "${ORDER[@]}"; do
   "$PY" test.py --model phase --name "${NAME}_$v" --dataroot "$DATAROOT" --gpu "$GPU" --no_progress > /dev/null
 done
-printf '\n| variant | mae_myo_true_cm_s | skill | mae_myo_cm_s |\n| --- | --- | --- | --- |\n'
+printf '\n| variant | vel_mae_myo_true_cm_s | vel_skill | vel_mae_myo_cm_s |\n| --- | --- | --- | --- |\n'
 for v in "${ORDER[@]}"; do
   "$PY" - "results/${NAME}_$v/phase/metrics.csv" "$v" <<'PYROW'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 model = rows[0]
-print(f"| {sys.argv[2]} | {float(model['mae_myo_true_cm_s']):.2f} | {float(model['skill']):.3f} | "
-      f"{float(model['mae_myo_cm_s']):.2f} |")
+print(f"| {sys.argv[2]} | {float(model['vel_mae_myo_true_cm_s']):.2f} | {float(model['vel_skill']):.3f} | "
+      f"{float(model['vel_mae_myo_cm_s']):.2f} |")
 if sys.argv[2] == "prior":
     for r in rows:
         if r["method"] in ("zero", "population"):
-            print(f"| yardstick: {r['method']} | {float(r['mae_myo_true_cm_s']):.2f} | {float(r['skill']):.3f} | "
-                  f"{float(r['mae_myo_cm_s']):.2f} |")
+            print(f"| yardstick: {r['method']} | {float(r['vel_mae_myo_true_cm_s']):.2f} | "
+                  f"{float(r['vel_skill']):.3f} | {float(r['vel_mae_myo_cm_s']):.2f} |")
 PYROW
 done

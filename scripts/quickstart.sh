@@ -74,7 +74,8 @@ table() { printf '\n%s\n\n' "$1"; shift; "$PY" -m assessment.tables "$@"; }
 table "Stage 1, non-key frames at k = $FACTOR:" "results/${NAME}_interp/interp/metrics.csv" \
   --columns method psnr psnr_fg ssim ssim_fg dice
 table "Stage 2, velocities from the acquired magnitude:" "results/${NAME}_phase/phase/metrics.csv" \
-  --columns method mae_myo_cm_s mae_myo_true_cm_s skill psnr_fg_vx psnr_fg_vz hp_std_tissue_cm_s bg_std_cm_s
+  --columns method vel_mae_myo_cm_s vel_mae_myo_true_cm_s vel_skill vel_psnr_tissue_x vel_psnr_tissue_z \
+  vel_hp_std_tissue_cm_s vel_bg_std_cm_s
 CHAIN=(--columns method mag_psnr_nonkey myo_dice_nonkey vel_mae_myo_true_cm_s vel_skill curve_radial_r
        curve_circumferential_r curve_longitudinal_r peak_err_mean_cm_s ttp_err_mean_frames seg_peak_radial_systolic_r
        dyssync_err_ms correction_myo_cm_s)

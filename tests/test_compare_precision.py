@@ -47,9 +47,9 @@ def test_bf16_phase_training_matches_fp32_on_the_cpu(tiny_cohort: Path, tmp_path
     phase = report["stages"]["phase"]
     assert set(phase) == {"fp32", "fp32_seed", "bf16"} and all(r["finished"] for r in phase.values())
     dev = phase["bf16"]["deviation"]
-    assert {"train/G_l1_tissue", "train/D_real", "val/mae_myo_cm_s"} <= set(dev)
+    assert {"train/G_l1_tissue", "train/D_real", "val/vel_mae_myo_cm_s"} <= set(dev)
     # Same seed, same data: bf16 autocast moves the L1 terms by a few percent at most.
-    assert dev["train/G_l1_tissue"] < 0.1 and dev["val/mae_myo_cm_s"] < 0.1
+    assert dev["train/G_l1_tissue"] < 0.1 and dev["val/vel_mae_myo_cm_s"] < 0.1
     assert status == (0 if phase["bf16"]["matches"] else 1) and phase["bf16"]["matches"]
 
 

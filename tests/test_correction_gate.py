@@ -50,7 +50,7 @@ def test_a_correction_away_from_the_measurement_is_dropped_and_none_chooses_noth
     too_little = correction_sums(prior + 0.25 * (truth - prior), prior, truth, venc, myo)
     assert chosen_scale({k: float(v) for k, v in too_little.items()}) == 1.0
     assert chosen_scale({CROSS_METRIC: 0.0, SQUARE_METRIC: 0.0}) is None
-    assert chosen_scale({"mae_myo_cm_s": 1.0}) is None
+    assert chosen_scale({"vel_mae_myo_cm_s": 1.0}) is None
 
 
 def test_the_model_keeps_its_chosen_share_and_saves_it() -> None:

@@ -30,8 +30,10 @@ from assessment.tables import main, to_csv
         ("ttp_err_circumferential_a_prime_ms", "circumferential A' time-to-peak error (ms)", LOWER, "Peaks"),
         ("ttp_err_mean_frames", "time-to-peak error, mean of 9 peaks (frames)", LOWER, "Peaks"),
         ("psnr_fg", "magnitude PSNR, tissue (dB)", HIGHER, "Magnitude (non-key frames)"),
-        ("psnr_fg_vy", "vy PSNR, tissue (dB)", HIGHER, "Velocity maps"),
-        ("mae_myo_cm_s", "velocity error (MAE), vs acquired (cm/s)", LOWER, "Velocity error"),
+        ("vel_psnr_tissue_y", "vy PSNR, tissue (dB)", HIGHER, "Velocity maps"),
+        ("vel_mae_myo_cm_s", "velocity error (MAE), vs acquired (cm/s)", LOWER, "Velocity error"),
+        ("vel_hp_std_tissue_cm_s", "tissue texture (high-pass SD) (cm/s)", None, "Realism"),
+        ("vel_bg_std_cm_s", "background SD (cm/s)", None, "Realism"),
         # columns the rules were not written for get a name from their parts
         ("segment_peak_r", "segment peak r", HIGHER, "Regional function"),
         ("segment_peak_err_cm_s", "segment peak error (cm/s)", LOWER, "Regional function"),

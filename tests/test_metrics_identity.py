@@ -106,10 +106,10 @@ def test_phase_fidelity_of_the_measured_maps_is_ideal(acquired) -> None:
     background = np.broadcast_to(~tissue[:, None], pred.shape)
     pred[background] = np.random.default_rng(0).uniform(-1, 1, int(background.sum()))
     out = fidelity(pred, ref, tissue, myo, venc)
-    for d in ("vx", "vy", "vz"):
-        assert out[f"psnr_fg_{d}"] == math.inf and math.isfinite(out[f"psnr_{d}"])
-        assert out[f"ssim_{d}"] < 0.9
-    assert out["mae_myo_cm_s"] == 0.0
+    for d in ("x", "y", "z"):
+        assert out[f"vel_psnr_tissue_{d}"] == math.inf and math.isfinite(out[f"vel_psnr_{d}"])
+        assert out[f"vel_ssim_{d}"] < 0.9
+    assert out["vel_mae_myo_cm_s"] == 0.0
 
 
 def test_phase_realism_statistics_by_hand() -> None:
@@ -122,8 +122,8 @@ def test_phase_realism_statistics_by_hand() -> None:
     velocity = rng.uniform(-1, 1, (4, 3, 64, 64))
     velocity[np.broadcast_to(tissue[:, None], velocity.shape)] = 0.3
     stats = realism(velocity, tissue, venc)
-    assert stats["hp_std_tissue_cm_s"] == pytest.approx(0.0, abs=1e-9)
-    assert stats["bg_std_cm_s"] == pytest.approx(float(np.mean(venc)) / math.sqrt(3), rel=0.03)
+    assert stats["vel_hp_std_tissue_cm_s"] == pytest.approx(0.0, abs=1e-9)
+    assert stats["vel_bg_std_cm_s"] == pytest.approx(float(np.mean(venc)) / math.sqrt(3), rel=0.03)
 
 
 # ------------------------------------------------------------------------------------------ interp stage

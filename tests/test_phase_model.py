@@ -354,21 +354,21 @@ def test_train_then_test_writes_metrics_and_subjects(trained_runs: Path, tiny_co
     assert set(rows) == {
         "fg_bg_gan", "l1_only", "zero", "population", "population_bulk", "kinematic", "acquired_phase", "real"
     }  # fmt: skip
-    fidelity = [c for c in COLUMNS if c.startswith(("psnr", "ssim", "mae"))]
+    fidelity = [c for c in COLUMNS if c.startswith(("vel_psnr", "vel_ssim", "vel_mae"))]
     for method in ("fg_bg_gan", "l1_only", "zero", "population", "acquired_phase"):
         assert all(math.isfinite(float(rows[method][c])) for c in fidelity), rows[method]
     for method in ("fg_bg_gan", "l1_only", "real"):
-        assert all(math.isfinite(float(rows[method][c])) for c in ("hp_std_tissue_cm_s", "bg_std_cm_s"))
-    assert rows["real"]["psnr_vx"] == "" and rows["acquired_phase"]["bg_std_cm_s"] == ""
+        assert all(math.isfinite(float(rows[method][c])) for c in ("vel_hp_std_tissue_cm_s", "vel_bg_std_cm_s"))
+    assert rows["real"]["vel_psnr_x"] == "" and rows["acquired_phase"]["vel_bg_std_cm_s"] == ""
     # The composite's background is noise like the real one; the L1 baseline's is smooth.
-    assert float(rows["fg_bg_gan"]["bg_std_cm_s"]) > 5 * float(rows["l1_only"]["bg_std_cm_s"])
-    assert float(rows["fg_bg_gan"]["bg_std_cm_s"]) == pytest.approx(float(rows["real"]["bg_std_cm_s"]), rel=0.1)
+    assert float(rows["fg_bg_gan"]["vel_bg_std_cm_s"]) > 5 * float(rows["l1_only"]["vel_bg_std_cm_s"])
+    assert float(rows["fg_bg_gan"]["vel_bg_std_cm_s"]) == pytest.approx(float(rows["real"]["vel_bg_std_cm_s"]), rel=0.1)
     assert len(out["rows"]) == 8
     # The yardsticks: zero scores skill 0 by definition; the population prior knows the average heart.
-    assert float(rows["zero"]["skill"]) == 0.0 and rows["zero"]["hp_std_tissue_cm_s"] == ""
-    assert 0.0 < float(rows["population"]["skill"]) < 1.0
-    assert float(rows["fg_bg_gan"]["skill"]) == pytest.approx(
-        1 - float(rows["fg_bg_gan"]["mae_myo_true_cm_s"]) / float(rows["zero"]["mae_myo_true_cm_s"]), abs=1e-5
+    assert float(rows["zero"]["vel_skill"]) == 0.0 and rows["zero"]["vel_hp_std_tissue_cm_s"] == ""
+    assert 0.0 < float(rows["population"]["vel_skill"]) < 1.0
+    assert float(rows["fg_bg_gan"]["vel_skill"]) == pytest.approx(
+        1 - float(rows["fg_bg_gan"]["vel_mae_myo_true_cm_s"]) / float(rows["zero"]["vel_mae_myo_true_cm_s"]), abs=1e-5
     )
 
     test_subjects = load_splits(tiny_cohort)["test"]
@@ -399,10 +399,10 @@ def test_tissue_noise_run_matches_the_measured_texture(trained_runs: Path, tiny_
         "fg_bg_gan_tissue_noise", "fg_bg_gan", "zero", "population", "population_bulk", "kinematic",
         "acquired_phase", "real",
     }  # fmt: skip
-    with_noise, without = (float(rows[m]["hp_std_tissue_cm_s"]) for m in ("fg_bg_gan_tissue_noise", "fg_bg_gan"))
+    with_noise, without = (float(rows[m]["vel_hp_std_tissue_cm_s"]) for m in ("fg_bg_gan_tissue_noise", "fg_bg_gan"))
     assert with_noise > 1.4 * without
-    assert float(rows["fg_bg_gan_tissue_noise"]["bg_std_cm_s"]) == pytest.approx(
-        float(rows["real"]["bg_std_cm_s"]), rel=0.1
+    assert float(rows["fg_bg_gan_tissue_noise"]["vel_bg_std_cm_s"]) == pytest.approx(
+        float(rows["real"]["vel_bg_std_cm_s"]), rel=0.1
     )
 
 
@@ -427,8 +427,8 @@ def test_an_unreadable_subject_is_skipped_and_the_table_is_rounded_as_on_the_pag
     captured = capsys.readouterr()
     assert "broken.h5" in captured.err and "skipped" in captured.err
     table = {line.split()[0]: line.split()[1:] for line in captured.out.splitlines() if line[:1].strip()}
-    assert all(re.fullmatch(r"-?\d+\.\d\d|-", v) for v in table["psnr_vx"]), table["psnr_vx"]  # dB: 2
-    assert all(re.fullmatch(r"-?\d\.\d\d\d|-", v) for v in table["ssim_fg_vz"])  # SSIM: 3
+    assert all(re.fullmatch(r"-?\d+\.\d\d|-", v) for v in table["vel_psnr_x"]), table["vel_psnr_x"]  # dB: 2
+    assert all(re.fullmatch(r"-?\d\.\d\d\d|-", v) for v in table["vel_ssim_tissue_z"])  # SSIM: 3
     # Each velocity error names its reference; on the phantom the truth's leads.
     errors = [line for line in captured.out.splitlines() if line.startswith("MAE vs ")]
     labels = ("MAE vs truth (velocity_true)", "MAE vs acquired phase")
@@ -436,7 +436,7 @@ def test_an_unreadable_subject_is_skipped_and_the_table_is_rounded_as_on_the_pag
     for line, label in zip(errors, labels, strict=True):  # cm/s: 2, '-' where none
         assert all(re.fullmatch(r"\d+\.\d\d|-", v) for v in line[len(label) :].split()), line
     assert "against the truth (velocity_true" in captured.out
-    assert all(re.fullmatch(r"-?\d\.\d\d\d|-", v) for v in table["skill"])
+    assert all(re.fullmatch(r"-?\d\.\d\d\d|-", v) for v in table["vel_skill"])
     assert table["n_slices"] == ["3"] * len(table["n_slices"])
 
 
@@ -460,7 +460,7 @@ def test_regional_rows_split_healthy_subjects_and_patients() -> None:
         RegionalRecord("p", patient_truth, hypo, {"model": hypo, "population": normal, "zero": normal}),
     ]
     per_slice = [
-        {"subject": sub, "slice": "mid", "method": m, "mae_myo_cm_s": mae, "mae_myo_true_cm_s": mae}
+        {"subject": sub, "slice": "mid", "method": m, "vel_mae_myo_cm_s": mae, "vel_mae_myo_true_cm_s": mae}
         for sub in ("h", "p")
         for m, mae in (("model", 1.0 if sub == "h" else 3.0), ("population", 2.0), ("zero", 4.0))
     ]
@@ -477,6 +477,6 @@ def test_regional_rows_split_healthy_subjects_and_patients() -> None:
     assert by_method["population (patients)"]["seg_peak_radial_systolic_mae_cm_s"] == pytest.approx(12 / 16)
     assert by_method["model"]["detect_auc_diff_ref"] == pytest.approx(0.5)
     # The skill of each group against the group's own zero row: 1 - 1/4 healthy, 1 - 3/4 patients.
-    assert by_method["model (healthy)"]["skill"] == pytest.approx(0.75)
-    assert by_method["model (patients)"]["skill"] == pytest.approx(0.25)
+    assert by_method["model (healthy)"]["vel_skill"] == pytest.approx(0.75)
+    assert by_method["model (patients)"]["vel_skill"] == pytest.approx(0.25)
     assert by_method["model (patients)"]["n_subjects"] == 1

@@ -314,7 +314,7 @@ def test_a_kinematic_run_saves_its_prior_and_test_refines_each_subjects(
                      "--results_dir", str(tmp_path), "--name", "kin", "--gpu", "-1", "--no_progress"])  # fmt: skip
     with (tmp_path / "kin" / "phase" / "metrics.csv").open(newline="") as fh:
         rows = {r["method"]: r for r in csv.DictReader(fh)}
-    assert float(rows["fg_bg_gan"]["mae_myo_cm_s"]) > 0
+    assert float(rows["fg_bg_gan"]["vel_mae_myo_cm_s"]) > 0
     name = load_splits(tiny_cohort)["test"][0]
     twin = read_subject(tmp_path / "kin" / "phase" / "subjects" / f"{name}.h5", require_velocity=True)
     assert all(np.isfinite(s.velocity).all() for s in twin.slices.values())

@@ -18,7 +18,7 @@ from assessment.tables import display_decimals, display_value, main, parse_cell,
     [
         ("mag_psnr_nonkey", 2),
         ("vel_psnr_tissue_x", 2),
-        ("psnr_fg_vx", 2),
+        ("vel_psnr_x", 2),
         ("mag_ssim_nonkey", 3),
         ("vel_ssim_tissue_z", 3),
         ("ssim_fg", 3),

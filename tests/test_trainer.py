@@ -148,6 +148,68 @@ def test_a_kinematic_prior_run_resumes_exactly(tiny_cohort: Path, tmp_path: Path
     assert scale is not None and scale == saved["extra_state"].get("correction_scale")
 
 
+#: stage 2's validation metrics as runs wrote them before they took the chain's column names
+FORMER_PHASE_METRICS = {"mae_myo_cm_s": "vel_mae_myo_cm_s", "psnr_fg_vx": "vel_psnr_tissue_x",
+                        "psnr_fg_vy": "vel_psnr_tissue_y", "psnr_fg_vz": "vel_psnr_tissue_z"}  # fmt: skip
+
+
+def log_rows(run_dir: Path) -> list[dict[str, str]]:
+    with (run_dir / "loss_log.csv").open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_a_phase_run_written_under_the_former_metric_names_resumes_exactly(tiny_cohort: Path, tmp_path: Path) -> None:
+    """A checkpoint whose best is keyed ``mae_myo_cm_s`` and a loss log with the former validation names
+    resume as the same run written today: the same weights, the same best (value and epoch, under the new
+    name) and one log under the new names."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    def run(ckpt: Path, epochs: int, *extra: str) -> None:
+        cmd = [*_train_cmd("phase", tiny_cohort, ckpt, epochs), *extra]
+        result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[-3000:]
+
+    run(tmp_path / "a", 2)
+    run(tmp_path / "b", 1)
+    old = tmp_path / "b" / "run"
+    state = torch.load(old / "latest.pt", weights_only=False)
+    assert state["best"]["metric"] == "vel_mae_myo_cm_s" and state["best"]["value"] is not None
+    state["best"]["metric"] = "mae_myo_cm_s"
+    torch.save(state, old / "latest.pt")
+    rows = log_rows(old)
+    assert {r["name"] for r in rows if r["kind"] == "val"} >= set(FORMER_PHASE_METRICS.values())
+    former = {new: old_name for old_name, new in FORMER_PHASE_METRICS.items()}
+    with (old / "loss_log.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({**r, "name": former.get(r["name"], r["name"])} for r in rows)
+    run(tmp_path / "b", 2, "--continue_train")
+
+    a, b = networks(tmp_path / "a" / "run" / "weights.pt"), networks(old / "weights.pt")
+    for name in a:
+        for key in a[name]:
+            torch.testing.assert_close(b[name][key], a[name][key], rtol=0, atol=0, msg=f"{name}.{key}")
+    best_a = torch.load(tmp_path / "a" / "run" / "latest.pt", weights_only=False)["best"]
+    assert torch.load(old / "latest.pt", weights_only=False)["best"] == best_a
+    assert log_rows(old) == log_rows(tmp_path / "a" / "run")
+
+
+def test_a_best_under_a_former_name_carries_over_and_one_of_another_metric_does_not(tmp_path: Path) -> None:
+    from util.trainer import rename_logged_metrics, restored_best
+
+    renames, metric = {"mae_myo_cm_s": "vel_mae_myo_cm_s"}, "vel_mae_myo_cm_s"
+    assert restored_best({"metric": "mae_myo_cm_s", "value": 0.5, "epoch": 3}, metric, renames) == (0.5, 3, None)
+    assert restored_best({"metric": metric, "value": 0.4, "epoch": 2}, metric, renames) == (0.4, 2, None)
+    assert restored_best({"value": 0.4, "epoch": 2}, metric, renames) == (0.4, 2, None)  # no name saved
+    value, epoch, note = restored_best({"metric": "psnr_fg", "value": 30.0, "epoch": 1}, metric, renames)
+    assert (value, epoch) == (None, 0) and note and "psnr_fg" in note
+    log = tmp_path / "loss_log.csv"
+    log.write_bytes(b"kind,epoch,step,name,value\r\ntrain,1,3,G_total,1\r\nval,1,3,mae_myo_cm_s,0.5\r\n")
+    assert rename_logged_metrics(log, renames)
+    assert log.read_bytes() == b"kind,epoch,step,name,value\r\ntrain,1,3,G_total,1\r\nval,1,3,vel_mae_myo_cm_s,0.5\r\n"
+    assert not rename_logged_metrics(log, renames) and not rename_logged_metrics(tmp_path / "none.csv", renames)
+
+
 def test_extending_a_finished_cosine_run_replans_the_schedule(
     tiny_cohort: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

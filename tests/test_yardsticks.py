@@ -55,18 +55,21 @@ def slice_with(curves: dict[str, np.ndarray], position: str = "basal", z: int = 
 
 def test_the_zero_map_scores_skill_zero_and_a_perfect_one_skill_one() -> None:
     rows = [
-        {"method": ZERO, "mae_myo_cm_s": 2.0, "mae_myo_true_cm_s": 1.6},
-        {"method": "model", "mae_myo_cm_s": 1.5, "mae_myo_true_cm_s": 0.4},
-        {"method": "perfect", "mae_myo_cm_s": 0.5, "mae_myo_true_cm_s": 0.0},
+        {"method": ZERO, "vel_mae_myo_cm_s": 2.0, "vel_mae_myo_true_cm_s": 1.6},
+        {"method": "model", "vel_mae_myo_cm_s": 1.5, "vel_mae_myo_true_cm_s": 0.4},
+        {"method": "perfect", "vel_mae_myo_cm_s": 0.5, "vel_mae_myo_true_cm_s": 0.0},
     ]
     add_skill(rows)
-    assert [r["skill"] for r in rows] == [0.0, pytest.approx(0.75), 1.0]  # on the error against the truth
+    assert [r["vel_skill"] for r in rows] == [0.0, pytest.approx(0.75), 1.0]  # on the error against the truth
 
 
 def test_skill_uses_the_measured_error_where_there_is_no_truth() -> None:
-    rows = [{"method": ZERO, "mae_myo_cm_s": 2.0, "mae_myo_true_cm_s": math.nan}, {"method": "m", "mae_myo_cm_s": 1.0}]
+    rows = [
+        {"method": ZERO, "vel_mae_myo_cm_s": 2.0, "vel_mae_myo_true_cm_s": math.nan},
+        {"method": "m", "vel_mae_myo_cm_s": 1.0},
+    ]
     add_skill(rows)
-    assert rows[1]["skill"] == pytest.approx(0.5)
+    assert rows[1]["vel_skill"] == pytest.approx(0.5)
 
 
 def test_the_zero_yardstick_is_zero_everywhere() -> None:

@@ -10,6 +10,7 @@ checkpoint is never overwritten by a diverged model.
 from __future__ import annotations
 
 import argparse
+import csv
 import math
 import os
 import signal
@@ -28,6 +29,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
 from util import checkpoint as ckpt
+from util.atomic import atomic_path
 from util.distributed import DistContext, all_reduce_max, all_reduce_mean, all_reduce_sum, barrier
 from util.errors import CheckpointError, TrainingError
 from util.iteration_counter import IterationCounter
@@ -46,6 +48,7 @@ class TrainableModel(Protocol):
     optimizer_order: tuple[str, ...]
     val_metric: str
     val_metric_higher_is_better: bool
+    former_metric_names: dict[str, str]
     network_names: list[str]
 
     def network(self, name: str) -> nn.Module: ...
@@ -108,6 +111,44 @@ def configure_determinism(opt: argparse.Namespace, device: torch.device) -> None
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
+
+
+def restored_best(
+    best: dict[str, Any], val_metric: str, former_names: dict[str, str]
+) -> tuple[float | None, int, str | None]:
+    """The best validation value and its epoch that a checkpoint's ``best`` record carries over to a run
+    whose metric is ``val_metric``, and a note for the user when there is none to carry.
+
+    A record under a former name of the same metric (``former_names``: old -> new, a run written before
+    the metric was renamed) carries over as if it had been written today, so the resumed run picks the
+    ``best`` checkpoint exactly as an uninterrupted one would. A record of another metric cannot be
+    compared with this run's values: the run starts its best afresh rather than keep a wrong yardstick.
+    """
+    saved = best.get("metric")
+    if saved is None or former_names.get(saved, saved) == val_metric:
+        return best.get("value"), int(best.get("epoch", 0)), None
+    return None, 0, f"the checkpoint's best is of {saved!r}, not {val_metric!r}: the best is chosen afresh"
+
+
+def rename_logged_metrics(csv_path: Path, renames: dict[str, str]) -> bool:
+    """Rewrite a ``loss_log.csv`` written under former metric names with today's (``renames``: old -> new),
+    so that a resumed run's log reads as one run's: one name a curve. Returns whether anything changed;
+    a missing log or one without a former name is left untouched."""
+    if not renames or not csv_path.exists():
+        return False
+    with csv_path.open(newline="") as fh:
+        rows = list(csv.reader(fh))
+    if not rows or "name" not in rows[0]:
+        return False
+    column = rows[0].index("name")
+    changed = False
+    for row in rows[1:]:
+        if len(row) > column and row[column] in renames:
+            row[column], changed = renames[row[column]], True
+    if changed:
+        with atomic_path(csv_path) as tmp, tmp.open("w", newline="") as fh:
+            csv.writer(fh).writerows(rows)
+    return changed
 
 
 #: a CPU run whose estimate exceeds this many seconds says so once, pointing at the faster settings
@@ -560,8 +601,13 @@ class Trainer:
         self.counter.load_state_dict(state["counter"])
         self._replan_schedule(state.get("options", {}))
         self.model.load_extra_state(state.get("extra_state", {}))
-        best = state.get("best", {})
-        self.best_value, self.best_epoch = best.get("value"), best.get("epoch", 0)
+        self.best_value, self.best_epoch, note = restored_best(
+            state.get("best", {}), self.model.val_metric, self.model.former_metric_names
+        )
+        if self.ctx.is_main:
+            rename_logged_metrics(self.logger.csv_path, self.model.former_metric_names)
+            if note:
+                print(f"resume: {note}", flush=True)
         within = state.get("within_epoch") or {}
         self._resume_within_epoch = int(within.get("steps_done", 0))
         rng = state["rng"]

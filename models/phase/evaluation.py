@@ -20,25 +20,26 @@ fully convolutional; inference pads to its size multiple). Rows of ``metrics.csv
   against the measurement, so it is the floor of the fidelity columns;
 * ``real``: the realism statistics of the measured maps, the target of the model rows' statistics.
 
-Columns (blank where they do not apply):
+Columns (blank where they do not apply; the chain's names, docs/GLOSSARY.md):
 
-* ``psnr_v*``, ``ssim_v*``: per direction, whole image, velocity in units of VENC (data range 2), per frame
-  and averaged; ``psnr_fg_v*``, ``ssim_fg_v*``: the same over the tissue foreground. The foreground is
-  ``util.tissue.tissue_mask_from_magnitude`` of the measured magnitude, the region the composite fills
-  with the generator's output (and one that exists for acquired data, which has no ``tissue`` field).
-  Whole-image scores of a composite are low by design: its background is independent noise.
-* ``mae_myo_cm_s``: mean absolute velocity error inside the myocardium, cm/s, over the three directions;
-  ``mae_myo_true_cm_s``: the same against ``velocity_true`` (phantom only); ``skill``:
-  ``1 - MAE / MAE(zero)``, on ``mae_myo_true_cm_s`` where it exists (else ``mae_myo_cm_s``): 0 is no
-  better than a still heart, 1 is perfect;
+* ``vel_psnr_<x|y|z>``, ``vel_ssim_<x|y|z>``: per direction, whole image, velocity in units of VENC (data
+  range 2), per frame and averaged; ``vel_psnr_tissue_<x|y|z>``, ``vel_ssim_tissue_<x|y|z>``: the same over
+  the tissue foreground. The foreground is ``util.tissue.tissue_mask_from_magnitude`` of the measured
+  magnitude, the region the composite fills with the generator's output (and one that exists for acquired
+  data, which has no ``tissue`` field). Whole-image scores of a composite are low by design: its background
+  is independent noise.
+* ``vel_mae_myo_cm_s``: mean absolute velocity error inside the myocardium, cm/s, over the three directions;
+  ``vel_mae_myo_true_cm_s``: the same against ``velocity_true`` (phantom only); ``vel_skill``:
+  ``1 - MAE / MAE(zero)``, on ``vel_mae_myo_true_cm_s`` where it exists (else ``vel_mae_myo_cm_s``): 0 is
+  no better than a still heart, 1 is perfect;
 The fidelity columns score the model's *estimate* (the composite without ``--tissue_noise physics``):
 noise added to look like an acquisition is independent of the truth by construction, and would count
 against the model what is only realism. The realism columns score the rendering a user gets (with that
 noise), which is also what ``subjects/`` holds.
 
-* ``hp_std_tissue_cm_s``, ``bg_std_cm_s``: realism statistics (``assessment/realism.py``), cm/s, averaged over
-  the three directions: fine-scale texture in the tissue and the spread of the background, each at a
-  pixel's distance from the tissue boundary.
+* ``vel_hp_std_tissue_cm_s``, ``vel_bg_std_cm_s``: realism statistics (``assessment/realism.py``), cm/s,
+  averaged over the three directions: fine-scale texture in the tissue and the spread of the background,
+  each at a pixel's distance from the tissue boundary.
 
 * regional function (``assessment.regional``, ``assessment.regional_table``; the same columns as the chain's
   metrics.csv, described in assessment/report/cohort.py): per subject, each method's segment peaks,
@@ -99,13 +100,18 @@ from util.errors import DataError
 from util.intensity import normalise_magnitude, to_network_range
 from util.tissue import tissue_mask_from_magnitude
 
+#: the velocity maps' PSNR and SSIM, whole image and tissue, per direction: the chain's names
+#: (``assessment.report.slice_metrics``), ``vel_psnr_x`` ... ``vel_ssim_tissue_z``
 FIDELITY_COLUMNS = tuple(
-    f"{metric}{region}_{d}" for metric in ("psnr", "ssim") for region in ("", "_fg") for d in DIRECTIONS
+    f"vel_{metric}{region}_{d.removeprefix('v')}"
+    for metric in ("psnr", "ssim")
+    for region in ("", "_tissue")
+    for d in DIRECTIONS
 )
-REALISM_COLUMNS = ("hp_std_tissue_cm_s", "bg_std_cm_s")
-COLUMNS = (
-    "method", "run", *FIDELITY_COLUMNS, "mae_myo_cm_s", "mae_myo_true_cm_s", "skill", *REALISM_COLUMNS, "n_slices"
-)  # fmt: skip
+MAE, MAE_TRUE, SKILL = "vel_mae_myo_cm_s", "vel_mae_myo_true_cm_s", "vel_skill"
+HP_STD, BG_STD = "vel_hp_std_tissue_cm_s", "vel_bg_std_cm_s"
+REALISM_COLUMNS = (HP_STD, BG_STD)
+COLUMNS = ("method", "run", *FIDELITY_COLUMNS, MAE, MAE_TRUE, SKILL, *REALISM_COLUMNS, "n_slices")
 FLOOR, REAL = "acquired_phase", "real"
 ZERO = "zero"
 #: the row stage 2's paired differences are against: ``population``, as in stage-2 tables written before
@@ -113,8 +119,8 @@ ZERO = "zero"
 CI_REFERENCE = ("population",)
 #: per-subject metrics that get a bootstrap interval and a paired difference from ``population``
 REGIONAL_CI_METRICS = (
-    "mae_myo_cm_s",
-    "mae_myo_true_cm_s",
+    MAE,
+    MAE_TRUE,
     "seg_peak_radial_systolic_r",
     "seg_peak_radial_systolic_mae_cm_s",
     "dyssync_err_ms",
@@ -131,13 +137,13 @@ def fidelity(pred: np.ndarray, ref: np.ndarray, tissue: np.ndarray, myo: np.ndar
     VENC units against ``ref``; ``tissue`` and ``myo`` are [T, H, W]."""
     out: dict[str, float] = {}
     for c, d in enumerate(DIRECTIONS):
-        p, r = pred[:, c], ref[:, c]
-        out[f"psnr_{d}"] = metrics.psnr_frames(p, r, VELOCITY_DATA_RANGE)
-        out[f"psnr_fg_{d}"] = metrics.psnr_frames(p, r, VELOCITY_DATA_RANGE, tissue)
-        out[f"ssim_{d}"] = metrics.ssim_frames(p, r, VELOCITY_DATA_RANGE)
-        out[f"ssim_fg_{d}"] = metrics.ssim_frames(p, r, VELOCITY_DATA_RANGE, tissue)
+        p, r, x = pred[:, c], ref[:, c], d.removeprefix("v")
+        out[f"vel_psnr_{x}"] = metrics.psnr_frames(p, r, VELOCITY_DATA_RANGE)
+        out[f"vel_psnr_tissue_{x}"] = metrics.psnr_frames(p, r, VELOCITY_DATA_RANGE, tissue)
+        out[f"vel_ssim_{x}"] = metrics.ssim_frames(p, r, VELOCITY_DATA_RANGE)
+        out[f"vel_ssim_tissue_{x}"] = metrics.ssim_frames(p, r, VELOCITY_DATA_RANGE, tissue)
     scale = venc_scale(venc)
-    out["mae_myo_cm_s"] = metrics.mae(pred * scale, ref * scale, myo[:, None])
+    out[MAE] = metrics.mae(pred * scale, ref * scale, myo[:, None])
     return out
 
 
@@ -150,8 +156,8 @@ def realism(velocity: np.ndarray, tissue: np.ndarray, venc: np.ndarray) -> dict[
     cm_s = velocity * venc_scale(venc)
     inside, outside = tissue_interior(tissue), background_exterior(tissue)
     return {
-        "hp_std_tissue_cm_s": float(np.mean([highpass_std(cm_s[:, c], inside) for c in range(3)])),
-        "bg_std_cm_s": float(np.mean([masked_std(cm_s[:, c], outside) for c in range(3)])),
+        HP_STD: float(np.mean([highpass_std(cm_s[:, c], inside) for c in range(3)])),
+        BG_STD: float(np.mean([masked_std(cm_s[:, c], outside) for c in range(3)])),
     }
 
 
@@ -164,7 +170,7 @@ def average_rows(per_slice: list[dict[str, Any]], methods: list[tuple[str, str]]
             continue
         row: dict[str, Any] = {"method": method, "run": run, "n_slices": len(mine)}
         for column in COLUMNS[2:-1]:
-            if column != "skill":  # a ratio of the averages, added by add_skill
+            if column != SKILL:  # a ratio of the averages, added by add_skill
                 row[column] = metrics.mean_skipping_nan([r.get(column, math.nan) for r in mine])
         rows.append(row)
     return rows
@@ -176,8 +182,8 @@ def _blank_nan(row: dict[str, Any], columns: tuple[str, ...] | list[str] = COLUM
 
 #: the console's names of the velocity errors: each says its reference
 MAE_LABELS = {
-    "mae_myo_true_cm_s": "MAE vs truth (velocity_true)",
-    "mae_myo_cm_s": "MAE vs acquired phase",
+    MAE_TRUE: "MAE vs truth (velocity_true)",
+    MAE: "MAE vs acquired phase",
 }
 
 
@@ -188,10 +194,10 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     label_width = max(len(label) for label in (*COLUMNS, *MAE_LABELS.values())) + 2
     lines = [f"{'':<{label_width}}" + "".join(f"{r['method']:>{width}}" for r in rows)]
     columns = list(COLUMNS[2:])
-    has_truth = any(math.isfinite(float(r.get("mae_myo_true_cm_s", math.nan))) for r in rows)
+    has_truth = any(math.isfinite(float(r.get(MAE_TRUE, math.nan))) for r in rows)
     if has_truth:  # the headline error is against the truth where it exists (the phantom)
-        columns.remove("mae_myo_true_cm_s")
-        columns.insert(columns.index("mae_myo_cm_s"), "mae_myo_true_cm_s")
+        columns.remove(MAE_TRUE)
+        columns.insert(columns.index(MAE), MAE_TRUE)
     for column in columns:
         cells = "".join(f"{display_value(r.get(column, math.nan), column, missing='-'):>{width}}" for r in rows)
         lines.append(f"{MAE_LABELS.get(column, column):<{label_width}}{cells}")
@@ -246,7 +252,7 @@ def _score(pred: np.ndarray, s: SliceData, tissue: np.ndarray, rendered: np.ndar
     if rendered is not None:
         row.update(realism(rendered, tissue, venc))
     if s.velocity_true is not None:
-        row["mae_myo_true_cm_s"] = metrics.mae(pred * scale, s.velocity_true, myo[:, None])
+        row[MAE_TRUE] = metrics.mae(pred * scale, s.velocity_true, myo[:, None])
     return row
 
 
@@ -292,15 +298,15 @@ def _evaluate_slice(
     ref = s.velocity / venc_scale(venc)
     if s.velocity_true is not None:
         floor = fidelity(ref, s.velocity_true / venc_scale(venc), tissue, myo, venc)
-        rows.append({**key, "method": FLOOR, "run": "", **floor, "mae_myo_true_cm_s": floor["mae_myo_cm_s"]})
+        rows.append({**key, "method": FLOOR, "run": "", **floor, MAE_TRUE: floor[MAE]})
         estimates[FLOOR] = ref
     rows.append({**key, "method": REAL, "run": "", **realism(ref, tissue, venc)})
     return rows, synthesised, estimates
 
 
 def add_skill(rows: list[dict[str, Any]]) -> None:
-    """``skill = 1 - MAE / MAE(zero)`` of every row, with the MAE against the truth where it exists."""
-    metrics.add_skill_scores(rows, "mae_myo_cm_s", "mae_myo_true_cm_s", "skill", ZERO)
+    """``vel_skill = 1 - MAE / MAE(zero)`` of every row, with the MAE against the truth where it exists."""
+    metrics.add_skill_scores(rows, MAE, MAE_TRUE, SKILL, ZERO)
 
 
 def regional_record(subject: Subject, estimates: list[dict[str, np.ndarray]]) -> RegionalRecord:
@@ -334,7 +340,7 @@ def add_regional(
     per_subject = {
         (r.subject, m): {c: metrics.mean_skipping_nan([x.get(c, math.nan) for x in per_slice
                                                          if x["subject"] == r.subject and x["method"] == m])
-                         for c in ("mae_myo_cm_s", "mae_myo_true_cm_s")}
+                         for c in (MAE, MAE_TRUE)}
         for r in records for m in methods
     }  # fmt: skip
     regional = regional_rows(records, methods, normals, per_subject)
@@ -344,7 +350,7 @@ def add_regional(
         mine = [{**r, "method": f"{r['method']} ({group})"} for r in per_slice if r["subject"] in members]
         labels = [(f"{r['method']} ({group})", str(r.get("run", ""))) for r in rows]
         group_rows = average_rows(mine, labels)
-        metrics.add_skill_scores(group_rows, "mae_myo_cm_s", "mae_myo_true_cm_s", "skill", f"{ZERO} ({group})")
+        metrics.add_skill_scores(group_rows, MAE, MAE_TRUE, SKILL, f"{ZERO} ({group})")
         kept = {m: [x for x in xs if x.subject in members] for m, xs in regional.items()}
         add_regional_summary(group_rows, kept, normals, REGIONAL_CI_METRICS, group, references=CI_REFERENCE)
         groups += group_rows

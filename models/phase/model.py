@@ -42,7 +42,7 @@ import argparse
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -108,8 +108,14 @@ class PhaseModel(BaseModel):
     default_lr = 2e-4
     default_beta1 = 0.5
     optimizer_order = ("D", "G")
-    val_metric = "mae_myo_cm_s"
+    val_metric = "vel_mae_myo_cm_s"
     val_metric_higher_is_better = False
+    #: validation metrics of runs trained before the columns took the chain's names: a checkpoint or
+    #: loss log that holds them resumes under the new ones (util.trainer)
+    former_metric_names: ClassVar[dict[str, str]] = {
+        "mae_myo_cm_s": "vel_mae_myo_cm_s",
+        **{f"psnr_fg_{d}": f"vel_psnr_tissue_{d.removeprefix('v')}" for d in DIRECTIONS},
+    }
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
@@ -424,14 +430,14 @@ class PhaseModel(BaseModel):
         err_cm_s = (fake - self.real).abs() * self.venc[:, :, None, None]
         myo = self.myocardium.expand_as(err_cm_s)
         mae = (err_cm_s * myo).flatten(1).sum(1) / myo.flatten(1).sum(1).clamp(min=1.0)
-        out = {"mae_myo_cm_s": mae.sum()}
+        out = {"vel_mae_myo_cm_s": mae.sum()}
         if self.prior is not None:
             # The size of the network's correction of its prior (what the chain compares scans against) and
             # the sums that choose how much of it to keep (models/phase/correction_gate.py).
             out.update(correction_sums(self.foreground.float(), self.prior, self.real, self.venc, self.myocardium))
         for c, d in enumerate(DIRECTIONS):
             psnr = psnr_torch(fake[:, c : c + 1], self.real[:, c : c + 1], VELOCITY_DATA_RANGE, self.tissue)
-            out[f"psnr_fg_{d}"] = torch.nan_to_num(psnr, nan=0.0, posinf=100.0).sum()
+            out[f"vel_psnr_tissue_{d.removeprefix('v')}"] = torch.nan_to_num(psnr, nan=0.0, posinf=100.0).sum()
         out["count"] = torch.tensor(float(fake.shape[0]), device=self.device)
         return out
 
