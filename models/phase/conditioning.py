@@ -63,9 +63,7 @@ class FrameContext:
         )
 
 
-def prior_velocity(
-    population: PopulationPrior, myocardium: torch.Tensor, context: FrameContext
-) -> torch.Tensor:
+def prior_velocity(population: PopulationPrior, myocardium: torch.Tensor, context: FrameContext) -> torch.Tensor:
     """The population prior on each frame's myocardium [B, 1, H, W]: velocity / VENC [B, 3, H, W].
 
     The torch twin of ``PopulationPrior.velocity`` (``assessment.velocity.velocity_from_components``), batched:
