@@ -34,6 +34,10 @@ Variants: ``--no_fg_bg`` generates the whole image (the GAN must learn the backg
 Update order ("D", "G"): the generator's adversarial gradient comes from a discriminator that has
 already been updated on this batch, so it pushes against the critic's current opinion rather than one
 step behind it; one generator forward serves both updates (D sees it detached).
+
+This module holds the model's construction, training step, validation and saved state; its inference
+(``foreground_velocity``, ``synthesise``) is ``models/phase/inference.py``, the checks of its options
+``models/phase/options.py``.
 """
 
 from __future__ import annotations
@@ -54,23 +58,21 @@ from models.kinematics.population import PopulationPrior, fit_population_prior
 from models.kinematics.templates import KinematicTemplates
 from models.losses import masked_l1
 from models.networks import (
-    BLOCK_TYPES,
     GANLoss,
     PatchDiscriminator,
     UNet,
     init_weights,
 )
-from models.padding import pad_to_multiple
 from models.phase.background_noise import BackgroundNoise, collect_background
 from models.phase.conditioning import N_CONDITION_FEATURES, FrameContext, cycle_condition, prior_velocity
 from models.phase.correction_gate import CORRECTION_METRIC, chosen_scale, correction_sums
-from models.phase.foreground import centre_frame, centre_frame01, composite, tissue_from_magnitude
-from models.phase.options import add_phase_options
-from models.phase.priors import attach_kinematic_priors, choose_templates, resolve_prior_kind
-from models.phase.tissue_noise import TISSUE_NOISE_KINDS, add_tissue_noise
+from models.phase.foreground import centre_frame, centre_frame01, composite
+from models.phase.inference import PhaseInference
+from models.phase.options import add_phase_options, check_phase_options
+from models.phase.priors import attach_kinematic_priors, choose_templates
+from models.phase.tissue_noise import add_tissue_noise
 from util.conventions import DIRECTIONS, VELOCITY_DATA_RANGE
 from util.errors import DataError, OptionError
-from util.option_values import require_at_least
 
 
 @contextmanager
@@ -90,18 +92,7 @@ def frozen(net: nn.Module) -> Iterator[None]:
             p.requires_grad_(True)
 
 
-@contextmanager
-def eval_mode(net: nn.Module) -> Iterator[None]:
-    """Evaluate ``net`` in eval mode and give it back in the mode it had."""
-    was_training = net.training
-    net.eval()
-    try:
-        yield
-    finally:
-        net.train(was_training)
-
-
-class PhaseModel(BaseModel):
+class PhaseModel(PhaseInference, BaseModel):
     """The foreground-background phase GAN (``netG``, ``netD`` when training) and its noise model."""
 
     default_dataset = "phase"
@@ -123,37 +114,18 @@ class PhaseModel(BaseModel):
 
     def __init__(self, opt: argparse.Namespace, device: torch.device | None = None) -> None:
         super().__init__(opt, device)
-        require_at_least(opt, ("base_channels", "depth", "ndf", "n_layers_D", "temporal_window"), 1)
-        if opt.temporal_window % 2 == 0:
-            raise OptionError(f"--temporal_window must be odd (frames centred on t), got {opt.temporal_window}")
+        #: none, population or kinematic (models/phase/priors.py); the options are checked first
+        self.prior_kind = check_phase_options(opt)
+        self.refines_prior = self.prior_kind != "none"
         self.window = int(opt.temporal_window)
         self.cycle_conditioning = bool(opt.cycle_conditioning)
-        self.prior_kind = self._prior_kind(opt)  # none, population or kinematic (models/phase/priors.py)
-        self.refines_prior = self.prior_kind != "none"
-        require_at_least(opt, ("lambda_gan", "lambda_tissue", "lambda_myo", "lambda_l1"), 0)
         #: the weight of the correction's own L1 (``--lambda_correction``; 0 when evaluating)
         self.lambda_correction = float(getattr(opt, "lambda_correction", 0.0) or 0.0)
-        if self.lambda_correction < 0:
-            raise OptionError(f"--lambda_correction must be >= 0, got {self.lambda_correction}")
-        if self.lambda_correction > 0 and not self.refines_prior:
-            raise OptionError("--lambda_correction penalises the correction of a prior: give --prior")
-        if opt.block not in BLOCK_TYPES:
-            raise OptionError(f"--block {opt.block!r} is not a block type; valid: {', '.join(BLOCK_TYPES)}")
         self.l1_only = bool(opt.l1_only)
         self.noise_free_target = getattr(opt, "l1_target", "measured") == "noise_free"
         #: whether synthesised maps are composites (generator foreground + noise background)
         self.fg_bg = not (self.l1_only or bool(opt.no_fg_bg))
         self.use_mask_channel = bool(opt.use_mask_channel)
-        if opt.tissue_noise not in TISSUE_NOISE_KINDS:
-            raise OptionError(
-                f"--tissue_noise {opt.tissue_noise!r} is not a tissue noise model; "
-                f"valid: {', '.join(TISSUE_NOISE_KINDS)}"
-            )
-        if opt.tissue_noise != "none" and not self.fg_bg:
-            raise OptionError(
-                "--tissue_noise physics needs the foreground-background scheme; it cannot be combined with "
-                "--l1_only or --no_fg_bg"
-            )
         #: whether the composite's foreground carries physics phase noise
         self.tissue_noise = opt.tissue_noise == "physics"
         self.noise = BackgroundNoise(opt.noise_model)
@@ -172,7 +144,10 @@ class PhaseModel(BaseModel):
         self.correction_scale: float | None = None
         #: the scale the user asked for (``--correction_scale``), over the weights' own
         self.correction_scale_override: float | None = None
+        self._build_networks(opt)
 
+    def _build_networks(self, opt: argparse.Namespace) -> None:
+        """``netG`` and, when training a GAN, ``netD`` with its loss; the optimiser groups they need."""
         net_g = UNet(
             in_channels=self.window + int(self.use_mask_channel) + 3 * int(self.refines_prior),
             out_channels=3,
@@ -204,16 +179,6 @@ class PhaseModel(BaseModel):
             for name in self.network_names:
                 n_params = sum(p.numel() for p in self.network(name).parameters())
                 print(f"{name}: {n_params / 1e6:.2f} M parameters\n{self.network(name)}")
-
-    @staticmethod
-    def _prior_kind(opt: argparse.Namespace) -> str:
-        """``--prior`` (or its older spelling), written back under both spellings so that the options the
-        run saves read back the same; a kinematic run's key-frame spacing and folds checked."""
-        kind = resolve_prior_kind(opt)
-        opt.prior, opt.population_prior = kind, kind == "population"
-        if kind == "kinematic":
-            require_at_least(opt, ("prior_factor", "prior_folds"), 2)
-        return kind
 
     def _initialise_weights(self, net: nn.Module) -> None:
         """``--init_type``'s initialisation; ``pytorch`` keeps each layer's own default."""
@@ -478,76 +443,3 @@ class PhaseModel(BaseModel):
             self.kinematics = KinematicTemplates.from_state(state["kinematic_templates"])
         self.validation_correction_cm_s = state.get("validation_correction_cm_s")
         self.correction_scale = state.get("correction_scale")
-
-    # ----------------------------------------------------------------------------------- inference
-
-    def _to_model_device(self, x: torch.Tensor | None) -> torch.Tensor | None:
-        """``x`` as float32 on the model's device (None stays None)."""
-        return None if x is None else x.to(self.device, dtype=torch.float32)
-
-    @torch.no_grad()
-    def foreground_velocity(
-        self,
-        magnitude: torch.Tensor,
-        myocardium: torch.Tensor | None = None,
-        context: FrameContext | None = None,
-        prior: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """The generator's foreground, velocity / VENC [B, 3, H, W] (float32, on the model's device).
-
-        Deterministic: no noise, and the generator runs in eval mode. ``magnitude`` [B, window, H, W] holds
-        the frames around t on the network scale [-1, 1]; ``myocardium`` [B, 1, H, W] {0, 1} is needed
-        by a generator trained with ``--use_mask_channel`` or ``--prior population``; ``context`` (where the
-        frames lie) by one trained with ``--cycle_conditioning`` or ``--prior population``; ``prior``
-        [B, 3, H, W] (VENC units) by one trained with ``--prior kinematic``. Any H, W: the input is padded
-        (edge replication) to a multiple of ``size_multiple`` and the output cropped back.
-        """
-        condition = self.condition_for(context)
-        magnitude, myocardium = self._to_model_device(magnitude), self._to_model_device(myocardium)
-        if prior is not None and (prior.dim() != 4 or prior.shape[1] != 3 or prior.shape[0] != magnitude.shape[0]
-                                  or prior.shape[-2:] != magnitude.shape[-2:]):  # fmt: skip
-            raise OptionError(f"prior must be [B, 3, H, W] like the magnitude {list(magnitude.shape)}, got "
-                              f"{list(prior.shape)}")  # fmt: skip
-        prior = self.prior_for(myocardium, context, prior)
-        x, (h, w) = pad_to_multiple(self.generator_input(magnitude, myocardium, prior), self.size_multiple)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        net = self.local_network("netG")
-        with eval_mode(net), self.autocast():
-            out = net(x) if condition is None else net(x, condition)
-        out = out[..., :h, :w].float()
-        return (out if prior is None else self.inference_correction_scale * out + prior).contiguous()
-
-    @property
-    def inference_correction_scale(self) -> float:
-        """The share of the correction inference keeps: ``--correction_scale``, else the weights' own choice,
-        else all of it."""
-        for scale in (self.correction_scale_override, self.correction_scale):
-            if scale is not None:
-                return float(scale)
-        return 1.0
-
-    @torch.no_grad()
-    def synthesise(
-        self,
-        magnitude: torch.Tensor,
-        myocardium: torch.Tensor | None = None,
-        rng: torch.Generator | None = None,
-        context: FrameContext | None = None,
-        tissue_noise: bool | None = None,
-        prior: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Synthesised velocity / VENC [B, 3, H, W] (float32, on the model's device).
-
-        The composite of the generator's foreground (with physics phase noise under ``--tissue_noise
-        physics``) and noise-model draws on the background; the tissue foreground is computed from the
-        centre magnitude frame with ``util.tissue``. Without the
-        foreground-background scheme (``--no_fg_bg``, ``--l1_only`` runs) it is the generator's output.
-        ``rng`` (any device) makes the background draws reproducible; ``tissue_noise`` as in
-        ``composite``. See ``foreground_velocity`` for the other inputs.
-        """
-        foreground = self.foreground_velocity(magnitude, myocardium, context, prior)
-        if not self.fg_bg:
-            return foreground
-        mask = tissue_from_magnitude(magnitude).to(foreground.device)
-        return self.composite(foreground, magnitude.to(foreground.device), mask, rng, tissue_noise)

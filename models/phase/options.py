@@ -1,15 +1,17 @@
 """Stage 2's options: the generator and its inputs, the foreground-background scheme, the discriminator
 and the loss weights when training; the comparison run when evaluating (the rest comes from the run's
-saved options)."""
+saved options); and the checks of their values that a model built from them runs first."""
 
 from __future__ import annotations
 
 import argparse
 
-from models.networks import GAN_MODES, NORM_KINDS, add_network_options
+from models.networks import BLOCK_TYPES, GAN_MODES, NORM_KINDS, add_network_options
 from models.phase.background_noise import NOISE_KINDS
-from models.phase.priors import add_prior_options
+from models.phase.priors import add_prior_options, resolve_prior_kind
 from models.phase.tissue_noise import TISSUE_NOISE_KINDS
+from util.errors import OptionError
+from util.option_values import require_at_least
 
 #: what the L1 terms of stage 2 compare the synthesised maps with (``--l1_target``)
 L1_TARGETS = ("measured", "noise_free")
@@ -124,3 +126,34 @@ def add_discriminator_options(n: argparse._ArgumentGroup) -> None:
         "the phantom's noise-free velocity (noise_free; every training file needs velocity_true). Training "
         "only: the discriminator still sees acquired maps, and inference reads no truth either way",
     )
+
+
+def check_phase_options(opt: argparse.Namespace) -> str:
+    """Refuse option values no stage-2 model can be built from, with the option's name; returns the prior
+    kind (``--prior``, or its older spelling), written back under both spellings so that the options the
+    run saves read back the same."""
+    require_at_least(opt, ("base_channels", "depth", "ndf", "n_layers_D", "temporal_window"), 1)
+    if opt.temporal_window % 2 == 0:
+        raise OptionError(f"--temporal_window must be odd (frames centred on t), got {opt.temporal_window}")
+    kind = resolve_prior_kind(opt)
+    opt.prior, opt.population_prior = kind, kind == "population"
+    if kind == "kinematic":
+        require_at_least(opt, ("prior_factor", "prior_folds"), 2)
+    require_at_least(opt, ("lambda_gan", "lambda_tissue", "lambda_myo", "lambda_l1"), 0)
+    lambda_correction = float(getattr(opt, "lambda_correction", 0.0) or 0.0)
+    if lambda_correction < 0:
+        raise OptionError(f"--lambda_correction must be >= 0, got {lambda_correction}")
+    if lambda_correction > 0 and kind == "none":
+        raise OptionError("--lambda_correction penalises the correction of a prior: give --prior")
+    if opt.block not in BLOCK_TYPES:
+        raise OptionError(f"--block {opt.block!r} is not a block type; valid: {', '.join(BLOCK_TYPES)}")
+    if opt.tissue_noise not in TISSUE_NOISE_KINDS:
+        raise OptionError(
+            f"--tissue_noise {opt.tissue_noise!r} is not a tissue noise model; valid: {', '.join(TISSUE_NOISE_KINDS)}"
+        )
+    if opt.tissue_noise != "none" and (bool(opt.l1_only) or bool(opt.no_fg_bg)):
+        raise OptionError(
+            "--tissue_noise physics needs the foreground-background scheme; it cannot be combined with "
+            "--l1_only or --no_fg_bg"
+        )
+    return kind
