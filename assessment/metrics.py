@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -42,6 +43,9 @@ _SSIM_K1, _SSIM_K2 = 0.01, 0.03
 _SSIM_COV_NORM = _SSIM_WIN_SIZE**2 / (_SSIM_WIN_SIZE**2 - 1)
 # the window over a [T, H, W] stack: 1 along the frames, so that each frame is filtered on its own
 _SSIM_WINDOW = (1, _SSIM_WIN_SIZE, _SSIM_WIN_SIZE)
+# pixels of a stack's SSIM map made at a time (4 frames of 128^2): a chunk's dozen float64 temporaries stay in
+# the CPU cache, which makes the map about 1.5x faster than in one pass over the stack
+_SSIM_CHUNK_PIXELS = 1 << 16
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -88,9 +92,7 @@ def _frame_masks(mask: np.ndarray | None, shape: tuple[int, ...]) -> list[np.nda
     return [None if full is None else full[t] for t in range(shape[0])]
 
 
-def add_skill_scores(
-    rows: Sequence[dict], error: str, true_error: str, column: str, zero_method: str = "zero"
-) -> None:
+def add_skill_scores(rows: Sequence[dict], error: str, true_error: str, column: str, zero_method: str = "zero") -> None:
     """Set ``row[column] = 1 - E / E(zero)`` on every row of a metrics table, ``E`` being the ``true_error``
     column (against a noise-free truth) where the ``zero_method`` row has it, else the ``error`` column.
 
@@ -167,57 +169,124 @@ def ssim_whole_and_masked(
     return float(mean), float(values.mean(dtype=np.float64)) if values.size else math.nan
 
 
+def _frame_mse(sq: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """Per-frame mean of a [T, H, W] squared error, over the masked pixels when ``mask`` (boolean, the
+    error's shape) is given: NaN for a frame whose mask is empty."""
+    if mask is None:
+        return sq.mean(axis=(1, 2))
+    n = mask.sum(axis=(1, 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, np.where(mask, sq, 0.0).sum(axis=(1, 2)) / np.maximum(n, 1), np.nan)
+
+
 def psnr_stack(pred: np.ndarray, target: np.ndarray, data_range: float, mask: np.ndarray | None = None) -> np.ndarray:
     """Per-frame :func:`psnr` of a [T, H, W] stack in one pass, as an array [T] (``mask`` [T, H, W] or
     [H, W]; NaN for a frame whose mask is empty). Equal to the per-frame calls up to float rounding (the
     sums run in another order)."""
+    return psnr_stack_whole_and_masked(pred, target, data_range, mask)[1 if mask is not None else 0]
+
+
+def psnr_stack_whole_and_masked(
+    pred: np.ndarray, target: np.ndarray, data_range: float, mask: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(psnr_stack(pred, target, data_range), psnr_stack(pred, target, data_range, mask))`` from one squared
+    error: the tables report both. The masked one is all NaN when ``mask`` is None."""
     pred, target = _check_pair(pred, target)
     data_range = _check_range(data_range)
     if pred.ndim != 3:
         raise ValueError(f"expected a [T, H, W] stack, got shape {pred.shape}")
     sq = (pred - target) ** 2
-    m = _mask_like(mask, sq.shape)
-    if m is None:
-        mse = sq.mean(axis=(1, 2))
-    else:
-        n = m.sum(axis=(1, 2))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mse = np.where(n > 0, np.where(m, sq, 0.0).sum(axis=(1, 2)) / np.maximum(n, 1), np.nan)
-    return np.array([_psnr_from_mse(float(v), data_range) for v in mse])
+    whole = np.array([_psnr_from_mse(float(v), data_range) for v in _frame_mse(sq, None)])
+    if mask is None:
+        return whole, np.full(whole.shape, math.nan)
+    masked = _frame_mse(sq, _mask_like(mask, sq.shape))
+    return whole, np.array([_psnr_from_mse(float(v), data_range) for v in masked])
 
 
-def ssim_reference(target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """What the SSIM map of a [T, H, W] reference stack needs of the reference alone: the stack (float64),
-    its local means and its local sample variances. Computed once, it serves every stack compared with it."""
+@dataclass(frozen=True)
+class SsimReference:
+    """What the SSIM maps of a [T, H, W] reference stack need of the reference alone, computed once for every
+    stack compared with it: the stack (float64), its local means, their squares and its local sample
+    variances (scikit-image's ``ux``, ``ux ** 2`` and ``vx``)."""
+
+    target: np.ndarray
+    mean: np.ndarray
+    mean_squared: np.ndarray
+    variance: np.ndarray
+
+
+def ssim_reference(target: np.ndarray) -> SsimReference:
+    """The :class:`SsimReference` of a [T, H, W] stack."""
     target = np.asarray(target, dtype=np.float64)
     if target.ndim != 3:
         raise ValueError(f"expected a [T, H, W] stack, got shape {target.shape}")
     if min(target.shape[1:]) < _SSIM_WIN_SIZE:
         raise ValueError(f"ssim needs images of at least {_SSIM_WIN_SIZE}x{_SSIM_WIN_SIZE}, got {target.shape[1:]}")
     ux = uniform_filter(target, size=_SSIM_WINDOW)
-    vx = _SSIM_COV_NORM * (uniform_filter(target * target, size=_SSIM_WINDOW) - ux * ux)
-    return target, ux, vx
+    ux2 = ux * ux
+    vx = _SSIM_COV_NORM * (uniform_filter(target * target, size=_SSIM_WINDOW) - ux2)
+    return SsimReference(target, ux, ux2, vx)
+
+
+def _local_moments(pred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Local means of ``pred``, ``pred ** 2`` and ``target * pred`` over the SSIM window. A stack of zeros
+    (the ``zero`` row) has zero local means: the filters are skipped, and the result is the same."""
+    if not pred.any():
+        return np.zeros_like(pred), np.zeros_like(pred), np.zeros_like(pred)
+    uy = uniform_filter(pred, size=_SSIM_WINDOW)
+    uyy = uniform_filter(pred * pred, size=_SSIM_WINDOW)
+    uxy = uniform_filter(target * pred, size=_SSIM_WINDOW)
+    return uy, uyy, uxy
+
+
+def _ssim_map_chunk(pred: np.ndarray, reference: SsimReference, frames: slice, data_range: float) -> np.ndarray:
+    """The SSIM map of ``pred[frames]``: scikit-image's arithmetic, operation for operation (so each value
+    is its value to the last bit), done in place so that the temporaries of a few frames stay in the cache."""
+    ux, ux2, vx = reference.mean[frames], reference.mean_squared[frames], reference.variance[frames]
+    uy, vy, vxy = _local_moments(pred[frames], reference.target[frames])
+    c1, c2 = (_SSIM_K1 * data_range) ** 2, (_SSIM_K2 * data_range) ** 2
+    scratch = uy * uy
+    vy -= scratch  # vy = cov_norm * (uyy - uy * uy)
+    vy *= _SSIM_COV_NORM
+    np.multiply(ux, uy, out=scratch)
+    vxy -= scratch  # vxy = cov_norm * (uxy - ux * uy)
+    vxy *= _SSIM_COV_NORM
+    a1 = 2 * ux  # a1 = 2 * ux * uy + c1
+    a1 *= uy
+    a1 += c1
+    vxy *= 2  # a2 = 2 * vxy + c2
+    vxy += c2
+    uy *= uy  # b1 = ux ** 2 + uy ** 2 + c1
+    uy += ux2
+    uy += c1
+    vy += vx  # b2 = vx + vy + c2
+    vy += c2
+    uy *= vy  # d = b1 * b2
+    a1 *= vxy  # s = a1 * a2 / d
+    a1 /= uy
+    return a1
+
+
+def _chunk_frames(shape: tuple[int, ...]) -> int:
+    """Frames per chunk of an SSIM map: about ``_SSIM_CHUNK_PIXELS`` pixels, at least one frame."""
+    return max(1, _SSIM_CHUNK_PIXELS // (shape[1] * shape[2]))
 
 
 def ssim_map_stack(
-    pred: np.ndarray,
-    target: np.ndarray,
-    data_range: float,
-    reference: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    pred: np.ndarray, target: np.ndarray, data_range: float, reference: SsimReference | None = None
 ) -> np.ndarray:
     """The SSIM map [T, H, W] of every frame of a [T, H, W] stack, filtered along the two image axes only:
     scikit-image's ``structural_similarity(target[t], pred[t], data_range=..., full=True)`` map of each
-    frame (same window, constants and sample covariance), for the whole stack in one pass. ``reference``
-    is :func:`ssim_reference` of ``target`` when the caller already has it (several methods against one
-    reference)."""
+    frame (same window, constants, sample covariance and arithmetic). ``reference`` is :func:`ssim_reference`
+    of ``target`` when the caller already has it (several methods against one reference)."""
     pred, target = _check_pair(pred, target)
     data_range = _check_range(data_range)
-    target, ux, vx = ssim_reference(target) if reference is None else reference
-    uy = uniform_filter(pred, size=_SSIM_WINDOW)
-    vy = _SSIM_COV_NORM * (uniform_filter(pred * pred, size=_SSIM_WINDOW) - uy * uy)
-    vxy = _SSIM_COV_NORM * (uniform_filter(target * pred, size=_SSIM_WINDOW) - ux * uy)
-    c1, c2 = (_SSIM_K1 * data_range) ** 2, (_SSIM_K2 * data_range) ** 2
-    return ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))
+    reference = ssim_reference(target) if reference is None else reference
+    if np.array_equal(pred, reference.target):  # scikit-image's arithmetic gives exactly 1 there
+        return np.ones_like(pred)
+    step = _chunk_frames(pred.shape)
+    chunks = [_ssim_map_chunk(pred, reference, slice(t, t + step), data_range) for t in range(0, len(pred), step)]
+    return np.concatenate(chunks) if chunks else np.empty_like(pred)
 
 
 def ssim_stack_whole_and_masked(
@@ -225,22 +294,31 @@ def ssim_stack_whole_and_masked(
     target: np.ndarray,
     data_range: float,
     mask: np.ndarray | None = None,
-    reference: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    reference: SsimReference | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-frame :func:`ssim_whole_and_masked` of a [T, H, W] stack from one map of the stack: two arrays
-    [T] (the masked one all NaN without a mask, NaN for a frame with no masked pixel inside the border
-    band). Equal to the per-frame calls up to float rounding. ``reference``: see :func:`ssim_map_stack`."""
-    smap = ssim_map_stack(pred, target, data_range, reference)
-    p = _SSIM_PAD
-    inner = smap[:, p : smap.shape[1] - p, p : smap.shape[2] - p]
-    whole = inner.mean(axis=(1, 2), dtype=np.float64)
-    m = _mask_like(mask, smap.shape)
-    if m is None:
-        return whole, np.full(whole.shape, math.nan)
-    kept = m[:, p : smap.shape[1] - p, p : smap.shape[2] - p]
-    n = kept.sum(axis=(1, 2))
-    masked = np.where(kept, inner, 0.0).sum(axis=(1, 2)) / np.maximum(n, 1)
-    return whole, np.where(n > 0, masked, math.nan)
+    """Per-frame :func:`ssim_whole_and_masked` of a [T, H, W] stack: two arrays [T] (the masked one all NaN
+    without a mask, NaN for a frame with no masked pixel inside the border band), each frame's value the
+    per-frame call's up to float rounding. The map is made and reduced a few frames at a time (see
+    :func:`_ssim_map_chunk`). ``reference``: see :func:`ssim_map_stack`."""
+    pred, target = _check_pair(pred, target)
+    data_range = _check_range(data_range)
+    reference = ssim_reference(target) if reference is None else reference
+    m = _mask_like(mask, pred.shape)
+    identical = np.array_equal(pred, reference.target)  # a map of ones: skip it (``ssim_map_stack``)
+    p, (frames, height, width) = _SSIM_PAD, pred.shape
+    whole, masked = np.empty(frames), np.full(frames, math.nan)
+    step = _chunk_frames(pred.shape)
+    for start in range(0, frames, step):
+        chunk = slice(start, start + step)
+        smap = np.ones_like(pred[chunk]) if identical else _ssim_map_chunk(pred, reference, chunk, data_range)
+        inner = smap[:, p : height - p, p : width - p]
+        whole[chunk] = inner.mean(axis=(1, 2), dtype=np.float64)
+        if m is not None:
+            kept = m[chunk, p : height - p, p : width - p]
+            n = kept.sum(axis=(1, 2))
+            total = np.where(kept, inner, 0.0).sum(axis=(1, 2))
+            masked[chunk] = np.where(n > 0, total / np.maximum(n, 1), math.nan)
+    return whole, masked
 
 
 def psnr_frames(pred: np.ndarray, target: np.ndarray, data_range: float, mask: np.ndarray | None = None) -> float:

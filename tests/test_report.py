@@ -117,7 +117,11 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> ReportResult:
     out = tmp_path_factory.mktemp("report")
     predictors = tiny_predictors()
     builder = ReportBuilder(
-        out, {"hdl": "the chain", "baseline": "linear + same phase"}, FACTOR, fid=True, info={"data": "rings"},
+        out,
+        {"hdl": "the chain", "baseline": "linear + same phase"},
+        FACTOR,
+        fid=True,
+        info={"data": "rings"},
         gif=True,
     )
     for subject in (ring_subject("ring01"), key_frame_only(ring_subject("ring02"))):
@@ -481,3 +485,19 @@ def test_rows_scored_against_one_shared_reference_get_the_numbers_of_rows_scored
         assert alone.keys() == together.keys()
         assert all(alone[k] == together[k] or (math.isnan(alone[k]) and math.isnan(together[k])) for k in alone)
     assert len(shared._magnitude) == 1  # the second row's cine is the first's: scored once
+
+
+def test_myocardial_error_of_a_row_is_the_masked_mae_of_its_velocity() -> None:
+    """The velocity error reads each row's velocity at the labelled myocardium's pixels only (gathered once
+    per slice): the value is ``assessment.metrics.mae`` over that mask, to the last bit."""
+    from assessment.metrics import mae
+    from assessment.report.slice_metrics import labelled, velocity_metrics
+
+    real = ring_subject("ring01").slices["mid"]
+    real = replace(real, velocity_true=real.velocity * 0.9)
+    twin = replace(real, velocity=real.velocity * 0.8 + 1.0)
+    myo = ((real.myocardium != 0) & labelled(real)[:, None, None])[:, None]
+    row = velocity_metrics(real, twin, 1.0)
+    assert row["vel_mae_myo_cm_s"] == mae(twin.velocity, real.velocity, myo)
+    assert row["vel_mae_myo_true_cm_s"] == mae(twin.velocity, real.velocity_true, myo)
+    assert math.isnan(velocity_metrics(replace(real, velocity_true=None), twin, 1.0)["vel_mae_myo_true_cm_s"])

@@ -33,11 +33,11 @@ import numpy as np
 
 from assessment.analysis import SliceAnalysis
 from assessment.metrics import (
+    SsimReference,
     curve_agreement,
     dice,
-    mae,
     mean_skipping_nan,
-    psnr_stack,
+    psnr_stack_whole_and_masked,
     ssim_reference,
     ssim_stack_whole_and_masked,
 )
@@ -77,12 +77,34 @@ def labelled(real: SliceData) -> np.ndarray:
     return flags
 
 
+class MyocardialPixels:
+    """The velocity error's pixels (the acquired myocardium on its labelled frames, every component) as flat
+    indices, and the acquired and true velocities there: a row's error then reads only its own velocity at
+    those pixels, in the order of ``assessment.metrics.mae``'s masked pixels, so its value is the same."""
+
+    def __init__(self, real: SliceData) -> None:
+        myo = ((real.myocardium != 0) & labelled(real)[:, None, None])[:, None]
+        self.pixels = np.flatnonzero(np.broadcast_to(myo, real.velocity.shape))
+        self.acquired = self.at(real.velocity)
+        self.truth = None if real.velocity_true is None else self.at(real.velocity_true)
+
+    def at(self, velocity: np.ndarray) -> np.ndarray:
+        """``velocity`` [T, 3, H, W] at the pixels, as float64."""
+        return np.asarray(velocity).reshape(-1)[self.pixels].astype(np.float64)
+
+    def error(self, velocity: np.ndarray, reference: np.ndarray | None) -> float:
+        """Mean absolute difference of ``velocity`` from ``reference`` (``at`` values) at the pixels."""
+        if reference is None or not reference.size:
+            return math.nan
+        return float(np.abs(self.at(velocity) - reference).mean())
+
 
 class SharedReference:
     """What scoring every row of one acquired slice shares, computed once rather than once per row: the
     unit-range magnitude and tissue mask of every frame, the velocity in units of VENC, the reference side of
-    each SSIM, and the magnitude metrics of each distinct twin cine (the yardstick rows carry the HDL twin's
-    cine and masks: the very same arrays, so the same numbers)."""
+    each SSIM, the acquired (and true) velocity on the labelled myocardium, and the magnitude metrics of each
+    distinct twin cine (the yardstick rows carry the HDL twin's cine and masks: the very same arrays, so the
+    same numbers)."""
 
     def __init__(self, real: SliceData, is_key: np.ndarray, scale: float) -> None:
         self.real, self.scale = real, scale
@@ -93,13 +115,21 @@ class SharedReference:
         venc = venc_scale(real.venc_cm_s, dtype=np.float64) if real.velocity is not None else None
         self.velocity = None if venc is None else real.velocity / venc
         self.venc = venc
-        self._ssim: dict[object, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._ssim: dict[object, SsimReference] = {}
         self._magnitude: dict[tuple[int, int], dict[str, float]] = {}
+        self._myocardium: MyocardialPixels | None = None
 
-    def ssim_reference(self, key: object, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def ssim_reference(self, key: object, target: np.ndarray) -> SsimReference:
         if key not in self._ssim:
             self._ssim[key] = ssim_reference(target)
         return self._ssim[key]
+
+    @property
+    def myocardium(self) -> MyocardialPixels:
+        """The acquired slice's labelled myocardium, made on first use (only slices with velocity need it)."""
+        if self._myocardium is None:
+            self._myocardium = MyocardialPixels(self.real)
+        return self._myocardium
 
     def magnitude_metrics(self, synth: SliceData) -> dict[str, float]:
         key = (id(synth.magnitude), id(synth.myocardium))  # both stay alive while this slice is scored
@@ -115,12 +145,13 @@ def _magnitude_metrics(shared: SharedReference, synth: SliceData) -> dict[str, f
     ref, tissue = shared.unit[frames], shared.tissue[frames]
     out = to_unit_range(synth.magnitude[frames], shared.scale)
     # one pass over the stack (not a call per frame): equal to the per-frame definitions up to float rounding
+    psnr, psnr_tissue = psnr_stack_whole_and_masked(out, ref, 1.0, tissue)
     return {
-        "mag_psnr_nonkey": mean_skipping_nan(psnr_stack(out, ref, 1.0)),
+        "mag_psnr_nonkey": mean_skipping_nan(psnr),
         "mag_ssim_nonkey": mean_skipping_nan(
             ssim_stack_whole_and_masked(out, ref, 1.0, reference=shared.ssim_reference("magnitude", ref))[0]
         ),
-        "mag_psnr_tissue_nonkey": mean_skipping_nan(psnr_stack(out, ref, 1.0, tissue)),
+        "mag_psnr_tissue_nonkey": mean_skipping_nan(psnr_tissue),
         "myo_dice_nonkey": mean_skipping_nan(
             [dice(synth.myocardium[t], shared.real.myocardium[t]) for t in frames if shared.has_mask[t]],
         ),
@@ -148,16 +179,16 @@ def velocity_metrics(
     for d, direction in enumerate(DIRECTIONS):
         name = direction.removeprefix("v")  # columns vel_psnr_x, ...
         r, o = ref[:, d], out[:, d]
-        result[f"vel_psnr_{name}"] = mean_skipping_nan(psnr_stack(o, r, VELOCITY_DATA_RANGE))
-        result[f"vel_psnr_tissue_{name}"] = mean_skipping_nan(psnr_stack(o, r, VELOCITY_DATA_RANGE, tissue))
+        whole, on_tissue = psnr_stack_whole_and_masked(o, r, VELOCITY_DATA_RANGE, tissue)
+        result[f"vel_psnr_{name}"] = mean_skipping_nan(whole)
+        result[f"vel_psnr_tissue_{name}"] = mean_skipping_nan(on_tissue)
         reference = shared.ssim_reference(direction, r)
         whole, on_tissue = ssim_stack_whole_and_masked(o, r, VELOCITY_DATA_RANGE, tissue, reference)
         result[f"vel_ssim_{name}"] = mean_skipping_nan(whole)
         result[f"vel_ssim_tissue_{name}"] = mean_skipping_nan(on_tissue)
-    myo = ((real.myocardium != 0) & labelled(real)[:, None, None])[:, None]
-    result["vel_mae_myo_cm_s"] = mae(synth.velocity, real.velocity, myo)
-    truth = real.velocity_true
-    result["vel_mae_myo_true_cm_s"] = mae(synth.velocity, truth, myo) if truth is not None else math.nan
+    myocardium = shared.myocardium
+    result["vel_mae_myo_cm_s"] = myocardium.error(synth.velocity, myocardium.acquired)
+    result["vel_mae_myo_true_cm_s"] = myocardium.error(synth.velocity, myocardium.truth)
     return result
 
 
