@@ -352,8 +352,9 @@ class ReportBuilder:
             }
             if has_reference:
                 scale = float(s.attrs.get("magnitude_scale", 1.0))
-                if scale not in shared:
-                    shared[scale] = SharedReference(reference, keys.is_key(), scale)
+                if scale not in shared:  # the velocity's side is the same at every scale: made once
+                    velocity = next(iter(shared.values())).velocity if shared else None
+                    shared[scale] = SharedReference(reference, keys.is_key(), scale, velocity)
                 row.update(slice_metrics(reference, s, keys.is_key(), scale, analyses.get(REFERENCE), analyses[method],
                                          shared[scale]))  # fmt: skip
                 if self.fid is not None and reference.velocity is not None:

@@ -99,37 +99,55 @@ class MyocardialPixels:
         return float(np.abs(self.at(velocity) - reference).mean())
 
 
-class SharedReference:
-    """What scoring every row of one acquired slice shares, computed once rather than once per row: the
-    unit-range magnitude and tissue mask of every frame, the velocity in units of VENC, the reference side of
-    each SSIM, the acquired (and true) velocity on the labelled myocardium, and the magnitude metrics of each
-    distinct twin cine (the yardstick rows carry the HDL twin's cine and masks: the very same arrays, so the
-    same numbers)."""
+class VelocityReference:
+    """The acquired velocity's side of the scores, which no magnitude scale changes (so the rows of every
+    scale share it): the velocity in units of VENC, the reference side of each direction's SSIM, and the
+    labelled myocardium's pixels (each made on first use)."""
 
-    def __init__(self, real: SliceData, is_key: np.ndarray, scale: float) -> None:
+    def __init__(self, real: SliceData) -> None:
+        self.real = real
+        self.venc = venc_scale(real.venc_cm_s, dtype=np.float64) if real.velocity is not None else None
+        self.velocity = None if self.venc is None else real.velocity / self.venc
+        self._ssim: dict[int, SsimReference] = {}
+        self._myocardium: MyocardialPixels | None = None
+
+    def ssim_reference(self, direction: int) -> SsimReference:
+        """The SSIM reference of the acquired velocity's ``direction`` (0, 1, 2: x, y, z)."""
+        if direction not in self._ssim:
+            self._ssim[direction] = ssim_reference(self.velocity[:, direction])
+        return self._ssim[direction]
+
+    @property
+    def myocardium(self) -> MyocardialPixels:
+        if self._myocardium is None:
+            self._myocardium = MyocardialPixels(self.real)
+        return self._myocardium
+
+
+class SharedReference:
+    """What scoring every row of one acquired slice at one magnitude scale shares, computed once rather than
+    once per row: the unit-range magnitude and tissue mask of every frame, the magnitude's SSIM reference, the
+    :class:`VelocityReference` (given when another scale's rows already made it), and the magnitude metrics of
+    each distinct twin cine (the yardstick rows carry the HDL twin's cine and masks: the very same arrays, so
+    the same numbers)."""
+
+    def __init__(
+        self, real: SliceData, is_key: np.ndarray, scale: float, velocity: VelocityReference | None = None
+    ) -> None:
         self.real, self.scale = real, scale
         self.frames = np.flatnonzero(~np.asarray(is_key, dtype=bool))
         self.unit = to_unit_range(real.magnitude, scale)
         self.tissue = _tissue(self.unit)  # frames are independent: a subset's mask is the subset of this one
         self.has_mask = labelled(real)
-        venc = venc_scale(real.venc_cm_s, dtype=np.float64) if real.velocity is not None else None
-        self.velocity = None if venc is None else real.velocity / venc
-        self.venc = venc
-        self._ssim: dict[object, SsimReference] = {}
+        self.velocity = velocity if velocity is not None else VelocityReference(real)
+        self._magnitude_ssim: SsimReference | None = None
         self._magnitude: dict[tuple[int, int], dict[str, float]] = {}
-        self._myocardium: MyocardialPixels | None = None
 
-    def ssim_reference(self, key: object, target: np.ndarray) -> SsimReference:
-        if key not in self._ssim:
-            self._ssim[key] = ssim_reference(target)
-        return self._ssim[key]
-
-    @property
-    def myocardium(self) -> MyocardialPixels:
-        """The acquired slice's labelled myocardium, made on first use (only slices with velocity need it)."""
-        if self._myocardium is None:
-            self._myocardium = MyocardialPixels(self.real)
-        return self._myocardium
+    def magnitude_ssim_reference(self) -> SsimReference:
+        """The SSIM reference of the unit-range magnitude's non-key frames."""
+        if self._magnitude_ssim is None:
+            self._magnitude_ssim = ssim_reference(self.unit[self.frames])
+        return self._magnitude_ssim
 
     def magnitude_metrics(self, synth: SliceData) -> dict[str, float]:
         key = (id(synth.magnitude), id(synth.myocardium))  # both stay alive while this slice is scored
@@ -149,7 +167,7 @@ def _magnitude_metrics(shared: SharedReference, synth: SliceData) -> dict[str, f
     return {
         "mag_psnr_nonkey": mean_skipping_nan(psnr),
         "mag_ssim_nonkey": mean_skipping_nan(
-            ssim_stack_whole_and_masked(out, ref, 1.0, reference=shared.ssim_reference("magnitude", ref))[0]
+            ssim_stack_whole_and_masked(out, ref, 1.0, reference=shared.magnitude_ssim_reference())[0]
         ),
         "mag_psnr_tissue_nonkey": mean_skipping_nan(psnr_tissue),
         "myo_dice_nonkey": mean_skipping_nan(
@@ -173,8 +191,8 @@ def velocity_metrics(
     if real.velocity is None:
         return {}
     shared = shared or SharedReference(real, np.zeros(real.num_frames, dtype=bool), scale)
-    ref, tissue = shared.velocity, shared.tissue
-    out = synth.velocity / shared.venc
+    acquired, tissue = shared.velocity, shared.tissue
+    ref, out = acquired.velocity, synth.velocity / acquired.venc
     result: dict[str, float] = {}
     for d, direction in enumerate(DIRECTIONS):
         name = direction.removeprefix("v")  # columns vel_psnr_x, ...
@@ -182,11 +200,11 @@ def velocity_metrics(
         whole, on_tissue = psnr_stack_whole_and_masked(o, r, VELOCITY_DATA_RANGE, tissue)
         result[f"vel_psnr_{name}"] = mean_skipping_nan(whole)
         result[f"vel_psnr_tissue_{name}"] = mean_skipping_nan(on_tissue)
-        reference = shared.ssim_reference(direction, r)
+        reference = acquired.ssim_reference(d)
         whole, on_tissue = ssim_stack_whole_and_masked(o, r, VELOCITY_DATA_RANGE, tissue, reference)
         result[f"vel_ssim_{name}"] = mean_skipping_nan(whole)
         result[f"vel_ssim_tissue_{name}"] = mean_skipping_nan(on_tissue)
-    myocardium = shared.myocardium
+    myocardium = acquired.myocardium
     result["vel_mae_myo_cm_s"] = myocardium.error(synth.velocity, myocardium.acquired)
     result["vel_mae_myo_true_cm_s"] = myocardium.error(synth.velocity, myocardium.truth)
     return result
