@@ -195,7 +195,7 @@ def test_a_phase_run_written_under_the_former_metric_names_resumes_exactly(tiny_
 
 
 def test_a_best_under_a_former_name_carries_over_and_one_of_another_metric_does_not(tmp_path: Path) -> None:
-    from util.trainer import rename_logged_metrics, restored_best
+    from util.resume import rename_logged_metrics, restored_best
 
     renames, metric = {"mae_myo_cm_s": "vel_mae_myo_cm_s"}, "vel_mae_myo_cm_s"
     assert restored_best({"metric": "mae_myo_cm_s", "value": 0.5, "epoch": 3}, metric, renames) == (0.5, 3, None)

@@ -5,6 +5,10 @@
     atomic             atomic writes: a crash never leaves half a file
     checkpoint         checkpoints saved atomically and the weights export
     trainer            the training loop any TrainableModel runs in
+    trainable          the TrainableModel protocol: what the trainer needs of a model
+    training_setup     before the first step: learning-rate schedule, optimiser, seeds, determinism
+    run_clock          how long a run is: its steps, an estimate of its time, the CPU note
+    resume             what a resumed run carries over: the best value, the log's metric names, the lr plan
     iteration_counter  where training is (epoch, step) and whether it is time to log, validate or save
     train_logger       training logs on rank 0: losses and validation metrics (CSV), tensorboard
     distributed        torchrun process groups and reductions

@@ -5,22 +5,24 @@ One training iteration never waits for the GPU: losses stay on the device and ar
 over ranks) only every ``--print_freq`` steps; a non-finite loss is remembered on the device with the
 step it happened at and reported at the next read, before any checkpoint is written, so the last good
 checkpoint is never overwritten by a diverged model.
+
+Beside it: the contract it states for models (``util/trainable.py``), the set-up before the first step
+(``util/training_setup.py``), the run's clock (``util/run_clock.py``) and what a resume carries over
+beyond the tensors (``util/resume.py``).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import math
-import os
 import signal
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -29,193 +31,18 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
 from util import checkpoint as ckpt
-from util.atomic import atomic_path
 from util.distributed import DistContext, all_reduce_max, all_reduce_mean, all_reduce_sum, barrier
 from util.errors import CheckpointError, TrainingError
 from util.iteration_counter import IterationCounter
 from util.option_values import options_to_dict
+from util.resume import rename_logged_metrics, replan_schedule, restored_best
+from util.run_clock import RunClock
 from util.train_logger import TrainLogger
+from util.trainable import TrainableModel
+from util.training_setup import configure_determinism, lr_lambda, make_optimizer, seed_everything
 
-
-class TrainableModel(Protocol):
-    """What the trainer needs of a model: ``models.base_model.BaseModel`` implements it.
-
-    The trainer lives below the models (it knows no stage), so it states its contract structurally.
-    """
-
-    default_lr: float
-    default_beta1: float
-    optimizer_order: tuple[str, ...]
-    val_metric: str
-    val_metric_higher_is_better: bool
-    former_metric_names: dict[str, str]
-    network_names: list[str]
-
-    def network(self, name: str) -> nn.Module: ...
-    def wrap_networks(
-        self, compile_fn: Callable[[nn.Module], nn.Module], ddp_fn: Callable[[nn.Module], nn.Module]
-    ) -> None: ...
-    def optimizer_parameters(self, group: str) -> Iterator[nn.Parameter]: ...
-    def train(self, mode: bool = True) -> None: ...
-    def eval(self) -> None: ...
-    def set_input(self, batch: dict[str, Any]) -> None: ...
-    def optimize_parameters(self, step: Callable[[str, torch.Tensor], None]) -> None: ...
-    def current_losses(self) -> dict[str, torch.Tensor]: ...
-    def current_visuals(self) -> dict[str, torch.Tensor]: ...
-    def validation_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]: ...
-    def note_validation(self, metrics: dict[str, float]) -> None: ...
-    def extra_state(self) -> dict[str, Any]: ...
-    def load_extra_state(self, state: dict[str, Any]) -> None: ...
-
-
-def lr_lambda(opt: argparse.Namespace):
-    """Learning-rate factor as a function of completed epochs, for ``--lr_policy``."""
-    total = opt.n_epochs + opt.n_epochs_decay
-    if opt.lr_policy == "linear":
-        # Constant for n_epochs, then down to (almost) zero over n_epochs_decay.
-        return lambda e: 1.0 - max(0, e + 1 - opt.n_epochs) / float(opt.n_epochs_decay + 1)
-    if opt.lr_policy == "cosine":
-        return lambda e: 0.5 * (1.0 + math.cos(math.pi * min(e, total) / total))
-    return lambda e: 1.0
-
-
-def make_optimizer(params, lr: float, betas: tuple[float, float], weight_decay: float, device: torch.device):
-    """Adam(W) with the fused CUDA kernel on GPU (one launch for all tensors) and foreach on CPU."""
-    kwargs: dict[str, Any] = {"lr": lr, "betas": betas, "weight_decay": weight_decay}
-    if device.type == "cuda":
-        kwargs["fused"] = True
-    else:
-        kwargs["foreach"] = True
-    cls = torch.optim.AdamW if weight_decay > 0 else torch.optim.Adam
-    return cls(params, **kwargs)
-
-
-def seed_everything(seed: int) -> None:
-    import random
-
-    import numpy as np
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def configure_determinism(opt: argparse.Namespace, device: torch.device) -> None:
-    if getattr(opt, "deterministic", False):
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True)
-        torch.backends.cudnn.benchmark = False
-        torch.backends.cudnn.deterministic = True
-    elif device.type == "cuda":
-        # Input sizes are fixed during training, so cuDNN's autotuner pays for itself after one step.
-        torch.backends.cudnn.benchmark = True
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-
-
-def restored_best(
-    best: dict[str, Any], val_metric: str, former_names: dict[str, str]
-) -> tuple[float | None, int, str | None]:
-    """The best validation value and its epoch that a checkpoint's ``best`` record carries over to a run
-    whose metric is ``val_metric``, and a note for the user when there is none to carry.
-
-    A record under a former name of the same metric (``former_names``: old -> new, a run written before
-    the metric was renamed) carries over as if it had been written today, so the resumed run picks the
-    ``best`` checkpoint exactly as an uninterrupted one would. A record of another metric cannot be
-    compared with this run's values: the run starts its best afresh rather than keep a wrong yardstick.
-    """
-    saved = best.get("metric")
-    if saved is None or former_names.get(saved, saved) == val_metric:
-        return best.get("value"), int(best.get("epoch", 0)), None
-    return None, 0, f"the checkpoint's best is of {saved!r}, not {val_metric!r}: the best is chosen afresh"
-
-
-def rename_logged_metrics(csv_path: Path, renames: dict[str, str]) -> bool:
-    """Rewrite a ``loss_log.csv`` written under former metric names with today's (``renames``: old -> new),
-    so that a resumed run's log reads as one run's: one name a curve. Returns whether anything changed;
-    a missing log or one without a former name is left untouched."""
-    if not renames or not csv_path.exists():
-        return False
-    with csv_path.open(newline="") as fh:
-        rows = list(csv.reader(fh))
-    if not rows or "name" not in rows[0]:
-        return False
-    column = rows[0].index("name")
-    changed = False
-    for row in rows[1:]:
-        if len(row) > column and row[column] in renames:
-            row[column], changed = renames[row[column]], True
-    if changed:
-        with atomic_path(csv_path) as tmp, tmp.open("w", newline="") as fh:
-            csv.writer(fh).writerows(rows)
-    return changed
-
-
-#: a CPU run whose estimate exceeds this many seconds says so once, pointing at the faster settings
-LONG_CPU_RUN_S = 3600.0
-#: steps timed for the estimate, after the first one (which pays for set-up and warm-up)
-TIMED_STEPS = 4
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
-class RunClock:
-    """Says how long a run is: its number of steps at the start, and after the first few steps an estimate
-    of the whole run's training time; once, on a CPU, that a run of more than an hour has faster settings."""
-
-    def __init__(self, trainer: Trainer, steps_left: int) -> None:
-        self.trainer = trainer
-        self.steps_left = max(0, int(steps_left))
-        self.done = 0
-        self.t0 = 0.0
-        self.estimate: float | None = None
-
-    def plan(self) -> str:
-        t, c = self.trainer, self.trainer.counter
-        total = c.total_epochs * t.steps_per_epoch
-        ranks = f" x {t.ctx.world_size} processes" if t.ctx.world_size > 1 else ""
-        text = (
-            f"training: {total} steps ({c.total_epochs} epoch{'s' if c.total_epochs != 1 else ''} of "
-            f"{t.steps_per_epoch} steps, batch "
-            f"{t.opt.batch_size}{ranks}) on {t.device}"
-        )
-        return text if self.steps_left == total else f"{text}; {self.steps_left} to go from step {c.global_step}"
-
-    def step_done(self) -> None:
-        """Call after every step: times steps 2 .. 1 + TIMED_STEPS of this process, then reports once."""
-        self.done += 1
-        if self.done == 1 or self.done == 1 + TIMED_STEPS:
-            if self.trainer.device.type == "cuda":
-                torch.cuda.synchronize(self.trainer.device)
-            now = time.perf_counter()
-            if self.done == 1:
-                self.t0 = now
-            else:
-                self.report((now - self.t0) / TIMED_STEPS)
-
-    def report(self, per_step: float) -> None:
-        self.estimate = per_step * self.steps_left
-        if not self.trainer.ctx.is_main:
-            return
-        print(
-            f"estimated training time: {_duration(self.estimate)} for {self.steps_left} steps at "
-            f"{per_step:.3g} s a step (validation and checkpoints come on top)",
-            flush=True,
-        )
-        if self.trainer.device.type == "cpu" and self.estimate > LONG_CPU_RUN_S:
-            print(
-                f"note: this run needs about {_duration(self.estimate)} on the CPU. The CPU settings of "
-                "scripts/train_reference.sh train the shipped twin on 2 cores in about 30 minutes: "
-                "--num_workers 0 --batch_size 8, --steps_per_epoch 75-100 for 20-25 epochs, --crop_size 96 "
-                "(interp) or 64 (phase), --base_channels 16",
-                flush=True,
-            )
+#: set-up helpers the entry points and the benchmarks import from here, beside the trainer
+__all__ = ["TrainableModel", "Trainer", "configure_determinism", "seed_everything"]
 
 
 class Trainer:
@@ -556,23 +383,10 @@ class Trainer:
         barrier(self.ctx)
 
     def _replan_schedule(self, saved: dict[str, Any]) -> None:
-        """A run continued with another length or policy follows the schedule asked for now.
-
-        The optimiser's saved rate is where the old plan had got to (0.0 at the end of a finished cosine
-        run); it only changes at the next epoch's scheduler step, so without this an extended run would
-        train its first new epoch at that rate.
-        """
+        """A run continued with another length or policy follows the schedule asked for now, and says so."""
         opt = self.opt
-        keys = ("n_epochs", "n_epochs_decay", "lr_policy")
-        if all(saved.get(k, getattr(opt, k)) == getattr(opt, k) for k in keys):
-            return  # same plan: the restored rates are already the schedule's (an exact resume)
-        before = int(saved.get("n_epochs", opt.n_epochs)) + int(saved.get("n_epochs_decay", opt.n_epochs_decay))
-        for s in self.schedulers.values():
-            factors = [fn(s.last_epoch) for fn in s.lr_lambdas]
-            for group, base, factor in zip(s.optimizer.param_groups, s.base_lrs, factors, strict=True):
-                group["lr"] = base * factor
-            s._last_lr = [g["lr"] for g in s.optimizer.param_groups]
-        if self.ctx.is_main:
+        before = replan_schedule(self.schedulers, opt, saved)
+        if before is not None and self.ctx.is_main:
             now = self.counter.total_epochs
             lr = self.optimizers[self.model.optimizer_order[0]].param_groups[0]["lr"]
             print(
