@@ -22,6 +22,8 @@ One module per concept:
     config             cohort settings: image grid, acquisition ranges, pathology
     params             parameter records of a slice: timing, geometry, motion amplitudes, pathology, surroundings
     sampling           drawing a subject's parameters from its random generator
+    cycle_draws        a subject's cycle: landmark timing, waveform shapes, amplitudes solved for velocity targets
+    anatomy_draws      what a slice looks like: surroundings, papillary muscles, trabeculae, texture
     variety            out-of-model draws: pathology, waveforms and images unlike the reference phantom's
     waveforms          smooth periodic velocity waveforms with exact primitives
     segments           AHA segments as angular sectors, smooth regional weights for pathology
