@@ -39,14 +39,17 @@ Slices: ``--slice_positions`` names each slice (basal/mid/apical); otherwise sli
 (``--order base_first``, the default) or the apex (``apex_first``) and positions go by thirds of the
 stack. ``z_towards_apex`` (default +1) is the same for every slice. Without ``--myocardium`` the mask is
 all zeros and the slices are marked ``mask_source = "none"``: segment before training.
+
+The phase volumes are read as velocity in ``data.scanner.nifti_phase``, every volume checked against the
+magnitude's layout in ``data.scanner.nifti_volumes``; this module assembles the subject and runs the command.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import nibabel as nib
@@ -54,7 +57,6 @@ import numpy as np
 
 from data.mvm_io import MASK_FIELDS, SLICE_POSITIONS, SliceData, Subject, write_subject
 from data.scanner import dicom_rules as rules
-from data.scanner.dicom_vendor import raw_to_velocity, vendor_units
 from data.scanner.export_nifti import export_nifti
 from data.scanner.nifti_axes import (
     dicom_layout,
@@ -65,103 +67,16 @@ from data.scanner.nifti_axes import (
     sidecar_orientation,
     to_frames,
 )
+from data.scanner.nifti_phase import PHASE_UNITS, Log, finite_float, phase_to_velocity, read_velocity
+from data.scanner.nifti_volumes import Layout, read_mask
 from data.slice_order import positions_by_rank, slice_names
 from util.cli import ToolParser, run_tool, say
 from util.errors import DataError, OptionError
 
 __all__ = ["PHASE_UNITS", "export_nifti", "import_exported", "import_nifti", "main", "phase_to_velocity"]
 
-PHASE_UNITS = ("auto", "cm_s", "radians", "raw12")
 ORDERS = ("base_first", "apex_first")
 RR_COMMENT = re.compile(r"\bRR\s*=?\s*(\d+(?:\.\d+)?)\s*ms\b", re.IGNORECASE)
-Log = Callable[[str], None]
-
-
-@dataclass
-class Layout:
-    """The reference every volume must match: the magnitude's image, its reorientation and frame shape."""
-
-    img: nib.Nifti1Image
-    ornt: np.ndarray
-    shape: tuple[int, ...]
-
-
-def phase_to_velocity(
-    phase: np.ndarray, venc: float, units: str, where: str, log: Log = say, rescaled: bool | None = None
-) -> np.ndarray:
-    """Convert a phase volume to cm/s by ``units`` (see the module docstring); check its range.
-
-    ``rescaled`` (raw12 only): True when the values are known to be the DICOM-rescaled -4096..4094
-    (dcm2niix), False when known to be stored 0..4095, None to decide from the values.
-    """
-    if units == "cm_s":
-        over = int(np.count_nonzero(np.abs(phase) > venc * 1.001))
-        if over:
-            log(f"warning: {where}: {over} values exceed VENC {venc:g} cm/s (are these cm/s? see --phase_units)")
-        return phase.astype(np.float32)
-    if units == "radians":
-        if np.abs(phase).max(initial=0) > np.pi * 1.001:
-            raise DataError(
-                f"{where}: phase spans {phase.min():.3g}..{phase.max():.3g}, outside [-pi, pi]: "
-                "not radians (see --phase_units)"
-            )
-        return (phase / np.pi * venc).astype(np.float32)
-    lo, hi = float(phase.min(initial=0)), float(phase.max(initial=0))
-    if lo >= 0 and hi < 4096 and not rescaled:
-        return raw_to_velocity(np.clip(np.rint(phase), 0, 4095), venc)
-    if lo >= -4096 and hi < 4096 and rescaled is not False:
-        if not rescaled:
-            log(f"note: {where}: negative 12-bit values: read as rescaled Siemens phase (-4096..4094)")
-        return (venc * phase / 4096.0).astype(np.float32)
-    raise DataError(f"{where}: values span {lo:g}..{hi:g}, not 12-bit phase (0..4095 or -4096..4094)")
-
-
-def _shape_text(shape: Sequence[int]) -> str:
-    s, t, h, w = shape
-    return f"{s} slice(s) of {t} frames of {h}x{w} (x={w}, y={h})"
-
-
-def affine_mismatch(reference: np.ndarray, other: np.ndarray, single_slice: bool) -> str | None:
-    """Where the voxel axes of two affines differ (None: they agree within 0.1 % of the largest voxel
-    size). A single-slice volume (or a 3-D one, whose third axis is time) has no through-plane spacing,
-    so converters fill its third column with the slice thickness, 1 or anything: only the in-plane
-    columns are compared then."""
-    ref, own = np.asarray(reference, dtype=np.float64)[:3, :3], np.asarray(other, dtype=np.float64)[:3, :3]
-    columns = (0, 1) if single_slice else (0, 1, 2)
-    tol = 1e-3 * max(float(np.abs(ref[:, list(columns)]).max()), 1e-6)
-    for j in columns:
-        if not np.allclose(own[:, j], ref[:, j], rtol=1e-3, atol=tol):
-            axis = "ijk"[j]
-            return (
-                f"voxel axis {axis} is {np.round(own[:, j], 4).tolist()} mm, "
-                f"the magnitude's {np.round(ref[:, j], 4).tolist()} mm (RAS)"
-            )
-    return None
-
-
-def read_frames(path: str | Path, what: str, layout: Layout) -> tuple[nib.Nifti1Image, np.ndarray]:
-    """Load a volume that must match ``layout`` in shape and orientation: (image, frames [S, T, H, W])."""
-    img = load_volume(path, what)
-    data = to_frames(img, path, what, layout.ornt)
-    if data.shape != layout.shape:
-        raise DataError(f"{path}: {what} has {_shape_text(data.shape)}, the magnitude has {_shape_text(layout.shape)}")
-    problem = affine_mismatch(layout.img.affine, img.affine, single_slice=layout.shape[0] == 1)
-    if problem:
-        raise DataError(
-            f"{path}: {what} has another orientation or voxel size than the magnitude "
-            f"(axes {''.join(nib.aff2axcodes(img.affine))} vs {''.join(nib.aff2axcodes(layout.img.affine))}: {problem})"
-        )
-    return img, data
-
-
-def read_mask(path: str | Path | None, what: str, layout: Layout) -> np.ndarray | None:
-    """A 0/1 mask volume matching the magnitude, as uint8 [S, T, H, W]; None when ``path`` is None."""
-    if path is None:
-        return None
-    _, data = read_frames(path, what, layout)
-    if not np.all((data == 0) | (data == 1)):
-        raise DataError(f"{path}: {what} is not a binary mask (values {np.unique(data)[:6].tolist()}...)")
-    return data.astype(np.uint8)
 
 
 def _check_options(
@@ -180,53 +95,6 @@ def _check_options(
         raise OptionError(f"z_towards_apex must be 1 or -1; got {z_towards_apex}")
 
 
-def _phase_units(units: str, side: dict | None, where: str, log: Log) -> tuple[str, bool | None]:
-    """(units, rescaled) of one phase file: the option, else what its sidecar says (see the docstring)."""
-    if units != "auto":
-        return units, None
-    if side and side.get("PhaseUnits") in PHASE_UNITS[1:]:  # written by data.scanner.export_nifti
-        return str(side["PhaseUnits"]), None
-    if side:
-        kind = rules.image_kind(side.get("ImageType"), None, None)[0]
-        vendor = vendor_units(str(side.get("Manufacturer", "")))
-        if kind == "phase" and vendor is not None:
-            rescaled = (str(side.get("ConversionSoftware", "")).lower() == "dcm2niix") if vendor == "raw12" else None
-            return vendor, rescaled
-    log(f"note: {where}: no JSON sidecar says how the phase is stored: read as cm/s (see --phase_units)")
-    return "cm_s", None
-
-
-def _vencs(venc: Sequence[float] | None, sides: list[dict | None], paths: Sequence) -> np.ndarray:
-    if venc is not None:
-        return np.asarray(venc, dtype=np.float64)
-    out = []
-    for side, path in zip(sides, paths, strict=True):
-        value = _float((side or {}).get("VENC_cm_s"))  # written by data.scanner.export_nifti
-        if value is None or value <= 0:
-            value = rules.sequence_name_encoding(str((side or {}).get("SequenceName", "")))[0]
-        if value is None:
-            raise OptionError(
-                f"{path}: its VENC is unknown (no JSON sidecar with VENC_cm_s or a Siemens sequence name); pass --venc"
-            )
-        out.append(value)
-    return np.asarray(out, dtype=np.float64)
-
-
-def _read_velocity(phase, venc, phase_units, layout, spacing, log) -> tuple[np.ndarray, np.ndarray]:
-    """Read the three phase volumes: (velocity [S, T, 3, H, W] in cm/s, VENC per component)."""
-    sides = [read_sidecar(path) for path in phase]
-    vencs = _vencs(venc, sides, phase)
-    velocity = []
-    for k, (path, side) in enumerate(zip(phase, sides, strict=True)):
-        what = f"phase {'xyz'[k]}"
-        img, data = read_frames(path, what, layout)
-        if not np.allclose(pixel_spacing_mm(img, layout.ornt), spacing, rtol=1e-3):
-            raise DataError(f"{path}: {what} has pixel size {pixel_spacing_mm(img)} mm, the magnitude {spacing} mm")
-        units, rescaled = _phase_units(phase_units, side, f"{path}", log)
-        velocity.append(phase_to_velocity(data, float(vencs[k]), units, f"{path}", log, rescaled))
-    return np.stack(velocity, axis=2), vencs
-
-
 def _rr_interval(rr: float | None, img: nib.Nifti1Image, side: dict | None, path, n_frames: int) -> tuple[float, str]:
     """The RR interval in ms and where it came from (see the module docstring)."""
     if rr is not None:
@@ -237,21 +105,13 @@ def _rr_interval(rr: float | None, img: nib.Nifti1Image, side: dict | None, path
     step = frame_interval_ms(img)
     if step is None:
         raise DataError(f"{path}: the header gives no frame interval (3-D file or no time unit); pass --rr MS")
-    tr_ms = _float((side or {}).get("RepetitionTime"))
+    tr_ms = finite_float((side or {}).get("RepetitionTime"))
     if tr_ms is not None and abs(step - 1000.0 * tr_ms) <= 1e-3 * max(step, 1.0):
         raise DataError(
             f"{path}: the header's time step {step:g} ms is the repetition time (RepetitionTime of the JSON "
             "sidecar, as dcm2niix writes it), not the frame interval of the cine; pass --rr MS"
         )
     return step * n_frames, "header time step x frames"
-
-
-def _float(value: object) -> float | None:
-    try:
-        out = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return out if np.isfinite(out) else None
 
 
 def _positions(slice_positions: Sequence[str] | None, order: str, n_slices: int) -> list[str]:
@@ -297,7 +157,7 @@ def import_nifti(
     mag = to_frames(mag_img, magnitude, "magnitude", ornt)
     layout = Layout(img=mag_img, ornt=ornt, shape=mag.shape)
     spacing = pixel_spacing_mm(mag_img, ornt)
-    vel, vencs = _read_velocity(phase, venc, phase_units, layout, spacing, log)
+    vel, vencs = read_velocity(phase, venc, phase_units, layout, spacing, log)
     masks = {
         name: read_mask(path, name, layout)
         for name, path in (
