@@ -470,7 +470,8 @@ def test_pages_say_who_is_a_patient_and_which_segments_each_method_calls_abnorma
 
 def test_rows_scored_against_one_shared_reference_get_the_numbers_of_rows_scored_alone() -> None:
     """The reference side of the scores is computed once per slice; a row sharing another's cine (the
-    yardsticks) reuses its magnitude metrics. Every number equals the row scored on its own."""
+    yardsticks) reuses its magnitude metrics, one with another's velocity its velocity metrics. Every number
+    equals the row scored on its own."""
     from assessment.report.slice_metrics import SharedReference, slice_metrics
     from data.keyframes import key_frames_of
 
@@ -478,13 +479,15 @@ def test_rows_scored_against_one_shared_reference_get_the_numbers_of_rows_scored
     is_key = key_frames_of(real, FACTOR).is_key()
     twin = replace(real, velocity=real.velocity * 0.8 + 1.0)
     same_cine = replace(twin, velocity=np.zeros_like(real.velocity))
+    same_velocity = replace(same_cine, velocity=twin.velocity.copy())  # another array, the same values
     shared = SharedReference(real, is_key, 1.0)
-    for synth in (twin, same_cine):
+    for synth in (twin, same_cine, same_velocity):
         alone = slice_metrics(real, synth, is_key, 1.0, None, None)
         together = slice_metrics(real, synth, is_key, 1.0, None, None, shared)
         assert alone.keys() == together.keys()
         assert all(alone[k] == together[k] or (math.isnan(alone[k]) and math.isnan(together[k])) for k in alone)
     assert len(shared._magnitude) == 1  # the second row's cine is the first's: scored once
+    assert len(shared._velocity_rows) == 2  # the third row's velocity is the first's: scored once
 
 
 def test_myocardial_error_of_a_row_is_the_masked_mae_of_its_velocity() -> None:
