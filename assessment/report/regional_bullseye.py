@@ -58,7 +58,7 @@ def plot_regional_bullseye(panels: Mapping[str, RegionalPanel], out_png: str | o
         panel = panels[label]
         _draw_panel(ax, panel, vmax)
         di = "n/a" if not math.isfinite(panel.dyssynchrony_ms) else f"{panel.dyssynchrony_ms:.0f} ms"
-        ax.set_title(f"{label}\ndyssynchrony index {di}", fontsize=9)
+        ax.set_title(f"{label}\ndyssynchrony index {di}", fontsize=9, y=1.0)  # placed, not fitted: faster
     mappable = plt.cm.ScalarMappable(norm=plt.Normalize(0.0, vmax), cmap=plt.get_cmap(_CMAP))
     bar = fig.colorbar(mappable, ax=axes[0, :].tolist(), shrink=0.8, pad=0.02)
     bar.set_label("systolic radial peak (cm/s)", fontsize=8)
