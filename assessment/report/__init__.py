@@ -14,6 +14,8 @@ built from them. One module per concept:
     peak_agreement     Bland-Altman agreement of the global peaks over the cohort, its rows and figures
     cohort             one summary row per subject and method; the regional columns of the cohort tables
     pages              index.html for the cohort and a page per subject
+    subject_figures    a subject's figures on its page (curves, bull's-eyes, cine), each drawn once
+    report_files       the tables, agreement and pages written from what the subjects left
     builder            ReportBuilder: the chain's report, one subject at a time
 
 Nothing here imports torchvision: FID is looked up lazily (see ``fid``).
