@@ -34,7 +34,7 @@ StepFn = Callable[[str, torch.Tensor], None]
 
 #: options a model adds that only weigh or start training (loss weights, initialisation), not the networks
 TRAINING_ONLY_PREFIXES = ("lambda_", "init_")
-TRAINING_ONLY_OPTIONS = frozenset({"myo_dilation", "gan_mode"})
+TRAINING_ONLY_OPTIONS = frozenset({"myo_dilation", "gan_mode", "l1_target"})
 
 
 class BaseModel(ABC):
