@@ -40,7 +40,7 @@ from types import MappingProxyType
 import numpy as np
 from scipy.stats import rankdata
 
-from assessment.bootstrap import DEFAULT_RESAMPLES, bootstrap_statistic
+from assessment.bootstrap import DEFAULT_RESAMPLES, bootstrap_batched
 from assessment.metrics import curve_agreement, mean_skipping_nan
 from assessment.truth import ABNORMAL_SCALE, SubjectTruth
 from assessment.velocity import VelocityCurves, peak_summary, velocity_curves
@@ -194,6 +194,48 @@ def detection_auc(scores: Sequence[float], abnormal: Sequence[bool]) -> float:
     ranks = rankdata(s)  # mid-ranks: tied scores share the mean of their ranks
     u_good = float(ranks[~a].sum()) - n_good * (n_good + 1) / 2.0
     return u_good / (n_bad * n_good)
+
+
+def _half_pair_counts(scores: Sequence[np.ndarray], abnormal: Sequence[np.ndarray]) -> np.ndarray:
+    """[n, n] matrix: entry (i, k) is twice the Mann-Whitney count of the pairs (normal segment of subject
+    i, abnormal segment of subject k), i.e. 2 per normal scoring higher plus 1 per tie. Doubled so that
+    it holds integers: every later sum is then exact in float64."""
+    n = len(scores)
+    bad = np.concatenate([np.empty(0), *(s[a] for s, a in zip(scores, abnormal, strict=True))])
+    owner = np.repeat(np.arange(n), [int(a.sum()) for a in abnormal]).astype(np.int64)
+    half = np.empty((n, bad.size))
+    for i, (s, a) in enumerate(zip(scores, abnormal, strict=True)):
+        good = np.sort(s[~a])
+        below = np.searchsorted(good, bad, side="left")
+        up_to = np.searchsorted(good, bad, side="right")
+        half[i] = 2 * (good.size - up_to) + (up_to - below)
+    return half @ (owner[:, None] == np.arange(n)).astype(np.float64)
+
+
+def resampled_detection_auc(
+    scores: Sequence[np.ndarray], abnormal: Sequence[np.ndarray], draws: np.ndarray
+) -> np.ndarray:
+    """:func:`detection_auc` of the pooled segments of the subjects in each row of ``draws`` (subject
+    positions, repeats allowed), for all rows at once; ``scores[i]`` / ``abnormal[i]`` are subject i's.
+
+    A resample is a multiset of subjects with counts ``c``, so its Mann-Whitney U is ``c @ P @ c`` with
+    ``P`` the per-subject-pair counts, computed once instead of ranking every resample. All sums are of
+    integers (half-units), hence exact, and the final division is the one :func:`detection_auc` does:
+    the values are identical to it, bit for bit (NaN where a class is empty)."""
+    finite = [np.isfinite(np.asarray(s, dtype=np.float64)) for s in scores]
+    s = [np.asarray(v, dtype=np.float64)[k] for v, k in zip(scores, finite, strict=True)]
+    a = [np.asarray(v, dtype=bool)[k] for v, k in zip(abnormal, finite, strict=True)]
+    n = len(s)
+    draws = np.asarray(draws, dtype=np.int64)
+    n_rows = draws.shape[0]
+    rows = np.repeat(np.arange(n_rows), draws.shape[1])
+    counts = np.bincount(rows * n + draws.ravel(), minlength=n_rows * n).reshape(n_rows, n).astype(np.float64)
+    n_bad = counts @ np.array([float(v.sum()) for v in a])
+    n_good = counts @ np.array([float((~v).sum()) for v in a])
+    u_good = ((counts @ _half_pair_counts(s, a)) * counts).sum(axis=1) / 2.0
+    pairs = n_bad * n_good
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(pairs > 0, u_good / np.where(pairs > 0, pairs, 1.0), np.nan)
 
 
 def detection_rates(scores: Sequence[float], abnormal: Sequence[bool], threshold: float) -> dict[str, float]:
@@ -359,20 +401,17 @@ class SubjectRegional:
     truth: SubjectTruth
 
 
-def _subject_statistic(rows: Sequence[SubjectRegional], metric: str) -> Callable[[np.ndarray], float]:
-    """``indices -> value`` of ``metric`` over the subjects at ``indices`` (repeats allowed)."""
+def _subject_statistic(rows: Sequence[SubjectRegional], metric: str) -> Callable[[np.ndarray], np.ndarray]:
+    """``draws -> values``: ``metric`` over the subjects in each row of ``draws`` (subject positions,
+    repeats allowed), one value per row. The AUC takes all rows at once (:func:`resampled_detection_auc`);
+    the means go row by row, which keeps ``np.mean``'s summation order and so their values."""
     if metric == "detect_auc":
         per_subject = [_flatten([r.scores], [r.truth]) for r in rows]
-        flat = [(np.asarray(s, dtype=np.float64), np.asarray(a, dtype=bool)) for s, a in per_subject]
-
-        def auc(idx: np.ndarray) -> float:
-            if len(idx) == 0:
-                return math.nan
-            return detection_auc(np.concatenate([flat[i][0] for i in idx]), np.concatenate([flat[i][1] for i in idx]))
-
-        return auc
+        scores = [np.asarray(s, dtype=np.float64) for s, _ in per_subject]
+        abnormal = [np.asarray(a, dtype=bool) for _, a in per_subject]
+        return lambda draws: resampled_detection_auc(scores, abnormal, draws)
     values = np.array([float(r.measures.get(metric, math.nan)) for r in rows], dtype=np.float64)
-    return lambda idx: mean_skipping_nan(values[np.asarray(idx, dtype=np.int64)])
+    return lambda draws: np.array([mean_skipping_nan(values[idx]) for idx in draws], dtype=np.float64)
 
 
 def summarise_regional(
@@ -393,16 +432,16 @@ def summarise_regional(
     names = list(dict.fromkeys(k for r in rows for k in r.measures))
     out = {k: mean_skipping_nan([r.measures.get(k, math.nan) for r in rows]) for k in names}
     out.update(cohort_detection([r.scores for r in rows], [r.truth for r in rows], threshold))
-    everyone = np.arange(len(rows))
+    everyone = np.arange(len(rows))[None]  # one "resample": every subject once
     for metric in ci_metrics:
         stat = _subject_statistic(rows, metric)
-        out[f"{metric}_ci_low"], out[f"{metric}_ci_high"] = bootstrap_statistic(stat, len(rows), n_resamples, seed=seed)
+        out[f"{metric}_ci_low"], out[f"{metric}_ci_high"] = bootstrap_batched(stat, len(rows), n_resamples, seed=seed)
         diff = dict.fromkeys(("diff_ref", "diff_ci_low", "diff_ci_high"), math.nan)
         if reference is not None:
             ref_stat = _subject_statistic(reference, metric)
-            diff["diff_ref"] = stat(everyone) - ref_stat(everyone)
-            diff["diff_ci_low"], diff["diff_ci_high"] = bootstrap_statistic(
-                lambda idx, a=stat, b=ref_stat: a(idx) - b(idx), len(rows), n_resamples, seed=seed
+            diff["diff_ref"] = float(stat(everyone)[0] - ref_stat(everyone)[0])
+            diff["diff_ci_low"], diff["diff_ci_high"] = bootstrap_batched(
+                lambda draws, a=stat, b=ref_stat: a(draws) - b(draws), len(rows), n_resamples, seed=seed
             )
         out.update({f"{metric}_{k}": v for k, v in diff.items()})
     return out

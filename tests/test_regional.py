@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from assessment.bootstrap import bootstrap_mean_ci, bootstrap_statistic, paired_difference_ci
+from assessment.bootstrap import bootstrap_batched, bootstrap_mean_ci, bootstrap_statistic, paired_difference_ci
 from assessment.regional import (
     FALLBACK_END_SYSTOLE,
     REGIONAL_PEAKS,
@@ -27,6 +27,7 @@ from assessment.regional import (
     hypokinesia_scores,
     hypokinetic_ratio,
     peak_ratios,
+    resampled_detection_auc,
     segment_agreement,
     subject_measures,
     summarise_regional,
@@ -224,6 +225,35 @@ def test_bootstrap_statistic_skips_resamples_without_a_value() -> None:
     assert (low, high) == (1.0, 1.0)
     with pytest.raises(ValueError, match="level"):
         bootstrap_statistic(lambda idx: 0.0, 4, level=1.5)
+
+
+def test_resampled_auc_equals_ranking_every_resample() -> None:
+    # Coarse scores (many ties), NaN scores, a subject without segments, subjects with one class only: the
+    # all-at-once AUC must equal detection_auc on each pooled resample exactly, NaN where a class is empty.
+    rng = np.random.default_rng(7)
+    scores, abnormal = [], []
+    for i in range(9):
+        n = 0 if i == 4 else int(rng.integers(1, 8))
+        s = np.round(rng.normal(1.0, 0.4, n), 1)
+        s[rng.random(n) < 0.15] = math.nan
+        a = rng.random(n) < (0.0 if i in (0, 1, 2) else 0.4)
+        scores.append(s)
+        abnormal.append(a)
+    draws = rng.integers(0, 9, size=(500, 9))
+    draws[:3] = [0, 1, 2, 0, 1, 2, 0, 1, 2]  # normal segments only
+    draws[3] = 4  # no segment at all
+    fast = resampled_detection_auc(scores, abnormal, draws)
+    reference = [detection_auc(np.concatenate([scores[i] for i in idx]), np.concatenate([abnormal[i] for i in idx]))
+                 for idx in draws]  # fmt: skip
+    np.testing.assert_array_equal(fast, np.array(reference))
+    assert np.isnan(fast[:4]).all() and np.isfinite(fast[4:]).sum() > 400
+
+
+def test_bootstrap_batched_draws_the_same_resamples() -> None:
+    values = np.random.default_rng(3).normal(size=12)
+    each = bootstrap_statistic(lambda idx: float(values[idx].max()), 12, n_resamples=300, seed=5)
+    at_once = bootstrap_batched(lambda draws: values[draws].max(axis=1), 12, n_resamples=300, seed=5)
+    assert each == at_once
 
 
 # ------------------------------------------------------------------------------- truth and cohort summary
