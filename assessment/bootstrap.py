@@ -17,6 +17,30 @@ DEFAULT_RESAMPLES = 2000
 DEFAULT_LEVEL = 0.95
 
 
+def bootstrap_draws(n_subjects: int, n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> np.ndarray | None:
+    """The resamples every interval of this module uses: int array [n_resamples, n_subjects] of subject
+    positions drawn with replacement by a generator seeded with ``seed``; None where no interval can be
+    made (fewer than two subjects, no resample). Drawn once, they serve several statistics and their
+    paired differences (the same resampled subjects for both)."""
+    if n_subjects < 2 or n_resamples < 1:
+        return None
+    return np.random.default_rng(seed).integers(0, n_subjects, size=(n_resamples, n_subjects))
+
+
+def percentile_interval(values: np.ndarray, level: float = DEFAULT_LEVEL) -> tuple[float, float]:
+    """The percentile interval of a statistic's resampled ``values``, the non-finite ones left out (NaN
+    when none is left)."""
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be within (0, 1), got {level}")
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return math.nan, math.nan
+    tail = 100.0 * (1.0 - level) / 2.0
+    low, high = np.percentile(values, [tail, 100.0 - tail])
+    return float(low), float(high)
+
+
 def bootstrap_batched(
     statistic: Callable[[np.ndarray], np.ndarray],
     n_subjects: int,
@@ -24,25 +48,18 @@ def bootstrap_batched(
     level: float = DEFAULT_LEVEL,
     seed: int = 0,
 ) -> tuple[float, float]:
-    """Percentile interval of ``statistic(draws)``, which maps every resample at once (``draws``: int array
-    [n_resamples, n_subjects] of subject positions) to one value per resample.
+    """Percentile interval of ``statistic(draws)``, which maps every resample at once (``draws``:
+    :func:`bootstrap_draws`) to one value per resample.
 
     Handing over all resamples together lets a statistic share work across them (the detection AUC
     counts segment pairs once, not 2000 times); the draws are those of :func:`bootstrap_statistic`, so
     both give the same interval for the same statistic."""
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be within (0, 1), got {level}")
-    if n_subjects < 2 or n_resamples < 1:
+    draws = bootstrap_draws(n_subjects, n_resamples, seed)
+    if draws is None:
         return math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n_subjects, size=(n_resamples, n_subjects))
-    values = np.asarray(statistic(draws), dtype=np.float64)
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return math.nan, math.nan
-    tail = 100.0 * (1.0 - level) / 2.0
-    low, high = np.percentile(values, [tail, 100.0 - tail])
-    return float(low), float(high)
+    return percentile_interval(statistic(draws), level)
 
 
 def bootstrap_statistic(

@@ -40,7 +40,7 @@ from types import MappingProxyType
 import numpy as np
 from scipy.stats import rankdata
 
-from assessment.bootstrap import DEFAULT_RESAMPLES, bootstrap_batched
+from assessment.bootstrap import DEFAULT_RESAMPLES, bootstrap_draws, percentile_interval
 from assessment.metrics import curve_agreement, mean_skipping_nan
 from assessment.truth import ABNORMAL_SCALE, SubjectTruth
 from assessment.velocity import VelocityCurves, peak_summary, velocity_curves
@@ -433,16 +433,20 @@ def summarise_regional(
     out = {k: mean_skipping_nan([r.measures.get(k, math.nan) for r in rows]) for k in names}
     out.update(cohort_detection([r.scores for r in rows], [r.truth for r in rows], threshold))
     everyone = np.arange(len(rows))[None]  # one "resample": every subject once
+    # One set of resamples for every metric and for the paired differences; each method's statistic is
+    # evaluated on it once (the interval and the difference's interval share those values).
+    draws = bootstrap_draws(len(rows), n_resamples, seed)
+    nan_pair = (math.nan, math.nan)
     for metric in ci_metrics:
         stat = _subject_statistic(rows, metric)
-        out[f"{metric}_ci_low"], out[f"{metric}_ci_high"] = bootstrap_batched(stat, len(rows), n_resamples, seed=seed)
+        values = None if draws is None else stat(draws)
+        out[f"{metric}_ci_low"], out[f"{metric}_ci_high"] = nan_pair if values is None else percentile_interval(values)
         diff = dict.fromkeys(("diff_ref", "diff_ci_low", "diff_ci_high"), math.nan)
         if reference is not None:
             ref_stat = _subject_statistic(reference, metric)
             diff["diff_ref"] = float(stat(everyone)[0] - ref_stat(everyone)[0])
-            diff["diff_ci_low"], diff["diff_ci_high"] = bootstrap_batched(
-                lambda draws, a=stat, b=ref_stat: a(draws) - b(draws), len(rows), n_resamples, seed=seed
-            )
+            if values is not None:
+                diff["diff_ci_low"], diff["diff_ci_high"] = percentile_interval(values - ref_stat(draws))
         out.update({f"{metric}_{k}": v for k, v in diff.items()})
     return out
 
