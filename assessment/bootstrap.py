@@ -27,6 +27,24 @@ def bootstrap_draws(n_subjects: int, n_resamples: int = DEFAULT_RESAMPLES, seed:
     return np.random.default_rng(seed).integers(0, n_subjects, size=(n_resamples, n_subjects))
 
 
+def resampled_means(values: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """The mean of ``values`` [n_subjects] over each resample of ``draws`` [n_resamples, n] skipping NaN
+    (``assessment.metrics.mean_skipping_nan`` row by row; NaN where a resample holds no value), all
+    resamples at once. Each row's kept values are packed to the front in draw order and the rows that keep
+    equally many are averaged together, so every value is the row-by-row mean's to the last bit."""
+    drawn = np.asarray(values, dtype=np.float64)[draws]
+    missing = np.isnan(drawn)
+    if not missing.any():
+        return drawn.mean(axis=1)
+    packed = np.take_along_axis(drawn, np.argsort(missing, axis=1, kind="stable"), axis=1)
+    kept = (~missing).sum(axis=1)
+    means = np.full(len(drawn), math.nan)
+    for k in np.unique(kept[kept > 0]):
+        rows = kept == k
+        means[rows] = np.ascontiguousarray(packed[rows, :k]).mean(axis=1)
+    return means
+
+
 def percentile_interval(values: np.ndarray, level: float = DEFAULT_LEVEL) -> tuple[float, float]:
     """The percentile interval of a statistic's resampled ``values``, the non-finite ones left out (NaN
     when none is left)."""

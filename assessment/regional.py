@@ -40,7 +40,7 @@ from types import MappingProxyType
 import numpy as np
 from scipy.stats import rankdata
 
-from assessment.bootstrap import DEFAULT_RESAMPLES, bootstrap_draws, percentile_interval
+from assessment.bootstrap import DEFAULT_RESAMPLES, bootstrap_draws, percentile_interval, resampled_means
 from assessment.metrics import curve_agreement, mean_skipping_nan
 from assessment.truth import ABNORMAL_SCALE, SubjectTruth
 from assessment.velocity import VelocityCurves, peak_summary, velocity_curves
@@ -403,15 +403,15 @@ class SubjectRegional:
 
 def _subject_statistic(rows: Sequence[SubjectRegional], metric: str) -> Callable[[np.ndarray], np.ndarray]:
     """``draws -> values``: ``metric`` over the subjects in each row of ``draws`` (subject positions,
-    repeats allowed), one value per row. The AUC takes all rows at once (:func:`resampled_detection_auc`);
-    the means go row by row, which keeps ``np.mean``'s summation order and so their values."""
+    repeats allowed), one value per row, all rows at once (:func:`resampled_detection_auc`,
+    :func:`resampled_means`: each value that of the statistic on its row alone)."""
     if metric == "detect_auc":
         per_subject = [_flatten([r.scores], [r.truth]) for r in rows]
         scores = [np.asarray(s, dtype=np.float64) for s, _ in per_subject]
         abnormal = [np.asarray(a, dtype=bool) for _, a in per_subject]
         return lambda draws: resampled_detection_auc(scores, abnormal, draws)
     values = np.array([float(r.measures.get(metric, math.nan)) for r in rows], dtype=np.float64)
-    return lambda draws: np.array([mean_skipping_nan(values[idx]) for idx in draws], dtype=np.float64)
+    return lambda draws: resampled_means(values, draws)
 
 
 def summarise_regional(

@@ -9,7 +9,14 @@ import math
 import numpy as np
 import pytest
 
-from assessment.bootstrap import bootstrap_batched, bootstrap_mean_ci, bootstrap_statistic, paired_difference_ci
+from assessment.bootstrap import (
+    bootstrap_batched,
+    bootstrap_mean_ci,
+    bootstrap_statistic,
+    paired_difference_ci,
+    resampled_means,
+)
+from assessment.metrics import mean_skipping_nan
 from assessment.regional import (
     FALLBACK_END_SYSTOLE,
     REGIONAL_PEAKS,
@@ -247,6 +254,22 @@ def test_resampled_auc_equals_ranking_every_resample() -> None:
                  for idx in draws]  # fmt: skip
     np.testing.assert_array_equal(fast, np.array(reference))
     assert np.isnan(fast[:4]).all() and np.isfinite(fast[4:]).sum() > 400
+
+
+def test_resampled_means_equal_the_row_by_row_mean_to_the_bit() -> None:
+    rng = np.random.default_rng(11)
+    for n in (2, 7, 9, 47, 130):
+        values = rng.normal(size=n) * 1e3
+        draws = rng.integers(0, n, size=(400, n))
+        expected = np.array([mean_skipping_nan(values[idx]) for idx in draws])
+        np.testing.assert_array_equal(resampled_means(values, draws), expected)
+        values[rng.random(n) < 0.3] = math.nan  # subjects without the measure: skipped, not zero
+        values[0] = math.nan
+        draws[0] = 0  # a resample of NaN only
+        expected = np.array([mean_skipping_nan(values[idx]) for idx in draws])
+        got = resampled_means(values, draws)
+        np.testing.assert_array_equal(got, expected)
+        assert math.isnan(got[0])
 
 
 def test_bootstrap_batched_draws_the_same_resamples() -> None:
