@@ -9,6 +9,7 @@ stages' evaluations and the chain score their outputs with it. One module per co
     truth            a subject's regional truth: abnormal segments, patients, the file's aha_* attributes
     regional_table   regional function in a metrics table: per-subject rows, cohort summary columns
     metrics          image and curve metrics (PSNR, SSIM, Dice, velocity errors, curve agreement, skill)
+    ssim_stack       SSIM of frame stacks against one reference, a row changed in a box scored in the box
     realism          texture and background-noise statistics of velocity maps
     bootstrap        95 % percentile bootstrap intervals over subjects
     metric_names     readable names, units, direction and group of the metric columns

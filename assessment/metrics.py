@@ -27,29 +27,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.ndimage import uniform_filter
 from skimage.metrics import structural_similarity
 
 # scikit-image's default SSIM window; its map is unreliable within (win_size - 1) // 2 pixels of the
 # border (the filters see reflected padding there), which is why the reference mean leaves that band out.
-_SSIM_WIN_SIZE = 7
-_SSIM_PAD = (_SSIM_WIN_SIZE - 1) // 2
-# scikit-image's other defaults: the stabilising constants and the sample covariance over the 2-D window
-_SSIM_K1, _SSIM_K2 = 0.01, 0.03
-_SSIM_COV_NORM = _SSIM_WIN_SIZE**2 / (_SSIM_WIN_SIZE**2 - 1)
-# the window over a [T, H, W] stack: 1 along the frames, so that each frame is filtered on its own
-_SSIM_WINDOW = (1, _SSIM_WIN_SIZE, _SSIM_WIN_SIZE)
-# pixels of a stack's SSIM map made at a time (4 frames of 128^2): a chunk's dozen float64 temporaries stay in
-# the CPU cache, which makes the map about 1.5x faster than in one pass over the stack
-_SSIM_CHUNK_PIXELS = 1 << 16
+SSIM_WIN_SIZE = 7
+SSIM_PAD = (SSIM_WIN_SIZE - 1) // 2
 
 
 # ----------------------------------------------------------------------------------------------- helpers
-def _check_pair(pred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def check_pair(pred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Both arrays as float64 (integer data would overflow when subtracted) with equal shapes."""
     pred = np.asarray(pred, dtype=np.float64)
     target = np.asarray(target, dtype=np.float64)
@@ -58,14 +48,14 @@ def _check_pair(pred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.nd
     return pred, target
 
 
-def _check_range(data_range: float) -> float:
+def check_range(data_range: float) -> float:
     data_range = float(data_range)
     if not math.isfinite(data_range) or data_range <= 0:
         raise ValueError(f"data_range must be a positive finite number, got {data_range}")
     return data_range
 
 
-def _mask_like(mask: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray | None:
+def mask_like(mask: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray | None:
     """A boolean mask broadcast to ``shape`` (so one [H, W] mask can serve a [T, H, W] stack)."""
     if mask is None:
         return None
@@ -88,7 +78,7 @@ def _frame_masks(mask: np.ndarray | None, shape: tuple[int, ...]) -> list[np.nda
     """One mask per frame of a [T, H, W] stack: a [T, H, W] mask, one shared [H, W] mask, or none."""
     if len(shape) != 3:
         raise ValueError(f"expected a [T, H, W] stack, got shape {shape}")
-    full = _mask_like(mask, shape)
+    full = mask_like(mask, shape)
     return [None if full is None else full[t] for t in range(shape[0])]
 
 
@@ -124,10 +114,10 @@ def psnr(pred: np.ndarray, target: np.ndarray, data_range: float, mask: np.ndarr
     with one, the MSE is taken over the masked pixels only (``mask`` broadcasts to the image shape).
     Returns ``inf`` for a perfect match and ``nan`` for an empty mask.
     """
-    pred, target = _check_pair(pred, target)
-    data_range = _check_range(data_range)
+    pred, target = check_pair(pred, target)
+    data_range = check_range(data_range)
     sq = (pred - target) ** 2
-    m = _mask_like(mask, sq.shape)
+    m = mask_like(mask, sq.shape)
     if m is None:
         mse = float(sq.mean()) if sq.size else math.nan
     else:
@@ -153,17 +143,17 @@ def ssim_whole_and_masked(
 ) -> tuple[float, float]:
     """``(ssim(pred, target, data_range), ssim(pred, target, data_range, mask))`` from one SSIM map: the
     tables report both, and the map is the cost. The masked value is NaN when ``mask`` is None."""
-    pred, target = _check_pair(pred, target)
-    data_range = _check_range(data_range)
+    pred, target = check_pair(pred, target)
+    data_range = check_range(data_range)
     if pred.ndim != 2:
         raise ValueError(f"ssim expects 2-D images, got shape {pred.shape}")
-    if min(pred.shape) < _SSIM_WIN_SIZE:
-        raise ValueError(f"ssim needs images of at least {_SSIM_WIN_SIZE}x{_SSIM_WIN_SIZE}, got {pred.shape}")
+    if min(pred.shape) < SSIM_WIN_SIZE:
+        raise ValueError(f"ssim needs images of at least {SSIM_WIN_SIZE}x{SSIM_WIN_SIZE}, got {pred.shape}")
     mean, smap = structural_similarity(target, pred, data_range=data_range, full=True)
-    m = _mask_like(mask, pred.shape)
+    m = mask_like(mask, pred.shape)
     if m is None:
         return float(mean), math.nan
-    p = _SSIM_PAD
+    p = SSIM_PAD
     inner = m[p : pred.shape[0] - p, p : pred.shape[1] - p]
     values = smap[p : pred.shape[0] - p, p : pred.shape[1] - p][inner]
     return float(mean), float(values.mean(dtype=np.float64)) if values.size else math.nan
@@ -191,134 +181,16 @@ def psnr_stack_whole_and_masked(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(psnr_stack(pred, target, data_range), psnr_stack(pred, target, data_range, mask))`` from one squared
     error: the tables report both. The masked one is all NaN when ``mask`` is None."""
-    pred, target = _check_pair(pred, target)
-    data_range = _check_range(data_range)
+    pred, target = check_pair(pred, target)
+    data_range = check_range(data_range)
     if pred.ndim != 3:
         raise ValueError(f"expected a [T, H, W] stack, got shape {pred.shape}")
     sq = (pred - target) ** 2
     whole = np.array([_psnr_from_mse(float(v), data_range) for v in _frame_mse(sq, None)])
     if mask is None:
         return whole, np.full(whole.shape, math.nan)
-    masked = _frame_mse(sq, _mask_like(mask, sq.shape))
+    masked = _frame_mse(sq, mask_like(mask, sq.shape))
     return whole, np.array([_psnr_from_mse(float(v), data_range) for v in masked])
-
-
-@dataclass(frozen=True)
-class SsimReference:
-    """What the SSIM maps of a [T, H, W] reference stack need of the reference alone, computed once for every
-    stack compared with it: the stack (float64), its local means, their squares and its local sample
-    variances (scikit-image's ``ux``, ``ux ** 2`` and ``vx``)."""
-
-    target: np.ndarray
-    mean: np.ndarray
-    mean_squared: np.ndarray
-    variance: np.ndarray
-
-
-def ssim_reference(target: np.ndarray) -> SsimReference:
-    """The :class:`SsimReference` of a [T, H, W] stack."""
-    target = np.asarray(target, dtype=np.float64)
-    if target.ndim != 3:
-        raise ValueError(f"expected a [T, H, W] stack, got shape {target.shape}")
-    if min(target.shape[1:]) < _SSIM_WIN_SIZE:
-        raise ValueError(f"ssim needs images of at least {_SSIM_WIN_SIZE}x{_SSIM_WIN_SIZE}, got {target.shape[1:]}")
-    ux = uniform_filter(target, size=_SSIM_WINDOW)
-    ux2 = ux * ux
-    vx = _SSIM_COV_NORM * (uniform_filter(target * target, size=_SSIM_WINDOW) - ux2)
-    return SsimReference(target, ux, ux2, vx)
-
-
-def _local_moments(pred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Local means of ``pred``, ``pred ** 2`` and ``target * pred`` over the SSIM window. A stack of zeros
-    (the ``zero`` row) has zero local means: the filters are skipped, and the result is the same."""
-    if not pred.any():
-        return np.zeros_like(pred), np.zeros_like(pred), np.zeros_like(pred)
-    uy = uniform_filter(pred, size=_SSIM_WINDOW)
-    uyy = uniform_filter(pred * pred, size=_SSIM_WINDOW)
-    uxy = uniform_filter(target * pred, size=_SSIM_WINDOW)
-    return uy, uyy, uxy
-
-
-def _ssim_map_chunk(pred: np.ndarray, reference: SsimReference, frames: slice, data_range: float) -> np.ndarray:
-    """The SSIM map of ``pred[frames]``: scikit-image's arithmetic, operation for operation (so each value
-    is its value to the last bit), done in place so that the temporaries of a few frames stay in the cache."""
-    ux, ux2, vx = reference.mean[frames], reference.mean_squared[frames], reference.variance[frames]
-    uy, vy, vxy = _local_moments(pred[frames], reference.target[frames])
-    c1, c2 = (_SSIM_K1 * data_range) ** 2, (_SSIM_K2 * data_range) ** 2
-    scratch = uy * uy
-    vy -= scratch  # vy = cov_norm * (uyy - uy * uy)
-    vy *= _SSIM_COV_NORM
-    np.multiply(ux, uy, out=scratch)
-    vxy -= scratch  # vxy = cov_norm * (uxy - ux * uy)
-    vxy *= _SSIM_COV_NORM
-    a1 = 2 * ux  # a1 = 2 * ux * uy + c1
-    a1 *= uy
-    a1 += c1
-    vxy *= 2  # a2 = 2 * vxy + c2
-    vxy += c2
-    uy *= uy  # b1 = ux ** 2 + uy ** 2 + c1
-    uy += ux2
-    uy += c1
-    vy += vx  # b2 = vx + vy + c2
-    vy += c2
-    uy *= vy  # d = b1 * b2
-    a1 *= vxy  # s = a1 * a2 / d
-    a1 /= uy
-    return a1
-
-
-def _chunk_frames(shape: tuple[int, ...]) -> int:
-    """Frames per chunk of an SSIM map: about ``_SSIM_CHUNK_PIXELS`` pixels, at least one frame."""
-    return max(1, _SSIM_CHUNK_PIXELS // (shape[1] * shape[2]))
-
-
-def ssim_map_stack(
-    pred: np.ndarray, target: np.ndarray, data_range: float, reference: SsimReference | None = None
-) -> np.ndarray:
-    """The SSIM map [T, H, W] of every frame of a [T, H, W] stack, filtered along the two image axes only:
-    scikit-image's ``structural_similarity(target[t], pred[t], data_range=..., full=True)`` map of each
-    frame (same window, constants, sample covariance and arithmetic). ``reference`` is :func:`ssim_reference`
-    of ``target`` when the caller already has it (several methods against one reference)."""
-    pred, target = _check_pair(pred, target)
-    data_range = _check_range(data_range)
-    reference = ssim_reference(target) if reference is None else reference
-    if np.array_equal(pred, reference.target):  # scikit-image's arithmetic gives exactly 1 there
-        return np.ones_like(pred)
-    step = _chunk_frames(pred.shape)
-    chunks = [_ssim_map_chunk(pred, reference, slice(t, t + step), data_range) for t in range(0, len(pred), step)]
-    return np.concatenate(chunks) if chunks else np.empty_like(pred)
-
-
-def ssim_stack_whole_and_masked(
-    pred: np.ndarray,
-    target: np.ndarray,
-    data_range: float,
-    mask: np.ndarray | None = None,
-    reference: SsimReference | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-frame :func:`ssim_whole_and_masked` of a [T, H, W] stack: two arrays [T] (the masked one all NaN
-    without a mask, NaN for a frame with no masked pixel inside the border band), each frame's value the
-    per-frame call's up to float rounding. The map is made and reduced a few frames at a time (see
-    :func:`_ssim_map_chunk`). ``reference``: see :func:`ssim_map_stack`."""
-    pred, target = _check_pair(pred, target)
-    data_range = _check_range(data_range)
-    reference = ssim_reference(target) if reference is None else reference
-    m = _mask_like(mask, pred.shape)
-    identical = np.array_equal(pred, reference.target)  # a map of ones: skip it (``ssim_map_stack``)
-    p, (frames, height, width) = _SSIM_PAD, pred.shape
-    whole, masked = np.empty(frames), np.full(frames, math.nan)
-    step = _chunk_frames(pred.shape)
-    for start in range(0, frames, step):
-        chunk = slice(start, start + step)
-        smap = np.ones_like(pred[chunk]) if identical else _ssim_map_chunk(pred, reference, chunk, data_range)
-        inner = smap[:, p : height - p, p : width - p]
-        whole[chunk] = inner.mean(axis=(1, 2), dtype=np.float64)
-        if m is not None:
-            kept = m[chunk, p : height - p, p : width - p]
-            n = kept.sum(axis=(1, 2))
-            total = np.where(kept, inner, 0.0).sum(axis=(1, 2))
-            masked[chunk] = np.where(n > 0, total / np.maximum(n, 1), math.nan)
-    return whole, masked
 
 
 def psnr_frames(pred: np.ndarray, target: np.ndarray, data_range: float, mask: np.ndarray | None = None) -> float:
@@ -328,14 +200,14 @@ def psnr_frames(pred: np.ndarray, target: np.ndarray, data_range: float, mask: n
     its error. ``mask`` is [T, H, W] (one mask per frame) or [H, W] (shared). Frames with an empty mask
     are skipped; ``inf`` frames make the mean ``inf``.
     """
-    pred, target = _check_pair(pred, target)
+    pred, target = check_pair(pred, target)
     masks = _frame_masks(mask, pred.shape)
     return mean_skipping_nan([psnr(pred[t], target[t], data_range, masks[t]) for t in range(pred.shape[0])])
 
 
 def ssim_frames(pred: np.ndarray, target: np.ndarray, data_range: float, mask: np.ndarray | None = None) -> float:
     """Mean over frames of the per-frame SSIM of a [T, H, W] stack (masks as in :func:`psnr_frames`)."""
-    pred, target = _check_pair(pred, target)
+    pred, target = check_pair(pred, target)
     masks = _frame_masks(mask, pred.shape)
     return mean_skipping_nan([ssim(pred[t], target[t], data_range, masks[t]) for t in range(pred.shape[0])])
 
@@ -366,7 +238,7 @@ def mae(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None) ->
     pred, target = np.asarray(pred), np.asarray(target)
     if pred.shape != target.shape:
         raise ValueError(f"pred and target shapes differ: {pred.shape} vs {target.shape}")
-    m = _mask_like(mask, pred.shape)
+    m = mask_like(mask, pred.shape)
     if m is not None:  # the masked pixels first (a myocardium is a few % of the image), in the same order
         pred, target = pred[m], target[m]
     values = np.abs(pred.astype(np.float64) - target.astype(np.float64))
@@ -409,7 +281,7 @@ def psnr_torch(
     """
     if pred.shape != target.shape:
         raise ValueError(f"pred and target shapes differ: {tuple(pred.shape)} vs {tuple(target.shape)}")
-    data_range = _check_range(data_range)
+    data_range = check_range(data_range)
     dtype = torch.promote_types(pred.dtype, torch.float32)
     sq = (pred.to(dtype) - target.to(dtype)) ** 2
     weights = torch.ones_like(sq) if mask is None else (mask != 0).to(dtype).expand_as(sq)

@@ -299,7 +299,8 @@ def test_stack_ssim_and_psnr_equal_the_per_frame_skimage_calls():
     """The vectorised scoring (one SSIM map for the stack) gives every frame's scikit-image value."""
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-    from assessment.metrics import psnr_stack, ssim_stack_whole_and_masked, ssim_whole_and_masked
+    from assessment.metrics import psnr_stack, ssim_whole_and_masked
+    from assessment.ssim_stack import ssim_stack_whole_and_masked
 
     rng = np.random.default_rng(4)
     target = rng.uniform(-1, 1, size=(5, 24, 20))
@@ -316,66 +317,6 @@ def test_stack_ssim_and_psnr_equal_the_per_frame_skimage_calls():
         assert value == pytest.approx(peak_signal_noise_ratio(target[t], pred[t], data_range=2.0), abs=1e-6)
     shared = psnr_stack(pred, target, 2.0, mask[0])
     assert shared[1] == pytest.approx(psnr(pred[1], target[1], 2.0, mask[0]), abs=1e-6)
-
-
-def _structured_frames(frames: int, size: int) -> np.ndarray:
-    """Smooth frames with edges, flat patches and a moving ring (the SSIM terms of real images, not noise)."""
-    yy, xx = np.mgrid[0:size, 0:size] / size
-    stack = []
-    for t in range(frames):
-        ring = np.abs(np.hypot(yy - 0.5, xx - 0.5 - 0.02 * t) - 0.3) < 0.06
-        stack.append(0.4 * np.sin(6 * xx + t) * np.cos(4 * yy) + 0.5 * ring + 0.2 * (xx > 0.7))
-    return np.asarray(stack)
-
-
-@pytest.mark.parametrize("kind", ["random", "structured"])
-def test_vectorised_ssim_of_a_stack_equals_skimage_frame_by_frame(kind: str) -> None:
-    """One SSIM pass over a [T, H, W] stack (made a few frames at a time, the reference side computed once)
-    gives each frame scikit-image's value, whole and masked, to 1e-6; a frame with an empty mask is NaN."""
-    from skimage.metrics import structural_similarity
-
-    from assessment.metrics import ssim_reference, ssim_stack_whole_and_masked
-
-    rng = np.random.default_rng(5)
-    # 11 frames of 96 x 128: the map is made 5 frames at a time (``_SSIM_CHUNK_PIXELS``), the last chunk short
-    target = rng.uniform(-1, 1, size=(11, 96, 128)) if kind == "random" else _structured_frames(11, 128)[:, :96]
-    pred = target + rng.normal(0, 0.15, size=target.shape)
-    mask = rng.uniform(size=target.shape) > 0.5
-    mask[4] = False
-    reference = ssim_reference(target)
-    for ref in (None, reference):
-        whole, masked = ssim_stack_whole_and_masked(pred, target, 2.0, mask, ref)
-        for t in range(len(target)):
-            _, smap = structural_similarity(target[t], pred[t], data_range=2.0, full=True)
-            assert whole[t] == pytest.approx(structural_similarity(target[t], pred[t], data_range=2.0), abs=1e-6)
-            inner = smap[3:-3, 3:-3][mask[t, 3:-3, 3:-3]]
-            if inner.size:
-                assert masked[t] == pytest.approx(inner.mean(), abs=1e-6)
-            else:
-                assert np.isnan(masked[t])
-    assert np.isnan(masked[4])
-    assert np.all(np.isnan(ssim_stack_whole_and_masked(pred, target, 2.0, None, reference)[1]))
-
-
-def test_vectorised_ssim_of_a_perfect_and_of_a_zero_stack_equals_skimage() -> None:
-    """The two rows scored without filtering their stack (the acquired phase against itself: a map of ones;
-    the zero row: local means of zero) give scikit-image's values."""
-    from skimage.metrics import structural_similarity
-
-    from assessment.metrics import ssim_map_stack, ssim_reference, ssim_stack_whole_and_masked
-
-    target = _structured_frames(5, 32)
-    reference = ssim_reference(target)
-    whole, masked = ssim_stack_whole_and_masked(target.copy(), target, 2.0, target > 0.3, reference)
-    assert np.all(whole == 1.0) and np.all(masked == 1.0)
-    assert np.all(ssim_map_stack(target.copy(), target, 2.0) == 1.0)
-    zero = np.zeros_like(target)
-    whole, _ = ssim_stack_whole_and_masked(zero, target, 2.0, None, reference)
-    for t in range(len(target)):
-        assert structural_similarity(target[t], target[t], data_range=2.0) == 1.0
-        assert whole[t] == pytest.approx(structural_similarity(target[t], zero[t], data_range=2.0), abs=1e-12)
-        _, smap = structural_similarity(target[t], zero[t], data_range=2.0, full=True)
-        np.testing.assert_allclose(ssim_map_stack(zero, target, 2.0, reference)[t], smap, atol=1e-12)
 
 
 def test_psnr_of_a_stack_whole_and_masked_from_one_squared_error() -> None:

@@ -468,10 +468,13 @@ def test_pages_say_who_is_a_patient_and_which_segments_each_method_calls_abnorma
     assert 'class="who"' not in (regional_report.out_dir / "subjects" / "patient2.html").read_text()
 
 
-def test_rows_scored_against_one_shared_reference_get_the_numbers_of_rows_scored_alone() -> None:
+def test_rows_scored_against_one_shared_reference_get_the_numbers_of_rows_scored_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The reference side of the scores is computed once per slice; a row sharing another's cine (the
     yardsticks) reuses its magnitude metrics, one with another's velocity its velocity metrics. Every number
     equals the row scored on its own."""
+    from assessment import ssim_stack
     from assessment.report.slice_metrics import SharedReference, slice_metrics
     from data.keyframes import key_frames_of
 
@@ -480,14 +483,26 @@ def test_rows_scored_against_one_shared_reference_get_the_numbers_of_rows_scored
     twin = replace(real, velocity=real.velocity * 0.8 + 1.0)
     same_cine = replace(twin, velocity=np.zeros_like(real.velocity))
     same_velocity = replace(same_cine, velocity=twin.velocity.copy())  # another array, the same values
+    # a yardstick: zero outside a box about the myocardium, its SSIM mapped in the box (equal to rounding)
+    inside = np.zeros(real.velocity.shape[-2:], dtype=bool)
+    inside[12:18, 10:17] = True
+    boxes = []
+    changed = ssim_stack._changed
+    monkeypatch.setattr(ssim_stack, "_changed", lambda *a: boxes.append(a[2]) or changed(*a))
+    yardstick = replace(same_cine, velocity=np.where(inside, twin.velocity + 0.5, 0.0).astype(np.float32))
     shared = SharedReference(real, is_key, 1.0)
-    for synth in (twin, same_cine, same_velocity):
+    for synth in (twin, same_cine, same_velocity, yardstick):
         alone = slice_metrics(real, synth, is_key, 1.0, None, None)
         together = slice_metrics(real, synth, is_key, 1.0, None, None, shared)
         assert alone.keys() == together.keys()
-        assert all(alone[k] == together[k] or (math.isnan(alone[k]) and math.isnan(together[k])) for k in alone)
-    assert len(shared._magnitude) == 1  # the second row's cine is the first's: scored once
-    assert len(shared._velocity_rows) == 2  # the third row's velocity is the first's: scored once
+        for k in alone:
+            if synth is yardstick and k.startswith("vel_ssim"):
+                assert together[k] == pytest.approx(alone[k], abs=1e-12)
+            else:
+                assert alone[k] == together[k] or (math.isnan(alone[k]) and math.isnan(together[k])), k
+    assert len(shared._magnitude) == 1  # the later rows' cine is the first's: scored once
+    assert len(shared._velocity_rows) == 3  # the third row's velocity is the first's: scored once
+    assert (slice(9, 21), slice(7, 20)) in boxes  # the yardstick's SSIM: its box widened by the window
 
 
 def test_myocardial_error_of_a_row_is_the_masked_mae_of_its_velocity() -> None:

@@ -32,14 +32,14 @@ import math
 import numpy as np
 
 from assessment.analysis import SliceAnalysis
-from assessment.metrics import (
+from assessment.metrics import curve_agreement, dice, mean_skipping_nan, psnr_stack_whole_and_masked
+from assessment.ssim_stack import (
     SsimReference,
-    curve_agreement,
-    dice,
-    mean_skipping_nan,
-    psnr_stack_whole_and_masked,
+    StackSsim,
     ssim_reference,
     ssim_stack_whole_and_masked,
+    stack_ssim,
+    zero_ssim,
 )
 from assessment.velocity import COMPONENTS, DEFAULT_PEAK_WINDOWS
 from data.mvm_io import SliceData
@@ -144,6 +144,19 @@ class SharedReference:
         self._magnitude: dict[tuple[int, int], dict[str, float]] = {}
         #: (a sample of the velocity, the velocity, its metrics) of each row scored at this scale
         self._velocity_rows: list[tuple[np.ndarray, np.ndarray, dict[str, float]]] = []
+        #: each direction's SSIM of the row scored last and of a row of zeros: a row that differs from
+        #: either only in a box (the yardstick rows are zero outside the twin's myocardium) is mapped there only
+        self.last_ssim: list[StackSsim] = []
+        self._zero_ssim: dict[int, StackSsim] = {}
+
+    def near_ssim(self, direction: int) -> tuple[StackSsim, ...]:
+        """The velocity SSIMs a row's ``direction`` may be scored as a change of (``stack_ssim``'s ``near``)."""
+        if direction not in self._zero_ssim:
+            target = self.velocity.velocity[:, direction]
+            reference = self.velocity.ssim_reference(direction)
+            self._zero_ssim[direction] = zero_ssim(target, VELOCITY_DATA_RANGE, self.tissue, reference)
+        last = self.last_ssim[direction : direction + 1]
+        return (*last, self._zero_ssim[direction])
 
     def magnitude_ssim_reference(self) -> SsimReference:
         """The SSIM reference of the unit-range magnitude's non-key frames."""
@@ -211,16 +224,17 @@ def _velocity_metrics(shared: SharedReference, synth: SliceData) -> dict[str, fl
     acquired, tissue = shared.velocity, shared.tissue
     ref, out = acquired.velocity, synth.velocity / acquired.venc
     result: dict[str, float] = {}
+    scored = []
     for d, direction in enumerate(DIRECTIONS):
         name = direction.removeprefix("v")  # columns vel_psnr_x, ...
         r, o = ref[:, d], out[:, d]
         whole, on_tissue = psnr_stack_whole_and_masked(o, r, VELOCITY_DATA_RANGE, tissue)
         result[f"vel_psnr_{name}"] = mean_skipping_nan(whole)
         result[f"vel_psnr_tissue_{name}"] = mean_skipping_nan(on_tissue)
-        reference = acquired.ssim_reference(d)
-        whole, on_tissue = ssim_stack_whole_and_masked(o, r, VELOCITY_DATA_RANGE, tissue, reference)
-        result[f"vel_ssim_{name}"] = mean_skipping_nan(whole)
-        result[f"vel_ssim_tissue_{name}"] = mean_skipping_nan(on_tissue)
+        scored.append(stack_ssim(o, r, VELOCITY_DATA_RANGE, tissue, acquired.ssim_reference(d), shared.near_ssim(d)))
+        result[f"vel_ssim_{name}"] = mean_skipping_nan(scored[-1].whole)
+        result[f"vel_ssim_tissue_{name}"] = mean_skipping_nan(scored[-1].masked)
+    shared.last_ssim = scored
     myocardium = acquired.myocardium
     result["vel_mae_myo_cm_s"] = myocardium.error(synth.velocity, myocardium.acquired)
     result["vel_mae_myo_true_cm_s"] = myocardium.error(synth.velocity, myocardium.truth)
