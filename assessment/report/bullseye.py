@@ -11,9 +11,11 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from matplotlib.collections import PatchCollection
 from matplotlib.patches import Wedge
 
 from assessment.report.style import COMPONENT_TITLES
@@ -49,26 +51,55 @@ def bullseye_axes(rows: int, cols: int, figsize: tuple[float, float]):
     return fig, axes
 
 
-def draw_segment(ax, seg: int, face, text: str, text_colour: str = "black", **edge: object) -> None:
-    """One AHA segment as a wedge (angles counter-clockwise from the right, as the geometry gives them),
-    labelled at its centre; ``edge`` holds the wedge's edgecolor / linewidth / hatch."""
-    start, width, r0, r1 = segment_geometry()[seg]
-    ax.add_patch(Wedge((0.0, 0.0), r1, start, start + width, width=r1 - r0, facecolor=face, **edge))
-    theta, radius = math.radians(start + width / 2), (r0 + r1) / 2
-    ax.text(radius * math.cos(theta), radius * math.sin(theta), text, ha="center", va="center", fontsize=6.5,
-            color=text_colour)  # fmt: skip
+@dataclass(frozen=True)
+class SegmentLook:
+    """How one AHA segment is drawn: its face colour, label and label colour, outline and hatch."""
+
+    face: object
+    text: str
+    text_colour: str = "black"
+    edgecolor: str = "white"
+    linewidth: float = 1.5
+    hatch: str | None = None
+
+
+def draw_segments(ax, looks: Mapping[int, SegmentLook]) -> None:
+    """AHA segments as wedges (angles counter-clockwise from the right, as the geometry gives them), in the
+    order given (a later outline is drawn over an earlier one), each labelled at its centre. The wedges are
+    one collection, several times faster to draw than a patch each; a hatched one is a patch of its own
+    (a collection has one hatch)."""
+    geometry = segment_geometry()
+    plain = {seg: look for seg, look in looks.items() if look.hatch is None}
+    wedges = []
+    for seg, look in looks.items():
+        start, width, r0, r1 = geometry[seg]
+        wedge = Wedge((0.0, 0.0), r1, start, start + width, width=r1 - r0)
+        if seg in plain:
+            wedges.append(wedge)
+        else:
+            wedge.set(facecolor=look.face, edgecolor=look.edgecolor, linewidth=look.linewidth, hatch=look.hatch)
+            ax.add_patch(wedge)
+        theta, radius = math.radians(start + width / 2), (r0 + r1) / 2
+        ax.text(radius * math.cos(theta), radius * math.sin(theta), look.text, ha="center", va="center",
+                fontsize=6.5, color=look.text_colour)  # fmt: skip
+    if wedges:
+        ax.add_collection(PatchCollection(wedges, facecolors=[look.face for look in plain.values()],
+                                          edgecolors=[look.edgecolor for look in plain.values()],
+                                          linewidths=[look.linewidth for look in plain.values()]))  # fmt: skip
 
 
 def _draw(ax, values: Mapping[int, float], vlim: float, cmap) -> None:
     norm = plt.Normalize(-vlim, vlim)
+    looks = {}
     for seg in segment_geometry():
         value = values.get(seg, math.nan)
         missing = not np.isfinite(value)
         text = f"{seg}\n" + ("-" if missing else f"{value:.1f}")
         # White text on the dark ends of the colour scale, black elsewhere.
         dark = not missing and abs(norm(value) - 0.5) > 0.3
-        draw_segment(ax, seg, "0.9" if missing else cmap(norm(value)), text, "white" if dark else "black",
-                     edgecolor="white", linewidth=1.5, hatch="//" if missing else None)  # fmt: skip
+        looks[seg] = SegmentLook("0.9" if missing else cmap(norm(value)), text, "white" if dark else "black",
+                                 hatch="//" if missing else None)  # fmt: skip
+    draw_segments(ax, looks)
 
 
 def plot_bullseye(

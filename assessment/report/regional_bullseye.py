@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assessment.report.bullseye import bullseye_axes, draw_segment, segment_geometry
+from assessment.report.bullseye import SegmentLook, bullseye_axes, draw_segments, segment_geometry
 from util.plotting import close, plt
 
 _CMAP = "viridis"
@@ -36,6 +36,7 @@ class RegionalPanel:
 def _draw_panel(ax, panel: RegionalPanel, vmax: float) -> None:
     cmap = plt.get_cmap(_CMAP)
     flagged_last = sorted(segment_geometry(), key=lambda seg: seg in panel.abnormal)  # outlines on top
+    looks = {}
     for seg in flagged_last:
         value = panel.peaks.get(seg, math.nan)
         missing = not np.isfinite(value)
@@ -43,8 +44,9 @@ def _draw_panel(ax, panel: RegionalPanel, vmax: float) -> None:
         text = f"{seg}{'*' if flagged else ''}\n" + ("-" if missing else f"{value:.1f}")
         dark = not missing and value / vmax < 0.5  # viridis is dark at its low end
         face = "0.9" if missing else cmap(min(max(value / vmax, 0.0), 1.0))
-        draw_segment(ax, seg, face, text, "white" if dark else "black", edgecolor="black" if flagged else "white",
-                     linewidth=2.5 if flagged else 1.0, hatch="//" if missing else None)  # fmt: skip
+        looks[seg] = SegmentLook(face, text, "white" if dark else "black", "black" if flagged else "white",
+                                 2.5 if flagged else 1.0, "//" if missing else None)  # fmt: skip
+    draw_segments(ax, looks)
 
 
 def plot_regional_bullseye(panels: Mapping[str, RegionalPanel], out_png: str | os.PathLike, title: str = "") -> Path:
