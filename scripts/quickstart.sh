@@ -54,11 +54,25 @@ step "3/7 stage 1: frame interpolation, then evaluation at k = $FACTOR on the te
   --val_freq "$INTERP_EPOCHS" --print_freq 100
 "$PY" test.py --model interp --name "${NAME}_interp" "${COMMON[@]}" --factor "$FACTOR"
 
-step "4/7 stage 2: velocity GAN and its L1-only baseline, then evaluation on the test subjects"
+step "4/7 stage 2: velocity GAN and its L1-only baseline side by side, then evaluation on the test subjects"
+# Each run is one single-threaded process: on 2 cores the two train at once in the time of one. The
+# baseline's console goes to a file, printed when both are done (a failure prints it and stops here).
+mkdir -p checkpoints
+l1_console="checkpoints/${NAME}_phase_l1.console.txt"
+"$PY" train.py --model phase --name "${NAME}_phase_l1" "${COMMON[@]}" --num_workers 0 --batch_size 8 \
+  --n_epochs "$PHASE_EPOCHS" "${PHASE_NET[@]}" --val_max_batches 10 --print_freq 100 --l1_only > "$l1_console" 2>&1 &
+l1_pid=$!
+trap 'kill "$l1_pid" 2>/dev/null || true' EXIT  # not left running if the GAN's training fails
 "$PY" train.py --model phase --name "${NAME}_phase" "${COMMON[@]}" --num_workers 0 --batch_size 8 \
   --n_epochs "$PHASE_EPOCHS" "${PHASE_NET[@]}" --val_max_batches 10 --print_freq 100 --tissue_noise physics
-"$PY" train.py --model phase --name "${NAME}_phase_l1" "${COMMON[@]}" --num_workers 0 --batch_size 8 \
-  --n_epochs "$PHASE_EPOCHS" "${PHASE_NET[@]}" --val_max_batches 10 --print_freq 100 --l1_only
+if ! wait "$l1_pid"; then
+  cat "$l1_console" >&2
+  echo "error: the L1-only baseline's training failed (its console above, also in $l1_console)" >&2
+  exit 1
+fi
+trap - EXIT
+printf '\n-- the L1-only baseline, trained beside it (%s):\n' "$l1_console"
+cat "$l1_console"
 "$PY" test.py --model phase --name "${NAME}_phase" "${COMMON[@]}" --baseline_name "${NAME}_phase_l1"
 
 step "5/7 chained synthesis of the test subjects from every ${FACTOR}th magnitude frame"
