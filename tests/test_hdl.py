@@ -170,6 +170,28 @@ def test_the_noise_generator_depends_on_the_seed_and_slice_only(predictor: HDLPr
     assert not torch.equal(draws(predictor, "mid"), draws(predictor, "basal"))
 
 
+def test_acquisition_noise_takes_the_slices_noise_level_from_its_key_frames(
+    predictor: HDLPredictor, test_slice: SliceData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``acquisition_noise`` stage 2's tissue noise has the level of the acquired key frames on every
+    frame (stage 1's frames between them would give themselves about half); without it, none."""
+    from models.hdl import predictor as predictor_module
+    from models.phase.tissue_noise import keyframe_noise_sigma
+
+    seen = []
+    original = predictor_module.synthesise_cine
+    monkeypatch.setattr(predictor_module, "synthesise_cine",
+                        lambda *a, **k: seen.append(k) or original(*a, **k))  # fmt: skip
+    noisy = HDLPredictor(predictor.interp_model, predictor.phase_model, device="cpu", acquisition_noise=True)
+    noisy.predict_slice(test_slice, FACTOR)
+    predictor.predict_slice(test_slice, FACTOR)
+    keys = key_frames_of(test_slice, FACTOR)
+    unit = noisy.rebuild_cine(test_slice, keys).unit
+    assert seen[0]["tissue_noise"] is None and seen[0]["noise_sigma"] == keyframe_noise_sigma(unit[list(keys.frames)])
+    assert seen[0]["noise_sigma"] is not None and seen[0]["noise_sigma"] > 0
+    assert seen[1]["tissue_noise"] is False and seen[1]["noise_sigma"] is None
+
+
 # ------------------------------------------------------------------------------------------- test.py
 
 

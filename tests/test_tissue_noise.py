@@ -135,3 +135,27 @@ def test_a_misplaced_mask_edge_does_not_dominate_the_tissue_texture() -> None:
     wide = np.broadcast_to(~background_exterior(tissue[None], margin=1)[0], frames.shape)
     assert highpass_std(frames, wide) > 3 * clean_hp
     assert highpass_std(frames, tissue_interior(wide)) == pytest.approx(clean_hp, rel=0.1)
+
+
+def test_the_key_frames_set_the_noise_of_smoother_frames_between_them() -> None:
+    """Stage 1's frames between the key frames are smoother than acquired ones: their own noise estimate is
+    low, and so would their phase noise be. The acquired key frames give the slice's level instead."""
+    from scipy.ndimage import gaussian_filter
+
+    from models.phase.tissue_noise import keyframe_noise_sigma
+
+    clean, tissue = disc_scene()
+    rng = np.random.default_rng(3)
+    keys = np.stack([np.abs(clean + 0.03 * (rng.standard_normal(clean.shape) + 1j * rng.standard_normal(clean.shape)))
+                     for _ in range(4)])  # fmt: skip
+    smooth = gaussian_filter(keys[0], 0.8)  # a synthesised frame: the same scene, smoother
+    sigma = keyframe_noise_sigma(keys)
+    assert sigma == pytest.approx(0.03, rel=0.08)
+    own = float(magnitude_noise_sigma(torch.tensor(smooth)[None], torch.tensor(tissue)[None])[0])
+    assert own < 0.6 * sigma  # what the frame would give itself
+    mag = torch.tensor(smooth)[None]
+    std = phase_noise_std(mag, torch.tensor(tissue)[None], sigma)[0, 0].numpy()
+    inside = tissue & (smooth > 0.2)
+    expected = math.sqrt(2.0) / (math.pi * np.maximum(smooth / sigma, 0.5))
+    np.testing.assert_allclose(std[inside], expected[inside], rtol=1e-5)
+    assert keyframe_noise_sigma(np.zeros((2, SIZE, SIZE), dtype=np.float32)) is None  # no tissue: no level

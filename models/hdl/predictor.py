@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import zlib
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -46,6 +47,7 @@ from models.loading import PRETRAINED_DIR, load_trained_model
 from models.phase.correction_gate import set_correction_scale
 from models.phase.priors import kinematic_curves
 from models.phase.synthesis import synthesise_cine
+from models.phase.tissue_noise import keyframe_noise_sigma
 from util.conventions import CORRECTION_ATTR, venc_scale
 from util.device import autocast, resolve_device, resolve_precision
 from util.errors import OptionError
@@ -191,18 +193,28 @@ class HDLPredictor:
 
     @torch.no_grad()
     def synthesise_velocity(
-        self, unit: np.ndarray, myocardium: np.ndarray, s: SliceData, prior: np.ndarray | None = None
+        self,
+        unit: np.ndarray,
+        myocardium: np.ndarray,
+        s: SliceData,
+        prior: np.ndarray | None = None,
+        key_frames: Sequence[int] = (),
     ) -> np.ndarray:
         """Stage 2: velocity / VENC [T, 3, H, W] of slice ``s``'s whole cine, given on the [0, 1] scale
         with its masks [T, H, W] (rebuilt by stage 1), and the prior a kinematic run refines ([T, 3, H, W],
         VENC units, on those masks).
 
-        Each frame is synthesised from the frames around it (cyclic), as stage 2 was trained.
+        Each frame is synthesised from the frames around it (cyclic), as stage 2 was trained. With
+        ``acquisition_noise``, the tissue noise of every frame has the noise level of the acquired
+        ``key_frames`` of ``unit`` (stage 1's frames between them are smoother than an acquisition).
         """
         cine = to_network_range(np.asarray(unit, dtype=np.float32))
         noise = None if self.acquisition_noise else False
+        sigma = None
+        if self.acquisition_noise and len(key_frames):
+            sigma = keyframe_noise_sigma(np.asarray(unit, dtype=np.float32)[list(key_frames)])
         return synthesise_cine(self.phase_model, cine, myocardium, s, self.batch_size, self.generator(s.name),
-                               tissue_noise=noise, prior=prior)  # fmt: skip
+                               tissue_noise=noise, prior=prior, noise_sigma=sigma)  # fmt: skip
 
     # ------------------------------------------------------------------------------------- slices
 
@@ -237,7 +249,7 @@ class HDLPredictor:
             if prior_curves is None:
                 prior_curves = self.prior_curves(Subject(s.name, {s.name: s}), {s.name: keys})[s.name]
             prior = prior_curves.paint(rec.myocardium) / venc_scale(s.venc_cm_s, dtype=np.float32)
-        velocity = self.synthesise_velocity(rec.unit, rec.myocardium, s, prior)
+        velocity = self.synthesise_velocity(rec.unit, rec.myocardium, s, prior, keys.frames)
         velocity *= venc_scale(s.venc_cm_s, dtype=np.float32)
         correction = {} if prior is None else {CORRECTION_ATTR: correction_size(velocity, prior, rec.myocardium, s)}
         magnitude = rec.magnitude

@@ -96,6 +96,7 @@ class PhaseInference:
         context: FrameContext | None = None,
         tissue_noise: bool | None = None,
         prior: torch.Tensor | None = None,
+        noise_sigma: float | None = None,
     ) -> torch.Tensor:
         """Synthesised velocity / VENC [B, 3, H, W] (float32, on the model's device).
 
@@ -103,11 +104,11 @@ class PhaseInference:
         physics``) and noise-model draws on the background; the tissue foreground is computed from the
         centre magnitude frame with ``util.tissue``. Without the
         foreground-background scheme (``--no_fg_bg``, ``--l1_only`` runs) it is the generator's output.
-        ``rng`` (any device) makes the background draws reproducible; ``tissue_noise`` as in
-        ``composite``. See ``foreground_velocity`` for the other inputs.
+        ``rng`` (any device) makes the background draws reproducible; ``tissue_noise`` and ``noise_sigma``
+        as in ``composite``. See ``foreground_velocity`` for the other inputs.
         """
         foreground = self.foreground_velocity(magnitude, myocardium, context, prior)
         if not self.fg_bg:
             return foreground
         mask = tissue_from_magnitude(magnitude).to(foreground.device)
-        return self.composite(foreground, magnitude.to(foreground.device), mask, rng, tissue_noise)
+        return self.composite(foreground, magnitude.to(foreground.device), mask, rng, tissue_noise, noise_sigma)

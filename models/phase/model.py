@@ -320,15 +320,17 @@ class PhaseModel(PhaseInference, BaseModel):
         tissue: torch.Tensor,
         rng: torch.Generator | None = None,
         tissue_noise: bool | None = None,
+        noise_sigma: float | None = None,
     ) -> torch.Tensor:
         """The synthesised map: ``foreground`` (+ tissue noise if chosen) on ``tissue``, noise elsewhere.
 
         ``magnitude`` [B, window, H, W] on the network scale; its centre frame sets the tissue noise level.
         ``tissue_noise`` overrides the run's ``--tissue_noise`` (False: the model's estimate of the velocity
-        on the tissue, without the scanner's noise an acquisition would add).
+        on the tissue, without the scanner's noise an acquisition would add). ``noise_sigma``: the slice's
+        noise level for every frame (``tissue_noise.keyframe_noise_sigma``), instead of each frame's own.
         """
         if self.tissue_noise if tissue_noise is None else tissue_noise:
-            foreground = add_tissue_noise(foreground, centre_frame01(magnitude), tissue, rng)
+            foreground = add_tissue_noise(foreground, centre_frame01(magnitude), tissue, rng, noise_sigma)
         noise = self.noise.sample(foreground.shape, foreground.device, rng)
         return composite(foreground, noise, tissue)
 

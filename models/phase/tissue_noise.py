@@ -32,8 +32,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+
+from util.tissue import tissue_mask_from_magnitude
 
 TISSUE_NOISE_KINDS: tuple[str, ...] = ("none", "physics")
 #: tissue pixels closer than this to the tissue edge are left out of the noise estimate
@@ -74,15 +77,36 @@ def magnitude_noise_sigma(magnitude01: torch.Tensor, tissue: torch.Tensor) -> to
     return sigma
 
 
-def phase_noise_std(magnitude01: torch.Tensor, tissue: torch.Tensor) -> torch.Tensor:
+def phase_noise_std(magnitude01: torch.Tensor, tissue: torch.Tensor, noise_sigma: float | None = None) -> torch.Tensor:
     """Velocity noise std per pixel [B, 1, H, W] in units of VENC: sqrt(2) / (pi * SNR).
 
-    0 where the noise level could not be estimated (see ``magnitude_noise_sigma``).
+    ``noise_sigma``: the complex noise's std to use for every frame (``keyframe_noise_sigma``), instead of
+    each frame's own estimate (``magnitude_noise_sigma``). 0 where the noise level could not be estimated.
     """
-    sigma = magnitude_noise_sigma(magnitude01, tissue)  # [B]
+    if noise_sigma is None:
+        sigma = magnitude_noise_sigma(magnitude01, tissue)  # [B]
+    else:
+        sigma = torch.full(magnitude01.shape[:1], float(noise_sigma), device=magnitude01.device)
     snr = magnitude01.float() / sigma[:, None, None]
     std = math.sqrt(2.0) / (math.pi * snr.clamp(min=_MIN_SNR))
     return torch.nan_to_num(std, nan=0.0)[:, None]
+
+
+def keyframe_noise_sigma(key_magnitude01: np.ndarray) -> float | None:
+    """The acquisition's complex-noise std (units of the [0, 1] magnitude), read from its key frames
+    [K, H, W] (the median of their ``magnitude_noise_sigma``, each on its own tissue foreground); None when
+    no key frame has enough tissue.
+
+    Why: stage 1's frames between the key frames are smoother than acquired ones, so a noise level read
+    from each of them is about half the acquisition's, and so is the phase noise it gives. The key frames
+    are acquired; one slice has one noise level."""
+    frames = np.asarray(key_magnitude01, dtype=np.float32)
+    if frames.ndim != 3 or not len(frames):
+        return None
+    tissue = torch.from_numpy(np.asarray(tissue_mask_from_magnitude(frames), dtype=bool))
+    sigma = magnitude_noise_sigma(torch.from_numpy(frames), tissue)
+    value = float(sigma.nanmedian()) if bool(torch.isfinite(sigma).any()) else math.nan
+    return value if math.isfinite(value) and value > 0 else None
 
 
 def wrap_velocity(v: torch.Tensor) -> torch.Tensor:
@@ -95,14 +119,15 @@ def add_tissue_noise(
     magnitude01: torch.Tensor,
     tissue: torch.Tensor,
     rng: torch.Generator | None = None,
+    noise_sigma: float | None = None,
 ) -> torch.Tensor:
     """``velocity`` [B, 3, H, W] (units of VENC) plus physics phase noise, wrapped into [-1, 1).
 
     ``magnitude01`` [B, H, W] is the frame's magnitude on [0, 1] and ``tissue`` its foreground. The three
     directions get independent draws of the same per-pixel std. ``rng`` (any device) makes the
-    draw reproducible. Float32.
+    draw reproducible; ``noise_sigma`` as in ``phase_noise_std``. Float32.
     """
-    std = phase_noise_std(magnitude01, tissue).to(velocity.device)
+    std = phase_noise_std(magnitude01, tissue, noise_sigma).to(velocity.device)
     draw_device = rng.device if rng is not None else velocity.device
     z = torch.randn(velocity.shape, generator=rng, device=draw_device, dtype=torch.float32)
     return wrap_velocity(velocity.float() + z.to(velocity.device) * std)
