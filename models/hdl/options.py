@@ -33,7 +33,8 @@ class ChainOptions:
             "--acquisition_noise",
             action="store_true",
             help="give the twins' tissue the scanner's phase noise (phase runs trained with --tissue_noise "
-            "physics), as an acquisition has; default: the model's velocity estimate",
+            "physics), as an acquisition has, at the noise level of each slice's key frames; default: the model's "
+            "velocity estimate",
         )
         add_correction_scale_option(g)
         g.add_argument("--factor", type=int, default=6, help="temporal down-sampling factor k (key frame every k)")
