@@ -131,7 +131,7 @@ def test_l1_terms_ignore_the_tissue_noise(monkeypatch: pytest.MonkeyPatch) -> No
     # With --tissue_noise physics the composite carries phase noise on the tissue (here a known offset, as
     # a 2x2 image has no background to estimate a noise level from); the L1 terms compare the generator's
     # own output, so they keep their noise-free values.
-    monkeypatch.setattr("models.phase.model.add_tissue_noise", lambda v, magnitude, tissue, rng=None: v + 0.05)
+    monkeypatch.setattr("models.phase.model.add_tissue_noise", lambda v, magnitude, tissue, *level: v + 0.05)
     model = build(tissue_noise="physics")
     assert model.fake[0, 0, 0, 0].item() == pytest.approx(G_OUT[0] + 0.05)
     losses = model.compute_losses("G")
