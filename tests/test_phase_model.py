@@ -135,6 +135,23 @@ def test_shapes_and_the_composite_is_exact(tiny_cohort: Path, tmp_path: Path) ->
     assert model.synthesise(batch["magnitude"][..., :60, :62]).shape == (2, 3, 60, 62)
 
 
+def test_a_myocardial_pixel_below_the_tissue_threshold_gets_the_foreground(tiny_cohort: Path, tmp_path: Path) -> None:
+    """A dim myocardial pixel (a thin wall, an unfamiliar appearance) is not background: the composite gives it
+    the generator's foreground, not noise uniform over +-VENC, at inference and in training alike."""
+    opt = make_opt(tiny_cohort, tmp_path)
+    model = PhaseModel(opt)
+    batch = first_batch(opt)
+    tissue = tissue_from_magnitude(batch["magnitude"])
+    dim = torch.nonzero(tissue[0, 0] == 0)[0]  # a background pixel of the first sample, called myocardium
+    batch["myocardium"] = batch["myocardium"].clone()
+    batch["myocardium"][0, 0, dim[0], dim[1]] = 1.0
+    out = model.synthesise(batch["magnitude"], batch["myocardium"], rng=torch.Generator().manual_seed(3))
+    fg = model.foreground_velocity(batch["magnitude"], batch["myocardium"])
+    assert torch.equal(out[0, :, dim[0], dim[1]], fg[0, :, dim[0], dim[1]])
+    model.set_input(batch)
+    assert model.tissue[0, 0, dim[0], dim[1]] == 1 and torch.equal(model.tissue[1], batch["tissue"][1])
+
+
 def test_a_window_of_five_frames_is_centred_on_t(tiny_cohort: Path, tmp_path: Path) -> None:
     opt = make_opt(tiny_cohort, tmp_path, "--temporal_window", "5")
     model = PhaseModel(opt)

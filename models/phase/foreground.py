@@ -19,6 +19,16 @@ def composite(foreground: torch.Tensor, noise: torch.Tensor, mask: torch.Tensor)
     return torch.where(mask != 0, foreground.float(), noise.float())
 
 
+def foreground_mask(tissue: torch.Tensor, myocardium: torch.Tensor | None) -> torch.Tensor:
+    """Where the composite takes the generator's foreground: the magnitude's tissue (float 0/1, [B, 1, H, W])
+    and the myocardium (the same shape, non-zero = myocardium), whatever its brightness. A myocardial pixel
+    dimmer than the tissue threshold (a thin or dim wall on an unfamiliar appearance) would otherwise get
+    the background's noise, uniform over +-VENC, where the velocity is scored."""
+    if myocardium is None:
+        return tissue
+    return torch.maximum(tissue, (myocardium != 0).to(tissue.dtype).to(tissue.device))
+
+
 def centre_frame(magnitude: torch.Tensor) -> torch.Tensor:
     """Frame t [B, 1, H, W] of ``magnitude`` [B, window, H, W], the frame whose velocity is synthesised."""
     centre = window_centre(magnitude.shape[1])

@@ -18,7 +18,7 @@ from torch import nn
 
 from models.padding import pad_to_multiple
 from models.phase.conditioning import FrameContext
-from models.phase.foreground import tissue_from_magnitude
+from models.phase.foreground import foreground_mask, tissue_from_magnitude
 from util.errors import OptionError
 
 
@@ -101,8 +101,8 @@ class PhaseInference:
         """Synthesised velocity / VENC [B, 3, H, W] (float32, on the model's device).
 
         The composite of the generator's foreground (with physics phase noise under ``--tissue_noise
-        physics``) and noise-model draws on the background; the tissue foreground is computed from the
-        centre magnitude frame with ``util.tissue``. Without the
+        physics``) and noise-model draws on the background; the foreground is the tissue of the centre
+        magnitude frame (``util.tissue``) and the myocardium (``foreground.foreground_mask``). Without the
         foreground-background scheme (``--no_fg_bg``, ``--l1_only`` runs) it is the generator's output.
         ``rng`` (any device) makes the background draws reproducible; ``tissue_noise`` and ``noise_sigma``
         as in ``composite``. See ``foreground_velocity`` for the other inputs.
@@ -110,5 +110,5 @@ class PhaseInference:
         foreground = self.foreground_velocity(magnitude, myocardium, context, prior)
         if not self.fg_bg:
             return foreground
-        mask = tissue_from_magnitude(magnitude).to(foreground.device)
+        mask = foreground_mask(tissue_from_magnitude(magnitude).to(foreground.device), myocardium)
         return self.composite(foreground, magnitude.to(foreground.device), mask, rng, tissue_noise, noise_sigma)

@@ -66,7 +66,7 @@ from models.networks import (
 from models.phase.background_noise import BackgroundNoise, collect_background
 from models.phase.conditioning import N_CONDITION_FEATURES, FrameContext, cycle_condition, prior_velocity
 from models.phase.correction_gate import CORRECTION_METRIC, chosen_scale, correction_sums
-from models.phase.foreground import centre_frame, centre_frame01, composite
+from models.phase.foreground import centre_frame, centre_frame01, composite, foreground_mask
 from models.phase.inference import PhaseInference
 from models.phase.options import add_phase_options, check_phase_options
 from models.phase.priors import attach_kinematic_priors, choose_templates
@@ -274,8 +274,8 @@ class PhaseModel(PhaseInference, BaseModel):
         self.real = self.to_device(batch["velocity"])
         #: the L1 terms' target: the acquired phase, or the phantom's noise-free velocity (``--l1_target``)
         self.l1_target = self.real if not self.noise_free_target else self._noise_free_target(batch)
-        self.tissue = self.to_device(batch["tissue"])
         self.myocardium = self.to_device(batch["myocardium"])
+        self.tissue = foreground_mask(self.to_device(batch["tissue"]), self.myocardium)
         self.venc = batch["venc"].to(self.device, non_blocking=True).float()
         self.context = FrameContext.of_batch(batch)
         self.condition = self.condition_for(self.context)
