@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from scipy import ndimage
 
 import test as test_entry
 import train as train_entry
@@ -21,7 +22,7 @@ from data.keyframes import key_frames_of
 from data.mvm_io import SliceData, Subject, read_subject, write_subject
 from data.splits import load_splits
 from models.hdl.evaluation import METHODS, correction_lines
-from models.hdl.predictor import HDLPredictor
+from models.hdl.predictor import WALL_BAND, HDLPredictor
 from models.kinematics.population import PopulationPrior
 from models.kinematics.subject import SliceCurves
 from models.rows import yardstick_twins
@@ -190,6 +191,31 @@ def test_acquisition_noise_takes_the_slices_noise_level_from_its_key_frames(
     assert seen[0]["tissue_noise"] is None and seen[0]["noise_sigma"] == keyframe_noise_sigma(unit[list(keys.frames)])
     assert seen[0]["noise_sigma"] is not None and seen[0]["noise_sigma"] > 0
     assert seen[1]["tissue_noise"] is False and seen[1]["noise_sigma"] is None
+
+
+def test_the_wall_band_renders_the_pixels_next_to_the_rebuilt_wall_as_wall(
+    predictor: HDLPredictor, test_slice: SliceData
+) -> None:
+    """Stage 1's mask edge is uncertain by about a pixel: with the default band a dim pixel next to the rebuilt
+    myocardium gets stage 2's velocity, not background noise; the twin is otherwise the same as without it."""
+
+    def twin(seed: int, **band: int) -> SliceData:
+        return HDLPredictor(predictor.interp_model, predictor.phase_model, device="cpu", seed=seed,
+                            **band).predict_slice(test_slice, FACTOR)  # fmt: skip
+
+    assert predictor.wall_band == WALL_BAND == 1
+    banded, bare = twin(0), twin(0, wall_band=0)
+    myo = banded.myocardium != 0
+    ring = ndimage.binary_dilation(myo, np.ones((1, 3, 3), bool)) & ~myo
+    differs = np.any(banded.velocity != bare.velocity, axis=1)
+    assert differs.any() and not differs[~ring].any()  # only ring pixels change (those the tissue missed)
+    # There the band gives stage 2's deterministic foreground, whatever the seed of the background noise.
+    other, plain_other = twin(1), twin(1, wall_band=0)
+    moved = differs[:, None].repeat(3, axis=1)
+    np.testing.assert_array_equal(banded.velocity[moved], other.velocity[moved])
+    assert np.all(bare.velocity[moved] != plain_other.velocity[moved])
+    with pytest.raises(OptionError, match="wall_band must be >= 0 pixels"):
+        HDLPredictor(predictor.interp_model, predictor.phase_model, wall_band=-1)
 
 
 # ------------------------------------------------------------------------------------------- test.py
@@ -521,3 +547,5 @@ def test_rows_makes_only_the_rows_asked_for_and_a_typo_lists_the_valid_ones(
         test_entry.main(hdl_args(tiny_cohort, runs, tmp_path / "typo", "--rows", "kinematc"))
     with pytest.raises(OptionError, match="--workers must be >= 1"):
         test_entry.main(hdl_args(tiny_cohort, runs, tmp_path / "w", "--workers", "0"))
+    with pytest.raises(OptionError, match="--wall_band must be >= 0 pixels, got -1"):
+        test_entry.main(hdl_args(tiny_cohort, runs, tmp_path / "b", "--wall_band", "-1"))

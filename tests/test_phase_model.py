@@ -23,7 +23,7 @@ from data.splits import list_subjects, load_splits
 from models.loading import load_trained_model
 from models.phase.background_noise import BackgroundNoise, collect_background
 from models.phase.evaluation import COLUMNS, REGIONAL_COLUMNS, add_regional, add_skill, average_rows
-from models.phase.foreground import composite, tissue_from_magnitude
+from models.phase.foreground import composite, foreground_mask, tissue_from_magnitude
 from models.phase.model import PhaseModel
 from models.phase.tissue_noise import phase_noise_std
 from options.train_options import TrainOptions
@@ -150,6 +150,21 @@ def test_a_myocardial_pixel_below_the_tissue_threshold_gets_the_foreground(tiny_
     assert torch.equal(out[0, :, dim[0], dim[1]], fg[0, :, dim[0], dim[1]])
     model.set_input(batch)
     assert model.tissue[0, 0, dim[0], dim[1]] == 1 and torch.equal(model.tissue[1], batch["tissue"][1])
+
+
+def test_the_wall_band_widens_the_myocardiums_share_of_the_foreground() -> None:
+    tissue = torch.zeros(1, 1, 7, 7)
+    tissue[0, 0, 0, 0] = 1.0
+    myo = torch.zeros(1, 1, 7, 7)
+    myo[0, 0, 3, 3] = 1.0
+    assert torch.equal(foreground_mask(tissue, myo), tissue + myo)
+    banded = foreground_mask(tissue, myo, wall_band=1)
+    expected = tissue.clone()
+    expected[0, 0, 2:5, 2:5] = 1.0
+    assert torch.equal(banded, expected)
+    assert foreground_mask(tissue, myo, wall_band=2)[0, 0].sum() == 1 + 25
+    with pytest.raises(ValueError, match="wall_band must be >= 0 pixels, got -1"):
+        foreground_mask(tissue, myo, wall_band=-1)
 
 
 def test_a_window_of_five_frames_is_centred_on_t(tiny_cohort: Path, tmp_path: Path) -> None:

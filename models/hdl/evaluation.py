@@ -46,7 +46,7 @@ from data.mvm_io import Subject, read_subject, write_subject
 from data.scanner.export_nifti import export_nifti
 from data.selection import readable_subjects, select_subjects
 from data.transforms import crop_slice
-from models.hdl.predictor import HDLPredictor
+from models.hdl.predictor import WALL_BAND, HDLPredictor
 from models.kinematics.prior import KinematicPrior
 from models.kinematics.subject import FALLBACK
 from models.kinematics.templates import fit_templates
@@ -127,6 +127,7 @@ def build_predictors(opt: argparse.Namespace) -> dict[str, HDLPredictor]:
         "seed": opt.seed,
         "acquisition_noise": opt.acquisition_noise,
         "correction_scale": getattr(opt, "correction_scale", None),
+        "wall_band": getattr(opt, "wall_band", WALL_BAND),
     }
     interp = _load_stage(opt, "interp_name", device, precision)
     hdl = HDLPredictor(interp, _load_stage(opt, "phase_name", device, precision), **common)
@@ -427,12 +428,14 @@ def _print_prior_choices(chosen: dict[str, tuple[str, float]]) -> None:
     print("kinematic prior: the models the key frames chose: " + ", ".join(f"{m} {n}" for m, n in counts.most_common()))
 
 
-def _check_workers(opt: argparse.Namespace) -> None:
+def _check_options(opt: argparse.Namespace) -> None:
     workers = getattr(opt, "workers", 1)
     if workers < 1:
         raise OptionError(f"--workers must be >= 1, got {workers}")
     if workers > 1 and opt.fid:
         raise OptionError("--fid needs every subject's images in one process: use --workers 1 with --fid")
+    if getattr(opt, "wall_band", WALL_BAND) < 0:
+        raise OptionError(f"--wall_band must be >= 0 pixels, got {opt.wall_band}")
 
 
 def run_hdl_test(opt: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -442,7 +445,7 @@ def run_hdl_test(opt: argparse.Namespace) -> dict[str, dict[str, Any]]:
     reported, then the run fails (non-zero exit) naming every file left out."""
     if opt.factor < 2:
         raise OptionError(f"--factor must be >= 2, got {opt.factor}")
-    _check_workers(opt)
+    _check_options(opt)
     selected_rows(opt)  # a typo in --rows fails before the models load
     start = time.perf_counter()
     predictors = build_predictors(opt)

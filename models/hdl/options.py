@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from models.hdl.predictor import WALL_BAND
 from models.phase.options import add_correction_scale_option
 
 
@@ -37,6 +38,15 @@ class ChainOptions:
             "velocity estimate",
         )
         add_correction_scale_option(g)
+        g.add_argument(
+            "--wall_band",
+            type=int,
+            default=WALL_BAND,
+            help="pixels around each frame's myocardium (stage 1's mask on the non-key frames) that stage 2 renders "
+            "as wall, with its velocity, never as background noise however dim the rebuilt magnitude is there "
+            f"(default {WALL_BAND}: stage 1's mask edge is uncertain by about a pixel; 0: the tissue and the mask "
+            "alone)",
+        )
         g.add_argument("--factor", type=int, default=6, help="temporal down-sampling factor k (key frame every k)")
         g.add_argument("--export_nifti", action="store_true", help="also write the synthesised subjects as NIfTI")
         g.add_argument(

@@ -54,6 +54,8 @@ from util.errors import OptionError
 from util.intensity import to_network_range
 
 INTERPOLATIONS = ("network", "linear")
+#: pixels around the rebuilt myocardium rendered as wall, not background (``HDLPredictor``'s ``wall_band``)
+WALL_BAND = 1
 
 
 def correction_size(velocity: np.ndarray, prior: np.ndarray, myocardium: np.ndarray, s: SliceData) -> float:
@@ -84,6 +86,9 @@ class HDLPredictor:
         correction_scale: the share in [0, 1] of stage 2's correction of its prior to keep (0: the prior,
             1: the network's whole output); default the scale its weights chose on their validation split
             (models/phase/correction_gate.py), or 1 for weights that hold none.
+        wall_band: pixels around the rebuilt myocardium that stage 2 renders as wall (its velocity), never as
+            background noise, however dim the rebuilt magnitude is there (``WALL_BAND``; 0: the magnitude's
+            tissue and the mask alone decide). Stage 1's mask edge is uncertain by about a pixel.
     """
 
     def __init__(
@@ -98,6 +103,7 @@ class HDLPredictor:
         name: str | None = None,
         acquisition_noise: bool = False,
         correction_scale: float | None = None,
+        wall_band: int = WALL_BAND,
     ) -> None:
         if interpolation not in INTERPOLATIONS:
             raise OptionError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
@@ -105,6 +111,8 @@ class HDLPredictor:
             raise OptionError("interpolation='network' needs a stage-1 model (or use interpolation='linear')")
         if batch_size < 1:
             raise OptionError(f"batch_size must be >= 1, got {batch_size}")
+        if wall_band < 0:
+            raise OptionError(f"wall_band must be >= 0 pixels, got {wall_band}")
         # Models carry their device; the predictor follows them unless told otherwise.
         self.device = resolve_device(device if device is not None else getattr(phase_model, "device", None))
         self.precision = resolve_precision(precision, self.device)
@@ -117,6 +125,7 @@ class HDLPredictor:
         self.seed = int(seed)
         self.name = name or ("hdl" if interpolation == "network" else "baseline")
         self.acquisition_noise = bool(acquisition_noise)
+        self.wall_band = int(wall_band)
         if correction_scale is not None:
             set_correction_scale(phase_model, correction_scale)
 
@@ -138,7 +147,8 @@ class HDLPredictor:
     ) -> HDLPredictor:
         """Load both stages from their run folders (``<checkpoints_dir>/<name>``) with their saved options.
 
-        ``options`` are the constructor's (``batch_size``, ``seed``, ``name``, ``acquisition_noise``).
+        ``options`` are the constructor's (``batch_size``, ``seed``, ``name``, ``acquisition_noise``,
+        ``correction_scale``, ``wall_band``).
 
         ``interp_run_dir`` may be None with ``interpolation="linear"``. ``which`` picks the checkpoint of
         both runs: ``best``, ``latest``, an epoch number, or ``weights`` (the weights-only export).
@@ -214,7 +224,8 @@ class HDLPredictor:
         if self.acquisition_noise and len(key_frames):
             sigma = keyframe_noise_sigma(np.asarray(unit, dtype=np.float32)[list(key_frames)])
         return synthesise_cine(self.phase_model, cine, myocardium, s, self.batch_size, self.generator(s.name),
-                               tissue_noise=noise, prior=prior, noise_sigma=sigma)  # fmt: skip
+                               tissue_noise=noise, prior=prior, noise_sigma=sigma,
+                               wall_band=self.wall_band)  # fmt: skip
 
     # ------------------------------------------------------------------------------------- slices
 

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from data.transforms import window_centre
+from models.losses import dilate_mask
 from util.tissue import tissue_mask_from_magnitude
 
 
@@ -19,14 +20,23 @@ def composite(foreground: torch.Tensor, noise: torch.Tensor, mask: torch.Tensor)
     return torch.where(mask != 0, foreground.float(), noise.float())
 
 
-def foreground_mask(tissue: torch.Tensor, myocardium: torch.Tensor | None) -> torch.Tensor:
+def foreground_mask(tissue: torch.Tensor, myocardium: torch.Tensor | None, wall_band: int = 0) -> torch.Tensor:
     """Where the composite takes the generator's foreground: the magnitude's tissue (float 0/1, [B, 1, H, W])
     and the myocardium (the same shape, non-zero = myocardium), whatever its brightness. A myocardial pixel
     dimmer than the tissue threshold (a thin or dim wall on an unfamiliar appearance) would otherwise get
-    the background's noise, uniform over +-VENC, where the velocity is scored."""
+    the background's noise, uniform over +-VENC, where the velocity is scored.
+
+    ``wall_band``: pixels by which the myocardium is widened first (a square neighbourhood). The chain's
+    masks of the non-key frames are stage 1's, whose edge is uncertain by about a pixel: a wall pixel it
+    left out and whose rebuilt magnitude is dim would get noise of about VENC / 2 on average where the
+    foreground errs by about the velocity's own size.
+    """
     if myocardium is None:
         return tissue
-    return torch.maximum(tissue, (myocardium != 0).to(tissue.dtype).to(tissue.device))
+    if wall_band < 0:
+        raise ValueError(f"wall_band must be >= 0 pixels, got {wall_band}")
+    wall = dilate_mask((myocardium != 0).to(tissue.dtype).to(tissue.device), int(wall_band))
+    return torch.maximum(tissue, wall)
 
 
 def centre_frame(magnitude: torch.Tensor) -> torch.Tensor:

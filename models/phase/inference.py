@@ -97,6 +97,7 @@ class PhaseInference:
         tissue_noise: bool | None = None,
         prior: torch.Tensor | None = None,
         noise_sigma: float | None = None,
+        wall_band: int = 0,
     ) -> torch.Tensor:
         """Synthesised velocity / VENC [B, 3, H, W] (float32, on the model's device).
 
@@ -105,10 +106,12 @@ class PhaseInference:
         magnitude frame (``util.tissue``) and the myocardium (``foreground.foreground_mask``). Without the
         foreground-background scheme (``--no_fg_bg``, ``--l1_only`` runs) it is the generator's output.
         ``rng`` (any device) makes the background draws reproducible; ``tissue_noise`` and ``noise_sigma``
-        as in ``composite``. See ``foreground_velocity`` for the other inputs.
+        as in ``composite``; ``wall_band`` widens the myocardium's share of the foreground by that many pixels
+        (``foreground.foreground_mask``: the chain's, on stage 1's masks). See ``foreground_velocity`` for
+        the other inputs.
         """
         foreground = self.foreground_velocity(magnitude, myocardium, context, prior)
         if not self.fg_bg:
             return foreground
-        mask = foreground_mask(tissue_from_magnitude(magnitude).to(foreground.device), myocardium)
+        mask = foreground_mask(tissue_from_magnitude(magnitude).to(foreground.device), myocardium, wall_band)
         return self.composite(foreground, magnitude.to(foreground.device), mask, rng, tissue_noise, noise_sigma)

@@ -29,6 +29,7 @@ def synthesise_cine(
     tissue_noise: bool | None = None,
     prior: np.ndarray | None = None,
     noise_sigma: float | None = None,
+    wall_band: int = 0,
 ) -> np.ndarray:
     """Velocity / VENC [T, 3, H, W] (float32) of every frame of a magnitude cine [T, H, W] on the network
     scale [-1, 1] of slice ``s`` (its position, orientation and VENC), given its myocardium masks
@@ -37,7 +38,8 @@ def synthesise_cine(
     without the scanner noise a realistic rendering adds); ``prior`` [T, 3, H, W] (VENC units) is the prior
     a ``--prior kinematic`` run refines, painted on the same masks (``models.kinematics.subject``);
     ``noise_sigma`` the slice's noise level for the tissue noise of every frame
-    (``models.phase.tissue_noise.keyframe_noise_sigma``; None: each frame's own)."""
+    (``models.phase.tissue_noise.keyframe_noise_sigma``; None: each frame's own); ``wall_band`` as in
+    ``PhaseInference.synthesise``."""
     cine = torch.from_numpy(np.asarray(cine_net, dtype=np.float32))
     masks = torch.from_numpy(np.asarray(myocardium, dtype=np.float32))
     t_count = cine.shape[0]
@@ -49,6 +51,6 @@ def synthesise_cine(
         myo = masks[frames][:, None].to(model.device, non_blocking=True)
         context = FrameContext.of_slice(frames, t_count, s)
         given = None if prior is None else torch.from_numpy(np.asarray(prior[frames], dtype=np.float32))
-        v = model.synthesise(magnitude, myo, rng, context, tissue_noise, given, noise_sigma)
+        v = model.synthesise(magnitude, myo, rng, context, tissue_noise, given, noise_sigma, wall_band)
         out[frames] = v.float().cpu().numpy()
     return out
