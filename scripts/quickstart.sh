@@ -36,7 +36,8 @@ COMMON=(--dataroot "$DATAROOT" --seed "$SEED" --no_progress)
 PHASE_NET=(--netG r2unet --base_channels 16 --depth 3 --ndf 32 --crop_size 64 --temporal_window 5 --cycle_conditioning
            --prior kinematic --lambda_correction 25)
 
-step() { printf '\n== %s\n' "$*"; }
+# Each step says when it starts (minutes:seconds since the set-up ended), so a slow step shows.
+step() { local t=$(( SECONDS - started )); printf '\n== %s [%d:%02d]\n' "$*" $(( t / 60 )) $(( t % 60 )); }
 started=$SECONDS
 
 step "1/7 phantom: $SUBJECTS subjects x 3 slices x $FRAMES frames at ${SIZE}x${SIZE} -> $DATAROOT"
@@ -83,7 +84,7 @@ step "6/7 the shipped twin (pretrained/, trained on another phantom cohort) on t
 "$PY" -m models.pretrained verify
 "$PY" test.py --model hdl --name "${NAME}_shipped" "${COMMON[@]}" --factor "$FACTOR" --pretrained --workers 2
 
-step "7/7 done in $(( (SECONDS - started) / 60 )) min; the tables (README form)"
+step "7/7 done; the tables (README form)"
 table() { printf '\n%s\n\n' "$1"; shift; "$PY" -m assessment.tables "$@"; }
 table "Stage 1, non-key frames at k = $FACTOR:" "results/${NAME}_interp/interp/metrics.csv" \
   --columns method psnr psnr_fg ssim ssim_fg dice
