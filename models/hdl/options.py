@@ -30,23 +30,7 @@ class ChainOptions:
             help="run name of an L1-only phase model (train.py --model phase --l1_only) for the baseline chain; "
             "default: the baseline uses --phase_name, so only stage 1 differs",
         )
-        g.add_argument(
-            "--acquisition_noise",
-            action="store_true",
-            help="give the twins' tissue the scanner's phase noise (phase runs trained with --tissue_noise "
-            "physics), as an acquisition has, at the noise level of each slice's key frames; default: the model's "
-            "velocity estimate",
-        )
-        add_correction_scale_option(g)
-        g.add_argument(
-            "--wall_band",
-            type=int,
-            default=WALL_BAND,
-            help="pixels around each frame's myocardium (stage 1's mask on the non-key frames) that stage 2 renders "
-            "as wall, with its velocity, never as background noise however dim the rebuilt magnitude is there "
-            f"(default {WALL_BAND}: stage 1's mask edge is uncertain by about a pixel; 0: the tissue and the mask "
-            "alone)",
-        )
+        _add_rendering_options(g)
         g.add_argument("--factor", type=int, default=6, help="temporal down-sampling factor k (key frame every k)")
         g.add_argument("--export_nifti", action="store_true", help="also write the synthesised subjects as NIfTI")
         g.add_argument(
@@ -80,3 +64,24 @@ class ChainOptions:
         # None = automatic: bf16 autocast on GPU, fp32 on CPU.
         parser.set_defaults(precision=None)
         return parser
+
+
+def _add_rendering_options(g: argparse._ArgumentGroup) -> None:
+    """How stage 2 renders the twin: the scanner's noise, the share of its correction, the wall band."""
+    g.add_argument(
+        "--acquisition_noise",
+        action="store_true",
+        help="give the twins' tissue the scanner's phase noise (phase runs trained with --tissue_noise "
+        "physics), as an acquisition has, at the noise level of each slice's key frames; default: the model's "
+        "velocity estimate",
+    )
+    add_correction_scale_option(g)
+    g.add_argument(
+        "--wall_band",
+        type=int,
+        default=WALL_BAND,
+        help="pixels around each frame's myocardium (stage 1's mask on the non-key frames) that stage 2 renders "
+        "as wall, with its velocity, never as background noise however dim the rebuilt magnitude is there "
+        f"(default {WALL_BAND}: stage 1's mask edge is uncertain by about a pixel; 0: the tissue and the mask "
+        "alone)",
+    )
