@@ -536,6 +536,24 @@ def test_workers_give_the_same_tables_as_one_worker(tiny_cohort: Path, runs: Pat
     assert tables["1"][0].count("\n") == 1 + 4  # the header and the 4 rows
 
 
+def test_the_wall_band_option_reaches_both_twins(
+    tiny_cohort: Path, runs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from models.hdl import evaluation
+
+    seen = []
+
+    class Recording(HDLPredictor):
+        def __init__(self, *args, **kwargs) -> None:
+            seen.append(kwargs["wall_band"])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "HDLPredictor", Recording)
+    rows = ("--rows", "hdl", "baseline", "--max_subjects", "1", "--wall_band", "0")
+    test_entry.main(hdl_args(tiny_cohort, runs, tmp_path, *rows))
+    assert seen == [0, 0]
+
+
 def test_rows_makes_only_the_rows_asked_for_and_a_typo_lists_the_valid_ones(
     tiny_cohort: Path, runs: Path, tmp_path: Path
 ) -> None:
